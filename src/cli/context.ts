@@ -1,0 +1,35 @@
+import path from "node:path";
+import { UsageError } from "../core/errors.js";
+import { ImprovementEnvironment } from "../environment/environment.js";
+import { type Fingerprint, takeFingerprint, verifyFingerprint } from "../environment/sacred.js";
+import type { Output } from "./output.js";
+
+export function resolveRoot(root: string | undefined): string {
+  const r = root ?? process.env.ODIBI_IMPROVE_ROOT;
+  if (!r) throw new UsageError("no environment root given", "Pass --root <folder> or set ODIBI_IMPROVE_ROOT.");
+  return path.resolve(r);
+}
+
+/**
+ * Open the environment, run `fn`, and verify Sacred at the end: the command must leave Sacred exactly as it found
+ * it (a loud SacredViolation otherwise). A change made to Sacred between commands (by the human) is reported
+ * and re-recorded: Master does not follow it (auto_reset_master is never automatic).
+ */
+export async function withEnvironment<T>(
+  root: string | undefined,
+  out: Output,
+  fn: (env: ImprovementEnvironment) => Promise<T>,
+): Promise<T> {
+  const env = ImprovementEnvironment.open(resolveRoot(root));
+  const recorded = env.recordedFingerprint();
+  let before: Fingerprint = takeFingerprint(env.sacred);
+  if (recorded && recorded.digest !== before.digest) {
+    out.warn(`Sacred (${env.sacred}) changed since it was recorded (by you, presumably). Master does not follow it; the new state is recorded.`);
+    before = env.recordSacred();
+  }
+  try {
+    return await fn(env);
+  } finally {
+    verifyFingerprint(before, env.sacred);
+  }
+}

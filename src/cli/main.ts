@@ -1,0 +1,68 @@
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { ExitCode, UsageError } from "../core/errors.js";
+import { doctorCommand } from "./commands/doctor.js";
+import { initCommand } from "./commands/init.js";
+import { sandboxCommand } from "./commands/sandbox.js";
+import { schemaCommand } from "./commands/schema.js";
+import { setupCommand } from "./commands/setup.js";
+import { rollbackCommand, snapshotCommand, snapshotsCommand } from "./commands/snapshots.js";
+import { statusCommand } from "./commands/status.js";
+import { makeOutput, type Output, reportError } from "./output.js";
+
+/** What every command gets from the program: global options, output, errors. */
+export interface CommandContext {
+  root(): string | undefined;
+  json(): boolean;
+  output(): Output;
+  usage(message: string, hint?: string): UsageError;
+}
+
+export function buildProgram() {
+  const program = new Command("odibi-improve")
+    .description("Autonomous improvement campaigns: Sacred → Master → Sandboxes, gates, memory, reports.")
+    .version("0.1.0")
+    .option("--root <path>", "the environment folder (default: $ODIBI_IMPROVE_ROOT)")
+    .option("--json", "machine-readable output")
+    .showHelpAfterError()
+    .exitOverride();
+  const ctx: CommandContext = {
+    root: () => program.opts().root,
+    json: () => Boolean(program.opts().json),
+    output: () => makeOutput(Boolean(program.opts().json)),
+    usage: (m, h) => new UsageError(m, h),
+  };
+  for (const c of [
+    initCommand(ctx),
+    statusCommand(ctx),
+    snapshotCommand(ctx),
+    snapshotsCommand(ctx),
+    rollbackCommand(ctx),
+    sandboxCommand(ctx),
+    schemaCommand(),
+    doctorCommand(ctx),
+    setupCommand(ctx),
+  ]) {
+    program.addCommand(c as unknown as Command);
+  }
+  // Global options may also be given after the command name.
+  program.enablePositionalOptions(false);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.commands.forEach(function exitOverride(c) {
+    c.exitOverride();
+    c.commands.forEach(exitOverride);
+  });
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
+      return ExitCode.usage;
+    }
+    return reportError(err, argv.includes("--json"));
+  }
+}

@@ -1,0 +1,70 @@
+import { readFileSync, existsSync } from "node:fs";
+import { isNode, isPair, isScalar, isMap, LineCounter, parseDocument, stringify, type Document } from "yaml";
+import type { z } from "zod";
+import { ConfigError, type ConfigIssue, NotFoundError } from "../core/errors.js";
+import { type Config, type ConfigInput, ConfigSchema } from "./schema.js";
+
+function locate(doc: Document, lc: LineCounter, path: PropertyKey[], key?: string): { line?: number; column?: number } {
+  let node: unknown = path.length === 0 ? doc.contents : doc.getIn(path as unknown[], true);
+  if (key !== undefined && isMap(node)) {
+    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+    if (pair && isNode(pair.key)) node = pair.key;
+  }
+  // A missing key: point at the nearest existing parent.
+  for (let n = path.length; !isNode(node) && n > 0; n--) node = doc.getIn(path.slice(0, n - 1) as unknown[], true);
+  if (isNode(node) && node.range) {
+    const pos = lc.linePos(node.range[0]);
+    return { line: pos.line, column: pos.col };
+  }
+  return {};
+}
+
+function zodIssues(file: string, doc: Document, lc: LineCounter, error: z.ZodError): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    const p = issue.path;
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        out.push({
+          file,
+          ...locate(doc, lc, p, key),
+          path: [...p, key].join("."),
+          message: `unknown key "${key}" (remove it or check its spelling; \`odibi-improve schema\` lists every key)`,
+        });
+      }
+      continue;
+    }
+    out.push({ file, ...locate(doc, lc, p), path: p.join(".") || "(top)", message: issue.message });
+  }
+  return out;
+}
+
+/** Parse and validate YAML text. Errors name file, line and column. */
+export function parseConfig(text: string, file: string): Config {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = lc.linePos(e.pos[0]);
+        return { file, line: pos.line, column: pos.col, message: `invalid YAML: ${e.message.split("\n")[0]}` };
+      }),
+      "Fix the YAML syntax at the position shown.",
+    );
+  }
+  const data = doc.toJS() ?? {};
+  const parsed = ConfigSchema.safeParse(data);
+  if (!parsed.success) throw new ConfigError(zodIssues(file, doc, lc, parsed.error), "Fix the value(s) at the position(s) shown.");
+  return parsed.data;
+}
+
+export function loadConfig(file: string): Config {
+  if (!existsSync(file))
+    throw new NotFoundError(`no configuration at ${file}`, "Run `odibi-improve init --source <repo> --root <root>` first, or pass the right --root.");
+  return parseConfig(readFileSync(file, "utf8"), file);
+}
+
+/** Render a config as YAML with a header comment. */
+export function renderConfig(config: ConfigInput): string {
+  return `# odibi-improve environment configuration. JSON Schema: \`odibi-improve schema\`.\n${stringify(config, { lineWidth: 0 })}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * Typed errors. Each carries the exit code the CLI uses and, where possible, what the user must do.
+ * Exit codes (CONVENTIONS.md): 0 done, 1 failure, 2 usage/config error, 3 stopped by a limit.
+ */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  limit: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class OdibiImproveError extends Error {
+  readonly exitCode: ExitCode;
+  /** What the user can do about it; printed under the message. */
+  readonly hint?: string;
+  constructor(message: string, opts: { exitCode?: ExitCode; hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.exitCode = opts.exitCode ?? ExitCode.failure;
+    this.hint = opts.hint;
+  }
+}
+
+/** Bad command-line usage or bad arguments. */
+export class UsageError extends OdibiImproveError {
+  constructor(message: string, hint?: string) {
+    super(message, { exitCode: ExitCode.usage, hint });
+  }
+}
+
+export interface ConfigIssue {
+  file: string;
+  line?: number;
+  column?: number;
+  path?: string;
+  message: string;
+}
+
+/** A configuration file that cannot be read, parsed or validated. Names file, line and column. */
+export class ConfigError extends OdibiImproveError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[], hint?: string) {
+    super(issues.map(formatConfigIssue).join("\n"), { exitCode: ExitCode.usage, hint });
+    this.issues = issues;
+  }
+}
+
+export function formatConfigIssue(i: ConfigIssue): string {
+  const where = i.line === undefined ? i.file : `${i.file}:${i.line}:${i.column ?? 1}`;
+  return `${where}: ${i.path ? `${i.path}: ` : ""}${i.message}`;
+}
+
+/** Something named (a snapshot, a sandbox, an environment) does not exist. */
+export class NotFoundError extends OdibiImproveError {
+  constructor(message: string, hint?: string) {
+    super(message, { exitCode: ExitCode.usage, hint });
+  }
+}
+
+/** An attempted write inside Sacred, or Sacred's fingerprint changed. Always loud. */
+export class SacredViolation extends OdibiImproveError {
+  constructor(message: string) {
+    super(message, {
+      exitCode: ExitCode.failure,
+      hint: "Sacred (your source repository) must never be written. Nothing was written by this call; report this as a bug.",
+    });
+  }
+}
+
+/** A required external tool is not installed. */
+export class MissingTool extends OdibiImproveError {
+  readonly tool: string;
+  constructor(tool: string, install: string) {
+    super(`${tool} is not installed or not on PATH`, { exitCode: ExitCode.failure, hint: install });
+    this.tool = tool;
+  }
+}
+
+/** A state in the environment that forbids the operation (e.g. Master has uncommitted changes). */
+export class EnvironmentStateError extends OdibiImproveError {}
+
+/** A gate command ran past its time limit. */
+export class GateTimeout extends OdibiImproveError {
+  constructor(command: string, timeoutMs: number) {
+    super(`gate command timed out after ${Math.round(timeoutMs / 1000)}s: ${command}`);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,100 @@
+/**
+ * The shared vocabulary. No dependencies: every module may import this, it imports nothing.
+ */
+
+export type CheckStatus = "pass" | "fail" | "skip" | "flaky";
+
+export type GateName = "policy" | "lint" | "validate" | "tests" | "golden" | (string & {});
+
+/** One structured check: a test id, a lint rule at file:line, a validation error, a golden node. */
+export interface Check {
+  gate: GateName;
+  /** Stable id within the gate, e.g. `tests/test_x.py::test_y`, `F401:src/a.py:3`, `golden:hello/node_a`. */
+  id: string;
+  status: CheckStatus;
+  /** Short human message (error type + message for failures). */
+  message?: string;
+  /** e.g. error class, lint rule code. */
+  errorType?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  /** Longer detail: traceback, captured output (capped). */
+  detail?: string;
+  durationMs?: number;
+}
+
+export interface GateRun {
+  gate: GateName;
+  command?: string;
+  checks: Check[];
+  durationMs: number;
+  /** True when the result came from the tree-hash cache. */
+  cached?: boolean;
+  /** Set when the gate itself could not run (tool missing, crash, timeout). Also appears as a failing check. */
+  error?: string;
+}
+
+export interface GateResult {
+  treeHash: string;
+  runs: GateRun[];
+  startedAt: string;
+  durationMs: number;
+}
+
+export type TaskKind = "failure" | "discovered" | "coverage_gap";
+
+/** A unit of work a cycle tries to do. */
+export interface Task {
+  kind: TaskKind;
+  /** Target: a check id, a file:line, a transformer name. */
+  target: string;
+  title: string;
+  /** Stable failure signature (see memory/signature). */
+  signature: string;
+  gate?: GateName;
+  file?: string;
+  line?: number;
+  detail?: string;
+}
+
+export type Outcome = "promoted" | "rejected" | "no_change" | "error";
+
+export interface Lesson {
+  campaignId: string;
+  cycleId: string;
+  task: Pick<Task, "kind" | "target" | "signature" | "title">;
+  approach: { kind: "fixer" | "llm"; name: string; summary?: string; diffHash?: string };
+  outcome: Outcome;
+  gate?: GateName;
+  reason?: string;
+  files: string[];
+  at: string;
+  tokens?: number;
+  costUsd?: number;
+}
+
+/** The outcome of one cycle (roadmap E1.3). Serialisable to JSON. */
+export interface CycleResult {
+  cycleId: string;
+  sandboxPath: string;
+  startedAt: string;
+  completedAt: string;
+  task?: Task;
+  pipelinesRun: number;
+  pipelinesPassed: number;
+  pipelinesFailed: number;
+  testsPassed: number;
+  testsFailed: number;
+  lintErrors: number;
+  goldenPassed: number;
+  goldenFailed: number;
+  filesModified: string[];
+  diff: string;
+  promoted: boolean;
+  rejectionReason?: string;
+  learnedSomething: boolean;
+}
+
+export const PROFILES = ["odibi", "python", "node", "go", "rust", "generic"] as const;
+export type ProfileName = (typeof PROFILES)[number];

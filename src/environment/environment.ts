@@ -1,0 +1,483 @@
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import path from "node:path";
+import { type Config, type ConfigInput, loadConfig, parseConfig, renderConfig } from "../config/index.js";
+import { EnvironmentStateError, NotFoundError, UsageError } from "../core/errors.js";
+import type { ProfileName } from "../core/types.js";
+import { detectProfile } from "../profiles/index.js";
+import { git, gitRaw, gitTopLevel, headCommit, statusLines, treeHash } from "./git.js";
+import { type Layout, LAYOUT_DIRS, layoutOf, OWNED_NAMES, sandboxName } from "./layout.js";
+import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
+import { type Fingerprint, isInside, SacredGuard, takeFingerprint, verifyFingerprint } from "./sacred.js";
+
+export const MASTER_BRANCH = "master";
+
+export interface InitOptions {
+  source: string;
+  root: string;
+  profile?: ProfileName | "auto";
+  allowDirty?: boolean;
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface SandboxInfo {
+  id: string;
+  path: string;
+  /** Master commit the sandbox was made from. */
+  baseCommit: string;
+  createdAt: string;
+}
+
+export interface SnapshotInfo {
+  name: string;
+  commit: string;
+  tree: string;
+  createdAt: string;
+  tag: string;
+  archive?: string;
+}
+
+export interface PromotionInfo {
+  cycleId: string;
+  task: string;
+  gatesPassed: string[];
+  details?: string;
+}
+
+export interface PromotionResult {
+  commit: string;
+  previous: string;
+  filesChanged: string[];
+}
+
+const SANDBOX_META = ".odibi-improve-sandbox.json";
+
+function isEmptyDir(dir: string): boolean {
+  return !existsSync(dir) || readdirSync(dir).length === 0;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, "-");
+}
+
+/**
+ * The Sacred → Master → Sandboxes hierarchy (roadmap E0). Every write goes through the Sacred guard;
+ * Master only changes through promote and rollback.
+ */
+export class ImprovementEnvironment {
+  readonly layout: Layout;
+  readonly config: Config;
+  readonly guard: SacredGuard;
+
+  private constructor(layout: Layout, config: Config) {
+    this.layout = layout;
+    this.config = config;
+    this.guard = new SacredGuard(this.sacred);
+  }
+
+  get root(): string {
+    return this.layout.root;
+  }
+  get sacred(): string {
+    return path.resolve(this.layout.root, this.config.source.sacred_repo);
+  }
+
+  /** Open an existing environment (reads config.yaml). */
+  static open(root: string): ImprovementEnvironment {
+    const layout = layoutOf(root);
+    if (!existsSync(layout.config))
+      throw new NotFoundError(
+        `${layout.root} is not an odibi-improve environment (no config.yaml)`,
+        "Create one with `odibi-improve init --source <your repo> --root <root>`, or pass the right --root.",
+      );
+    const config = loadConfig(layout.config);
+    if (!existsSync(path.join(layout.master, ".git")))
+      throw new EnvironmentStateError(`Master is missing at ${layout.master}`, {
+        hint: "The environment is incomplete (init interrupted?). Re-run `odibi-improve init --force` (nothing is deleted: old items are moved aside).",
+      });
+    return new ImprovementEnvironment(layout, config);
+  }
+
+  /** Create the environment: layout, config.yaml, Master from Sacred, Sacred's fingerprint. */
+  static async init(opts: InitOptions): Promise<ImprovementEnvironment> {
+    const log = opts.log ?? (() => {});
+    if (!opts.source) throw new UsageError("--source is required", "Pass the path of the repository to improve.");
+    const source = path.resolve(opts.source);
+    if (!existsSync(source)) throw new UsageError(`source ${source} does not exist`, "Pass an existing repository folder with --source.");
+    if (!statSync(source).isDirectory()) throw new UsageError(`source ${source} is not a folder`);
+    const layout = layoutOf(opts.root);
+    const guard = new SacredGuard(source);
+    const rootReal = path.resolve(layout.root);
+    if (isInside(rootReal, guard.sacredReal) || isInside(rootReal, source))
+      throw new UsageError(`root ${rootReal} is inside the source ${source}`, "Choose a root outside the repository (e.g. a sibling folder).");
+    if (isInside(guard.sacredReal, rootReal) || isInside(source, rootReal))
+      throw new UsageError(`source ${source} is inside root ${rootReal}`, "Choose a root that does not contain the repository.");
+
+    if (!isEmptyDir(layout.root)) {
+      if (!opts.force)
+        throw new UsageError(
+          `root ${layout.root} is not empty`,
+          "Choose an empty or new folder, or pass --force to re-initialise (existing odibi-improve items are moved aside into .replaced-<time>/, never deleted).",
+        );
+      const aside = path.join(layout.root, `.replaced-${stamp()}`);
+      for (const name of OWNED_NAMES) {
+        const p = path.join(layout.root, name);
+        if (existsSync(p)) {
+          guard.assertWritable(aside);
+          mkdirSync(aside, { recursive: true });
+          renameSync(p, path.join(aside, name));
+          log(`moved existing ${name} to ${aside}`);
+        }
+      }
+    }
+    mkdirGuarded(guard, layout.root);
+
+    // Sacred: is it a git repository (its own top level)?
+    const top = await gitTopLevel(source);
+    const sacredIsRepo = top !== undefined && path.resolve(top) === guard.sacredReal;
+    let dirty: string[] = [];
+    if (sacredIsRepo) {
+      dirty = await statusLines(source);
+      if (dirty.length > 0 && !opts.allowDirty)
+        throw new UsageError(
+          `Sacred has ${dirty.length} uncommitted change(s) (e.g. ${dirty.slice(0, 3).join("; ")})`,
+          "Commit or stash them in your repository first, or pass --allow-dirty to take the working tree as it is as Master's first commit.",
+        );
+    }
+    const fingerprint = takeFingerprint(source);
+
+    const tmpMaster = path.join(layout.root, `.master-init-${process.pid}`);
+    rmGuarded(guard, tmpMaster);
+    try {
+      if (sacredIsRepo) {
+        const hasCommits = (await gitRaw(source, ["rev-parse", "--verify", "-q", "HEAD"])).exitCode === 0;
+        if (hasCommits) {
+          log(`cloning ${source} into Master`);
+          // --no-local: copy objects through the pack protocol instead of hard-linking Sacred's object files
+          // (a hard link changes the inode's ctime: Sacred must not see even that).
+          await git(layout.root, ["clone", "--no-local", "--no-hardlinks", "--quiet", "--", source, tmpMaster]);
+          await git(tmpMaster, ["checkout", "-q", "-B", MASTER_BRANCH]);
+          if (dirty.length > 0) await copyWorkingTree(source, tmpMaster, true);
+        } else {
+          await initFromFolder(source, tmpMaster, true);
+        }
+      } else {
+        log(`copying ${source} into Master (plain folder: git init)`);
+        await initFromFolder(source, tmpMaster, false);
+      }
+      await git(tmpMaster, ["config", "user.name", "odibi-improve"]);
+      await git(tmpMaster, ["config", "user.email", "odibi-improve@localhost"]);
+      await git(tmpMaster, ["config", "core.autocrlf", "false"]);
+      await git(tmpMaster, ["tag", "-f", "sacred", "HEAD"]);
+      renameSync(tmpMaster, layout.master);
+    } catch (e) {
+      rmSync(tmpMaster, { recursive: true, force: true });
+      throw e;
+    }
+
+    for (const d of LAYOUT_DIRS) mkdirGuarded(guard, layout[d]);
+    const profile = !opts.profile || opts.profile === "auto" ? detectProfile(source) : opts.profile;
+    const configInput: ConfigInput = {
+      environment: { version: "1.0.0", created_at: new Date().toISOString() },
+      source: { sacred_repo: source.split(path.sep).join("/"), auto_reset_master: false },
+      profile,
+      gates: {
+        require_ruff_clean: true,
+        require_pytest_pass: true,
+        require_odibi_validate: profile === "odibi",
+        require_golden_projects: profile === "odibi",
+      },
+      stop_conditions: { max_cycles: 10, max_hours: 4, convergence_cycles: 3 },
+      commands: {},
+      snapshots: { enabled: true, max_snapshots: 10, compress: true },
+    };
+    const text = renderConfig(configInput);
+    parseConfig(text, layout.config); // what we write must load
+    writeFileAtomic(guard, layout.config, text);
+    writeFileAtomic(guard, layout.sacredFingerprint, JSON.stringify(fingerprint));
+    const env = ImprovementEnvironment.open(layout.root);
+    env.verifySacred();
+    log(`environment ready at ${layout.root} (profile ${profile})`);
+    return env;
+  }
+
+  // ---- Sacred -------------------------------------------------------------------------------------------
+
+  recordedFingerprint(): Fingerprint | undefined {
+    if (!existsSync(this.layout.sacredFingerprint)) return undefined;
+    return JSON.parse(readFileSync(this.layout.sacredFingerprint, "utf8")) as Fingerprint;
+  }
+
+  /** Throws SacredViolation when Sacred differs from the given fingerprint (default: the one recorded at init). */
+  verifySacred(against?: Fingerprint): void {
+    const fp = against ?? this.recordedFingerprint();
+    if (fp) verifyFingerprint(fp, this.sacred);
+  }
+
+  /** Re-record Sacred's fingerprint (after the human changed Sacred on purpose). */
+  recordSacred(): Fingerprint {
+    const fp = takeFingerprint(this.sacred);
+    writeFileAtomic(this.guard, this.layout.sacredFingerprint, JSON.stringify(fp));
+    return fp;
+  }
+
+  // ---- Master -------------------------------------------------------------------------------------------
+
+  async masterHead(): Promise<string> {
+    return headCommit(this.layout.master);
+  }
+
+  async masterDirty(): Promise<string[]> {
+    return statusLines(this.layout.master);
+  }
+
+  private async assertMasterClean(action: string): Promise<void> {
+    const dirty = await this.masterDirty();
+    if (dirty.length > 0)
+      throw new EnvironmentStateError(`Master has uncommitted changes; refusing to ${action}: ${dirty.slice(0, 5).join("; ")}`, {
+        exitCode: 1,
+        hint: `Master changes only through promotions. Inspect with \`git -C "${this.layout.master}" status\`; keep the changes with \`git -C "${this.layout.master}" stash\` (nothing is lost), then retry.`,
+      });
+  }
+
+  // ---- Sandboxes ----------------------------------------------------------------------------------------
+
+  /**
+   * An independent working copy of Master's HEAD: a shared clone (objects borrowed from Master through
+   * alternates, so it is cheap; refs and index are its own, so nothing run inside it can move Master).
+   */
+  async createSandbox(cycleId: string | number): Promise<SandboxInfo> {
+    const id = sandboxName(cycleId);
+    const dir = path.join(this.layout.sandboxes, id);
+    if (existsSync(dir))
+      throw new EnvironmentStateError(`sandbox ${id} already exists at ${dir}`, {
+        hint: `Destroy it first: \`odibi-improve sandbox destroy ${id}\`.`,
+      });
+    this.guard.assertWritable(dir);
+    mkdirSync(this.layout.sandboxes, { recursive: true });
+    const base = await this.masterHead();
+    try {
+      await git(this.layout.sandboxes, ["clone", "--shared", "--quiet", "--no-checkout", "--", this.layout.master, dir]);
+      await git(dir, ["checkout", "-q", "--detach", base]);
+      await git(dir, ["config", "user.name", "odibi-improve"]);
+      await git(dir, ["config", "user.email", "odibi-improve@localhost"]);
+    } catch (e) {
+      rmGuarded(this.guard, dir);
+      throw e;
+    }
+    const info: SandboxInfo = { id, path: dir, baseCommit: base, createdAt: new Date().toISOString() };
+    // Kept inside .git so it is never part of the sandbox's diff.
+    writeFileAtomic(this.guard, path.join(dir, ".git", SANDBOX_META), JSON.stringify(info));
+    return info;
+  }
+
+  getSandbox(cycleId: string | number): SandboxInfo {
+    const id = sandboxName(cycleId);
+    const dir = path.join(this.layout.sandboxes, id);
+    const meta = path.join(dir, ".git", SANDBOX_META);
+    if (!existsSync(meta)) throw new NotFoundError(`no sandbox ${id}`, "List them with `odibi-improve sandbox list`.");
+    return JSON.parse(readFileSync(meta, "utf8")) as SandboxInfo;
+  }
+
+  listSandboxes(): SandboxInfo[] {
+    if (!existsSync(this.layout.sandboxes)) return [];
+    const out: SandboxInfo[] = [];
+    for (const name of readdirSync(this.layout.sandboxes).sort()) {
+      const meta = path.join(this.layout.sandboxes, name, ".git", SANDBOX_META);
+      if (existsSync(meta)) out.push(JSON.parse(readFileSync(meta, "utf8")) as SandboxInfo);
+      else out.push({ id: name, path: path.join(this.layout.sandboxes, name), baseCommit: "", createdAt: "" });
+    }
+    return out;
+  }
+
+  /** Remove a sandbox completely. Idempotent. */
+  async destroySandbox(sandbox: SandboxInfo | string | number): Promise<void> {
+    const id = typeof sandbox === "object" ? sandbox.id : sandboxName(sandbox);
+    const dir = path.join(this.layout.sandboxes, id);
+    if (!isInside(path.resolve(dir), this.layout.sandboxes) || path.resolve(dir) === this.layout.sandboxes)
+      throw new UsageError(`refusing to remove ${dir}: not a sandbox folder`);
+    rmGuarded(this.guard, dir);
+  }
+
+  /** Leftovers of a crashed run: every sandbox folder (and init temp) is removed. Returns what was cleaned. */
+  async cleanupOrphans(): Promise<string[]> {
+    const cleaned: string[] = [];
+    for (const s of this.listSandboxes()) {
+      await this.destroySandbox(s.id);
+      cleaned.push(s.id);
+    }
+    for (const name of existsSync(this.layout.root) ? readdirSync(this.layout.root) : []) {
+      if (name.startsWith(".master-init-")) {
+        rmGuarded(this.guard, path.join(this.layout.root, name));
+        cleaned.push(name);
+      }
+    }
+    return cleaned;
+  }
+
+  /** Files changed in the sandbox against its base (tracked changes + untracked, not ignored). */
+  async sandboxChanges(sandbox: SandboxInfo): Promise<string[]> {
+    return (await statusLines(sandbox.path)).map((l) => l.slice(3));
+  }
+
+  /** Unified diff of the sandbox against its base, untracked files included. Does not change the sandbox's HEAD. */
+  async sandboxDiff(sandbox: SandboxInfo): Promise<string> {
+    await git(sandbox.path, ["add", "-A", "-N"]);
+    return git(sandbox.path, ["diff", "--no-color", "--no-ext-diff", "--binary", sandbox.baseCommit, "--"]);
+  }
+
+  // ---- Promotion ----------------------------------------------------------------------------------------
+
+  /**
+   * Commit the sandbox's changes onto Master. Atomic: the sandbox commit is fetched into Master's object store
+   * first; then a fast-forward moves Master's branch. Either the new commit is there or Master is unchanged.
+   */
+  async promoteToMaster(sandbox: SandboxInfo, info: PromotionInfo): Promise<PromotionResult> {
+    await this.assertMasterClean("promote");
+    const previous = await this.masterHead();
+    if (previous !== sandbox.baseCommit)
+      throw new EnvironmentStateError(
+        `Master moved since sandbox ${sandbox.id} was made (${sandbox.baseCommit.slice(0, 10)} → ${previous.slice(0, 10)})`,
+        { hint: "Re-run the cycle on a fresh sandbox; promotions are serialised." },
+      );
+    const files = await this.sandboxChanges(sandbox);
+    if (files.length === 0) throw new EnvironmentStateError(`sandbox ${sandbox.id} has no changes to promote`);
+    const message = [
+      `odibi-improve: cycle ${info.cycleId}: ${info.task}`.slice(0, 200),
+      "",
+      `Cycle: ${info.cycleId}`,
+      `Task: ${info.task}`,
+      `Gates passed: ${info.gatesPassed.join(", ") || "(none configured)"}`,
+      ...(info.details ? ["", info.details] : []),
+    ].join("\n");
+    await git(sandbox.path, ["add", "-A"]);
+    await git(sandbox.path, ["commit", "-q", "--no-verify", "-F", "-"], { input: message });
+    const commit = await headCommit(sandbox.path);
+    await git(this.layout.master, ["fetch", "-q", "--no-tags", "--", sandbox.path, commit]);
+    await git(this.layout.master, ["merge", "-q", "--ff-only", commit]);
+    const now = await this.masterHead();
+    if (now !== commit) throw new EnvironmentStateError(`promotion did not move Master to ${commit}`);
+    return { commit, previous, filesChanged: files };
+  }
+
+  /**
+   * Bring Master's work tree back to its HEAD after a crash in the middle of a promotion's checkout. Only called
+   * by recovery when the journal says a promotion was in flight; user changes are stashed, never dropped.
+   */
+  async repairMaster(): Promise<void> {
+    const dirty = await this.masterDirty();
+    if (dirty.length === 0) return;
+    await git(this.layout.master, ["stash", "push", "-u", "-q", "-m", `odibi-improve recovery ${stamp()}`]);
+  }
+
+  // ---- Snapshots ----------------------------------------------------------------------------------------
+
+  private snapshotMetaPath(name: string): string {
+    return path.join(this.layout.snapshots, `${name}.json`);
+  }
+
+  /** Tag `snapshot/<name>` at Master's HEAD, plus `<name>.tar.gz` when compress is on. Applies retention. */
+  async snapshotMaster(name?: string): Promise<SnapshotInfo> {
+    const snapName = name ?? `snap_${stamp()}`;
+    if (!/^[A-Za-z0-9._-]+$/.test(snapName) || snapName.includes(".."))
+      throw new UsageError(`invalid snapshot name "${snapName}"`, "Use letters, digits, '.', '_' and '-'.");
+    if (existsSync(this.snapshotMetaPath(snapName)))
+      throw new UsageError(`snapshot ${snapName} already exists`, "Choose another name, or list them with `odibi-improve snapshots`.");
+    const commit = await this.masterHead();
+    const tree = await treeHash(this.layout.master);
+    const tag = `snapshot/${snapName}`;
+    await git(this.layout.master, ["tag", "-f", tag, commit]);
+    let archive: string | undefined;
+    if (this.config.snapshots.compress) {
+      archive = path.join(this.layout.snapshots, `${snapName}.tar.gz`);
+      this.guard.assertWritable(archive);
+      const tmp = `${archive}.tmp`;
+      await git(this.layout.master, ["archive", "--format=tar.gz", `--prefix=${snapName}/`, "-o", tmp, commit]);
+      renameSync(tmp, archive);
+    }
+    const info: SnapshotInfo = { name: snapName, commit, tree, createdAt: new Date().toISOString(), tag, archive };
+    writeFileAtomic(this.guard, this.snapshotMetaPath(snapName), JSON.stringify(info, null, 2));
+    await this.applyRetention();
+    return info;
+  }
+
+  listSnapshots(): SnapshotInfo[] {
+    if (!existsSync(this.layout.snapshots)) return [];
+    return readdirSync(this.layout.snapshots)
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => JSON.parse(readFileSync(path.join(this.layout.snapshots, f), "utf8")) as SnapshotInfo)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+  }
+
+  private async applyRetention(): Promise<void> {
+    const all = this.listSnapshots();
+    const excess = all.length - this.config.snapshots.max_snapshots;
+    for (const s of all.slice(0, Math.max(0, excess))) {
+      await gitRaw(this.layout.master, ["tag", "-d", s.tag]);
+      if (s.archive && existsSync(s.archive)) rmGuarded(this.guard, s.archive);
+      unlinkSync(this.snapshotMetaPath(s.name));
+    }
+  }
+
+  /**
+   * Restore Master exactly to a snapshot. Master's current state is first kept as a snapshot of its own
+   * (`before_rollback_<time>`), so a rollback never loses a promotion. The tree hash is verified.
+   */
+  async rollbackMaster(name: string): Promise<{ snapshot: SnapshotInfo; safety: SnapshotInfo }> {
+    const meta = this.snapshotMetaPath(name);
+    if (!existsSync(meta))
+      throw new NotFoundError(
+        `no snapshot named "${name}"`,
+        `Known snapshots: ${this.listSnapshots().map((s) => s.name).join(", ") || "(none)"}. List them with \`odibi-improve snapshots\`.`,
+      );
+    const snap = JSON.parse(readFileSync(meta, "utf8")) as SnapshotInfo;
+    await this.assertMasterClean("roll back");
+    const safety = await this.snapshotMaster(`before_rollback_${stamp()}`);
+    await git(this.layout.master, ["reset", "-q", "--hard", snap.commit]);
+    const tree = await treeHash(this.layout.master);
+    const dirty = await this.masterDirty();
+    if (tree !== snap.tree || dirty.length > 0)
+      throw new EnvironmentStateError(`rollback to ${name} did not restore the recorded tree (${tree} ≠ ${snap.tree})`);
+    return { snapshot: snap, safety };
+  }
+}
+
+async function copyWorkingTree(source: string, dest: string, sourceIsRepo: boolean): Promise<void> {
+  // Replace Master's tracked files by Sacred's working tree (tracked + untracked, not ignored).
+  const tracked = (await git(dest, ["ls-files", "-z"])).split("\0").filter(Boolean);
+  for (const f of tracked) rmSync(path.join(dest, f), { force: true });
+  const files = sourceIsRepo
+    ? (await git(source, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"])).split("\0").filter(Boolean)
+    : undefined;
+  if (files) {
+    for (const f of files) {
+      const from = path.join(source, f);
+      if (!existsSync(from)) continue; // deleted in the working tree
+      mkdirSync(path.dirname(path.join(dest, f)), { recursive: true });
+      cpSync(from, path.join(dest, f), { verbatimSymlinks: true });
+    }
+  }
+  await git(dest, ["add", "-A"]);
+  const staged = await gitRaw(dest, ["diff", "--cached", "--quiet"]);
+  if (staged.exitCode !== 0)
+    await git(dest, ["commit", "-q", "--no-verify", "-m", "odibi-improve: Sacred's working tree (uncommitted changes included)"]);
+}
+
+async function initFromFolder(source: string, dest: string, sourceIsEmptyRepo: boolean): Promise<void> {
+  mkdirSync(dest, { recursive: true });
+  cpSync(source, dest, {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter: (src) => path.basename(src) !== ".git" || path.dirname(src) !== source,
+  });
+  await git(dest, ["init", "-q", "-b", MASTER_BRANCH]);
+  await git(dest, ["add", "-A"]);
+  await git(dest, [
+    "commit",
+    "-q",
+    "--no-verify",
+    "--allow-empty",
+    "-m",
+    sourceIsEmptyRepo ? "odibi-improve: Sacred's working tree (repository had no commits)" : "odibi-improve: Sacred as a plain folder",
+  ]);
+}

@@ -1,0 +1,5 @@
+export * from "./environment.js";
+export * from "./fs-safe.js";
+export * from "./git.js";
+export * from "./layout.js";
+export * from "./sacred.js";

@@ -1,0 +1,102 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { ProfileName } from "../core/types.js";
+
+/**
+ * Profiles: which commands a kind of repository uses by default. The user can override every command in
+ * config.yaml (`commands:`). Python commands use `python`, which the gate runner resolves to the environment's
+ * venv (its bin dir is put first on PATH).
+ */
+export interface ProfileCommands {
+  test?: string;
+  lint?: string;
+  validate?: string;
+  run?: string;
+  format?: string;
+  fix?: string[];
+}
+
+export interface Profile {
+  name: ProfileName;
+  description: string;
+  commands: ProfileCommands;
+  /** Gates this profile can run. */
+  gates: Array<"lint" | "tests" | "validate" | "golden">;
+}
+
+export const PROFILE_TABLE: Record<ProfileName, Profile> = {
+  odibi: {
+    name: "odibi",
+    description: "odibi (Python): ruff, pytest, odibi validate, golden projects run with odibi run",
+    commands: {
+      test: "python -m pytest -q",
+      lint: "python -m ruff check odibi",
+      validate: "python -m odibi validate {file}",
+      run: "python -m odibi run {config}",
+      fix: ["python -m ruff check --fix odibi"],
+    },
+    gates: ["lint", "validate", "tests", "golden"],
+  },
+  python: {
+    name: "python",
+    description: "Python: ruff and pytest",
+    commands: {
+      test: "python -m pytest -q",
+      lint: "python -m ruff check .",
+      fix: ["python -m ruff check --fix ."],
+    },
+    gates: ["lint", "tests"],
+  },
+  node: {
+    name: "node",
+    description: "Node: npm test, biome or eslint",
+    commands: { test: "npm test", lint: "npx --no-install biome check .", fix: ["npx --no-install biome check --write ."] },
+    gates: ["lint", "tests"],
+  },
+  go: {
+    name: "go",
+    description: "Go: go vet, go test",
+    commands: { test: "go test ./...", lint: "go vet ./...", fix: ["gofmt -w ."] },
+    gates: ["lint", "tests"],
+  },
+  rust: {
+    name: "rust",
+    description: "Rust: cargo clippy, cargo test",
+    commands: { test: "cargo test", lint: "cargo clippy --message-format=json", fix: ["cargo fmt"] },
+    gates: ["lint", "tests"],
+  },
+  generic: {
+    name: "generic",
+    description: "Any repository: only the commands you configure",
+    commands: {},
+    gates: ["lint", "tests"],
+  },
+};
+
+function readIf(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Detect a repository's profile from its files (read only). */
+export function detectProfile(repo: string): ProfileName {
+  const pyproject = readIf(path.join(repo, "pyproject.toml"));
+  if (pyproject && /^\s*name\s*=\s*["']odibi["']/m.test(pyproject)) return "odibi";
+  if (pyproject || existsSync(path.join(repo, "setup.py")) || existsSync(path.join(repo, "requirements.txt")))
+    return "python";
+  if (existsSync(path.join(repo, "package.json"))) return "node";
+  if (existsSync(path.join(repo, "go.mod"))) return "go";
+  if (existsSync(path.join(repo, "Cargo.toml"))) return "rust";
+  return "generic";
+}
+
+/** Profile defaults with the user's overrides on top. */
+export function resolveCommands(profile: ProfileName, overrides: ProfileCommands = {}): ProfileCommands {
+  const base = PROFILE_TABLE[profile].commands;
+  const out: ProfileCommands = { ...base };
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
