@@ -1,0 +1,42 @@
+import type { Config } from "../config/schema.js";
+import type { GateName, GateRun } from "../core/types.js";
+import type { RunOptions, RunResult } from "../exec/run-process.js";
+import type { ProfileCommands } from "../profiles/profiles.js";
+
+/**
+ * How a gate starts a process. The default is `runProcess`; the jail (src/exec/jail) supplies one that wraps the
+ * command in bubblewrap. Gates never call execa/child_process directly.
+ */
+export type CommandRunner = (file: string, args: readonly string[], opts: RunOptions) => Promise<RunResult>;
+
+export interface GateContext {
+  /** The tree under test (a sandbox or Master). */
+  workdir: string;
+  config: Config;
+  /** Profile defaults with the user's overrides applied. */
+  commands: ProfileCommands;
+  /** Extra environment for every command (PATH with the venv first, PYTHONPATH to the sandbox's code, …). */
+  env: Record<string, string>;
+  /** `<root>/golden`: golden project configs and their data (read-only to candidates). */
+  goldenDir: string;
+  /** Where gate outputs go (junit xml, stories, golden run outputs), one folder per cycle. */
+  outputDir: string;
+  run: CommandRunner;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+export interface GateRunOptions {
+  /** Run only these check ids where the gate can (targeted tests first, the cascade's cheap step). */
+  only?: string[];
+  /** Changed files of the candidate, for selecting tests that touch them. */
+  changedFiles?: string[];
+}
+
+export interface Gate {
+  name: GateName;
+  /** False when this gate has nothing to run for this context (no command configured, no golden configs). */
+  applies(ctx: GateContext): boolean;
+  run(ctx: GateContext, opts?: GateRunOptions): Promise<GateRun>;
+}
