@@ -1,0 +1,295 @@
+import path from "node:path";
+import MiniSearch from "minisearch";
+import { EnvironmentStateError, OdibiImproveError } from "../core/errors.js";
+import type { Lesson, Outcome } from "../core/types.js";
+import { mkdirGuarded } from "../environment/fs-safe.js";
+import type { SacredGuard } from "../environment/sacred.js";
+import { appendJsonl, readJsonl, terminateTornLine } from "./jsonl.js";
+import { WriterLock } from "./lock.js";
+import {
+  type AvoidanceOracle,
+  type AvoidedIssue,
+  AvoidedIssueSchema,
+  type CycleSummary,
+  LessonSchema,
+  type Pattern,
+  PatternSchema,
+  type SimilarLesson,
+} from "./types.js";
+
+export interface CampaignMemoryOptions {
+  /** Every write is checked against Sacred. */
+  guard: SacredGuard;
+  /** A signature is avoided once this many approaches to it have failed. Default 2. */
+  avoidAfter?: number;
+  /** Open without the writer lock (status, reports, the dashboard): `record` then throws. */
+  readOnly?: boolean;
+}
+
+export const MEMORY_FILES = {
+  lessons: "lessons.jsonl",
+  patterns: "patterns.jsonl",
+  avoided: "avoided_issues.jsonl",
+  lock: ".writer.lock",
+} as const;
+
+const FAILED: ReadonlySet<Outcome> = new Set<Outcome>(["rejected", "no_change", "error"]);
+
+export function isFailedOutcome(outcome: Outcome): boolean {
+  return FAILED.has(outcome);
+}
+
+/** Fixer runs are the same approach each time; LLM attempts differ by their diff. */
+function approachKey(l: Lesson): string {
+  return `${l.approach.kind}:${l.approach.name}:${l.approach.diffHash ?? ""}`;
+}
+
+function patternOf(l: Lesson): Pattern {
+  return {
+    signature: l.task.signature,
+    taskKind: l.task.kind,
+    title: l.task.title,
+    approach: `${l.approach.kind}:${l.approach.name}`,
+    ...(l.approach.summary === undefined ? {} : { summary: l.approach.summary }),
+    files: l.files,
+    campaignId: l.campaignId,
+    cycleId: l.cycleId,
+    at: l.at,
+  };
+}
+
+const patternKey = (p: Pick<Pattern, "campaignId" | "cycleId" | "signature">) =>
+  `${p.campaignId}\u0000${p.cycleId}\u0000${p.signature}`;
+
+interface SearchDoc {
+  id: number;
+  text: string;
+}
+
+/**
+ * Memory that persists across campaigns (DESIGN.md §5): `<memory>/lessons.jsonl` is the source of truth;
+ * `patterns.jsonl` (promoted approaches) and `avoided_issues.jsonl` (signatures with ≥ N failures) are derived
+ * from it and re-derived at open if a crash fell between the two appends. The BM25 index is rebuilt at open.
+ */
+export class CampaignMemory implements AvoidanceOracle {
+  readonly dir: string;
+  readonly avoidAfter: number;
+  readonly readOnly: boolean;
+  /** Skipped torn/corrupt lines and repairs made at open. Never fatal; show them to the user. */
+  readonly warnings: string[] = [];
+
+  private readonly guard: SacredGuard;
+  private readonly lock: WriterLock | null;
+  private readonly lessons: Lesson[] = [];
+  private readonly learnedFlags: boolean[] = [];
+  private readonly triedApproaches = new Set<string>();
+  private readonly failuresBySignature = new Map<string, Lesson[]>();
+  private readonly patterns: Pattern[] = [];
+  private readonly patternKeys = new Set<string>();
+  private readonly avoided = new Map<string, AvoidedIssue>();
+  private readonly index = new MiniSearch<SearchDoc>({ fields: ["text"], storeFields: [] });
+  private closed = false;
+
+  constructor(dir: string, opts: CampaignMemoryOptions) {
+    const avoidAfter = opts.avoidAfter ?? 2;
+    if (!Number.isInteger(avoidAfter) || avoidAfter < 1) {
+      throw new OdibiImproveError(`avoidAfter must be a whole number ≥ 1, got ${avoidAfter}`);
+    }
+    this.dir = path.resolve(dir);
+    this.avoidAfter = avoidAfter;
+    this.readOnly = opts.readOnly ?? false;
+    this.guard = opts.guard;
+    if (!this.readOnly) mkdirGuarded(this.guard, this.dir);
+    this.lock = this.readOnly ? null : WriterLock.acquire(this.guard, this.file("lock"));
+    try {
+      this.load();
+    } catch (err) {
+      this.lock?.release();
+      throw err;
+    }
+  }
+
+  private file(which: keyof typeof MEMORY_FILES): string {
+    return path.join(this.dir, MEMORY_FILES[which]);
+  }
+
+  private load(): void {
+    const lessons = readJsonl(this.file("lessons"), LessonSchema);
+    const patterns = readJsonl(this.file("patterns"), PatternSchema);
+    const avoided = readJsonl(this.file("avoided"), AvoidedIssueSchema);
+    this.warnings.push(...lessons.warnings, ...patterns.warnings, ...avoided.warnings);
+    if (!this.readOnly) {
+      for (const [which, read] of [
+        ["lessons", lessons],
+        ["patterns", patterns],
+        ["avoided", avoided],
+      ] as const) {
+        if (!read.endsClean) terminateTornLine(this.guard, this.file(which));
+      }
+    }
+    for (const p of patterns.records) this.addPattern(p);
+    for (const a of avoided.records) if (!this.avoided.has(a.signature)) this.avoided.set(a.signature, a);
+    const docs: SearchDoc[] = [];
+    let repaired = 0;
+    for (const l of lessons.records as Lesson[]) {
+      docs.push(this.ingest(l));
+      repaired += this.derive(l, !this.readOnly);
+    }
+    this.index.addAll(docs);
+    if (repaired > 0)
+      this.warnings.push(
+        `re-derived ${repaired} pattern/avoided record(s) missing after an interrupted write`,
+      );
+  }
+
+  /** Adds a lesson to the in-memory indices; returns its search document. */
+  private ingest(l: Lesson): SearchDoc {
+    const id = this.lessons.length;
+    this.lessons.push(l);
+    const key = `${l.task.signature}\u0000${approachKey(l)}`;
+    const failed = isFailedOutcome(l.outcome);
+    this.learnedFlags.push(l.outcome === "promoted" || (failed && !this.triedApproaches.has(key)));
+    this.triedApproaches.add(key);
+    if (failed) {
+      const list = this.failuresBySignature.get(l.task.signature) ?? [];
+      list.push(l);
+      this.failuresBySignature.set(l.task.signature, list);
+    }
+    const text = [
+      l.task.title,
+      l.task.target,
+      l.task.kind,
+      l.approach.name,
+      l.approach.summary,
+      l.gate,
+      l.reason,
+      ...l.files,
+    ]
+      .filter(Boolean)
+      .join(" \n ");
+    return { id, text };
+  }
+
+  /** Writes (or, at open, re-writes) the pattern / avoided record a lesson implies. Returns how many it wrote. */
+  private derive(l: Lesson, write: boolean): number {
+    let wrote = 0;
+    if (l.outcome === "promoted") {
+      const p = patternOf(l);
+      if (!this.patternKeys.has(patternKey(p))) {
+        if (write) appendJsonl(this.guard, this.file("patterns"), p);
+        this.addPattern(p);
+        wrote++;
+      }
+    }
+    const failures = this.failuresBySignature.get(l.task.signature) ?? [];
+    if (
+      isFailedOutcome(l.outcome) &&
+      failures.length >= this.avoidAfter &&
+      !this.avoided.has(l.task.signature)
+    ) {
+      const a: AvoidedIssue = {
+        signature: l.task.signature,
+        title: l.task.title,
+        target: l.task.target,
+        failures: failures.length,
+        approaches: [...new Set(failures.map((f) => `${f.approach.kind}:${f.approach.name}`))],
+        ...(l.reason === undefined ? {} : { lastReason: l.reason }),
+        at: l.at,
+      };
+      if (write) appendJsonl(this.guard, this.file("avoided"), a);
+      this.avoided.set(a.signature, a);
+      wrote++;
+    }
+    return wrote;
+  }
+
+  private addPattern(p: Pattern): void {
+    const k = patternKey(p);
+    if (this.patternKeys.has(k)) return;
+    this.patternKeys.add(k);
+    this.patterns.push(p);
+  }
+
+  /** Appends a lesson (and the pattern or avoided record it implies). One fsynced line each. */
+  record(lesson: Lesson): void {
+    if (this.closed) throw new EnvironmentStateError("campaign memory is closed");
+    if (this.readOnly) {
+      throw new EnvironmentStateError("campaign memory was opened read-only", {
+        hint: "Open it without readOnly (this takes the writer lock) to record lessons.",
+      });
+    }
+    const parsed = LessonSchema.safeParse(lesson);
+    if (!parsed.success) {
+      throw new OdibiImproveError(
+        `invalid lesson: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      );
+    }
+    appendJsonl(this.guard, this.file("lessons"), lesson);
+    this.index.add(this.ingest(lesson));
+    this.derive(lesson, true);
+  }
+
+  /** Failed attempts (rejected, no change, error), optionally for one signature, oldest first. */
+  getFailedApproaches(signature?: string): Lesson[] {
+    if (signature !== undefined) return [...(this.failuresBySignature.get(signature) ?? [])];
+    return this.lessons.filter((l) => isFailedOutcome(l.outcome));
+  }
+
+  getSuccessfulPatterns(): Pattern[] {
+    return [...this.patterns];
+  }
+
+  /** The last `n` cycles that left lessons, oldest first; optionally only those of one campaign. */
+  getRecentCycles(n: number, opts: { campaignId?: string } = {}): CycleSummary[] {
+    const byCycle = new Map<string, CycleSummary>();
+    this.lessons.forEach((l, i) => {
+      if (opts.campaignId !== undefined && l.campaignId !== opts.campaignId) return;
+      const k = `${l.campaignId}\u0000${l.cycleId}`;
+      let c = byCycle.get(k);
+      if (!c) {
+        c = {
+          campaignId: l.campaignId,
+          cycleId: l.cycleId,
+          at: l.at,
+          lessons: [],
+          promoted: false,
+          learned: false,
+        };
+        byCycle.set(k, c);
+      }
+      c.lessons.push(l);
+      c.promoted ||= l.outcome === "promoted";
+      c.learned ||= this.learnedFlags[i] === true;
+    });
+    const all = [...byCycle.values()];
+    return n <= 0 ? [] : all.slice(-n);
+  }
+
+  /** BM25 full-text search over task titles, targets, approaches, reasons and files. Best first. */
+  querySimilar(text: string, k = 5): SimilarLesson[] {
+    if (text.trim() === "" || k <= 0) return [];
+    return this.index
+      .search(text, { prefix: (term) => term.length > 3 })
+      .slice(0, k)
+      .map((r) => ({ lesson: this.lessons[r.id as number]!, score: r.score }));
+  }
+
+  shouldAvoid(signature: string): boolean {
+    return this.avoided.has(signature);
+  }
+
+  avoidedIssues(): AvoidedIssue[] {
+    return [...this.avoided.values()];
+  }
+
+  /** All lessons, oldest first. */
+  allLessons(): readonly Lesson[] {
+    return this.lessons;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.lock?.release();
+  }
+}

@@ -1,0 +1,91 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { EnvironmentStateError } from "../core/errors.js";
+import type { SacredGuard } from "../environment/sacred.js";
+
+/**
+ * One writer per memory folder: a lock file holding the writer's pid and host. A lock left by a process that no
+ * longer exists on this host is stale and taken over (a crashed campaign must not block the next one).
+ */
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  at: string;
+}
+
+export function isPidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function readOwner(file: string): LockOwner | null {
+  try {
+    const v = JSON.parse(readFileSync(file, "utf8")) as Partial<LockOwner>;
+    if (typeof v.pid === "number" && typeof v.host === "string")
+      return { pid: v.pid, host: v.host, at: String(v.at ?? "") };
+  } catch {
+    // unreadable or half-written lock: treated as stale below
+  }
+  return null;
+}
+
+export class WriterLock {
+  private held = false;
+  private constructor(
+    private readonly guard: SacredGuard,
+    readonly file: string,
+  ) {}
+
+  /** Takes the lock or throws EnvironmentStateError naming the holder. */
+  static acquire(guard: SacredGuard, file: string): WriterLock {
+    guard.assertWritable(file);
+    const lock = new WriterLock(guard, file);
+    const me: LockOwner = { pid: process.pid, host: os.hostname(), at: new Date().toISOString() };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(file, JSON.stringify(me), { flag: "wx" });
+        lock.held = true;
+        return lock;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      const owner = readOwner(file);
+      const stale = owner === null || (owner.host === me.host && !isPidAlive(owner.pid));
+      if (!stale) {
+        throw new EnvironmentStateError(
+          `campaign memory is locked by pid ${owner.pid} on ${owner.host} (since ${owner.at}): ${file}`,
+          {
+            hint:
+              owner.host === me.host
+                ? "Another campaign is running on this root; wait for it or stop it (`odibi-improve stop`)."
+                : "A process on another host holds the lock; if it is gone, delete the lock file by hand.",
+          },
+        );
+      }
+      rmSync(file, { force: true });
+    }
+    throw new EnvironmentStateError(
+      `could not take the memory lock ${file}: another process took it at the same time`,
+      {
+        hint: "Only one campaign may run on a root at a time.",
+      },
+    );
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    const owner = readOwner(this.file);
+    if (owner && owner.pid === process.pid && owner.host === os.hostname()) {
+      this.guard.assertWritable(this.file);
+      rmSync(this.file, { force: true });
+    }
+  }
+}
