@@ -137,6 +137,35 @@ describe("sandboxes", () => {
   });
 });
 
+describe("sandbox reuse", () => {
+  it("a recycled sandbox comes back as an exact copy of Master, with nothing a candidate planted", async () => {
+    const { sacred, root, check } = await setup();
+    const env = await ImprovementEnvironment.init({ source: sacred, root });
+    const a = await env.createSandbox(1);
+    writeFileSync(path.join(a.path, "pkg/core.py"), "broken\n");
+    writeFiles(a.path, { "untracked.py": "x", "__pycache__/c.pyc": "ignored", ".git/hooks/post-checkout": "#!/bin/sh\ntouch /tmp/pwned\n" });
+    // A candidate that plants a program for git to run (fsmonitor) must not get it run by our git calls.
+    const marker = path.join(root, "fsmonitor-ran");
+    writeFileSync(path.join(a.path, ".git", "config"), `[core]\n\tfsmonitor = "touch '${marker}'"\n`);
+    await env.destroySandbox(a, { recycle: true });
+    expect(existsSync(a.path)).toBe(false);
+    const b = await env.createSandbox(2, { reuse: true });
+    expect(readdirSync(env.layout.sandboxes)).toContain(".pool");
+    expect(await treeHash(b.path)).toBe(await treeHash(env.layout.master));
+    expect(await statusLines(b.path)).toEqual([]);
+    expect(existsSync(path.join(b.path, "untracked.py"))).toBe(false);
+    expect(existsSync(path.join(b.path, "__pycache__"))).toBe(false);
+    expect(readFileSync(path.join(b.path, "pkg/core.py"), "utf8")).toContain("return a + b");
+    expect(readFileSync(path.join(b.path, ".git", "config"), "utf8")).not.toContain("fsmonitor");
+    expect(existsSync(marker)).toBe(false);
+    // and it still promotes like a fresh one
+    writeFileSync(path.join(b.path, "pkg/core.py"), "def add(a, b):\n    return b + a\n");
+    const r = await env.promoteToMaster(b, { cycleId: "2", task: "t", gatesPassed: [] });
+    expect(await env.masterHead()).toBe(r.commit);
+    check();
+  });
+});
+
 describe("snapshots and promotion", () => {
   it("promotes a sandbox's diff atomically with a message naming cycle, task and gates", async () => {
     const { sacred, root, check } = await setup();

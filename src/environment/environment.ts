@@ -52,6 +52,19 @@ export interface PromotionResult {
 
 const SANDBOX_META = ".odibi-improve-sandbox.json";
 
+/** A sandbox's whole git config, written by us (a candidate may have edited the old one). */
+const SANDBOX_GIT_CONFIG = [
+  "[core]",
+  "\trepositoryformatversion = 0",
+  `\tfilemode = ${process.platform === "win32" ? "false" : "true"}`,
+  "\tbare = false",
+  "\tautocrlf = false",
+  "[user]",
+  "\tname = odibi-improve",
+  "\temail = odibi-improve@localhost",
+  "",
+].join("\n");
+
 function isEmptyDir(dir: string): boolean {
   return !existsSync(dir) || readdirSync(dir).length === 0;
 }
@@ -246,7 +259,7 @@ export class ImprovementEnvironment {
    * An independent working copy of Master's HEAD: a shared clone (objects borrowed from Master through
    * alternates, so it is cheap; refs and index are its own, so nothing run inside it can move Master).
    */
-  async createSandbox(cycleId: string | number): Promise<SandboxInfo> {
+  async createSandbox(cycleId: string | number, opts: { reuse?: boolean } = {}): Promise<SandboxInfo> {
     const id = sandboxName(cycleId);
     const dir = path.join(this.layout.sandboxes, id);
     if (existsSync(dir))
@@ -256,19 +269,51 @@ export class ImprovementEnvironment {
     this.guard.assertWritable(dir);
     mkdirSync(this.layout.sandboxes, { recursive: true });
     const base = await this.masterHead();
-    try {
-      await git(this.layout.sandboxes, ["clone", "--shared", "--quiet", "--no-checkout", "--", this.layout.master, dir]);
-      await git(dir, ["checkout", "-q", "--detach", base]);
-      await git(dir, ["config", "user.name", "odibi-improve"]);
-      await git(dir, ["config", "user.email", "odibi-improve@localhost"]);
-    } catch (e) {
-      rmGuarded(this.guard, dir);
-      throw e;
+    let reused = false;
+    if (opts.reuse && existsSync(this.warmSandbox)) {
+      renameSync(this.warmSandbox, dir);
+      try {
+        await this.resetSandbox(dir, base);
+        reused = true;
+      } catch {
+        rmGuarded(this.guard, dir); // could not be reset: make a fresh one
+      }
+    }
+    if (!reused) {
+      try {
+        await git(this.layout.sandboxes, ["clone", "--shared", "--quiet", "--no-checkout", "--", this.layout.master, dir]);
+        writeFileAtomic(this.guard, path.join(dir, ".git", "config"), SANDBOX_GIT_CONFIG);
+        await git(dir, ["checkout", "-q", "--detach", base]);
+      } catch (e) {
+        rmGuarded(this.guard, dir);
+        throw e;
+      }
     }
     const info: SandboxInfo = { id, path: dir, baseCommit: base, createdAt: new Date().toISOString() };
     // Kept inside .git so it is never part of the sandbox's diff.
     writeFileAtomic(this.guard, path.join(dir, ".git", SANDBOX_META), JSON.stringify(info));
     return info;
+  }
+
+  private get warmSandbox(): string {
+    return path.join(this.layout.sandboxes, ".pool", "warm");
+  }
+
+  /**
+   * Make a used sandbox an exact copy of `base` again. Only what differs is rewritten, so on a large tree this
+   * costs a stat of every file instead of a write of every file. Everything a candidate could have planted in
+   * `.git` that matters (config, hooks, alternates) is rewritten from scratch; ignored and untracked files go.
+   */
+  private async resetSandbox(dir: string, base: string): Promise<void> {
+    const dotGit = path.join(dir, ".git");
+    writeFileAtomic(this.guard, path.join(dotGit, "config"), SANDBOX_GIT_CONFIG);
+    rmGuarded(this.guard, path.join(dotGit, "hooks"));
+    rmGuarded(this.guard, path.join(dotGit, "info", "exclude"));
+    writeFileAtomic(this.guard, path.join(dotGit, "objects", "info", "alternates"), `${path.join(this.layout.master, ".git", "objects")}\n`);
+    await git(dir, ["checkout", "-q", "-f", "--detach", base]);
+    await git(dir, ["clean", "-q", "-ffdx"]);
+    if ((await statusLines(dir)).length > 0 || (await treeHash(dir)) !== (await treeHash(this.layout.master, base)))
+      throw new EnvironmentStateError(`sandbox ${dir} could not be reset`);
   }
 
   getSandbox(cycleId: string | number): SandboxInfo {
@@ -283,6 +328,7 @@ export class ImprovementEnvironment {
     if (!existsSync(this.layout.sandboxes)) return [];
     const out: SandboxInfo[] = [];
     for (const name of readdirSync(this.layout.sandboxes).sort()) {
+      if (name.startsWith(".")) continue; // the pool
       const meta = path.join(this.layout.sandboxes, name, ".git", SANDBOX_META);
       if (existsSync(meta)) out.push(JSON.parse(readFileSync(meta, "utf8")) as SandboxInfo);
       else out.push({ id: name, path: path.join(this.layout.sandboxes, name), baseCommit: "", createdAt: "" });
@@ -290,12 +336,22 @@ export class ImprovementEnvironment {
     return out;
   }
 
-  /** Remove a sandbox completely. Idempotent. */
-  async destroySandbox(sandbox: SandboxInfo | string | number): Promise<void> {
+  /**
+   * Remove a sandbox completely. Idempotent. With `recycle`, the folder is instead parked as the one warm sandbox
+   * that the next `createSandbox({ reuse: true })` resets (much cheaper than a new checkout on large trees).
+   */
+  async destroySandbox(sandbox: SandboxInfo | string | number, opts: { recycle?: boolean } = {}): Promise<void> {
     const id = typeof sandbox === "object" ? sandbox.id : sandboxName(sandbox);
     const dir = path.join(this.layout.sandboxes, id);
     if (!isInside(path.resolve(dir), this.layout.sandboxes) || path.resolve(dir) === this.layout.sandboxes)
       throw new UsageError(`refusing to remove ${dir}: not a sandbox folder`);
+    if (opts.recycle && existsSync(path.join(dir, ".git")) && !existsSync(this.warmSandbox)) {
+      this.guard.assertWritable(this.warmSandbox);
+      rmSync(path.join(dir, ".git", SANDBOX_META), { force: true });
+      mkdirSync(path.dirname(this.warmSandbox), { recursive: true });
+      renameSync(dir, this.warmSandbox);
+      return;
+    }
     rmGuarded(this.guard, dir);
   }
 

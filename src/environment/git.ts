@@ -18,9 +18,25 @@ export const GIT_ENV: Record<string, string> = {
 
 export class GitError extends OdibiImproveError {}
 
+/**
+ * Options on every git call. A sandbox's `.git/config` is writable by candidate code: settings that make git run
+ * programs (fsmonitor, hooks) are overridden so that our own git commands never execute what a candidate planted.
+ */
+const SAFE_GIT_OPTS = [
+  "-c",
+  "core.quotepath=off",
+  "-c",
+  "safe.directory=*",
+  "-c",
+  "core.fsmonitor=false",
+  "-c",
+  `core.hooksPath=${process.platform === "win32" ? "NUL" : "/dev/null"}`,
+  "-c",
+  "gc.auto=0",
+];
+
 export async function gitRaw(cwd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  // -c core.quotepath=off keeps non-ASCII paths readable; safe.directory lets root use repos owned by others.
-  return runProcess("git", ["-c", "core.quotepath=off", "-c", "safe.directory=*", ...args], {
+  return runProcess("git", [...SAFE_GIT_OPTS, ...args], {
     cwd,
     env: GIT_ENV,
     input: opts.input,
@@ -71,7 +87,7 @@ export async function statusLines(repo: string): Promise<string[]> {
 export async function workingTreeHash(repo: string, tmpIndex: string): Promise<string> {
   const env = { ...GIT_ENV, GIT_INDEX_FILE: tmpIndex };
   const run = (args: string[]) =>
-    runProcess("git", ["-c", "safe.directory=*", ...args], { cwd: repo, env, timeoutMs: 600_000 });
+    runProcess("git", [...SAFE_GIT_OPTS, ...args], { cwd: repo, env, timeoutMs: 600_000 });
   let r = await run(["read-tree", "HEAD"]);
   if (r.exitCode !== 0) throw new GitError(`git read-tree failed: ${r.stderr}`);
   r = await run(["add", "-A"]);
