@@ -17,7 +17,12 @@ function setup() {
 /** A clock the test moves by hand. */
 function clock(startIso = "2025-12-16T22:00:00.000Z") {
   let t = Date.parse(startIso);
-  return { now: () => new Date(t), advanceMin: (m: number) => void (t += m * 60_000) };
+  return {
+    now: () => new Date(t),
+    advanceMin: (m: number) => {
+      t += m * 60_000;
+    },
+  };
 }
 
 const onDisk = (root: string) =>
