@@ -31,6 +31,8 @@ export interface GateRun {
   durationMs: number;
   /** True when the result came from the tree-hash cache. */
   cached?: boolean;
+  /** `targeted`: only the target and the tests touching the change ran (the cascade's cheap step). Default full. */
+  scope?: "targeted" | "full";
   /** Set when the gate itself could not run (tool missing, crash, timeout). Also appears as a failing check. */
   error?: string;
 }

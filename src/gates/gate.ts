@@ -39,4 +39,16 @@ export interface Gate {
   /** False when this gate has nothing to run for this context (no command configured, no golden configs). */
   applies(ctx: GateContext): boolean;
   run(ctx: GateContext, opts?: GateRunOptions): Promise<GateRun>;
+  /**
+   * Failing checks of this gate are re-run to tell flakes from real failures (tests, golden runs). Deterministic
+   * gates (lint, validate) are not.
+   */
+  rerunnable?: boolean;
+  /** Can run a subset (`only` / `changedFiles`): the cascade runs that first. */
+  targeted?: boolean;
+  /**
+   * What besides the tree decides this gate's result: its commands, tool versions, inputs outside the tree
+   * (golden configs). Part of the cache key; a gate without it is never cached.
+   */
+  fingerprint?(ctx: GateContext): Promise<string>;
 }

@@ -1,0 +1,166 @@
+import { rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Config } from "../config/schema.js";
+import { ExitCode, OdibiImproveError } from "../core/errors.js";
+import type { Check, GateResult, GateRun, Task } from "../core/types.js";
+import { workingTreeHash } from "../environment/git.js";
+import { PROFILE_TABLE } from "../profiles/profiles.js";
+import type { GateCache } from "./cache.js";
+import type { Gate, GateContext, GateRunOptions } from "./gate.js";
+import { registeredGates } from "./registry.js";
+import { decideVerdict, type VerdictMode } from "./verdict.js";
+
+/** The diff policy gate (src/policy): the candidate's diff in, one failing check per violation out. */
+export type PolicyHook = (diff: string, config: Config) => Check[];
+
+export interface CheckGatesOptions {
+  /** Gates to run, in order. Default: the registry's, those the profile lists and that apply. */
+  gates?: Gate[];
+  policy?: PolicyHook;
+  /** The candidate's diff against Master, for the policy hook. */
+  diff?: string;
+  /** Stop at the first real failure (a failure outside `baseline`; in strict mode, any failure). */
+  failFast?: boolean;
+  /** Master's result: its failures are not "real" for fail-fast. */
+  baseline?: GateResult;
+  /** What the candidate set out to fix: its check runs first (targeted step). */
+  target?: Task;
+  /** Files the candidate changed: tests touching them run before the full suite. */
+  changedFiles?: string[];
+  cache?: GateCache;
+  /** Extra runs of a failing check; default `config.gates.flake_reruns`. */
+  flakeReruns?: number;
+  mode?: VerdictMode;
+  /** Known tree hash (else computed from the working tree). */
+  treeHash?: string;
+  /** Called after each gate run (progress). */
+  onRun?: (run: GateRun) => void;
+}
+
+export class GatesStopped extends OdibiImproveError {
+  constructor() {
+    super("gate run stopped", { exitCode: ExitCode.limit });
+  }
+}
+
+/** The gates that apply to this context, in cascade order. */
+export function applicableGates(ctx: GateContext): Gate[] {
+  const allowed = PROFILE_TABLE[ctx.config.profile].gates as string[];
+  return registeredGates().filter((g) => allowed.includes(g.name) && g.applies(ctx));
+}
+
+/**
+ * Run a gate, then re-run its failing checks up to `reruns` times: a check that fails and then passes is
+ * `flaky` (excluded from verdicts). Gates that can run a subset re-run only the failing ids; others re-run whole.
+ * Crash checks are not re-run by id (there is no such test); the whole gate is, when nothing else can be.
+ */
+export async function runWithFlakeReruns(
+  gate: Gate,
+  ctx: GateContext,
+  opts: GateRunOptions,
+  reruns: number,
+): Promise<GateRun> {
+  const run = await gate.run(ctx, opts);
+  if (!gate.rerunnable || reruns <= 0) return run;
+  let failing = run.checks.filter((c) => c.status === "fail" && !c.id.endsWith(":crash"));
+  for (let i = 1; i <= reruns && failing.length > 0; i++) {
+    if (ctx.signal?.aborted) break;
+    const again = await gate.run(ctx, gate.targeted ? { only: failing.map((c) => c.id) } : opts);
+    run.durationMs += again.durationMs;
+    const passed = new Set(again.checks.filter((c) => c.status === "pass").map((c) => c.id));
+    for (const c of failing) {
+      if (!passed.has(c.id)) continue;
+      c.status = "flaky";
+      c.message = `failed, then passed on re-run ${i} of ${reruns}: ${c.message ?? ""}`.trim();
+    }
+    failing = failing.filter((c) => c.status === "fail");
+  }
+  return run;
+}
+
+function realFailures(run: GateRun, baseline: GateResult | undefined, mode: VerdictMode): Check[] {
+  const fails = run.checks.filter((c) => c.status === "fail");
+  if (fails.length === 0 || !baseline || mode === "strict") return fails;
+  const v = decideVerdict(
+    baseline,
+    { treeHash: "", runs: [run], startedAt: "", durationMs: 0 },
+    undefined,
+    "baseline",
+  );
+  return v.newFailures;
+}
+
+async function treeHashOf(workdir: string): Promise<string> {
+  const tmpIndex = path.join(
+    os.tmpdir(),
+    `odibi-improve-index-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+  );
+  try {
+    return await workingTreeHash(workdir, tmpIndex);
+  } finally {
+    rmSync(tmpIndex, { force: true });
+  }
+}
+
+/**
+ * The cascade (DESIGN.md §4): policy (diff only) → lint → validate → tests (target and tests touching the change
+ * first, then the full suite) → golden. Results of full runs are cached by working-tree hash. With `failFast` the
+ * candidate is rejected at the first real failure: later gates do not run (the verdict then says which gates
+ * did not run).
+ */
+export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {}): Promise<GateResult> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const mode = opts.mode ?? ctx.config.gates.mode;
+  const reruns = opts.flakeReruns ?? ctx.config.gates.flake_reruns;
+  const treeHash = opts.treeHash ?? (await treeHashOf(ctx.workdir));
+  const runs: GateRun[] = [];
+  const done = () => ({ treeHash, runs, startedAt, durationMs: Math.round(performance.now() - started) });
+  const record = (run: GateRun): boolean => {
+    runs.push(run);
+    opts.onRun?.(run);
+    if (ctx.signal?.aborted) throw new GatesStopped();
+    return Boolean(opts.failFast) && realFailures(run, opts.baseline, mode).length > 0;
+  };
+
+  if (opts.policy && opts.diff !== undefined) {
+    const t = performance.now();
+    const checks = opts.policy(opts.diff, ctx.config);
+    const run: GateRun = {
+      gate: "policy",
+      checks: checks.length > 0 ? checks : [{ gate: "policy", id: "policy", status: "pass" }],
+      durationMs: Math.round(performance.now() - t),
+    };
+    if (record(run)) return done();
+  }
+
+  for (const gate of opts.gates ?? applicableGates(ctx)) {
+    if (gate.targeted && (opts.changedFiles?.length || opts.target)) {
+      const only = opts.target && (opts.target.gate ?? gate.name) === gate.name ? [opts.target.target] : [];
+      const targeted = await runWithFlakeReruns(
+        gate,
+        ctx,
+        { only, changedFiles: opts.changedFiles ?? [] },
+        reruns,
+      );
+      if (targeted.checks.length > 0 && record({ ...targeted, scope: "targeted" })) return done();
+    }
+    const fingerprint = opts.cache && gate.fingerprint ? await gate.fingerprint(ctx) : undefined;
+    const key =
+      opts.cache && fingerprint !== undefined
+        ? opts.cache.key({ treeHash, gate: gate.name, fingerprint, flakeReruns: reruns })
+        : undefined;
+    const hit = key ? opts.cache!.get(key) : undefined;
+    if (hit) {
+      ctx.log?.(`[${gate.name}] cached result for tree ${treeHash.slice(0, 10)}`);
+      if (record({ ...hit, cached: true })) return done();
+      continue;
+    }
+    const run = await runWithFlakeReruns(gate, ctx, {}, reruns);
+    // A timeout or a tool that would not start may be transient: not cached.
+    if (key && run.error === undefined && !ctx.signal?.aborted) opts.cache!.set(key, run);
+    if (record(run)) return done();
+  }
+  return done();
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { errorMessage } from "../core/errors.js";
+import type { Check, GateName, GateRun } from "../core/types.js";
+import { describeEnd, splitCommandLine } from "../exec/run-process.js";
+import type { GateContext } from "./gate.js";
+import { crashCheck } from "./parsers/common.js";
+import { adapterFor, type ToolAdapter } from "./tools.js";
+
+export interface ToolRunOptions {
+  only?: string[];
+  files?: string[];
+}
+
+function tail(text: string, lines = 30): string {
+  return text.trim().split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * Run one configured tool command for a gate and turn what it wrote into checks. A tool that could not start,
+ * timed out, crashed, or failed without reporting a failing result becomes a failing `<tool>:crash` check and the
+ * run's `error`: never a pass.
+ */
+export async function runToolCommand(
+  ctx: GateContext,
+  gate: GateName,
+  commandLine: string,
+  opts: ToolRunOptions = {},
+): Promise<GateRun> {
+  const started = performance.now();
+  const configured = splitCommandLine(commandLine);
+  const adapter = adapterFor(configured);
+  mkdirSync(ctx.outputDir, { recursive: true });
+  const prepared = adapter.prepare(configured, {
+    outputDir: ctx.outputDir,
+    runId: `${gate}-${adapter.tool}-${randomUUID().slice(0, 8)}`,
+    only: adapter.selects ? opts.only : undefined,
+    files: adapter.selects ? opts.files : undefined,
+  });
+  const [file, ...args] = prepared.argv;
+  ctx.log?.(`[${gate}] ${prepared.argv.join(" ")}`);
+  const r = await ctx.run(file!, args, {
+    cwd: ctx.workdir,
+    env: ctx.env,
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+  });
+  const pctx = { gate, workdir: ctx.workdir };
+  const checks: Check[] = [];
+  let error: string | undefined;
+  const crash = (message: string, detail?: string) => {
+    error = message;
+    checks.push(crashCheck(pctx, adapter.tool, message, detail));
+  };
+
+  if (r.spawnError) crash(`could not start ${file}: ${r.spawnError}`);
+  else if (r.timedOut) {
+    crash(
+      `${commandLine}: timed out after ${Math.round((ctx.timeoutMs ?? 0) / 1000)}s`,
+      tail(r.stdout + r.stderr),
+    );
+    checks[checks.length - 1]!.errorType = "GateTimeout";
+  } else if (r.aborted) crash(`${commandLine}: stopped`);
+  else {
+    const report =
+      prepared.reportFile && existsSync(prepared.reportFile)
+        ? readFileSync(prepared.reportFile, "utf8")
+        : undefined;
+    try {
+      checks.push(...adapter.parse({ stdout: r.stdout, stderr: r.stderr, report }, pctx));
+    } catch (e) {
+      crash(
+        `${adapter.tool} output could not be read (${describeEnd(r)}): ${errorMessage(e)}`,
+        tail(`${r.stdout}\n${r.stderr}`),
+      );
+    }
+    const failing = checks.some((c) => c.status === "fail");
+    if (error === undefined && !adapter.okExit(r.exitCode))
+      crash(`${adapter.tool} did not complete (${describeEnd(r)})`, tail(`${r.stdout}\n${r.stderr}`));
+    else if (error === undefined && r.exitCode !== 0 && !failing)
+      crash(
+        `${adapter.tool} failed (${describeEnd(r)}) without reporting a failing check`,
+        tail(`${r.stdout}\n${r.stderr}`),
+      );
+    else if (checks.length === 0)
+      checks.push({ gate, id: adapter.tool, status: "pass", message: describeEnd(r) });
+  }
+  return {
+    gate,
+    command: commandLine,
+    checks,
+    durationMs: Math.round(performance.now() - started),
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+export function toolOf(commandLine: string): ToolAdapter {
+  return adapterFor(splitCommandLine(commandLine));
+}
+
+const versionMemo = new Map<string, Promise<string>>();
+
+/**
+ * The version line of the tool a command line runs (for the cache key), asked once per process and PATH.
+ * A tool that cannot say its version yields "unknown" (the command line is still part of the key).
+ */
+export function toolVersion(ctx: GateContext, commandLine: string): Promise<string> {
+  const argv = toolOf(commandLine).versionArgv(splitCommandLine(commandLine));
+  const key = JSON.stringify([argv, ctx.env.PATH ?? ctx.env.Path ?? process.env.PATH, ctx.env.VIRTUAL_ENV]);
+  let v = versionMemo.get(key);
+  if (!v) {
+    v = ctx
+      .run(argv[0]!, argv.slice(1), { cwd: ctx.workdir, env: ctx.env, timeoutMs: 60_000 })
+      .then((r) =>
+        r.exitCode === 0 ? (`${r.stdout}${r.stderr}`.trim().split("\n")[0] ?? "unknown") : "unknown",
+      );
+    versionMemo.set(key, v);
+  }
+  return v;
+}

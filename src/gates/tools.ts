@@ -1,0 +1,283 @@
+import path from "node:path";
+import type { Check } from "../core/types.js";
+import { parseCargoTest, parseClippyJson } from "./parsers/cargo.js";
+import type { ParseContext } from "./parsers/common.js";
+import { parseGoTestJson, parseGoVet } from "./parsers/go.js";
+import { parseBiomeJson, parseEslintJson } from "./parsers/js-lint.js";
+import { parseJUnitXml } from "./parsers/junit.js";
+import { parseRuffJson } from "./parsers/ruff.js";
+
+/**
+ * What the gates know about each tool: how to force machine-readable output, how to run a subset, which exit
+ * codes mean "the tool worked" (results complete), how to ask its version (for the cache key) and how to parse
+ * what it wrote. Recognised from the configured command line, so a user's own flags are kept.
+ */
+export interface ToolOutput {
+  stdout: string;
+  stderr: string;
+  /** Content of the report file the tool was told to write, when it wrote one. */
+  report?: string;
+}
+
+export interface PrepareInput {
+  /** Folder for report files. */
+  outputDir: string;
+  /** A unique stem for this run's report file. */
+  runId: string;
+  /** Check ids to run (re-runs, targets). Only for tools with `selects`. */
+  only?: string[];
+  /** Test files / packages to run. Only for tools with `selects`. */
+  files?: string[];
+}
+
+export interface PreparedCommand {
+  argv: string[];
+  reportFile?: string;
+}
+
+export interface ToolAdapter {
+  tool: string;
+  matches(argv: readonly string[]): boolean;
+  prepare(argv: readonly string[], p: PrepareInput): PreparedCommand;
+  parse(out: ToolOutput, ctx: ParseContext): Check[];
+  /** Exit codes after which the results are complete (others: the tool itself failed). */
+  okExit(code: number | null): boolean;
+  versionArgv(argv: readonly string[]): string[];
+  /** Can run a subset of its checks by id / file. */
+  selects: boolean;
+}
+
+const base = (s: string) =>
+  path
+    .basename(s)
+    .replace(/\.(exe|cmd|bat)$/i, "")
+    .toLowerCase();
+
+/** Index of the token naming the tool (`python -m pytest` → 2, `pytest` → 0). */
+function toolIndex(argv: readonly string[], names: string[]): number {
+  return argv.findIndex((a) => names.includes(base(a)));
+}
+
+/** Drop `--flag value` / `--flag=value` occurrences (the gate sets its own). */
+function withoutFlag(argv: readonly string[], flags: string[], takesValue = true): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (flags.includes(a)) {
+      if (takesValue) i++;
+      continue;
+    }
+    if (flags.some((f) => a.startsWith(`${f}=`))) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+const exitIn =
+  (...codes: number[]) =>
+  (code: number | null) =>
+    code !== null && codes.includes(code);
+
+function reportPath(p: PrepareInput, ext: string): string {
+  return path.join(p.outputDir, `${p.runId}.${ext}`);
+}
+
+export const pytest: ToolAdapter = {
+  tool: "pytest",
+  matches: (argv) => toolIndex(argv, ["pytest", "py.test"]) >= 0,
+  prepare(argv, p) {
+    const reportFile = reportPath(p, "junit.xml");
+    const args = withoutFlag(argv, ["--junitxml", "--junit-xml"]);
+    args.push(
+      `--junitxml=${reportFile}`,
+      // xunit1 carries each test's file and line.
+      "-o",
+      "junit_family=xunit1",
+      // One broken module must not hide the rest of the suite (the baseline needs every test's outcome).
+      "--continue-on-collection-errors",
+      // Keep the tree unchanged (the cache is keyed by its hash).
+      "-p",
+      "no:cacheprovider",
+    );
+    args.push(...(p.files ?? []), ...(p.only ?? []));
+    return { argv: args, reportFile };
+  },
+  parse: (out, ctx) => (out.report === undefined ? [] : parseJUnitXml(out.report, "pytest", ctx)),
+  // 0 all passed, 1 some failed; 2 interrupted, 3 internal error, 4 usage error, 5 no tests: the run is incomplete.
+  okExit: exitIn(0, 1),
+  versionArgv: (argv) => [...argv.slice(0, toolIndex(argv, ["pytest", "py.test"]) + 1), "--version"],
+  selects: true,
+};
+
+export const ruff: ToolAdapter = {
+  tool: "ruff",
+  matches: (argv) => toolIndex(argv, ["ruff"]) >= 0 && argv.includes("check"),
+  prepare(argv) {
+    return { argv: [...withoutFlag(argv, ["--output-format", "--format"]), "--output-format", "json"] };
+  },
+  parse: (out, ctx) => parseRuffJson(out.stdout, ctx),
+  okExit: exitIn(0, 1),
+  versionArgv: (argv) => [...argv.slice(0, toolIndex(argv, ["ruff"]) + 1), "--version"],
+  selects: false,
+};
+
+/** Top-level test names of go check ids (`example.com/m/pkg.TestA/sub`) and their packages. */
+function goSelection(only: readonly string[]): { pkgs: string[]; tests: string[] } {
+  const pkgs = new Set<string>();
+  const tests = new Set<string>();
+  for (const id of only) {
+    const m = /^(.*)\.(Test[^/]*|Example[^/]*|Fuzz[^/]*)(?:\/.*)?$/.exec(id);
+    if (m) {
+      pkgs.add(m[1]!);
+      tests.add(m[2]!);
+    } else pkgs.add(id);
+  }
+  return { pkgs: [...pkgs], tests: [...tests] };
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+export const goTest: ToolAdapter = {
+  tool: "go-test",
+  matches: (argv) => base(argv[0] ?? "") === "go" && argv[1] === "test",
+  prepare(argv, p) {
+    let args = [...argv];
+    if (!args.includes("-json")) args.splice(2, 0, "-json");
+    const only = p.only ?? [];
+    const files = p.files ?? [];
+    if (only.length > 0 || files.length > 0) {
+      // Replace package patterns (./...) by the selected packages.
+      args = args.filter((a, i) => i < 2 || a.startsWith("-"));
+      const sel = goSelection(only);
+      if (sel.tests.length > 0 && files.length === 0)
+        args.push("-run", `^(${sel.tests.map(escapeRe).join("|")})$`);
+      args.push(...sel.pkgs, ...files);
+    }
+    return { argv: args };
+  },
+  parse: (out, ctx) => parseGoTestJson(out.stdout, ctx),
+  okExit: exitIn(0, 1),
+  versionArgv: (argv) => [argv[0]!, "version"],
+  selects: true,
+};
+
+export const goVet: ToolAdapter = {
+  tool: "go-vet",
+  matches: (argv) => base(argv[0] ?? "") === "go" && argv[1] === "vet",
+  prepare: (argv) => ({ argv: [...argv] }),
+  parse: (out, ctx) => parseGoVet(out.stderr, ctx),
+  okExit: exitIn(0, 1),
+  versionArgv: (argv) => [argv[0]!, "version"],
+  selects: false,
+};
+
+export const nodeTest: ToolAdapter = {
+  tool: "node-test",
+  matches: (argv) => base(argv[0] ?? "") === "node" && argv.includes("--test"),
+  prepare(argv, p) {
+    const reportFile = reportPath(p, "junit.xml");
+    const args = withoutFlag(argv, ["--test-reporter", "--test-reporter-destination"]);
+    args.splice(
+      args.indexOf("--test") + 1,
+      0,
+      "--test-reporter=junit",
+      `--test-reporter-destination=${reportFile}`,
+    );
+    const names = (p.only ?? []).filter((id) => !id.includes("/"));
+    const files = [...(p.files ?? []), ...(p.only ?? []).filter((id) => id.includes("/"))];
+    for (const n of names) args.push(`--test-name-pattern=^${escapeRe(n.split(" > ").at(-1)!)}$`);
+    args.push(...files);
+    return { argv: args, reportFile };
+  },
+  parse: (out, ctx) => (out.report === undefined ? [] : parseJUnitXml(out.report, "node", ctx)),
+  okExit: exitIn(0, 1),
+  versionArgv: (argv) => [argv[0]!, "--version"],
+  selects: true,
+};
+
+export const vitest: ToolAdapter = {
+  tool: "vitest",
+  matches: (argv) => toolIndex(argv, ["vitest"]) >= 0,
+  prepare(argv, p) {
+    const reportFile = reportPath(p, "junit.xml");
+    const i = toolIndex(argv, ["vitest"]);
+    const args = withoutFlag(argv, ["--reporter", "--outputFile"]);
+    // Without `run`, vitest watches forever.
+    if (args[i + 1] !== "run") args.splice(i + 1, 0, "run");
+    args.push("--reporter=junit", `--outputFile=${reportFile}`);
+    args.push(...(p.files ?? []), ...(p.only ?? []).map((id) => id.split("::")[0]!));
+    return { argv: args, reportFile };
+  },
+  parse: (out, ctx) => (out.report === undefined ? [] : parseJUnitXml(out.report, "vitest", ctx)),
+  okExit: exitIn(0, 1),
+  versionArgv: (argv) => [...argv.slice(0, toolIndex(argv, ["vitest"]) + 1), "--version"],
+  selects: true,
+};
+
+export const biome: ToolAdapter = {
+  tool: "biome",
+  matches: (argv) => toolIndex(argv, ["biome"]) >= 0,
+  prepare: (argv) => ({ argv: [...withoutFlag(argv, ["--reporter"]), "--reporter=json"] }),
+  parse: (out, ctx) => parseBiomeJson(out.stdout, ctx),
+  okExit: exitIn(0, 1),
+  versionArgv: (argv) => [...argv.slice(0, toolIndex(argv, ["biome"]) + 1), "--version"],
+  selects: false,
+};
+
+export const eslint: ToolAdapter = {
+  tool: "eslint",
+  matches: (argv) => toolIndex(argv, ["eslint"]) >= 0,
+  prepare: (argv) => ({ argv: [...withoutFlag(argv, ["-f", "--format"]), "--format", "json"] }),
+  parse: (out, ctx) => parseEslintJson(out.stdout, ctx),
+  okExit: exitIn(0, 1),
+  versionArgv: (argv) => [...argv.slice(0, toolIndex(argv, ["eslint"]) + 1), "--version"],
+  selects: false,
+};
+
+export const clippy: ToolAdapter = {
+  tool: "clippy",
+  matches: (argv) => base(argv[0] ?? "") === "cargo" && argv[1] === "clippy",
+  prepare: (argv) => ({ argv: [...withoutFlag(argv, ["--message-format"]), "--message-format=json"] }),
+  parse: (out, ctx) => parseClippyJson(out.stdout, ctx),
+  okExit: exitIn(0, 101),
+  versionArgv: (argv) => [argv[0]!, "clippy", "--version"],
+  selects: false,
+};
+
+export const cargoTest: ToolAdapter = {
+  tool: "cargo-test",
+  matches: (argv) => base(argv[0] ?? "") === "cargo" && argv[1] === "test",
+  prepare: (argv) => ({ argv: [...argv] }),
+  parse: (out, ctx) => parseCargoTest(`${out.stdout}\n${out.stderr}`, ctx),
+  okExit: exitIn(0, 101),
+  versionArgv: (argv) => [argv[0]!, "--version"],
+  selects: false,
+};
+
+/** Any other command: one check, passing when the command exits 0. */
+export const exitCodeOnly: ToolAdapter = {
+  tool: "command",
+  matches: () => true,
+  prepare: (argv) => ({ argv: [...argv] }),
+  parse: () => [],
+  okExit: exitIn(0),
+  versionArgv: (argv) => [argv[0]!, "--version"],
+  selects: false,
+};
+
+export const TOOL_ADAPTERS: readonly ToolAdapter[] = [
+  pytest,
+  ruff,
+  goTest,
+  goVet,
+  nodeTest,
+  vitest,
+  biome,
+  eslint,
+  clippy,
+  cargoTest,
+];
+
+export function adapterFor(argv: readonly string[]): ToolAdapter {
+  return TOOL_ADAPTERS.find((a) => a.matches(argv)) ?? exitCodeOnly;
+}
