@@ -1,0 +1,89 @@
+/**
+ * The promotion decision (DESIGN.md §3, §4): a pure function of the facts the gates recorded about a candidate.
+ *
+ * Note for the integrator: `src/gates/verdict.ts` did not exist when this was written, so the input is a minimal
+ * type of its own (`VerdictFacts`). An adapter from the gate verdict to these facts is a few lines in the runner.
+ */
+
+export interface CheckRef {
+  gate: string;
+  id: string;
+  message?: string;
+}
+
+export interface VerdictFacts {
+  /** The candidate differs from Master (an empty diff is never promoted). */
+  changed: boolean;
+  /** Findings of the diff policy gate (test weakening, forbidden connectors, too large…). */
+  policyViolations: string[];
+  /** Gates that could not run on the candidate (tool missing, crash, timeout). */
+  gateErrors: { gate: string; message: string }[];
+  /** Failing checks of the candidate outside Master's baseline; flaky checks are already excluded. */
+  newFailures: CheckRef[];
+  /** Failures the candidate still has (all of them baseline ones): only matters in strict mode. */
+  remainingFailures: number;
+  /** Did the targeted failing check pass on the candidate? null when the task targets no check. */
+  targetFixed: boolean | null;
+  /** Gates the configuration requires (`gates.require_*`) that did not run on the candidate. */
+  missingRequiredGates: string[];
+  mode: "baseline" | "strict";
+}
+
+export interface Decision {
+  action: "promote" | "reject";
+  /** One sentence for the report and the lesson. */
+  reason: string;
+  /** The gate that decided a rejection, for the lesson. */
+  gate?: string;
+}
+
+const MAX_LISTED = 3;
+
+function listChecks(checks: CheckRef[]): string {
+  const shown = checks.slice(0, MAX_LISTED).map((c) => {
+    const msg = c.message ? ` (${c.message.split("\n")[0]!.slice(0, 120)})` : "";
+    return `${c.gate}:${c.id}${msg}`;
+  });
+  const more = checks.length > MAX_LISTED ? ` and ${checks.length - MAX_LISTED} more` : "";
+  return `${shown.join("; ")}${more}`;
+}
+
+/** Rejects at the first reason, in the cascade's order (cheapest, most certain first); otherwise promotes. */
+export function decide(f: VerdictFacts): Decision {
+  if (!f.changed) return { action: "reject", reason: "the candidate made no change" };
+  if (f.policyViolations.length > 0) {
+    return { action: "reject", gate: "policy", reason: `policy: ${f.policyViolations.join("; ")}` };
+  }
+  const err = f.gateErrors[0];
+  if (err) {
+    return {
+      action: "reject",
+      gate: err.gate,
+      reason: `gate ${err.gate} could not run on the candidate: ${err.message}`,
+    };
+  }
+  if (f.newFailures.length > 0) {
+    const n = f.newFailures.length;
+    return {
+      action: "reject",
+      gate: f.newFailures[0]!.gate,
+      reason: `introduced ${n} new failure${n === 1 ? "" : "s"}: ${listChecks(f.newFailures)}`,
+    };
+  }
+  if (f.missingRequiredGates.length > 0) {
+    return {
+      action: "reject",
+      gate: f.missingRequiredGates[0],
+      reason: `required gate${f.missingRequiredGates.length === 1 ? "" : "s"} did not run: ${f.missingRequiredGates.join(", ")}`,
+    };
+  }
+  if (f.targetFixed === false) {
+    return { action: "reject", reason: "the targeted failure still fails" };
+  }
+  if (f.mode === "strict" && f.remainingFailures > 0) {
+    return { action: "reject", reason: `strict mode: ${f.remainingFailures} check(s) still fail` };
+  }
+  const why =
+    f.targetFixed === true ? "fixes its target and introduces no new failure" : "introduces no new failure";
+  return { action: "promote", reason: `${why}; all required gates ran` };
+}

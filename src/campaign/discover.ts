@@ -1,0 +1,237 @@
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { failureSignature } from "../memory/signature.js";
+
+/**
+ * Issues discovered in the code (find-work's second source, roadmap E4.8): `raise NotImplementedError` outside
+ * abstract methods, leftover debugging (breakpoint, pdb, prints that say "debug" or use `{x=}`), and
+ * TODO/FIXME/HACK/XXX: markers. A line scanner, not a parser: it tracks triple-quoted strings so docstrings do
+ * not count, and separates comments from code. Pure over file contents; `discoverIssues` adds a small walker.
+ */
+
+export type DiscoveredKind = "debug_print" | "not_implemented" | "todo";
+
+export interface DiscoveredIssue {
+  kind: DiscoveredKind;
+  /** Repository-relative, forward slashes. */
+  file: string;
+  line: number;
+  /** The statement, trimmed (continuation lines of an open bracket joined). */
+  text: string;
+  /** A few lines around it, for the brain and the report. */
+  context: string;
+  /** The enclosing `def`, when there is one. */
+  function?: string;
+  title: string;
+  /** Stable across line moves: kind, file, function and the normalised line. */
+  signature: string;
+}
+
+/** Cheapest and safest first: removing debugging, then completing code, then open-ended markers. */
+const KIND_RANK: Record<DiscoveredKind, number> = { debug_print: 0, not_implemented: 1, todo: 2 };
+
+const CONTEXT_LINES = 2;
+const MAX_LINE_CHARS = 300;
+
+interface ScannedLine {
+  code: string;
+  comment: string;
+  /** The line starts inside a triple-quoted string (docstring or multi-line string). */
+  inString: boolean;
+}
+
+/** Splits each line into code and comment, knowing which lines sit inside triple-quoted strings. */
+function scanLines(lines: string[]): ScannedLine[] {
+  let open: '"""' | "'''" | null = null;
+  return lines.map((line) => {
+    const startsInString = open !== null;
+    let code = "";
+    let comment = "";
+    let quote: string | null = null;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i]!;
+      if (open) {
+        if (line.startsWith(open, i)) {
+          i += 2;
+          open = null;
+        }
+        continue;
+      }
+      if (quote) {
+        if (ch === "\\") i++;
+        else if (ch === quote) quote = null;
+        code += ch;
+        continue;
+      }
+      const tri = line.startsWith('"""', i) ? '"""' : line.startsWith("'''", i) ? "'''" : null;
+      if (tri) {
+        open = tri;
+        i += 2;
+        code += " ";
+        continue;
+      }
+      if (ch === "#") {
+        comment = line.slice(i + 1);
+        break;
+      }
+      if (ch === '"' || ch === "'") quote = ch;
+      code += ch;
+    }
+    return { code, comment, inString: startsInString };
+  });
+}
+
+const indentOf = (s: string) => s.length - s.trimStart().length;
+const DEF = /^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)/;
+
+/** The nearest enclosing def above line `i`, and whether it is decorated as abstract. */
+function enclosingDef(lines: string[], i: number): { name: string; abstract: boolean } | null {
+  const indent = indentOf(lines[i]!);
+  for (let j = i - 1; j >= 0; j--) {
+    const l = lines[j]!;
+    if (l.trim() === "" || indentOf(l) >= indent) continue;
+    const m = DEF.exec(l);
+    if (!m) {
+      if (/^\s*class\s/.test(l)) return null;
+      continue;
+    }
+    let abstract = false;
+    for (let k = j - 1; k >= 0 && /^\s*@/.test(lines[k]!); k--) {
+      if (/abstractmethod|overload/.test(lines[k]!)) abstract = true;
+    }
+    return { name: m[1]!, abstract };
+  }
+  return null;
+}
+
+/** The line, joined with up to 3 continuation lines while brackets are open (`raise NotImplementedError(` + message). */
+function statementText(lines: string[], i: number): string {
+  const parts: string[] = [];
+  let depth = 0;
+  for (let j = i; j < lines.length && j <= i + 3; j++) {
+    const l = lines[j]!.trim();
+    parts.push(l);
+    for (const ch of l)
+      depth += ch === "(" || ch === "[" || ch === "{" ? 1 : ch === ")" || ch === "]" || ch === "}" ? -1 : 0;
+    if (depth <= 0) break;
+  }
+  return parts.join(" ").slice(0, MAX_LINE_CHARS);
+}
+
+function isTestFile(file: string): boolean {
+  const base = path.posix.basename(file);
+  return /^test_.*\.py$|_test\.py$|^conftest\.py$/.test(base) || /(^|\/)tests?\//.test(file);
+}
+
+const NOT_IMPLEMENTED = /\braise\s+NotImplementedError\b/;
+const DEBUGGER = /\bbreakpoint\s*\(\s*\)|\b(?:i?pdb)\.set_trace\s*\(|^\s*import\s+i?pdb\b/;
+const PRINT = /(?<![\w.])print\s*\(/;
+const DEBUG_WORD = /\bdebug\b/i;
+const SELF_DOCUMENTING = /\{[^{}]*=\s*(?:![rsa])?(?::[^{}]*)?\}/;
+const MARKER = /\b(TODO|FIXME|HACK)\b|\bXXX\b(?=\s*[:(])/;
+
+/** Issues in one Python file. `file` is the repository-relative path used in results. */
+export function discoverInPython(file: string, content: string): DiscoveredIssue[] {
+  const rel = file.replace(/\\/g, "/");
+  const lines = content.split(/\r?\n/);
+  const scanned = scanLines(lines);
+  const testFile = isTestFile(rel);
+  const found: DiscoveredIssue[] = [];
+
+  const add = (kind: DiscoveredKind, i: number, what: string) => {
+    const text = statementText(lines, i);
+    const fn = enclosingDef(lines, i);
+    const from = Math.max(0, i - CONTEXT_LINES);
+    const context = lines
+      .slice(from, i + CONTEXT_LINES + 1)
+      .map((l, k) => `${from + k + 1}: ${l.slice(0, MAX_LINE_CHARS)}`)
+      .join("\n");
+    const where = `${rel}:${i + 1}${fn ? ` in ${fn.name}()` : ""}`;
+    found.push({
+      kind,
+      file: rel,
+      line: i + 1,
+      text,
+      context,
+      ...(fn ? { function: fn.name } : {}),
+      title: `${what} at ${where}`,
+      signature: failureSignature({
+        gate: "discover",
+        checkId: `${kind}:${rel}:${fn?.name ?? ""}`,
+        errorType: kind,
+        message: text,
+      }),
+    });
+  };
+
+  scanned.forEach((s, i) => {
+    if (s.inString && s.code.trim() === "") return;
+    if (NOT_IMPLEMENTED.test(s.code)) {
+      const fn = enclosingDef(lines, i);
+      // Abstract methods and base-class hooks are meant to raise it.
+      const around = lines.slice(i, i + 3).join(" ");
+      if (!fn?.abstract && !/subclass|must (?:be )?implement/i.test(around))
+        add("not_implemented", i, "NotImplementedError");
+    }
+    if (DEBUGGER.test(s.code)) add("debug_print", i, "leftover debugger call");
+    else if (!testFile && PRINT.test(s.code)) {
+      const prevComment = i > 0 ? scanned[i - 1]!.comment : "";
+      if (
+        DEBUG_WORD.test(s.code) ||
+        DEBUG_WORD.test(s.comment) ||
+        DEBUG_WORD.test(prevComment) ||
+        SELF_DOCUMENTING.test(s.code)
+      ) {
+        add("debug_print", i, "leftover debug print");
+      }
+    }
+    const marker = MARKER.exec(s.comment);
+    if (marker) add("todo", i, `${marker[1] ?? "XXX"} marker`);
+  });
+  return found;
+}
+
+export interface DiscoverOptions {
+  /** Files larger than this are skipped (generated code, vendored data). Default 1 MB. */
+  maxFileBytes?: number;
+  /** Extra folder names to skip, in addition to VCS, virtualenv, cache and build folders. */
+  skipDirs?: string[];
+}
+
+const SKIP_DIRS = new Set([
+  "node_modules",
+  "__pycache__",
+  "venv",
+  "env",
+  "site-packages",
+  "build",
+  "dist",
+  "htmlcov",
+]);
+
+/** Walks a repository's Python files (hidden folders, virtualenvs, caches and builds skipped; symlinks not followed). */
+export function discoverIssues(repoDir: string, opts: DiscoverOptions = {}): DiscoveredIssue[] {
+  const maxBytes = opts.maxFileBytes ?? 1_000_000;
+  const skip = new Set([...SKIP_DIRS, ...(opts.skipDirs ?? [])]);
+  const found: DiscoveredIssue[] = [];
+  const walk = (abs: string, rel: string) => {
+    for (const name of readdirSync(abs).sort()) {
+      const childAbs = path.join(abs, name);
+      const childRel = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(childAbs);
+      if (st.isDirectory()) {
+        if (!name.startsWith(".") && !skip.has(name) && !name.endsWith(".egg-info")) walk(childAbs, childRel);
+      } else if (st.isFile() && name.endsWith(".py") && st.size <= maxBytes) {
+        found.push(...discoverInPython(childRel, readFileSync(childAbs, "utf8")));
+      }
+    }
+  };
+  walk(repoDir, "");
+  return sortDiscovered(found);
+}
+
+export function sortDiscovered(issues: DiscoveredIssue[]): DiscoveredIssue[] {
+  return [...issues].sort(
+    (a, b) => KIND_RANK[a.kind] - KIND_RANK[b.kind] || a.file.localeCompare(b.file) || a.line - b.line,
+  );
+}

@@ -1,0 +1,119 @@
+import type { Check, GateResult, Task } from "../core/types.js";
+import { failureSignature } from "../memory/signature.js";
+import type { AvoidanceOracle } from "../memory/types.js";
+import type { DiscoveredIssue } from "./discover.js";
+
+/**
+ * What the next cycle works on (DESIGN.md §3): (1) a failing check of the gates or golden projects, (2) an issue
+ * discovered in the code, (3) a coverage gap — skipping every signature memory says to avoid. Pure.
+ */
+
+/** A transformer or pattern without a harness config (the harness module provides these). */
+export interface CoverageGap {
+  /** e.g. the transformer name. */
+  name: string;
+  kind?: string;
+  detail?: string;
+}
+
+export interface FindWorkOptions {
+  /** Focus terms (`campaign.focus_transformers`, `focus_patterns`): within each tier, matching tasks come first. */
+  focus?: readonly string[];
+}
+
+const MAX_TITLE_MESSAGE = 120;
+const MAX_DETAIL = 4000;
+
+function firstLine(s: string | undefined): string {
+  return (s ?? "").split("\n")[0]!.trim().slice(0, MAX_TITLE_MESSAGE);
+}
+
+export function checkSignature(c: Pick<Check, "gate" | "id" | "errorType" | "message">): string {
+  return failureSignature({ gate: c.gate, checkId: c.id, errorType: c.errorType, message: c.message });
+}
+
+/** Failing checks as tasks, in the gate result's order (the cascade's order). Flaky and skipped checks are not work. */
+export function failureTasks(result: GateResult | null): Task[] {
+  if (!result) return [];
+  const tasks: Task[] = [];
+  for (const run of result.runs) {
+    for (const c of run.checks) {
+      if (c.status !== "fail") continue;
+      const msg = firstLine(c.message);
+      const detail = [c.message, c.detail].filter(Boolean).join("\n").slice(0, MAX_DETAIL);
+      tasks.push({
+        kind: "failure",
+        target: c.id,
+        title: `${c.gate} failure ${c.id}${msg ? `: ${msg}` : ""}`,
+        signature: checkSignature(c),
+        gate: c.gate,
+        ...(c.file === undefined ? {} : { file: c.file }),
+        ...(c.line === undefined ? {} : { line: c.line }),
+        ...(detail ? { detail } : {}),
+      });
+    }
+  }
+  return tasks;
+}
+
+export function discoveredTask(d: DiscoveredIssue): Task {
+  return {
+    kind: "discovered",
+    target: `${d.file}:${d.line}`,
+    title: d.title,
+    signature: d.signature,
+    file: d.file,
+    line: d.line,
+    detail: d.context,
+  };
+}
+
+export function coverageGapTask(g: CoverageGap): Task {
+  return {
+    kind: "coverage_gap",
+    target: g.name,
+    title: `add a harness config covering ${g.kind ? `${g.kind} ` : ""}${g.name}`,
+    signature: failureSignature({ gate: "coverage", checkId: g.name, errorType: g.kind ?? "coverage_gap" }),
+    ...(g.detail ? { detail: g.detail } : {}),
+  };
+}
+
+function focusFirst(tasks: Task[], focus: readonly string[] | undefined): Task[] {
+  const terms = (focus ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean);
+  if (terms.length === 0) return tasks;
+  const hit = (t: Task) =>
+    terms.some((term) => [t.target, t.title, t.file ?? ""].some((s) => s.toLowerCase().includes(term)));
+  return [...tasks.filter(hit), ...tasks.filter((t) => !hit(t))];
+}
+
+/** Every task there is, in priority order, without avoided signatures or duplicates. */
+export function listWork(
+  gateResult: GateResult | null,
+  discovered: readonly DiscoveredIssue[],
+  coverageGaps: readonly CoverageGap[],
+  memory: AvoidanceOracle,
+  opts: FindWorkOptions = {},
+): Task[] {
+  const seen = new Set<string>();
+  const keep = (t: Task) => {
+    if (seen.has(t.signature) || memory.shouldAvoid(t.signature)) return false;
+    seen.add(t.signature);
+    return true;
+  };
+  return [
+    ...focusFirst(failureTasks(gateResult), opts.focus),
+    ...focusFirst(discovered.map(discoveredTask), opts.focus),
+    ...focusFirst(coverageGaps.map(coverageGapTask), opts.focus),
+  ].filter(keep);
+}
+
+/** The next task, or null when there is nothing left that memory does not advise against. */
+export function findWork(
+  gateResult: GateResult | null,
+  discovered: readonly DiscoveredIssue[],
+  coverageGaps: readonly CoverageGap[],
+  memory: AvoidanceOracle,
+  opts: FindWorkOptions = {},
+): Task | null {
+  return listWork(gateResult, discovered, coverageGaps, memory, opts)[0] ?? null;
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import { decide, type VerdictFacts } from "../src/campaign/decide.js";
+import {
+  checkStop,
+  exitCodeForStop,
+  type StopFacts,
+  statusForStop,
+  timeLeftMs,
+} from "../src/campaign/stop-conditions.js";
+
+const clean: VerdictFacts = {
+  changed: true,
+  policyViolations: [],
+  gateErrors: [],
+  newFailures: [],
+  remainingFailures: 0,
+  targetFixed: true,
+  missingRequiredGates: [],
+  mode: "baseline",
+};
+
+describe("decide", () => {
+  it("promotes a change that fixes its target and breaks nothing", () => {
+    expect(decide(clean)).toEqual({
+      action: "promote",
+      reason: "fixes its target and introduces no new failure; all required gates ran",
+    });
+    expect(decide({ ...clean, targetFixed: null }).action).toBe("promote");
+    // baseline mode tolerates Master's known failures
+    expect(decide({ ...clean, remainingFailures: 5 }).action).toBe("promote");
+  });
+
+  it("rejects for each reason, naming the gate", () => {
+    expect(decide({ ...clean, changed: false })).toMatchObject({ action: "reject", reason: /no change/ });
+    expect(decide({ ...clean, policyViolations: ["deletes an assertion in tests/test_a.py"] })).toMatchObject(
+      {
+        action: "reject",
+        gate: "policy",
+        reason: "policy: deletes an assertion in tests/test_a.py",
+      },
+    );
+    expect(decide({ ...clean, gateErrors: [{ gate: "tests", message: "pytest not found" }] })).toMatchObject({
+      action: "reject",
+      gate: "tests",
+      reason: /tests could not run.*pytest not found/,
+    });
+    expect(decide({ ...clean, missingRequiredGates: ["golden"] })).toMatchObject({
+      action: "reject",
+      gate: "golden",
+    });
+    expect(decide({ ...clean, targetFixed: false })).toMatchObject({
+      action: "reject",
+      reason: /still fails/,
+    });
+    expect(decide({ ...clean, mode: "strict", remainingFailures: 2 })).toMatchObject({
+      action: "reject",
+      reason: /strict mode: 2/,
+    });
+  });
+
+  it("lists new failures, capped", () => {
+    const nf = ["a", "b", "c", "d", "e"].map((id) => ({ gate: "tests", id, message: `boom ${id}\ntrace` }));
+    const d = decide({ ...clean, newFailures: nf });
+    expect(d.action).toBe("reject");
+    expect(d.gate).toBe("tests");
+    expect(d.reason).toBe(
+      "introduced 5 new failures: tests:a (boom a); tests:b (boom b); tests:c (boom c) and 2 more",
+    );
+    expect(decide({ ...clean, newFailures: nf.slice(0, 1) }).reason).toBe(
+      "introduced 1 new failure: tests:a (boom a)",
+    );
+  });
+
+  it("checks policy before gate results (the cascade's order)", () => {
+    const d = decide({
+      ...clean,
+      policyViolations: ["too large"],
+      newFailures: [{ gate: "lint", id: "x" }],
+      targetFixed: false,
+    });
+    expect(d.gate).toBe("policy");
+  });
+});
+
+const going: StopFacts = {
+  cyclesCompleted: 2,
+  maxCycles: 10,
+  elapsedMs: 30 * 60_000,
+  maxHours: 4,
+  consecutiveNoLearning: 0,
+  convergenceThreshold: 3,
+  stopRequested: false,
+  lastCycleFoundWork: true,
+};
+
+describe("checkStop", () => {
+  it("goes on while no condition holds", () => {
+    expect(checkStop(going)).toBeNull();
+    expect(checkStop({ ...going, lastCycleFoundWork: undefined, cyclesCompleted: 0 })).toBeNull();
+  });
+
+  it("stops for each reason", () => {
+    expect(checkStop({ ...going, stopRequested: true })).toBe("STOPPED");
+    expect(checkStop({ ...going, maxCostUsd: 1, spentUsd: 1 })).toBe("BUDGET_EXHAUSTED");
+    expect(checkStop({ ...going, maxCostUsd: 1, spentUsd: 0.99 })).toBeNull();
+    expect(checkStop({ ...going, maxTokens: 1000, tokensUsed: 1500 })).toBe("BUDGET_EXHAUSTED");
+    expect(checkStop({ ...going, elapsedMs: 4 * 3_600_000 })).toBe("TIME_BUDGET_EXHAUSTED");
+    expect(checkStop({ ...going, cyclesCompleted: 10 })).toBe("MAX_CYCLES_REACHED");
+    expect(checkStop({ ...going, lastCycleFoundWork: false })).toBe("NO_WORK");
+    expect(checkStop({ ...going, consecutiveNoLearning: 3 })).toBe("CONVERGED");
+    expect(checkStop({ ...going, consecutiveNoLearning: 2 })).toBeNull();
+  });
+
+  it("puts a stop request first and limits before the campaign's own judgement", () => {
+    const everything: StopFacts = {
+      ...going,
+      stopRequested: true,
+      maxCostUsd: 1,
+      spentUsd: 2,
+      elapsedMs: 5 * 3_600_000,
+      cyclesCompleted: 10,
+      lastCycleFoundWork: false,
+      consecutiveNoLearning: 9,
+    };
+    expect(checkStop(everything)).toBe("STOPPED");
+    expect(checkStop({ ...everything, stopRequested: false })).toBe("BUDGET_EXHAUSTED");
+    expect(checkStop({ ...everything, stopRequested: false, spentUsd: 0 })).toBe("TIME_BUDGET_EXHAUSTED");
+    expect(checkStop({ ...everything, stopRequested: false, spentUsd: 0, elapsedMs: 0 })).toBe(
+      "MAX_CYCLES_REACHED",
+    );
+    expect(
+      checkStop({ ...everything, stopRequested: false, spentUsd: 0, elapsedMs: 0, cyclesCompleted: 1 }),
+    ).toBe("NO_WORK");
+  });
+
+  it("maps reasons to time left, exit codes and status", () => {
+    expect(timeLeftMs({ elapsedMs: 3_600_000, maxHours: 1.5 })).toBe(1_800_000);
+    expect(exitCodeForStop("CONVERGED")).toBe(0);
+    expect(exitCodeForStop("NO_WORK")).toBe(0);
+    expect(exitCodeForStop("TIME_BUDGET_EXHAUSTED")).toBe(3);
+    expect(exitCodeForStop("STOPPED")).toBe(3);
+    expect(statusForStop("STOPPED")).toBe("stopped");
+    expect(statusForStop("MAX_CYCLES_REACHED")).toBe("completed");
+  });
+});

@@ -1,0 +1,191 @@
+import path from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { discoverInPython, discoverIssues } from "../src/campaign/discover.js";
+import { findWork, listWork } from "../src/campaign/find-work.js";
+import type { Check, GateResult } from "../src/core/types.js";
+import { tempDir, writeFiles } from "./helpers.js";
+
+const ENGINE = `"""Engine module.
+
+raise NotImplementedError is mentioned in this docstring and must not count. TODO: not a marker either.
+"""
+import abc
+
+
+class Base(abc.ABC):
+    @abc.abstractmethod
+    def read(self, path):
+        raise NotImplementedError
+
+    def hook(self):
+        raise NotImplementedError("subclasses must implement hook")
+
+
+class Engine(Base):
+    def read(self, path):
+        # TODO: support globs in path
+        return open(path).read()
+
+    def window(self, df, spec):
+        if spec.frame == "range":
+            raise NotImplementedError(f"range frames are not supported yet: {spec}")
+        return df
+
+    def merge(self, a, b):
+        print(f"{a=} {b=}")
+        print("DEBUG merge keys", a.keys())
+        print("# TODO inside a string is not a comment")
+        breakpoint()
+        url = "http://example.com/#FIXME"  # FIXME: hard-coded url
+        print("merged")  # a normal message, not debugging
+        return a
+`;
+
+function fixtureRepo(): string {
+  const dir = tempDir();
+  writeFiles(dir, {
+    "pkg/engine.py": ENGINE,
+    "pkg/ui/app.py": "def show(x):\n    # debug\n    print(x)\n    return x\n",
+    "tests/test_engine.py": "def test_x():\n    print(f'{1=}')  # debug output is fine in tests\n",
+    ".venv/lib/site.py": "raise NotImplementedError\n",
+    "build/lib/pkg/engine.py": "breakpoint()\n",
+    "node_modules/x/y.py": "breakpoint()\n",
+    "README.md": "TODO: not python\n",
+  });
+  return dir;
+}
+
+describe("discover", () => {
+  it("finds NotImplementedError, debug leftovers and markers with context, nothing in docstrings or strings", () => {
+    const found = discoverInPython("pkg\\engine.py", ENGINE);
+    const summary = found.map((d) => [d.kind, d.line, d.function ?? null]);
+    expect(summary).toEqual([
+      ["todo", 19, "read"],
+      ["not_implemented", 24, "window"],
+      ["debug_print", 28, "merge"],
+      ["debug_print", 29, "merge"],
+      ["debug_print", 31, "merge"],
+      ["todo", 32, "merge"],
+    ]);
+    const ni = found.find((d) => d.kind === "not_implemented")!;
+    expect(ni.file).toBe("pkg/engine.py");
+    expect(ni.title).toBe("NotImplementedError at pkg/engine.py:24 in window()");
+    expect(ni.context).toContain('23:         if spec.frame == "range":');
+    expect(ni.context).toContain("25:         return df");
+    expect(found.find((d) => d.line === 32)!.title).toBe("FIXME marker at pkg/engine.py:32 in merge()");
+  });
+
+  it("keeps a signature when code above moves, and changes it when the line changes", () => {
+    const a = discoverInPython("pkg/engine.py", ENGINE);
+    const b = discoverInPython("pkg/engine.py", `# header added\n\n${ENGINE}`);
+    expect(b.map((d) => d.line)).toEqual(a.map((d) => d.line + 2));
+    expect(b.map((d) => d.signature)).toEqual(a.map((d) => d.signature));
+    const c = discoverInPython("pkg/engine.py", ENGINE.replace("support globs", "support patterns"));
+    expect(c[0]!.signature).not.toBe(a[0]!.signature);
+    expect(new Set(a.map((d) => d.signature)).size).toBe(a.length);
+  });
+
+  it("walks a repository, skipping virtualenvs, builds, vendored folders and test prints; sorts cheapest first", () => {
+    const found = discoverIssues(fixtureRepo());
+    expect(found.map((d) => `${d.kind} ${d.file}:${d.line}`)).toEqual([
+      "debug_print pkg/engine.py:28",
+      "debug_print pkg/engine.py:29",
+      "debug_print pkg/engine.py:31",
+      "debug_print pkg/ui/app.py:3",
+      "not_implemented pkg/engine.py:24",
+      "todo pkg/engine.py:19",
+      "todo pkg/engine.py:32",
+    ]);
+  });
+
+  it("finds the roadmap's kind of issue in the real odibi source", () => {
+    const found = discoverIssues(inject("odibiSource"));
+    const spark = found.filter(
+      (d) => d.kind === "not_implemented" && d.file.endsWith("engine/spark_engine.py"),
+    );
+    expect(spark.length).toBeGreaterThan(0);
+    expect(spark.every((d) => /NotImplementedError/.test(d.text))).toBe(true);
+    expect(found.every((d) => !d.file.includes("/.") && !path.isAbsolute(d.file))).toBe(true);
+  });
+});
+
+function gateResult(checks: Partial<Check>[]): GateResult {
+  const byGate = new Map<string, Check[]>();
+  for (const c of checks) {
+    const full: Check = { gate: "tests", id: "t", status: "fail", ...c };
+    byGate.set(full.gate, [...(byGate.get(full.gate) ?? []), full]);
+  }
+  return {
+    treeHash: "abc",
+    startedAt: "2025-01-01T00:00:00Z",
+    durationMs: 1,
+    runs: [...byGate].map(([gate, cs]) => ({ gate, checks: cs, durationMs: 1 })),
+  };
+}
+
+const avoidNothing = { shouldAvoid: () => false };
+const avoiding = (sigs: string[]) => ({ shouldAvoid: (s: string) => sigs.includes(s) });
+
+describe("findWork", () => {
+  const result = gateResult([
+    {
+      gate: "lint",
+      id: "F401:pkg/a.py:3",
+      message: "`os` imported but unused",
+      errorType: "F401",
+      file: "pkg/a.py",
+      line: 3,
+    },
+    { gate: "lint", id: "E999:pkg/b.py:1", status: "pass" },
+    { gate: "tests", id: "tests/test_a.py::test_flaky", status: "flaky", message: "sometimes" },
+    {
+      gate: "tests",
+      id: "tests/test_a.py::test_join",
+      message: "KeyError: 'id'\nTraceback…",
+      errorType: "KeyError",
+    },
+  ]);
+  const discovered = discoverInPython("pkg/engine.py", ENGINE);
+  const gaps = [{ name: "pivot", kind: "transformer" }];
+
+  it("takes failures first, then discovered issues, then coverage gaps", () => {
+    const all = listWork(result, discovered, gaps, avoidNothing);
+    expect(all.map((t) => t.kind)).toEqual([
+      "failure",
+      "failure",
+      ...discovered.map(() => "discovered"),
+      "coverage_gap",
+    ]);
+    const first = findWork(result, discovered, gaps, avoidNothing)!;
+    expect(first).toMatchObject({
+      kind: "failure",
+      target: "F401:pkg/a.py:3",
+      gate: "lint",
+      file: "pkg/a.py",
+      line: 3,
+      title: "lint failure F401:pkg/a.py:3: `os` imported but unused",
+    });
+    expect(all[1]!.title).toBe("tests failure tests/test_a.py::test_join: KeyError: 'id'");
+    expect(all.at(-1)).toMatchObject({
+      kind: "coverage_gap",
+      target: "pivot",
+      title: "add a harness config covering transformer pivot",
+    });
+  });
+
+  it("skips what memory says to avoid, falling through to the next tier", () => {
+    const failures = listWork(result, [], [], avoidNothing).map((t) => t.signature);
+    const next = findWork(result, discovered, gaps, avoiding(failures))!;
+    expect(next.kind).toBe("discovered");
+    expect(next.target).toBe(`pkg/engine.py:${discovered[0]!.line}`);
+    const everything = listWork(result, discovered, gaps, avoidNothing).map((t) => t.signature);
+    expect(findWork(result, discovered, gaps, avoiding(everything))).toBeNull();
+    expect(findWork(null, [], [], avoidNothing)).toBeNull();
+  });
+
+  it("puts focus matches first within a tier, never above a failure", () => {
+    const t = listWork(result, discovered, gaps, avoidNothing, { focus: ["WINDOW"] });
+    expect(t[0]!.kind).toBe("failure");
+    expect(t[2]).toMatchObject({ kind: "discovered", title: expect.stringContaining("window()") });
+  });
+});
