@@ -1,0 +1,2 @@
+export * from "./story-parser.js";
+export * from "./story-schema.js";
