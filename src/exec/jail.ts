@@ -1,0 +1,244 @@
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { MissingTool } from "../core/errors.js";
+import type { CommandRunner } from "../gates/gate.js";
+import { type RunOptions, type RunResult, runProcess } from "./run-process.js";
+
+/**
+ * The jail: every command that executes candidate code (gate commands, fixers, the LLM's "run" tool) goes through a
+ * runner made here. On Linux it is bubblewrap: the system read-only, the sandbox read-write (its `.git` read-only),
+ * golden inputs / venv / node_modules read-only, a private size-capped /tmp and HOME, no network, its own PID
+ * namespace (nothing outlives the command), and nothing else of the machine visible — Sacred, Master, the
+ * environment root, the user's HOME are simply not there.
+ */
+
+export type IsolationSetting = "bwrap" | "none" | "auto";
+export type IsolationMode = "bwrap" | "none";
+
+export interface IsolationProbe {
+  /** bwrap started a jail with the exact flags the runner uses. */
+  available: boolean;
+  bwrap: string;
+  version?: string;
+  /** Why it is unavailable (not installed, user namespaces refused, not Linux). */
+  reason?: string;
+}
+
+export interface IsolationDecision {
+  mode: IsolationMode;
+  /** Shown in doctor, at the start of every run, in status and reports whenever candidate code runs unjailed. */
+  warning?: string;
+  probe: IsolationProbe;
+}
+
+export interface JailOptions {
+  mode: IsolationMode;
+  /** The sandbox: the only place candidate code may write (its `.git` stays read-only). */
+  sandbox: string;
+  /** Visible read-only: golden inputs, the venv, node_modules, tool folders. A venv's base Python is added. */
+  readOnly?: string[];
+  /** Visible read-write besides the sandbox: the cycle's gate output folder (junit xml, golden outputs). */
+  readWrite?: string[];
+  /** Paths that must not be visible even where a parent is mounted (Sacred, when it sits under /usr or /opt). */
+  hide?: string[];
+  /** Size cap of the private /tmp (a tmpfs, i.e. memory). Default 512 MiB. */
+  tmpSizeBytes?: number;
+  bwrap?: string;
+  /** The runner that starts bwrap (default runProcess). */
+  inner?: CommandRunner;
+}
+
+const DEFAULT_TMP_BYTES = 512 * 1024 * 1024;
+/** Inside the jail: HOME lives in the private /tmp, so nothing of the user's HOME is reachable. */
+export const JAIL_HOME = "/tmp/home";
+/** The system, mounted read-only. Everything else of the root is absent. */
+const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"];
+/** The only variables of the caller's environment that reach candidate code (no API keys, no agent sockets). */
+const PASSED_ENV = ["PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TERM"];
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync.native(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/** A venv's interpreter lives elsewhere (`home =` in pyvenv.cfg, e.g. /root/.pyenv/versions/3.11.7/bin). */
+function venvBasePrefix(dir: string): string | undefined {
+  const cfg = path.join(dir, "pyvenv.cfg");
+  if (!existsSync(cfg)) return undefined;
+  const home = /^home\s*=\s*(.+)$/m.exec(readFileSync(cfg, "utf8"))?.[1]?.trim();
+  return home ? real(path.dirname(home)) : undefined;
+}
+
+/** Shared clones borrow objects from Master: mount those read-only so git still works inside. */
+function gitAlternates(sandbox: string): string[] {
+  const file = path.join(sandbox, ".git", "objects", "info", "alternates");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"))
+    .map((l) => path.resolve(path.join(sandbox, ".git", "objects"), l));
+}
+
+function envArgs(env: Record<string, string | undefined> | undefined, extendEnv: boolean): string[] {
+  const vars: Record<string, string> = {};
+  if (extendEnv) for (const k of PASSED_ENV) if (process.env[k] !== undefined) vars[k] = process.env[k]!;
+  for (const [k, v] of Object.entries(env ?? {})) if (v !== undefined) vars[k] = v;
+  vars.HOME = JAIL_HOME;
+  vars.TMPDIR = "/tmp";
+  const args = ["--clearenv"];
+  for (const [k, v] of Object.entries(vars)) args.push("--setenv", k, v);
+  return args;
+}
+
+/** The bwrap argv (before `--` and the command) for one run. Pure apart from reading which paths exist. */
+export function bwrapArgs(opts: JailOptions, run: Pick<RunOptions, "cwd" | "env" | "extendEnv">): string[] {
+  const a: string[] = [
+    "--die-with-parent",
+    "--new-session",
+    "--unshare-user-try",
+    "--unshare-ipc",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--cap-drop",
+    "ALL",
+  ];
+  const mounted: string[] = [];
+  for (const d of SYSTEM_DIRS) {
+    if (!existsSync(d)) continue;
+    a.push("--ro-bind", d, d);
+    mounted.push(d);
+  }
+  a.push("--proc", "/proc", "--dev", "/dev");
+  a.push("--size", String(opts.tmpSizeBytes ?? DEFAULT_TMP_BYTES), "--tmpfs", "/tmp", "--dir", JAIL_HOME);
+  const ro = new Set<string>();
+  for (const p of opts.readOnly ?? []) {
+    if (!existsSync(p)) continue;
+    ro.add(path.resolve(p));
+    ro.add(real(p));
+    const base = venvBasePrefix(p);
+    if (base) ro.add(base);
+  }
+  for (const p of gitAlternates(opts.sandbox)) if (existsSync(p)) ro.add(real(p));
+  for (const p of ro) if (!mounted.some((m) => isInside(p, m))) a.push("--ro-bind", p, p);
+  const rw = [opts.sandbox, ...(opts.readWrite ?? [])].filter((p) => existsSync(p));
+  for (const p of rw) {
+    a.push("--bind", real(p), path.resolve(p));
+    mounted.push(path.resolve(p));
+  }
+  // Candidate code must not plant hooks or config (core.fsmonitor, hooks/) that the tool's own git would run unjailed.
+  const dotGit = path.join(opts.sandbox, ".git");
+  if (existsSync(dotGit)) a.push("--ro-bind", real(dotGit), path.resolve(dotGit));
+  for (const h of opts.hide ?? []) {
+    const p = path.resolve(h);
+    if (existsSync(p) && [...mounted, ...ro].some((m) => isInside(p, m)))
+      a.push("--tmpfs", p, "--remount-ro", p);
+  }
+  a.push(...envArgs(run.env, run.extendEnv ?? true));
+  a.push("--chdir", path.resolve(run.cwd));
+  return a;
+}
+
+/**
+ * A CommandRunner that runs every command inside the jail (mode `bwrap`), or as it is (mode `none`: only when the
+ * decision allowed it, with its warning shown). Timeouts and output caps are the inner runner's: killing bwrap
+ * kills the jail's PID namespace with it (`--die-with-parent`), so no candidate process outlives the command.
+ */
+export function createJailedRunner(opts: JailOptions): CommandRunner {
+  const inner = opts.inner ?? runProcess;
+  if (opts.mode === "none") return inner;
+  const bwrap = opts.bwrap ?? "bwrap";
+  return async (file: string, args: readonly string[], run: RunOptions): Promise<RunResult> => {
+    const jailArgs = bwrapArgs(opts, run);
+    const r = await inner(bwrap, [...jailArgs, "--", file, ...args], {
+      ...run,
+      env: undefined,
+      extendEnv: true,
+    });
+    // Report the command the caller asked for, not the bwrap wrapper.
+    return { ...r, file, args: [...args] };
+  };
+}
+
+/**
+ * Start a real jail with the runner's own flags and see it work. Says why when it cannot (bwrap missing, user
+ * namespaces refused by the kernel or the container, not Linux).
+ */
+export async function probeIsolation(opts: { bwrap?: string } = {}): Promise<IsolationProbe> {
+  const bwrap = opts.bwrap ?? "bwrap";
+  if (process.platform !== "linux")
+    return {
+      available: false,
+      bwrap,
+      reason: `bubblewrap is Linux-only (this is ${process.platform}); see docs/safety.md for the Windows fallback`,
+    };
+  const v = await runProcess(bwrap, ["--version"], { cwd: os.tmpdir(), timeoutMs: 15_000 });
+  if (v.spawnError || v.exitCode !== 0)
+    return {
+      available: false,
+      bwrap,
+      reason: "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)",
+    };
+  const version = v.stdout.trim();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "oi-jail-probe-"));
+  try {
+    const run = createJailedRunner({ mode: "bwrap", sandbox: dir, bwrap });
+    const r = await run("/bin/sh", ["-c", "echo jail-ok"], { cwd: dir, timeoutMs: 15_000 });
+    if (r.exitCode === 0 && r.stdout.includes("jail-ok")) return { available: true, bwrap, version };
+    const why = (r.stderr.trim() || r.stdout.trim()).split("\n")[0] ?? "";
+    return {
+      available: false,
+      bwrap,
+      version,
+      reason: `bwrap is installed but cannot create a jail here (${why || `exit ${r.exitCode}`}); user namespaces are probably restricted (kernel.unprivileged_userns_clone, a container without --privileged or seccomp/AppArmor rules)`,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const NO_ISOLATION_WARNING =
+  "isolation: none — candidate code runs with your full user rights (network, HOME, every file you can write)";
+
+/** Which isolation a run uses, from the config setting and the probe. Pure. */
+export function decideIsolation(setting: IsolationSetting, probe: IsolationProbe): IsolationDecision {
+  if (setting === "none")
+    return { mode: "none", warning: `${NO_ISOLATION_WARNING} (chosen in config)`, probe };
+  if (probe.available) return { mode: "bwrap", probe };
+  if (setting === "bwrap")
+    throw new MissingTool(
+      "bwrap (a working bubblewrap jail)",
+      `${probe.reason ?? "bubblewrap is unavailable"}. Fix that, or set \`isolation: none\` in config.yaml to run candidate code unjailed (you will be warned in status and reports).`,
+    );
+  return {
+    mode: "none",
+    warning: `${NO_ISOLATION_WARNING}: ${probe.reason ?? "bubblewrap unavailable"}`,
+    probe,
+  };
+}
+
+/** Probe and decide: what `doctor` and the start of every run call. */
+export async function resolveIsolation(
+  setting: IsolationSetting,
+  opts: { bwrap?: string } = {},
+): Promise<IsolationDecision> {
+  return decideIsolation(setting, await probeIsolation(opts));
+}
+
+/** One line for logs, doctor, status and reports. */
+export function describeIsolation(d: IsolationDecision): string {
+  return d.mode === "bwrap"
+    ? `isolation: bwrap (${d.probe.version ?? "bubblewrap"}): no network, private /tmp and HOME, read-only system, only the sandbox writable`
+    : (d.warning ?? NO_ISOLATION_WARNING);
+}

@@ -1,0 +1,146 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { MissingTool } from "../src/core/errors.js";
+import {
+  createJailedRunner,
+  decideIsolation,
+  describeIsolation,
+  type IsolationProbe,
+  JAIL_HOME,
+  probeIsolation,
+} from "../src/exec/jail.js";
+import { runProcess } from "../src/exec/run-process.js";
+import { tempDir } from "./helpers.js";
+
+const works: IsolationProbe = { available: true, bwrap: "bwrap", version: "bubblewrap 0.8.0" };
+const broken: IsolationProbe = { available: false, bwrap: "bwrap", reason: "user namespaces are restricted" };
+
+describe("isolation decision (pure)", () => {
+  it("auto takes bwrap when it works, else none with a warning naming the reason", () => {
+    const ok = decideIsolation("auto", works);
+    expect(ok.mode).toBe("bwrap");
+    expect(ok.warning).toBeUndefined();
+    const d = decideIsolation("auto", broken);
+    expect(d.mode).toBe("none");
+    expect(d.warning).toContain("user namespaces are restricted");
+    expect(describeIsolation(d)).toContain("isolation: none");
+  });
+
+  it("none is honoured only as an explicit choice, always with a warning", () => {
+    const d = decideIsolation("none", works);
+    expect(d.mode).toBe("none");
+    expect(d.warning).toContain("chosen in config");
+  });
+
+  it("bwrap demanded but unavailable is a typed error saying what to do", () => {
+    expect(() => decideIsolation("bwrap", broken)).toThrow(MissingTool);
+    expect(() => decideIsolation("bwrap", broken)).toThrow(/bwrap/);
+    expect(decideIsolation("bwrap", works).mode).toBe("bwrap");
+  });
+});
+
+describe("bubblewrap jail (real)", async () => {
+  const probe = await probeIsolation();
+  console.log(`[jail] probe: ${JSON.stringify(probe)}`);
+
+  it("the probe gives a reason whenever it says unavailable", () => {
+    if (!probe.available) expect(probe.reason).toMatch(/\w/);
+    else expect(probe.version).toMatch(/bubblewrap/);
+  });
+
+  let root: string;
+  let sandbox: string;
+  let golden: string;
+  let outside: string;
+  beforeAll(() => {
+    root = tempDir();
+    sandbox = path.join(root, "sandboxes", "cycle_001");
+    golden = path.join(root, "golden");
+    outside = path.join(root, "sacred");
+    for (const d of [path.join(sandbox, ".git"), golden, outside]) mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(golden, "project.yaml"), "golden: true\n");
+    writeFileSync(path.join(outside, "secret.txt"), "sacred\n");
+    writeFileSync(path.join(sandbox, ".git", "config"), "[core]\n");
+  });
+
+  const sh = (script: string, env?: Record<string, string>) =>
+    createJailedRunner({ mode: "bwrap", sandbox, readOnly: [golden] })("/bin/sh", ["-c", script], {
+      cwd: sandbox,
+      env,
+      timeoutMs: 30_000,
+    });
+
+  it.runIf(probe.available)("lets the sandbox be written, and nothing else", async () => {
+    const r = await sh(
+      [
+        "echo made > made.txt && echo sandbox-ok",
+        `echo x > "${path.join(golden, "project.yaml")}" 2>/dev/null || echo golden-ro`,
+        `cat "${path.join(outside, "secret.txt")}" 2>/dev/null || echo sacred-invisible`,
+        "echo '[core] fsmonitor = evil' >> .git/config 2>/dev/null || echo dotgit-ro",
+        "echo x > /usr/oi-jail-test 2>/dev/null || echo system-ro",
+        `test "$HOME" = "${JAIL_HOME}" && test -z "$(ls -A "$HOME")" && echo home-private`,
+      ].join("; "),
+    );
+    expect(r.stdout.split("\n").filter(Boolean)).toEqual([
+      "sandbox-ok",
+      "golden-ro",
+      "sacred-invisible",
+      "dotgit-ro",
+      "system-ro",
+      "home-private",
+    ]);
+    expect(readFileSync(path.join(sandbox, "made.txt"), "utf8")).toBe("made\n");
+    expect(readFileSync(path.join(golden, "project.yaml"), "utf8")).toBe("golden: true\n");
+    expect(readFileSync(path.join(sandbox, ".git", "config"), "utf8")).toBe("[core]\n");
+    expect(existsSync("/usr/oi-jail-test")).toBe(false);
+  });
+
+  it.runIf(probe.available)("passes the gate's env, but not the caller's secrets", async () => {
+    process.env.OI_JAIL_TEST_SECRET_KEY = "sk-should-not-leak";
+    try {
+      const r = await sh('echo "gate=$GATE_VAR secret=${OI_JAIL_TEST_SECRET_KEY:-none} path=${PATH:+set}"', {
+        GATE_VAR: "yes",
+      });
+      expect(r.stdout.trim()).toBe("gate=yes secret=none path=set");
+    } finally {
+      delete process.env.OI_JAIL_TEST_SECRET_KEY;
+    }
+  });
+
+  it.runIf(probe.available)("has no network and its own PID namespace", async () => {
+    const r = await sh(
+      "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ','; echo; ls /proc | grep -c '^[0-9]'",
+    );
+    const [ifaces, pids] = r.stdout.split("\n");
+    expect(ifaces).toBe("lo,");
+    expect(Number(pids)).toBeGreaterThan(0);
+    expect(Number(pids)).toBeLessThan(10);
+  });
+
+  it.runIf(probe.available)(
+    "reports the caller's command, and a timeout kills everything inside",
+    async () => {
+      const r = await createJailedRunner({ mode: "bwrap", sandbox })(
+        "/bin/sh",
+        ["-c", "sleep 60 & sleep 60"],
+        {
+          cwd: sandbox,
+          timeoutMs: 1500,
+          graceMs: 500,
+        },
+      );
+      expect(r.file).toBe("/bin/sh");
+      expect(r.timedOut).toBe(true);
+      const left = await runProcess("pgrep", ["-f", "^sleep 60$"], { cwd: sandbox });
+      expect(left.stdout.trim()).toBe("");
+    },
+  );
+
+  it("mode none runs the command as it is", async () => {
+    const r = await createJailedRunner({ mode: "none", sandbox: root })("/bin/sh", ["-c", "echo $HOME"], {
+      cwd: root,
+    });
+    expect(r.stdout.trim()).toBe(process.env.HOME);
+  });
+});
