@@ -70,6 +70,8 @@ export const LlmSection = z.strictObject({
   max_steps: z.int().min(1).default(30),
   attempt_timeout_seconds: z.number().positive().default(600),
   request_timeout_seconds: z.number().positive().default(120),
+  /** Retries of one model request on 429 / 5xx / timeout, with exponential backoff. */
+  max_retries: z.int().min(0).max(10).default(3),
   max_tokens: z.int().positive().optional(),
   max_cost_usd: z.number().positive().optional(),
   /** USD per million tokens, per model; overrides the built-in table. */

@@ -1,0 +1,14 @@
+export * from "./budget.js";
+export * from "./improve-sandbox.js";
+export {
+  buildUserPrompt,
+  describeCheck,
+  describeFailures,
+  failingChecks,
+  failureLines,
+  SYSTEM_PROMPT,
+} from "./prompts.js";
+export { SandboxFiles, ToolUsageError } from "./sandbox-files.js";
+export { resolveInSandbox, SandboxPathError } from "./sandbox-path.js";
+export { brainToolSet, executeTool, type GateScope, MAX_TOOL_OUTPUT, type RunGates } from "./tools.js";
+export { type TrajectoryEvent, TrajectoryWriter } from "./trajectory.js";

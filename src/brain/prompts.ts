@@ -1,0 +1,117 @@
+import type { Check, GateResult, Task } from "../core/types.js";
+
+/** Roadmap E4.4, plus how to use the tools. */
+export const SYSTEM_PROMPT = `You are an autonomous senior software engineer working in a sandbox.
+
+Objective: Make all promotion gates pass (tests, lint, golden projects).
+
+Constraints:
+- Prefer the smallest, safest change
+- Do not remove or weaken tests (no deleting, skipping, xfail-ing or loosening assertions)
+- Keep code style consistent
+- Use provided tools to inspect and edit files
+
+How to work:
+- Paths are relative to the sandbox root; nothing outside it can be read or written.
+- Inspect before editing: view_file shows numbered lines; replace_in_file needs old_text copied exactly and matching once.
+- Check your change with run_gates (scope "targeted" first, then "full").
+- When the gates pass, or you cannot make progress, call finish with a short summary of what you changed and why.
+  After finish, all gates are run again; the change is kept only if they pass.`;
+
+const MAX_DETAIL = 1500;
+const MAX_FAILURES = 25;
+
+function cap(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}\n… (${s.length - n} more characters)` : s;
+}
+
+export function failingChecks(result: GateResult): Check[] {
+  return result.runs.flatMap((r) => r.checks.filter((c) => c.status === "fail"));
+}
+
+/** Gate errors (a gate that could not run) as text, one per line. */
+function gateErrors(result: GateResult): string[] {
+  return result.runs.filter((r) => r.error).map((r) => `- [${r.gate}] the gate could not run: ${r.error}`);
+}
+
+/** One failure as the model should read it: where, which rule/test/node, the message, then the detail. */
+export function describeCheck(c: Check): string {
+  const at = c.file
+    ? ` at ${c.file}${c.line !== undefined ? `:${c.line}${c.column !== undefined ? `:${c.column}` : ""}` : ""}`
+    : "";
+  const kind = c.errorType ? ` ${c.errorType}` : "";
+  const head = `- [${c.gate}] ${c.id}${kind}${at}: ${c.message ?? "failed"}`;
+  return c.detail ? `${head}\n${indent(cap(c.detail, MAX_DETAIL))}` : head;
+}
+
+function indent(s: string): string {
+  return s
+    .split("\n")
+    .map((l) => `    ${l}`)
+    .join("\n");
+}
+
+/** One line per failure (no detail), for "tried and failed" lists and gate tool results. */
+export function failureLines(result: GateResult): string[] {
+  return [
+    ...gateErrors(result),
+    ...failingChecks(result).map(
+      (c) => `${c.gate} ${c.id}${c.file && c.line ? ` (${c.file}:${c.line})` : ""}: ${c.message ?? "failed"}`,
+    ),
+  ];
+}
+
+export function describeFailures(result: GateResult): string {
+  const checks = failingChecks(result);
+  const lines = [...gateErrors(result), ...checks.slice(0, MAX_FAILURES).map(describeCheck)];
+  if (checks.length > MAX_FAILURES) lines.push(`… and ${checks.length - MAX_FAILURES} more failing checks.`);
+  return lines.length ? lines.join("\n") : "(no failing check recorded)";
+}
+
+export interface PreviousAttempt {
+  attempt: number;
+  summary?: string;
+  filesChanged: string[];
+  stopReason: string;
+  /** What still failed after it (one line each). */
+  failures: string[];
+}
+
+export interface UserPromptInput {
+  task?: Task;
+  gateResult: GateResult;
+  /** Excerpts of the code the failures point at, already numbered. */
+  relevantCode: string[];
+  /** What memory says was tried and failed for this signature. */
+  avoid: string[];
+  goal?: string;
+  previous: PreviousAttempt[];
+}
+
+export function buildUserPrompt(p: UserPromptInput): string {
+  const parts: string[] = [];
+  if (p.goal) parts.push(`Campaign goal: ${p.goal}`);
+  if (p.task) {
+    parts.push(
+      `Task: ${p.task.title}\nTarget: ${p.task.target}${p.task.detail ? `\nDetail: ${cap(p.task.detail, MAX_DETAIL)}` : ""}`,
+    );
+  }
+  parts.push(`Failing gate checks:\n${describeFailures(p.gateResult)}`);
+  if (p.relevantCode.length) parts.push(`Relevant code:\n\n${p.relevantCode.join("\n\n")}`);
+  if (p.avoid.length) {
+    parts.push(
+      `Approaches already tried for this failure that did NOT work (do not repeat them):\n${p.avoid.map((a) => `- ${a}`).join("\n")}`,
+    );
+  }
+  for (const a of p.previous) {
+    parts.push(
+      `Previous attempt ${a.attempt} in this cycle (its changes were reverted) ended by ${a.stopReason}.` +
+        `\nIts summary: ${a.summary ?? "(none)"}` +
+        `\nFiles it changed: ${a.filesChanged.join(", ") || "(none)"}` +
+        `\nWhat still failed after it:\n${a.failures.map((f) => `- ${f}`).join("\n") || "- (gates not run)"}` +
+        "\nTry a different approach.",
+    );
+  }
+  parts.push("Make the failing checks pass with the smallest safe change, then call finish.");
+  return parts.join("\n\n");
+}

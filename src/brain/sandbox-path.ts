@@ -1,0 +1,74 @@
+import { lstatSync, realpathSync } from "node:fs";
+import path from "node:path";
+import { OdibiImproveError } from "../core/errors.js";
+
+/**
+ * A tool call asked for a path outside the sandbox (absolute, `..` leading out, a symlink pointing out) or for
+ * the sandbox's `.git`. Its message is written for the model: it says what to send instead.
+ */
+export class SandboxPathError extends OdibiImproveError {}
+
+const WIN_ABSOLUTE = /^([a-zA-Z]:|[\\/]{2})/;
+
+function isInside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/** The nearest existing ancestor (lstat, so a dangling symlink counts as existing). */
+function nearestExisting(p: string): string {
+  let cur = p;
+  for (;;) {
+    try {
+      lstatSync(cur);
+      return cur;
+    } catch {
+      const up = path.dirname(cur);
+      if (up === cur) return cur;
+      cur = up;
+    }
+  }
+}
+
+/**
+ * Resolve a path the model gave, relative to the sandbox root, to a real absolute path inside the sandbox.
+ * Symlinks are resolved with realpath (for a path that does not exist yet: its nearest existing ancestor), so a
+ * link inside the sandbox that points outside is refused like `../../etc/passwd` is.
+ */
+export function resolveInSandbox(rootReal: string, requested: string): { abs: string; rel: string } {
+  const shown = JSON.stringify(requested);
+  const hint = "Use a path relative to the sandbox root, e.g. src/module.py (list_dir shows what exists).";
+  if (requested.includes("\0"))
+    throw new SandboxPathError(`refused ${shown}: the path contains a NUL byte. ${hint}`);
+  if (path.isAbsolute(requested) || WIN_ABSOLUTE.test(requested)) {
+    throw new SandboxPathError(
+      `refused ${shown}: absolute paths are not allowed, only paths inside the sandbox. ${hint}`,
+    );
+  }
+  const lexical = path.resolve(rootReal, requested || ".");
+  if (!isInside(rootReal, lexical)) {
+    throw new SandboxPathError(`refused ${shown}: it leads outside the sandbox (through ".."). ${hint}`);
+  }
+  const rel = path.relative(rootReal, lexical);
+  if (rel.split(path.sep)[0] === ".git") {
+    throw new SandboxPathError(
+      `refused ${shown}: the .git folder is off limits; edit only the working tree. ${hint}`,
+    );
+  }
+  const existing = nearestExisting(lexical);
+  let real: string;
+  try {
+    real = realpathSync(existing);
+  } catch {
+    throw new SandboxPathError(
+      `refused ${shown}: ${path.relative(rootReal, existing)} is a broken symlink. ${hint}`,
+    );
+  }
+  if (!isInside(rootReal, real)) {
+    throw new SandboxPathError(
+      `refused ${shown}: ${path.relative(rootReal, existing) || "it"} is a symlink that points outside the sandbox. ${hint}`,
+    );
+  }
+  const abs = existing === lexical ? real : path.join(real, path.relative(existing, lexical));
+  return { abs, rel: path.relative(rootReal, abs).split(path.sep).join("/") || "." };
+}

@@ -1,0 +1,154 @@
+import { type ToolSet, tool } from "ai";
+import { z } from "zod";
+import { errorMessage } from "../core/errors.js";
+import type { GateResult } from "../core/types.js";
+import { describeFailures, failingChecks } from "./prompts.js";
+import { type SandboxFiles, SandboxPathError, ToolUsageError } from "./sandbox-files.js";
+
+/** What a tool may return to the model, at most (a huge file or test log must not flood the context). */
+export const MAX_TOOL_OUTPUT = 12_000;
+
+export type GateScope = "targeted" | "full";
+
+/**
+ * Supplied by the campaign: run the gates on the sandbox. `targeted` runs only `only` (the checks that failed) where
+ * the gate can, `full` runs everything the promotion decision uses.
+ */
+export type RunGates = (req: {
+  scope: GateScope;
+  only: string[];
+  signal?: AbortSignal;
+}) => Promise<GateResult>;
+
+const relPath = z.string().describe("Path relative to the sandbox root, e.g. src/pkg/module.py");
+
+export const TOOL_INPUTS = {
+  list_dir: z.object({
+    path: relPath.optional().describe("Folder relative to the sandbox root; default the root"),
+    depth: z.number().int().min(1).max(4).optional().describe("Levels to show, 1-4; default 1"),
+  }),
+  view_file: z.object({
+    path: relPath,
+    start_line: z.number().int().min(1).optional().describe("First line (1-based); default 1"),
+    end_line: z.number().int().min(1).optional().describe("Last line; at most 200 lines are shown"),
+  }),
+  search_text: z.object({
+    pattern: z.string().min(1).describe("Text to find (literal unless regex is true)"),
+    path: relPath.optional().describe("File or folder to search; default the whole sandbox"),
+    regex: z.boolean().optional().describe("Treat pattern as a JavaScript regular expression"),
+  }),
+  replace_in_file: z.object({
+    path: relPath,
+    old_text: z.string().describe("Exact text to replace, whitespace included; must occur exactly once"),
+    new_text: z.string().describe("Replacement text"),
+  }),
+  create_file: z.object({ path: relPath, content: z.string() }),
+  run_gates: z.object({
+    scope: z
+      .enum(["targeted", "full"])
+      .optional()
+      .describe("targeted: only the failing checks (fast); full: everything"),
+  }),
+  finish: z.object({
+    summary: z.string().min(1).describe("What you changed and why, or why you could not fix it"),
+  }),
+};
+
+export type ToolName = keyof typeof TOOL_INPUTS;
+
+const DESCRIPTIONS: Record<ToolName, string> = {
+  list_dir: "List files and folders in the sandbox.",
+  view_file: "Show a window of a file with line numbers.",
+  search_text: "Search files for text; returns file:line: line.",
+  replace_in_file: "Replace one unique snippet of a file with new text.",
+  create_file: "Create a new file (fails if it exists).",
+  run_gates: "Run the gates (tests, lint, golden projects) on the sandbox and report failures.",
+  finish: "End the attempt with a summary. All gates are then run again.",
+};
+
+/** The tool set offered to the model. No `execute`: the brain runs calls itself (confined, capped, logged). */
+export function brainToolSet(): ToolSet {
+  const set: ToolSet = {};
+  for (const name of Object.keys(TOOL_INPUTS) as ToolName[]) {
+    set[name] = tool({
+      description: DESCRIPTIONS[name],
+      inputSchema: TOOL_INPUTS[name] as z.ZodType<Record<string, unknown>>,
+    });
+  }
+  return set;
+}
+
+export function capOutput(s: string, max = MAX_TOOL_OUTPUT): string {
+  return s.length > max ? `${s.slice(0, max)}\n… [${s.length - max} more characters cut: ask for less]` : s;
+}
+
+export interface ToolContext {
+  files: SandboxFiles;
+  runGates: (scope: GateScope) => Promise<GateResult>;
+}
+
+export interface ToolOutcome {
+  output: string;
+  isError: boolean;
+  /** Set by `finish`. */
+  finishSummary?: string;
+  gateResult?: GateResult;
+}
+
+export function describeGateResult(scope: GateScope, r: GateResult): string {
+  const failing = failingChecks(r).length + r.runs.filter((x) => x.error).length;
+  const ran = r.runs.map((x) => `${x.gate} (${x.checks.length} checks)`).join(", ") || "no gate";
+  return failing === 0
+    ? `gates (${scope}): PASS — ran ${ran}`
+    : `gates (${scope}): FAIL — ran ${ran}\n${describeFailures(r)}`;
+}
+
+/** Run one (already validated) tool call. Refusals and usage errors become error outputs the model can act on. */
+export async function executeTool(name: string, input: unknown, ctx: ToolContext): Promise<ToolOutcome> {
+  const { files } = ctx;
+  try {
+    switch (name as ToolName) {
+      case "list_dir": {
+        const a = input as z.infer<typeof TOOL_INPUTS.list_dir>;
+        return { output: capOutput(files.listDir(a.path ?? ".", a.depth ?? 1)), isError: false };
+      }
+      case "view_file": {
+        const a = input as z.infer<typeof TOOL_INPUTS.view_file>;
+        return { output: capOutput(files.viewFile(a.path, a.start_line ?? 1, a.end_line)), isError: false };
+      }
+      case "search_text": {
+        const a = input as z.infer<typeof TOOL_INPUTS.search_text>;
+        return {
+          output: capOutput(files.searchText(a.pattern, a.path ?? ".", a.regex ?? false)),
+          isError: false,
+        };
+      }
+      case "replace_in_file": {
+        const a = input as z.infer<typeof TOOL_INPUTS.replace_in_file>;
+        return { output: capOutput(files.replaceInFile(a.path, a.old_text, a.new_text)), isError: false };
+      }
+      case "create_file": {
+        const a = input as z.infer<typeof TOOL_INPUTS.create_file>;
+        return { output: files.createFile(a.path, a.content), isError: false };
+      }
+      case "run_gates": {
+        const scope = (input as z.infer<typeof TOOL_INPUTS.run_gates>).scope ?? "targeted";
+        const r = await ctx.runGates(scope);
+        return { output: capOutput(describeGateResult(scope, r)), isError: false, gateResult: r };
+      }
+      case "finish": {
+        const summary = (input as z.infer<typeof TOOL_INPUTS.finish>).summary;
+        return { output: "finished; the gates will now run", isError: false, finishSummary: summary };
+      }
+      default:
+        return {
+          output: `unknown tool "${name}". Available: ${Object.keys(TOOL_INPUTS).join(", ")}.`,
+          isError: true,
+        };
+    }
+  } catch (err) {
+    if (err instanceof SandboxPathError || err instanceof ToolUsageError)
+      return { output: err.message, isError: true };
+    return { output: `${name} failed: ${errorMessage(err)}`, isError: true };
+  }
+}
