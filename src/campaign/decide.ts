@@ -5,11 +5,9 @@
  * type of its own (`VerdictFacts`). An adapter from the gate verdict to these facts is a few lines in the runner.
  */
 
-export interface CheckRef {
-  gate: string;
-  id: string;
-  message?: string;
-}
+import type { CheckRef } from "../status/types.js";
+
+export type { CheckRef };
 
 export interface VerdictFacts {
   /** The candidate differs from Master (an empty diff is never promoted). */

@@ -1,3 +1,21 @@
+export { capText, escapeInline, fenced } from "./markdown.js";
+export {
+  failureCount,
+  flakyChecks,
+  parseShortStat,
+  passCount,
+  regressions,
+  summariseGates,
+} from "./metrics.js";
+export { writeReport } from "./report-files.js";
+export {
+  campaignReportName,
+  cycleReportName,
+  DIFF_MAX_CHARS,
+  DIFF_MAX_LINES,
+  renderCampaignReport,
+  renderCycleReport,
+} from "./reports.js";
 export * from "./schema.js";
 export {
   assessLiveness,
@@ -10,3 +28,4 @@ export {
   StatusTracker,
   type StatusTrackerOptions,
 } from "./status-tracker.js";
+export type * from "./types.js";

@@ -1,0 +1,259 @@
+import { capText, escapeInline, fenced, link, table } from "./markdown.js";
+import type { CampaignReportData, CheckRef, CycleReportData, GateSummary, PassCount } from "./types.js";
+
+/**
+ * Markdown reports: pure functions from data to text. The runner writes them to `<root>/reports/` (see
+ * `writeReport`). Everything that came from outside the tool (LLM summaries, error messages, check ids, diffs)
+ * is escaped or fenced.
+ */
+
+export const DIFF_MAX_LINES = 400;
+export const DIFF_MAX_CHARS = 40_000;
+
+export function cycleReportName(cycle: number): string {
+  return `cycle_${String(cycle).padStart(3, "0")}_report.md`;
+}
+
+export function campaignReportName(campaignId: string): string {
+  return `campaign_${campaignId.replace(/[^A-Za-z0-9._-]/g, "_")}_report.md`;
+}
+
+const ACTION_LABEL = { promote: "PROMOTED", reject: "REJECTED", none: "NO CHANGE" } as const;
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? "" : `${(ms / 1000).toFixed(1)}s`;
+}
+
+function gateCell(g: GateSummary | undefined): string {
+  if (!g) return "—";
+  if (g.error) return `error: ${escapeInline(g.error, 120)}`;
+  const parts = [`${g.passed} pass`, `${g.failed} fail`];
+  if (g.flaky) parts.push(`${g.flaky} flaky`);
+  if (g.skipped) parts.push(`${g.skipped} skip`);
+  return `${parts.join(", ")}${g.cached ? " (cached)" : ""}`;
+}
+
+function gatesTable(before: GateSummary[] | null, after: GateSummary[] | null): string {
+  const names = [...new Set([...(before ?? []), ...(after ?? [])].map((g) => g.gate))];
+  if (names.length === 0) return "_No gates ran._";
+  const rows = names.map((name) => {
+    const b = before?.find((g) => g.gate === name);
+    const a = after?.find((g) => g.gate === name);
+    return [escapeInline(name), gateCell(b), gateCell(a), seconds(a?.durationMs ?? b?.durationMs)];
+  });
+  return table(["gate", "before (Master)", "after (candidate)", "time"], rows);
+}
+
+function checkList(checks: CheckRef[], max = 20): string {
+  const lines = checks
+    .slice(0, max)
+    .map(
+      (c) =>
+        `- ${escapeInline(c.gate)}: ${escapeInline(c.id, 200)}${c.message ? ` — ${escapeInline(c.message, 200)}` : ""}`,
+    );
+  if (checks.length > max) lines.push(`- … and ${checks.length - max} more`);
+  return lines.join("\n");
+}
+
+export function renderCycleReport(d: CycleReportData): string {
+  const out: string[] = [];
+  out.push(`# Cycle ${d.cycle} — ${ACTION_LABEL[d.decision.action]}`, "");
+  out.push(`- Campaign: ${escapeInline(d.campaignId)}`);
+  out.push(
+    `- Started: ${escapeInline(d.startedAt)}${d.finishedAt ? `, finished: ${escapeInline(d.finishedAt)}` : ""}`,
+  );
+  if (d.llm) out.push(`- LLM: ${d.llm.tokens} tokens, $${d.llm.costUsd.toFixed(4)}`);
+  out.push("", "## Task", "");
+  if (!d.task)
+    out.push(
+      "No work found: no failing check, discovered issue or coverage gap that memory does not advise against.",
+    );
+  else {
+    out.push(`- ${escapeInline(d.task.title)}`);
+    out.push(
+      `- Kind: ${d.task.kind}; target: ${escapeInline(d.task.target, 200)}; signature: ${escapeInline(d.task.signature)}`,
+    );
+    if (d.task.detail) out.push("", fenced(capText(d.task.detail, 40, 4000).text, "text"));
+  }
+  out.push("", "## Approach", "");
+  if (!d.approach) out.push("None attempted.");
+  else {
+    out.push(
+      `- ${d.approach.kind === "fixer" ? "Deterministic fixer" : "LLM"}: ${escapeInline(d.approach.name)}`,
+    );
+    if (d.approach.summary)
+      out.push(
+        "",
+        "Summary (as given by the approach):",
+        "",
+        fenced(capText(d.approach.summary, 60, 6000).text, "text"),
+      );
+  }
+  out.push("", "## Gates", "", gatesTable(d.gatesBefore, d.gatesAfter));
+  if (d.newFailures?.length) out.push("", "New failures on the candidate:", "", checkList(d.newFailures));
+  out.push("", "## Diff", "");
+  if (!d.diff?.trim()) out.push("_No change._");
+  else {
+    const capped = capText(d.diff, DIFF_MAX_LINES, DIFF_MAX_CHARS);
+    out.push(fenced(capped.text, "diff"));
+    if (capped.truncated)
+      out.push(
+        "",
+        `_Diff cut: ${capped.totalLines} lines in all; the full diff is in the promoted commit or sandbox._`,
+      );
+  }
+  out.push(
+    "",
+    "## Decision",
+    "",
+    `**${ACTION_LABEL[d.decision.action]}** — ${escapeInline(d.decision.reason, 1000)}`,
+  );
+  if (d.snapshot) out.push("", `- Snapshot of Master before promotion: ${escapeInline(d.snapshot)}`);
+  if (d.commit) out.push(`- Master commit: ${escapeInline(d.commit)}`);
+  if (d.trajectories?.length) {
+    out.push(
+      "",
+      "## Trajectories",
+      "",
+      ...d.trajectories.map((t) => `- ${link(t.split(/[\\/]/).pop() ?? t, t)}`),
+    );
+  }
+  return `${out.join("\n")}\n`;
+}
+
+type Met = "yes" | "no" | "n/a";
+const MET_MARK: Record<Met, string> = { yes: "✅", no: "❌", "n/a": "—" };
+
+function rate(p: PassCount | null): string {
+  if (!p) return "not measured";
+  return p.total === 0 ? "no tests" : `${((100 * p.passed) / p.total).toFixed(1)}% (${p.passed}/${p.total})`;
+}
+
+function beforeAfter(before: string, after: string): string {
+  return before === after ? after : `${before} → ${after}`;
+}
+
+/** A `## title` section holding a table, or `empty` when there are no rows. Starts with a blank line. */
+function tableSection(title: string, empty: string, header: string[], rows: string[][]): string {
+  return `\n## ${title}\n\n${rows.length === 0 ? empty : table(header, rows)}`;
+}
+
+export function renderCampaignReport(d: CampaignReportData): string {
+  const out: string[] = [];
+  out.push(`# Campaign ${escapeInline(d.campaignId)}`, "");
+  out.push(`- Status: **${d.status}**${d.stopReason ? ` (${escapeInline(d.stopReason)})` : ""}`);
+  out.push(
+    `- Started: ${escapeInline(d.startedAt)}${d.finishedAt ? `; finished: ${escapeInline(d.finishedAt)}` : ""}; ${d.elapsedHours.toFixed(2)} h`,
+  );
+  out.push(
+    `- Cycles: ${d.cyclesCompleted}; promoted: ${d.improvementsPromoted}; rejected: ${d.improvementsRejected}`,
+  );
+  if (d.llm) out.push(`- LLM: ${d.llm.tokens} tokens, $${d.llm.costUsd.toFixed(4)}`);
+
+  const t = d.tests.after;
+  const testsMet: Met = !t || t.total === 0 ? "n/a" : t.passed === t.total ? "yes" : "no";
+  const lintMet: Met = d.lintErrors.after === null ? "n/a" : d.lintErrors.after === 0 ? "yes" : "no";
+  const h = d.harnessCoverage;
+  const harnessMet: Met = !h || h.total === 0 ? "n/a" : h.passed === h.total ? "yes" : "no";
+  const convMet: Met = d.cyclesToConvergence === null ? "no" : d.cyclesToConvergence < 10 ? "yes" : "no";
+  const improvements = d.masterDiff ? d.masterDiff.filesChanged : d.improvementsPromoted;
+  const lint = (n: number | null) => (n === null ? "not measured" : String(n));
+  const rows: [string, string, string, Met][] = [
+    ["Test pass rate", "100%", beforeAfter(rate(d.tests.before), rate(t)), testsMet],
+    ["Lint errors", "0", beforeAfter(lint(d.lintErrors.before), lint(d.lintErrors.after)), lintMet],
+    [
+      "Harness coverage",
+      "100% of transformers",
+      h
+        ? `${h.total ? ((100 * h.passed) / h.total).toFixed(1) : "0"}% (${h.passed}/${h.total})`
+        : "not measured",
+      harnessMet,
+    ],
+    [
+      "Convergence",
+      "< 10 cycles",
+      d.cyclesToConvergence === null
+        ? `did not converge (${escapeInline(d.stopReason ?? d.status)})`
+        : `${d.cyclesToConvergence} cycles`,
+      convMet,
+    ],
+    [
+      "Master improvements",
+      "> 0",
+      d.masterDiff
+        ? `${d.improvementsPromoted} promotions; ${d.masterDiff.filesChanged} files, +${d.masterDiff.insertions} −${d.masterDiff.deletions}`
+        : `${d.improvementsPromoted} promotions`,
+      improvements > 0 ? "yes" : "no",
+    ],
+    ["Regressions", "0", String(d.regressions.length), d.regressions.length === 0 ? "yes" : "no"],
+  ];
+  out.push(
+    "",
+    "## Success metrics",
+    "",
+    table(
+      ["metric", "target", "result", "met"],
+      rows.map(([a, b, c, m]) => [a, b, c, MET_MARK[m]]),
+    ),
+  );
+
+  if (d.regressions.length) out.push("", "### Regressions", "", checkList(d.regressions));
+
+  out.push("", "## Master against Sacred", "");
+  if (!d.masterDiff) out.push("Not measured.");
+  else if (d.masterDiff.filesChanged === 0) out.push("Master is identical to Sacred.");
+  else {
+    out.push(
+      `${d.masterDiff.filesChanged} files changed, ${d.masterDiff.insertions} insertions, ${d.masterDiff.deletions} deletions.`,
+    );
+    if (d.masterDiff.stat) out.push("", fenced(capText(d.masterDiff.stat, 200, 20_000).text, "text"));
+    out.push("", "Review and apply them to Sacred by hand: `odibi-improve export`.");
+  }
+
+  out.push(
+    tableSection(
+      "Promotions",
+      "None.",
+      ["cycle", "change", "snapshot", "commit", "at"],
+      d.promotions.map((p) => [
+        String(p.cycle),
+        escapeInline(p.title, 200),
+        p.snapshot ? escapeInline(p.snapshot) : "—",
+        p.commit ? escapeInline(p.commit.slice(0, 12)) : "—",
+        escapeInline(p.at),
+      ]),
+    ),
+    tableSection(
+      "Cycles",
+      "None.",
+      ["cycle", "task", "decision", "why"],
+      d.cycles.map((c) => [
+        String(c.cycle),
+        c.task === null ? "no work found" : escapeInline(c.task, 200),
+        ACTION_LABEL[c.action],
+        escapeInline(c.reason, 300),
+      ]),
+    ),
+    tableSection(
+      "Avoided issues",
+      "None.",
+      ["signature", "issue", "failed attempts", "last reason"],
+      d.avoidedIssues.map((a) => [
+        escapeInline(a.signature),
+        escapeInline(a.title, 200),
+        String(a.failures),
+        a.lastReason ? escapeInline(a.lastReason, 300) : "—",
+      ]),
+    ),
+    tableSection(
+      "Flaky checks",
+      "None seen.",
+      ["gate", "check", "times flaky"],
+      d.flakyChecks.map((f) => [escapeInline(f.gate), escapeInline(f.id, 200), String(f.occurrences)]),
+    ),
+  );
+
+  if (d.warnings?.length)
+    out.push("", "## Warnings", "", ...d.warnings.map((w) => `- ${escapeInline(w, 500)}`));
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,106 @@
+import type { Task } from "../core/types.js";
+import type { CampaignState } from "./schema.js";
+
+/** Data the report renderers take. Plain JSON-able values; the runner gathers them, `reports.ts` only renders. */
+
+export interface GateSummary {
+  gate: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  flaky: number;
+  /** The gate could not run (tool missing, crash, timeout). */
+  error?: string;
+  durationMs?: number;
+  cached?: boolean;
+}
+
+export interface CheckRef {
+  gate: string;
+  id: string;
+  message?: string;
+}
+
+export type ReportAction = "promote" | "reject" | "none";
+
+export interface CycleReportData {
+  campaignId: string;
+  cycle: number;
+  startedAt: string;
+  finishedAt?: string;
+  /** null: the cycle found no work. */
+  task: Task | null;
+  approach?: { kind: "fixer" | "llm"; name: string; summary?: string };
+  /** Master's gates before the cycle (the baseline) and the candidate's after; null when not run. */
+  gatesBefore: GateSummary[] | null;
+  gatesAfter: GateSummary[] | null;
+  /** Failures the candidate introduced (outside the baseline). */
+  newFailures?: CheckRef[];
+  /** The candidate's unified diff against Master (capped when rendered). */
+  diff?: string;
+  decision: { action: ReportAction; reason: string };
+  /** Snapshot taken of Master before the promotion, and the promoted commit. */
+  snapshot?: string;
+  commit?: string;
+  /** Trajectory files of the LLM attempts, as paths relative to the report's folder. */
+  trajectories?: string[];
+  llm?: { tokens: number; costUsd: number };
+}
+
+export interface PassCount {
+  passed: number;
+  total: number;
+}
+
+export interface DiffStat {
+  filesChanged: number;
+  insertions: number;
+  deletions: number;
+  /** `git diff --stat` text, shown fenced. */
+  stat?: string;
+}
+
+export interface PromotionEntry {
+  cycle: number;
+  title: string;
+  at: string;
+  snapshot?: string;
+  commit?: string;
+}
+
+export interface CycleEntry {
+  cycle: number;
+  task: string | null;
+  action: ReportAction;
+  reason: string;
+}
+
+export interface CampaignReportData {
+  campaignId: string;
+  status: CampaignState;
+  stopReason: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  elapsedHours: number;
+  cyclesCompleted: number;
+  improvementsPromoted: number;
+  improvementsRejected: number;
+  /** Cycles run when the campaign converged (stop reason CONVERGED), else null. */
+  cyclesToConvergence: number | null;
+  /** Test results on Master at the start (the first baseline) and at the end. */
+  tests: { before: PassCount | null; after: PassCount | null };
+  lintErrors: { before: number | null; after: number | null };
+  /** Transformers with a harness config / all transformers; null when the profile has no harness. */
+  harnessCoverage: PassCount | null;
+  /** Checks that passed at the start and fail at the end (must be none). */
+  regressions: CheckRef[];
+  /** Master against Sacred. */
+  masterDiff: DiffStat | null;
+  promotions: PromotionEntry[];
+  cycles: CycleEntry[];
+  avoidedIssues: { signature: string; title: string; failures: number; lastReason?: string }[];
+  flakyChecks: { gate: string; id: string; occurrences: number }[];
+  /** Isolation, memory and other warnings the user should see. */
+  warnings?: string[];
+  llm?: { tokens: number; costUsd: number };
+}
