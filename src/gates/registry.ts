@@ -1,6 +1,8 @@
 import type { GateName } from "../core/types.js";
 import type { Gate } from "./gate.js";
 import { lintGate } from "./lint-gate.js";
+import { goldenGate } from "./odibi/golden-gate.js";
+import { validateGate } from "./odibi/validate-gate.js";
 import { testsGate } from "./tests-gate.js";
 
 /**
@@ -14,8 +16,8 @@ export const CASCADE_ORDER: readonly GateName[] = ["lint", "validate", "tests", 
 const GATES = new Map<GateName, Gate>([
   ["lint", lintGate],
   ["tests", testsGate],
-  // ["validate", validateGate],  ← src/gates/odibi/validate-gate.ts
-  // ["golden", goldenGate],      ← src/gates/odibi/golden-gate.ts
+  ["validate", validateGate],
+  ["golden", goldenGate],
 ]);
 
 export function registerGate(gate: Gate): void {

@@ -248,7 +248,7 @@ export const cargoTest: ToolAdapter = {
   tool: "cargo-test",
   matches: (argv) => base(argv[0] ?? "") === "cargo" && argv[1] === "test",
   prepare: (argv) => ({ argv: [...argv] }),
-  parse: (out, ctx) => parseCargoTest(`${out.stdout}\n${out.stderr}`, ctx),
+  parse: (out, ctx) => parseCargoTest(out.stdout, out.stderr, ctx),
   okExit: exitIn(0, 101),
   versionArgv: (argv) => [argv[0]!, "--version"],
   selects: false,

@@ -65,25 +65,30 @@ export function parseClippyJson(text: string, ctx: ParseContext): Check[] {
 const RESULT_STATUS: Record<string, CheckStatus> = { ok: "pass", FAILED: "fail", ignored: "skip" };
 
 /**
- * `cargo test` (libtest's human output; its JSON output is unstable-only). Each `Running <target>` section's
- * `test name ... ok|FAILED|ignored` lines become checks `target::name`; the `---- name stdout ----` block gives the
- * panic message and location. Compile errors yield no test lines: the caller's crash check covers them.
+ * `cargo test` (libtest's human output; its JSON output is unstable-only). cargo names each test binary on stderr
+ * (`Running unittests src/lib.rs (…)`, `Doc-tests name`) while the binaries print on stdout (`running N tests`,
+ * `test name ... ok|FAILED|ignored`, `---- name stdout ----` blocks with the panic message and location): the
+ * n-th `running N tests` section belongs to the n-th target named on stderr. Checks are `target::name`.
+ * Compile errors yield no test lines: the caller's crash check covers them.
  */
-export function parseCargoTest(text: string, ctx: ParseContext): Check[] {
+export function parseCargoTest(stdout: string, stderr: string, ctx: ParseContext): Check[] {
+  const targets: string[] = [];
+  for (const l of stderr.split("\n")) {
+    const running = /^\s*Running (?:unittests |tests )?(\S+)/.exec(l);
+    if (running) targets.push(relPath(running[1]!, ctx.workdir));
+    const doc = /^\s*Doc-tests (\S+)/.exec(l);
+    if (doc) targets.push(`doc:${doc[1]}`);
+  }
   const checks: Check[] = [];
   const byName = new Map<string, Check>();
+  let section = -1;
   let target = "";
-  const lines = text.split("\n");
+  const lines = stdout.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
-    const running = /^\s*Running (?:unittests )?(\S+)/.exec(l);
-    if (running) {
-      target = relPath(running[1]!, ctx.workdir);
-      continue;
-    }
-    const doc = /^\s*Doc-tests (\S+)/.exec(l);
-    if (doc) {
-      target = `doc:${doc[1]}`;
+    if (/^running \d+ tests?$/.test(l)) {
+      section++;
+      target = targets[section] ?? `target${section}`;
       continue;
     }
     const res = /^test (.+?) \.\.\. (ok|FAILED|ignored)(?:,.*)?$/.exec(l);

@@ -48,7 +48,7 @@ export function crashCheck(ctx: ParseContext, tool: string, message: string, det
 
 /** `path:line` or `path:line:col` in a line of text. */
 export function parseLocation(text: string): { file: string; line: number; column?: number } | undefined {
-  const m = /((?:[A-Za-z]:)?[^\s:()'"]+):(\d+)(?::(\d+))?/.exec(text);
+  const m = /((?:(?<![A-Za-z])[A-Za-z]:(?=[\\/]))?[^\s:()'"]+):(\d+)(?::(\d+))?/.exec(text);
   if (!m) return undefined;
   return { file: m[1]!, line: Number(m[2]), column: m[3] === undefined ? undefined : Number(m[3]) };
 }

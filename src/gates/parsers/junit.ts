@@ -12,32 +12,45 @@ export type JUnitDialect = "pytest" | "node" | "vitest";
 
 const Outcome = z.union([
   z.string(),
-  z.object({ "#text": z.string().optional(), message: z.string().optional(), type: z.string().optional() }),
+  z.object({
+    "#text": z.string().optional(),
+    "@_message": z.string().optional(),
+    "@_type": z.string().optional(),
+  }),
 ]);
 type Outcome = z.infer<typeof Outcome>;
 
 const TestCase = z.object({
-  name: z.string(),
-  classname: z.string().optional(),
-  file: z.string().optional(),
-  line: z.string().optional(),
-  time: z.string().optional(),
+  "@_name": z.string(),
+  "@_classname": z.string().optional(),
+  "@_file": z.string().optional(),
+  "@_line": z.string().optional(),
+  "@_time": z.string().optional(),
   failure: z.array(Outcome).optional(),
   error: z.array(Outcome).optional(),
   skipped: z.array(Outcome).optional(),
   "system-out": z.unknown().optional(),
   "system-err": z.unknown().optional(),
 });
-type TestCase = z.infer<typeof TestCase>;
+interface TestCase {
+  name: string;
+  classname?: string;
+  file?: string;
+  line?: string;
+  time?: string;
+  failure?: Outcome[];
+  error?: Outcome[];
+  skipped?: Outcome[];
+}
 
 interface Suite {
-  name?: string;
+  "@_name"?: string;
   testcase?: unknown[];
   testsuite?: Suite[];
 }
 const SuiteSchema: z.ZodType<Suite> = z.lazy(() =>
   z.object({
-    name: z.string().optional(),
+    "@_name": z.string().optional(),
     testcase: z.array(z.unknown()).optional(),
     testsuite: z.array(SuiteSchema).optional(),
   }),
@@ -54,7 +67,7 @@ export class ReportFormatError extends Error {}
 
 function outcomeParts(o: Outcome): { text: string; message?: string; type?: string } {
   if (typeof o === "string") return { text: o };
-  return { text: o["#text"] ?? "", message: o.message, type: o.type };
+  return { text: o["#text"] ?? "", message: o["@_message"], type: o["@_type"] };
 }
 
 /** `ZeroDivisionError: division by zero` → ZeroDivisionError; pytest's last line `tests/x.py:11: AssertionError`. */
@@ -126,10 +139,15 @@ function caseToCheck(tc: TestCase, suitePath: string[], dialect: JUnitDialect, c
     if (dialect !== "pytest" && check.line === undefined) {
       // The first location in the test's own file: vitest `❯ a.test.js:4:31`, node `file:///…/x.test.js:11:12`.
       for (const l of text.split("\n")) {
-        const loc = parseLocation(l.replace(/^.*?(file:\/\/|❯\s*)/, ""));
+        if (!/file:\/\/|❯|\bat\b/.test(l)) continue;
+        const loc = parseLocation(
+          l.replace(/^.*?(file:\/\/|❯\s*|\bat\s+(?:.*\()?)/, "").replace(/^file:\/\//, ""),
+        );
         if (!loc) continue;
-        const f = relPath(loc.file, ctx.workdir);
-        if (f.startsWith("node:") || f.startsWith("/") || f.includes("node_modules")) continue;
+        // Node prints file URLs: percent-encoded.
+        const f = relPath(l.includes("file://") ? decodeURIComponent(loc.file) : loc.file, ctx.workdir);
+        if (f.startsWith("node:") || f.startsWith("/") || f.includes("node_modules") || !/\.\w+$/.test(f))
+          continue;
         check.file ??= f;
         check.line = loc.line;
         check.column = loc.column;
@@ -147,7 +165,8 @@ function caseToCheck(tc: TestCase, suitePath: string[], dialect: JUnitDialect, c
 export function parseJUnitXml(xml: string, dialect: JUnitDialect, ctx: ParseContext): Check[] {
   const parser = new XMLParser({
     ignoreAttributes: false,
-    attributeNamePrefix: "",
+    // Prefixed: node puts a `failure` attribute on <testcase> next to its <failure> element.
+    attributeNamePrefix: "@_",
     textNodeName: "#text",
     parseTagValue: false,
     parseAttributeValue: false,
@@ -168,10 +187,21 @@ export function parseJUnitXml(xml: string, dialect: JUnitDialect, ctx: ParseCont
     for (const raw of suite.testcase ?? []) {
       const tc = TestCase.safeParse(raw);
       if (!tc.success) throw new ReportFormatError(`malformed <testcase>: ${z.prettifyError(tc.error)}`);
-      checks.push(caseToCheck(tc.data, suitePath, dialect, ctx));
+      const d = tc.data;
+      const plain: TestCase = {
+        name: d["@_name"],
+        classname: d["@_classname"],
+        file: d["@_file"],
+        line: d["@_line"],
+        time: d["@_time"],
+        failure: d.failure,
+        error: d.error,
+        skipped: d.skipped,
+      };
+      checks.push(caseToCheck(plain, suitePath, dialect, ctx));
     }
     for (const s of suite.testsuite ?? [])
-      walk(s, dialect === "node" && s.name ? [...suitePath, s.name] : suitePath);
+      walk(s, dialect === "node" && s["@_name"] ? [...suitePath, s["@_name"]] : suitePath);
   };
   const top = doc.data.testsuites;
   if (top && typeof top === "object") walk(top, []);

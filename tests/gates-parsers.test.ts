@@ -1,0 +1,318 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import type { Check } from "../src/core/types.js";
+import { runProcess } from "../src/exec/run-process.js";
+import { parseCargoTest, parseClippyJson } from "../src/gates/parsers/cargo.js";
+import { parseGoTestJson, parseGoVet } from "../src/gates/parsers/go.js";
+import { parseBiomeJson, parseEslintJson } from "../src/gates/parsers/js-lint.js";
+import { parseJUnitXml, ReportFormatError } from "../src/gates/parsers/junit.js";
+import { parseRuffJson } from "../src/gates/parsers/ruff.js";
+import { GO_ENV, GO_EXPECTED_TESTS, makeGoFixture } from "./fixtures-go.js";
+import { BIOME, makeNodeFixture, NODE_EXPECTED_TESTS } from "./fixtures-node.js";
+import { makePythonFixture, PYTHON_EXPECTED_LINT } from "./fixtures-python.js";
+import { makeRustFixture } from "./fixtures-rust.js";
+import { tempDir } from "./helpers.js";
+
+/**
+ * Parsers on real tool output: each block runs the real tool on a fixture repository and parses what it wrote.
+ * (ESLint is not installed here: its parser is checked against the documented `-f json` shape.)
+ */
+const byId = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.id, c]));
+const statuses = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.id, c.status]));
+const has = async (exe: string, args: string[]) => {
+  const r = await runProcess(exe, args, { cwd: tempDir(), timeoutMs: 30_000 });
+  return r.exitCode === 0;
+};
+
+describe("ruff and pytest (real output)", () => {
+  let repo: string;
+  const python = inject("python");
+  beforeAll(async () => {
+    repo = await makePythonFixture();
+  });
+
+  it("ruff --output-format json: rule, file:line:col, message", async () => {
+    const r = await runProcess(python, ["-m", "ruff", "check", "--output-format", "json", "."], {
+      cwd: repo,
+    });
+    expect(r.exitCode).toBe(1);
+    const checks = parseRuffJson(r.stdout, { gate: "lint", workdir: repo });
+    expect(checks.map((c) => c.id).sort()).toEqual([...PYTHON_EXPECTED_LINT].sort());
+    const f401 = byId(checks)["F401:pkg/calc.py:1:8"]!;
+    expect(f401).toMatchObject({
+      gate: "lint",
+      status: "fail",
+      errorType: "F401",
+      file: "pkg/calc.py",
+      line: 1,
+      column: 8,
+    });
+    expect(f401.message).toContain("`os` imported but unused");
+  });
+
+  it("ruff reports a syntax error as a failing check", async () => {
+    const r = await runProcess(python, ["-m", "ruff", "check", "--output-format", "json", "bad.py"], {
+      cwd: repo,
+      input: undefined,
+    });
+    // bad.py does not exist: ruff says so as an io-error diagnostic, still a failure.
+    const missing = parseRuffJson(r.stdout, { gate: "lint", workdir: repo });
+    expect(missing).toHaveLength(1);
+    expect(missing[0]!.status).toBe("fail");
+    const dir = tempDir();
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(path.join(dir, "syn.py"), "def f(:\n");
+    const s = await runProcess(python, ["-m", "ruff", "check", "--output-format", "json", "."], { cwd: dir });
+    const syn = parseRuffJson(s.stdout, { gate: "lint", workdir: dir });
+    expect(syn.length).toBeGreaterThan(0);
+    expect(syn[0]).toMatchObject({ status: "fail", file: "syn.py", line: 1 });
+    expect(syn[0]!.errorType).toMatch(/syntax/);
+  });
+
+  it("pytest JUnit: ids path::Class::name, failure types and messages, errors, skips, collection errors", async () => {
+    const xml = path.join(tempDir(), "junit.xml");
+    const r = await runProcess(
+      python,
+      [
+        "-m",
+        "pytest",
+        "-q",
+        `--junitxml=${xml}`,
+        "-o",
+        "junit_family=xunit1",
+        "--continue-on-collection-errors",
+        "-p",
+        "no:cacheprovider",
+      ],
+      { cwd: repo, env: { PYTHONDONTWRITEBYTECODE: "1" } },
+    );
+    expect(r.exitCode).toBe(1);
+    const checks = parseJUnitXml(readFileSync(xml, "utf8"), "pytest", { gate: "tests", workdir: repo });
+    const s = statuses(checks);
+    expect(s).toMatchObject({
+      "tests/test_calc.py::test_add": "pass",
+      "tests/test_calc.py::test_add_wrong": "fail",
+      "tests/test_calc.py::TestDivide::test_divide": "pass",
+      "tests/test_calc.py::TestDivide::test_divide_zero": "fail",
+      "tests/test_calc.py::test_skipped": "skip",
+      "tests/test_calc.py::test_uses_broken": "fail",
+      "tests/test_text.py::test_shout": "pass",
+      "tests/test_broken.py": "fail",
+    });
+    const c = byId(checks);
+    expect(c["tests/test_calc.py::test_add_wrong"]).toMatchObject({
+      errorType: "AssertionError",
+      file: "tests/test_calc.py",
+      line: 10,
+    });
+    expect(c["tests/test_calc.py::test_add_wrong"]!.message).toContain("assert 4 == 5");
+    expect(c["tests/test_calc.py::TestDivide::test_divide_zero"]).toMatchObject({
+      errorType: "ZeroDivisionError",
+      message: "ZeroDivisionError: division by zero",
+    });
+    expect(c["tests/test_calc.py::test_uses_broken"]!.errorType).toBe("RuntimeError");
+    expect(c["tests/test_broken.py"]!.errorType).toBe("ModuleNotFoundError");
+    expect(c["tests/test_broken.py"]!.detail).toContain("No module named 'pkg.missing_module'");
+    expect(c["tests/test_calc.py::test_skipped"]!.message).toBe("not yet");
+  });
+
+  it("rejects a report that is not JUnit", () => {
+    expect(() => parseJUnitXml("<html><body/></html>", "pytest", { gate: "tests", workdir: repo })).toThrow(
+      ReportFormatError,
+    );
+    expect(() => parseJUnitXml("not xml at all <<<", "pytest", { gate: "tests", workdir: repo })).toThrow();
+    expect(() =>
+      parseRuffJson("Traceback (most recent call last):", { gate: "lint", workdir: repo }),
+    ).toThrow();
+  });
+});
+
+describe("node --test and biome (real output)", () => {
+  let repo: string;
+  beforeAll(async () => {
+    repo = await makeNodeFixture();
+  });
+
+  it("node --test junit: suites, failures, skips, a file that fails to import", async () => {
+    const xml = path.join(tempDir(), "node.xml");
+    const r = await runProcess(
+      process.execPath,
+      ["--test", "--test-reporter=junit", `--test-reporter-destination=${xml}`],
+      { cwd: repo },
+    );
+    expect(r.exitCode).toBe(1);
+    const checks = parseJUnitXml(readFileSync(xml, "utf8"), "node", { gate: "tests", workdir: repo });
+    expect(statuses(checks)).toEqual(NODE_EXPECTED_TESTS);
+    const c = byId(checks);
+    expect(c["mul > multiplies"]).toMatchObject({ file: "test/math.test.js", line: 11 });
+    expect(c["mul > multiplies"]!.message).toContain("Expected values to be strictly equal");
+    expect(c["mul > throws"]!.errorType).toBe("TypeError");
+    expect(c["mul > skips"]!.message).toBe("later");
+  });
+
+  it("vitest junit: file::name ids with type and location", async () => {
+    const dir = tempDir();
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      path.join(dir, "a.test.js"),
+      `import { describe, expect, it } from "vitest";\ndescribe("group", () => {\n  it("passes", () => expect(1).toBe(1));\n  it("fails", () => expect(1).toBe(2));\n  it.skip("skipped", () => {});\n});\n`,
+    );
+    const xml = path.join(tempDir(), "vitest.xml");
+    const vitestBin = path.resolve(import.meta.dirname, "..", "node_modules", ".bin", "vitest");
+    await runProcess(vitestBin, ["run", "--root", dir, "--reporter=junit", `--outputFile=${xml}`], {
+      cwd: dir,
+      timeoutMs: 60_000,
+    });
+    const checks = parseJUnitXml(readFileSync(xml, "utf8"), "vitest", { gate: "tests", workdir: dir });
+    expect(statuses(checks)).toEqual({
+      "a.test.js::group > passes": "pass",
+      "a.test.js::group > fails": "fail",
+      "a.test.js::group > skipped": "skip",
+    });
+    expect(byId(checks)["a.test.js::group > fails"]).toMatchObject({
+      errorType: "AssertionError",
+      file: "a.test.js",
+      line: 4,
+    });
+  });
+
+  it("biome --reporter=json: rule category and location; warnings count", async () => {
+    const r = await runProcess(BIOME, ["lint", "--reporter=json", "."], { cwd: repo });
+    expect(r.exitCode).toBe(1);
+    const checks = parseBiomeJson(r.stdout, { gate: "lint", workdir: repo });
+    expect(checks.map((c) => c.id).sort()).toEqual([
+      "lint/correctness/noUnusedImports:src/lint.js:1:8",
+      "lint/suspicious/noDebugger:src/lint.js:4:5",
+    ]);
+    expect(checks.every((c) => c.status === "fail" && c.file === "src/lint.js")).toBe(true);
+  });
+
+  it("eslint -f json (documented shape; eslint is not installed here)", () => {
+    const sample = JSON.stringify([
+      {
+        filePath: path.join(repo, "src", "lint.js"),
+        messages: [
+          {
+            ruleId: "no-debugger",
+            severity: 2,
+            message: "Unexpected 'debugger' statement.",
+            line: 4,
+            column: 5,
+          },
+          {
+            ruleId: "no-unused-vars",
+            severity: 1,
+            message: "'unused' is defined but never used.",
+            line: 1,
+            column: 10,
+          },
+          {
+            ruleId: null,
+            fatal: true,
+            severity: 2,
+            message: "Parsing error: Unexpected token",
+            line: 9,
+            column: 1,
+          },
+          { ruleId: "eqeqeq", severity: 0, message: "off", line: 3, column: 9 },
+        ],
+        errorCount: 2,
+        warningCount: 1,
+      },
+    ]);
+    const checks = parseEslintJson(sample, { gate: "lint", workdir: repo });
+    expect(checks.map((c) => c.id)).toEqual([
+      "no-debugger:src/lint.js:4:5",
+      "no-unused-vars:src/lint.js:1:10",
+      "parse-error:src/lint.js:9:1",
+    ]);
+  });
+});
+
+describe("go test -json and go vet (real output)", async () => {
+  const haveGo = await has("go", ["version"]);
+  let repo: string;
+  beforeAll(async () => {
+    if (haveGo) repo = await makeGoFixture();
+  });
+
+  it.runIf(haveGo)("go test -json: tests, subtests, skips, a package that does not build", async () => {
+    const r = await runProcess("go", ["test", "-json", "-vet=off", "./..."], {
+      cwd: repo,
+      env: GO_ENV,
+      timeoutMs: 300_000,
+    });
+    expect(r.exitCode).toBe(1);
+    const checks = parseGoTestJson(r.stdout, { gate: "tests", workdir: repo });
+    expect(statuses(checks)).toEqual(GO_EXPECTED_TESTS);
+    const c = byId(checks);
+    expect(c["example.com/fixture/calc.TestMul"]).toMatchObject({
+      file: "calc_test.go",
+      line: 13,
+      message: "Mul(2, 3) = 5, want 6",
+    });
+    expect(c["example.com/fixture/broken"]).toMatchObject({
+      errorType: "BuildFailed",
+      file: "broken/broken.go",
+      line: 3,
+    });
+    expect(c["example.com/fixture/broken"]!.message).toContain("undefined: undefinedThing");
+  });
+
+  it.runIf(haveGo)("go vet: file:line diagnostics from stderr", async () => {
+    const r = await runProcess("go", ["vet", "./..."], { cwd: repo, env: GO_ENV, timeoutMs: 300_000 });
+    expect(r.exitCode).toBe(1);
+    const checks = parseGoVet(r.stderr, { gate: "lint", workdir: repo });
+    expect(checks.map((c) => c.id).sort()).toEqual([
+      "typecheck:broken/broken.go:3:26",
+      "vet:calc/calc.go:10:28",
+    ]);
+    expect(byId(checks)["vet:calc/calc.go:10:28"]!.message).toContain("fmt.Sprintf format %s reads arg #2");
+  });
+});
+
+describe("cargo test and clippy (real output)", async () => {
+  const haveCargo = (await has("cargo", ["--version"])) && (await has("cargo", ["clippy", "--version"]));
+  let repo: string;
+  beforeAll(async () => {
+    if (haveCargo) repo = await makeRustFixture();
+  });
+
+  it.runIf(haveCargo)("cargo test: ok / FAILED / ignored with panic message and location", async () => {
+    const r = await runProcess("cargo", ["test", "--offline"], {
+      cwd: repo,
+      env: { RUST_BACKTRACE: "0", CARGO_TERM_COLOR: "never" },
+      timeoutMs: 300_000,
+    });
+    expect(r.exitCode).toBe(101);
+    const checks = parseCargoTest(r.stdout, r.stderr, { gate: "tests", workdir: repo });
+    const s = statuses(checks);
+    const key = (n: string) => Object.keys(s).find((k) => k.endsWith(`::tests::${n}`))!;
+    expect(Object.keys(s)).toHaveLength(4);
+    expect(s[key("adds")]).toBe("pass");
+    expect(s[key("muls")]).toBe("fail");
+    expect(s[key("panics")]).toBe("fail");
+    expect(s[key("ignored")]).toBe("skip");
+    expect(key("adds").startsWith("src/lib.rs::")).toBe(true);
+    expect(byId(checks)[key("panics")]).toMatchObject({
+      errorType: "panic",
+      message: "boom",
+      file: "src/lib.rs",
+      line: 33,
+    });
+    expect(byId(checks)[key("muls")]!.message).toContain("assertion `left == right` failed");
+  });
+
+  it.runIf(haveCargo)("clippy --message-format=json: lint code and primary span", async () => {
+    const r = await runProcess("cargo", ["clippy", "--offline", "--message-format=json"], {
+      cwd: repo,
+      timeoutMs: 300_000,
+    });
+    expect(r.exitCode).toBe(0);
+    const checks = parseClippyJson(r.stdout, { gate: "lint", workdir: repo });
+    const ptr = checks.find((c) => c.errorType === "clippy::ptr_arg");
+    expect(ptr).toMatchObject({ status: "fail", file: "src/lib.rs", line: 9 });
+    expect(checks.every((c) => c.file === "src/lib.rs")).toBe(true);
+  });
+});
