@@ -1,15 +1,12 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { Budget } from "../src/brain/budget.js";
-import { type ImproveSandboxOptions, improveSandbox } from "../src/brain/improve-sandbox.js";
+import type { ImproveSandboxOptions } from "../src/brain/improve-sandbox.js";
 import type { GateResult } from "../src/core/types.js";
 import { createLlmClient } from "../src/llm/client.js";
 import { LlmError } from "../src/llm/errors.js";
 import type { LlmSettings } from "../src/llm/types.js";
-import { tempDir } from "./helpers.js";
-import { makeCalcRepo, pytestGates, testSettings } from "./llm-fixtures.js";
-import { requestText, type Script, type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
+import { makeCalcRepo, pytestGates, runScriptedBrain, testSettings } from "./llm-fixtures.js";
+import { requestText, type Script, type ScriptedLlmServer } from "./llm-server.js";
 
 let server: ScriptedLlmServer | undefined;
 let initial: GateResult;
@@ -23,38 +20,17 @@ afterEach(async () => {
   server = undefined;
 });
 
-const env = { OPENAI_API_KEY: "sk-errors-test-key-000" };
 const FIX = {
   name: "replace_in_file",
   args: { path: "calc.py", old_text: "return a - b", new_text: "return a + b" },
 };
 const FINISH = { name: "finish", args: { summary: "fixed add" } };
 
-async function run(
-  script: Script,
-  opts: Partial<ImproveSandboxOptions> = {},
-  settings: Partial<LlmSettings> = {},
-) {
-  const sandbox = await makeCalcRepo();
-  const runGates = pytestGates(inject("python"), sandbox);
-  server = await startLlmServer(script);
-  const trajectoryDir = path.join(tempDir(), "traj");
-  const result = await improveSandbox({
-    sandboxPath: sandbox,
-    client: createLlmClient(testSettings("openai", `${server.origin}/v1`, settings), { env }),
-    gateFailures: initial,
-    runGates,
-    budget: new Budget(),
-    limits: { maxAttempts: 2, maxSteps: 6, attemptTimeoutMs: 60_000 },
-    trajectoryDir,
-    ...opts,
+function run(script: Script, opts: Partial<ImproveSandboxOptions> = {}, settings: Partial<LlmSettings> = {}) {
+  return runScriptedBrain({ script, initial, python: inject("python"), opts, settings }).then((r) => {
+    server = r.server;
+    return r;
   });
-  const events = (n: number) =>
-    readFileSync(path.join(trajectoryDir, `${n}.jsonl`), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-  return { result, events, server };
 }
 
 describe("provider failures", () => {
@@ -117,7 +93,7 @@ describe("provider failures", () => {
 
   it("a request that outlives the per-request timeout is retried, then reported as a timeout", async () => {
     const { result, server } = await run(
-      () => ({ type: "slow", ms: 2000, then: { type: "text", text: "late" } }),
+      () => ({ type: "slow", ms: 2000, reply: { type: "text", text: "late" } }),
       {},
       { requestTimeoutMs: 150, maxRetries: 1 },
     );

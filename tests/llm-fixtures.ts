@@ -1,9 +1,14 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { Budget } from "../src/brain/budget.js";
+import { type ImproveSandboxOptions, improveSandbox } from "../src/brain/improve-sandbox.js";
 import type { RunGates } from "../src/brain/tools.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import { runProcess } from "../src/exec/run-process.js";
+import { createLlmClient } from "../src/llm/client.js";
 import type { LlmProviderName, LlmSettings } from "../src/llm/types.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
+import { type Script, type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
 
 /** A tiny Python project with one real bug: `add` subtracts. */
 export const CALC_FILES: Record<string, string> = {
@@ -92,4 +97,43 @@ export function testSettings(
     maxRetryDelayMs: 20,
     ...extra,
   };
+}
+
+export interface ScriptedBrainRun {
+  script: Script;
+  /** The failing gate result the brain starts from (measure it once per file: it is the same fixture). */
+  initial: GateResult;
+  python: string;
+  opts?: Partial<ImproveSandboxOptions>;
+  settings?: Partial<LlmSettings>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A fresh calc sandbox, a scripted server, the real client over HTTP, real pytest gates: one brain call.
+ * The caller closes the returned server.
+ */
+export async function runScriptedBrain(r: ScriptedBrainRun) {
+  const sandbox = await makeCalcRepo();
+  const server: ScriptedLlmServer = await startLlmServer(r.script);
+  const trajectoryDir = path.join(tempDir(), "traj");
+  const result = await improveSandbox({
+    sandboxPath: sandbox,
+    client: createLlmClient(testSettings("openai", `${server.origin}/v1`, r.settings), {
+      env: r.env ?? { OPENAI_API_KEY: "sk-scripted-test-key-000" },
+    }),
+    gateFailures: r.initial,
+    runGates: pytestGates(r.python, sandbox),
+    budget: new Budget(),
+    limits: { maxAttempts: 2, maxSteps: 6, attemptTimeoutMs: 60_000 },
+    trajectoryDir,
+    ...r.opts,
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: trajectory lines are free-form JSON
+  const events = (n: number): any[] =>
+    readFileSync(path.join(trajectoryDir, `${n}.jsonl`), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+  return { result, events, server, sandbox, trajectoryDir };
 }

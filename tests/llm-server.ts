@@ -18,8 +18,8 @@ export type ScriptedReply =
   | { type: "tools"; calls: ScriptedCall[]; text?: string; usage?: Usage }
   | { type: "text"; text: string; usage?: Usage }
   | { type: "error"; status: number; message: string; headers?: Record<string, string> }
-  /** Answer only after `ms` (for timeouts); the reply that follows is `then`. */
-  | { type: "slow"; ms: number; then: ScriptedReply };
+  /** Answer only after `ms` (for timeouts); the reply that follows is `reply`. */
+  | { type: "slow"; ms: number; reply: ScriptedReply };
 
 export interface Usage {
   input: number;
@@ -153,7 +153,7 @@ export async function startLlmServer(script: Script): Promise<ScriptedLlmServer>
       while (reply?.type === "slow") {
         await new Promise((r) => setTimeout(r, (reply as { ms: number }).ms));
         if (res.destroyed || req.destroyed) return;
-        reply = reply.then;
+        reply = reply.reply;
       }
       if (!reply) {
         send(res, 400, { error: { message: `scripted server: no reply scripted for request ${index + 1}` } });
