@@ -11,7 +11,8 @@ const all = readdirSync(here)
   .map((f) => path.basename(f, ".ts"))
   .sort();
 const wanted = process.argv.slice(2);
-for (const name of wanted) if (!all.includes(name)) throw new Error(`no bench "${name}"; known: ${all.join(", ")}`);
+for (const name of wanted)
+  if (!all.includes(name)) throw new Error(`no bench "${name}"; known: ${all.join(", ")}`);
 for (const name of wanted.length ? wanted : all) {
   const mod = (await import(`./${name}.ts`)) as { run: () => Promise<void> };
   await mod.run();

@@ -42,7 +42,11 @@ function makeBigTree(dir: string, files: number): void {
 }
 
 async function benchTree(label: string, source: string, work: string): Promise<void> {
-  const env = await ImprovementEnvironment.init({ source, root: path.join(work, "root"), profile: "generic" });
+  const env = await ImprovementEnvironment.init({
+    source,
+    root: path.join(work, "root"),
+    profile: "generic",
+  });
   const fresh: number[] = [];
   const recycle: number[] = [];
   const cp: number[] = [];
@@ -77,13 +81,19 @@ async function benchTree(label: string, source: string, work: string): Promise<v
 
 export async function run(): Promise<void> {
   const fs = await runProcess("df", ["-T", os.tmpdir()], { cwd: os.tmpdir() });
-  console.log(`bench/sandbox — filesystem: ${fs.stdout.trim().split("\n").at(-1)?.split(/\s+/)[1] ?? "unknown"} (no reflink/overlay used)`);
+  console.log(
+    `bench/sandbox — filesystem: ${fs.stdout.trim().split("\n").at(-1)?.split(/\s+/)[1] ?? "unknown"} (no reflink/overlay used)`,
+  );
   const work = mkdtempSync(path.join(os.tmpdir(), "oi-bench-sandbox-"));
   try {
     await benchTree("odibi source (sdist)", await ensureOdibiSource(), path.join(work, "odibi"));
     const big = path.join(work, "big-src");
     makeBigTree(big, Number(process.env.BENCH_FILES ?? 100_000));
-    await benchTree(`generated tree (${process.env.BENCH_FILES ?? 100_000} files)`, big, path.join(work, "big"));
+    await benchTree(
+      `generated tree (${process.env.BENCH_FILES ?? 100_000} files)`,
+      big,
+      path.join(work, "big"),
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

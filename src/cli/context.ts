@@ -6,7 +6,8 @@ import type { Output } from "./output.js";
 
 export function resolveRoot(root: string | undefined): string {
   const r = root ?? process.env.ODIBI_IMPROVE_ROOT;
-  if (!r) throw new UsageError("no environment root given", "Pass --root <folder> or set ODIBI_IMPROVE_ROOT.");
+  if (!r)
+    throw new UsageError("no environment root given", "Pass --root <folder> or set ODIBI_IMPROVE_ROOT.");
   return path.resolve(r);
 }
 
@@ -24,7 +25,9 @@ export async function withEnvironment<T>(
   const recorded = env.recordedFingerprint();
   let before: Fingerprint = takeFingerprint(env.sacred);
   if (recorded && recorded.digest !== before.digest) {
-    out.warn(`Sacred (${env.sacred}) changed since it was recorded (by you, presumably). Master does not follow it; the new state is recorded.`);
+    out.warn(
+      `Sacred (${env.sacred}) changed since it was recorded (by you, presumably). Master does not follow it; the new state is recorded.`,
+    );
     before = env.recordSacred();
   }
   try {

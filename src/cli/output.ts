@@ -1,4 +1,4 @@
-import { errorMessage, ExitCode, OdibiImproveError } from "../core/errors.js";
+import { ExitCode, errorMessage, OdibiImproveError } from "../core/errors.js";
 
 /** How a command talks: human lines, or one JSON document with --json. */
 export interface Output {
@@ -22,10 +22,15 @@ export function makeOutput(json: boolean): Output {
 /** Print an error the way a user can act on it; return its exit code. */
 export function reportError(err: unknown, json: boolean): number {
   if (err instanceof OdibiImproveError) {
-    if (json) process.stdout.write(`${JSON.stringify({ error: err.name, message: err.message, hint: err.hint, exitCode: err.exitCode })}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ error: err.name, message: err.message, hint: err.hint, exitCode: err.exitCode })}\n`,
+      );
     process.stderr.write(`error: ${err.message}\n${err.hint ? `  → ${err.hint}\n` : ""}`);
     return err.exitCode;
   }
-  process.stderr.write(`error: ${errorMessage(err)}\n${err instanceof Error && err.stack ? `${err.stack}\n` : ""}`);
+  process.stderr.write(
+    `error: ${errorMessage(err)}\n${err instanceof Error && err.stack ? `${err.stack}\n` : ""}`,
+  );
   return ExitCode.failure;
 }

@@ -1,17 +1,23 @@
-import { readFileSync, existsSync } from "node:fs";
-import { isNode, isPair, isScalar, isMap, LineCounter, parseDocument, stringify, type Document } from "yaml";
+import { existsSync, readFileSync } from "node:fs";
+import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument, stringify } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue, NotFoundError } from "../core/errors.js";
 import { type Config, type ConfigInput, ConfigSchema } from "./schema.js";
 
-function locate(doc: Document, lc: LineCounter, path: PropertyKey[], key?: string): { line?: number; column?: number } {
+function locate(
+  doc: Document,
+  lc: LineCounter,
+  path: PropertyKey[],
+  key?: string,
+): { line?: number; column?: number } {
   let node: unknown = path.length === 0 ? doc.contents : doc.getIn(path as unknown[], true);
   if (key !== undefined && isMap(node)) {
     const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
     if (pair && isNode(pair.key)) node = pair.key;
   }
   // A missing key: point at the nearest existing parent.
-  for (let n = path.length; !isNode(node) && n > 0; n--) node = doc.getIn(path.slice(0, n - 1) as unknown[], true);
+  for (let n = path.length; !isNode(node) && n > 0; n--)
+    node = doc.getIn(path.slice(0, n - 1) as unknown[], true);
   if (isNode(node) && node.range) {
     const pos = lc.linePos(node.range[0]);
     return { line: pos.line, column: pos.col };
@@ -47,20 +53,32 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(
       doc.errors.map((e) => {
         const pos = lc.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, message: `invalid YAML: ${e.message.split("\n")[0]}` };
+        return {
+          file,
+          line: pos.line,
+          column: pos.col,
+          message: `invalid YAML: ${e.message.split("\n")[0]}`,
+        };
       }),
       "Fix the YAML syntax at the position shown.",
     );
   }
   const data = doc.toJS() ?? {};
   const parsed = ConfigSchema.safeParse(data);
-  if (!parsed.success) throw new ConfigError(zodIssues(file, doc, lc, parsed.error), "Fix the value(s) at the position(s) shown.");
+  if (!parsed.success)
+    throw new ConfigError(
+      zodIssues(file, doc, lc, parsed.error),
+      "Fix the value(s) at the position(s) shown.",
+    );
   return parsed.data;
 }
 
 export function loadConfig(file: string): Config {
   if (!existsSync(file))
-    throw new NotFoundError(`no configuration at ${file}`, "Run `odibi-improve init --source <repo> --root <root>` first, or pass the right --root.");
+    throw new NotFoundError(
+      `no configuration at ${file}`,
+      "Run `odibi-improve init --source <repo> --root <root>` first, or pass the right --root.",
+    );
   return parseConfig(readFileSync(file, "utf8"), file);
 }
 

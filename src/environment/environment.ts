@@ -1,12 +1,22 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
 import path from "node:path";
 import { type Config, type ConfigInput, loadConfig, parseConfig, renderConfig } from "../config/index.js";
 import { EnvironmentStateError, NotFoundError, UsageError } from "../core/errors.js";
 import type { ProfileName } from "../core/types.js";
 import { detectProfile } from "../profiles/index.js";
-import { git, gitRaw, gitTopLevel, headCommit, statusLines, treeHash } from "./git.js";
-import { type Layout, LAYOUT_DIRS, layoutOf, OWNED_NAMES, sandboxName } from "./layout.js";
 import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
+import { git, gitRaw, gitTopLevel, headCommit, statusLines, treeHash } from "./git.js";
+import { LAYOUT_DIRS, type Layout, layoutOf, OWNED_NAMES, sandboxName } from "./layout.js";
 import { type Fingerprint, isInside, SacredGuard, takeFingerprint, verifyFingerprint } from "./sacred.js";
 
 export const MASTER_BRANCH = "master";
@@ -114,17 +124,28 @@ export class ImprovementEnvironment {
   /** Create the environment: layout, config.yaml, Master from Sacred, Sacred's fingerprint. */
   static async init(opts: InitOptions): Promise<ImprovementEnvironment> {
     const log = opts.log ?? (() => {});
-    if (!opts.source) throw new UsageError("--source is required", "Pass the path of the repository to improve.");
+    if (!opts.source)
+      throw new UsageError("--source is required", "Pass the path of the repository to improve.");
     const source = path.resolve(opts.source);
-    if (!existsSync(source)) throw new UsageError(`source ${source} does not exist`, "Pass an existing repository folder with --source.");
+    if (!existsSync(source))
+      throw new UsageError(
+        `source ${source} does not exist`,
+        "Pass an existing repository folder with --source.",
+      );
     if (!statSync(source).isDirectory()) throw new UsageError(`source ${source} is not a folder`);
     const layout = layoutOf(opts.root);
     const guard = new SacredGuard(source);
     const rootReal = path.resolve(layout.root);
     if (isInside(rootReal, guard.sacredReal) || isInside(rootReal, source))
-      throw new UsageError(`root ${rootReal} is inside the source ${source}`, "Choose a root outside the repository (e.g. a sibling folder).");
+      throw new UsageError(
+        `root ${rootReal} is inside the source ${source}`,
+        "Choose a root outside the repository (e.g. a sibling folder).",
+      );
     if (isInside(guard.sacredReal, rootReal) || isInside(source, rootReal))
-      throw new UsageError(`source ${source} is inside root ${rootReal}`, "Choose a root that does not contain the repository.");
+      throw new UsageError(
+        `source ${source} is inside root ${rootReal}`,
+        "Choose a root that does not contain the repository.",
+      );
 
     if (!isEmptyDir(layout.root)) {
       if (!opts.force)
@@ -168,7 +189,15 @@ export class ImprovementEnvironment {
           log(`cloning ${source} into Master`);
           // --no-local: copy objects through the pack protocol instead of hard-linking Sacred's object files
           // (a hard link changes the inode's ctime: Sacred must not see even that).
-          await git(layout.root, ["clone", "--no-local", "--no-hardlinks", "--quiet", "--", source, tmpMaster]);
+          await git(layout.root, [
+            "clone",
+            "--no-local",
+            "--no-hardlinks",
+            "--quiet",
+            "--",
+            source,
+            tmpMaster,
+          ]);
           await git(tmpMaster, ["checkout", "-q", "-B", MASTER_BRANCH]);
           if (dirty.length > 0) await copyWorkingTree(source, tmpMaster, true);
         } else {
@@ -247,10 +276,13 @@ export class ImprovementEnvironment {
   private async assertMasterClean(action: string): Promise<void> {
     const dirty = await this.masterDirty();
     if (dirty.length > 0)
-      throw new EnvironmentStateError(`Master has uncommitted changes; refusing to ${action}: ${dirty.slice(0, 5).join("; ")}`, {
-        exitCode: 1,
-        hint: `Master changes only through promotions. Inspect with \`git -C "${this.layout.master}" status\`; keep the changes with \`git -C "${this.layout.master}" stash\` (nothing is lost), then retry.`,
-      });
+      throw new EnvironmentStateError(
+        `Master has uncommitted changes; refusing to ${action}: ${dirty.slice(0, 5).join("; ")}`,
+        {
+          exitCode: 1,
+          hint: `Master changes only through promotions. Inspect with \`git -C "${this.layout.master}" status\`; keep the changes with \`git -C "${this.layout.master}" stash\` (nothing is lost), then retry.`,
+        },
+      );
   }
 
   // ---- Sandboxes ----------------------------------------------------------------------------------------
@@ -281,7 +313,15 @@ export class ImprovementEnvironment {
     }
     if (!reused) {
       try {
-        await git(this.layout.sandboxes, ["clone", "--shared", "--quiet", "--no-checkout", "--", this.layout.master, dir]);
+        await git(this.layout.sandboxes, [
+          "clone",
+          "--shared",
+          "--quiet",
+          "--no-checkout",
+          "--",
+          this.layout.master,
+          dir,
+        ]);
         writeFileAtomic(this.guard, path.join(dir, ".git", "config"), SANDBOX_GIT_CONFIG);
         await git(dir, ["checkout", "-q", "--detach", base]);
       } catch (e) {
@@ -309,10 +349,17 @@ export class ImprovementEnvironment {
     writeFileAtomic(this.guard, path.join(dotGit, "config"), SANDBOX_GIT_CONFIG);
     rmGuarded(this.guard, path.join(dotGit, "hooks"));
     rmGuarded(this.guard, path.join(dotGit, "info", "exclude"));
-    writeFileAtomic(this.guard, path.join(dotGit, "objects", "info", "alternates"), `${path.join(this.layout.master, ".git", "objects")}\n`);
+    writeFileAtomic(
+      this.guard,
+      path.join(dotGit, "objects", "info", "alternates"),
+      `${path.join(this.layout.master, ".git", "objects")}\n`,
+    );
     await git(dir, ["checkout", "-q", "-f", "--detach", base]);
     await git(dir, ["clean", "-q", "-ffdx"]);
-    if ((await statusLines(dir)).length > 0 || (await treeHash(dir)) !== (await treeHash(this.layout.master, base)))
+    if (
+      (await statusLines(dir)).length > 0 ||
+      (await treeHash(dir)) !== (await treeHash(this.layout.master, base))
+    )
       throw new EnvironmentStateError(`sandbox ${dir} could not be reset`);
   }
 
@@ -320,7 +367,8 @@ export class ImprovementEnvironment {
     const id = sandboxName(cycleId);
     const dir = path.join(this.layout.sandboxes, id);
     const meta = path.join(dir, ".git", SANDBOX_META);
-    if (!existsSync(meta)) throw new NotFoundError(`no sandbox ${id}`, "List them with `odibi-improve sandbox list`.");
+    if (!existsSync(meta))
+      throw new NotFoundError(`no sandbox ${id}`, "List them with `odibi-improve sandbox list`.");
     return JSON.parse(readFileSync(meta, "utf8")) as SandboxInfo;
   }
 
@@ -331,7 +379,8 @@ export class ImprovementEnvironment {
       if (name.startsWith(".")) continue; // the pool
       const meta = path.join(this.layout.sandboxes, name, ".git", SANDBOX_META);
       if (existsSync(meta)) out.push(JSON.parse(readFileSync(meta, "utf8")) as SandboxInfo);
-      else out.push({ id: name, path: path.join(this.layout.sandboxes, name), baseCommit: "", createdAt: "" });
+      else
+        out.push({ id: name, path: path.join(this.layout.sandboxes, name), baseCommit: "", createdAt: "" });
     }
     return out;
   }
@@ -340,7 +389,10 @@ export class ImprovementEnvironment {
    * Remove a sandbox completely. Idempotent. With `recycle`, the folder is instead parked as the one warm sandbox
    * that the next `createSandbox({ reuse: true })` resets (much cheaper than a new checkout on large trees).
    */
-  async destroySandbox(sandbox: SandboxInfo | string | number, opts: { recycle?: boolean } = {}): Promise<void> {
+  async destroySandbox(
+    sandbox: SandboxInfo | string | number,
+    opts: { recycle?: boolean } = {},
+  ): Promise<void> {
     const id = typeof sandbox === "object" ? sandbox.id : sandboxName(sandbox);
     const dir = path.join(this.layout.sandboxes, id);
     if (!isInside(path.resolve(dir), this.layout.sandboxes) || path.resolve(dir) === this.layout.sandboxes)
@@ -397,7 +449,8 @@ export class ImprovementEnvironment {
         { hint: "Re-run the cycle on a fresh sandbox; promotions are serialised." },
       );
     const files = await this.sandboxChanges(sandbox);
-    if (files.length === 0) throw new EnvironmentStateError(`sandbox ${sandbox.id} has no changes to promote`);
+    if (files.length === 0)
+      throw new EnvironmentStateError(`sandbox ${sandbox.id} has no changes to promote`);
     const message = [
       `odibi-improve: cycle ${info.cycleId}: ${info.task}`.slice(0, 200),
       "",
@@ -438,7 +491,10 @@ export class ImprovementEnvironment {
     if (!/^[A-Za-z0-9._-]+$/.test(snapName) || snapName.includes(".."))
       throw new UsageError(`invalid snapshot name "${snapName}"`, "Use letters, digits, '.', '_' and '-'.");
     if (existsSync(this.snapshotMetaPath(snapName)))
-      throw new UsageError(`snapshot ${snapName} already exists`, "Choose another name, or list them with `odibi-improve snapshots`.");
+      throw new UsageError(
+        `snapshot ${snapName} already exists`,
+        "Choose another name, or list them with `odibi-improve snapshots`.",
+      );
     const commit = await this.masterHead();
     const tree = await treeHash(this.layout.master);
     const tag = `snapshot/${snapName}`;
@@ -448,10 +504,24 @@ export class ImprovementEnvironment {
       archive = path.join(this.layout.snapshots, `${snapName}.tar.gz`);
       this.guard.assertWritable(archive);
       const tmp = `${archive}.tmp`;
-      await git(this.layout.master, ["archive", "--format=tar.gz", `--prefix=${snapName}/`, "-o", tmp, commit]);
+      await git(this.layout.master, [
+        "archive",
+        "--format=tar.gz",
+        `--prefix=${snapName}/`,
+        "-o",
+        tmp,
+        commit,
+      ]);
       renameSync(tmp, archive);
     }
-    const info: SnapshotInfo = { name: snapName, commit, tree, createdAt: new Date().toISOString(), tag, archive };
+    const info: SnapshotInfo = {
+      name: snapName,
+      commit,
+      tree,
+      createdAt: new Date().toISOString(),
+      tag,
+      archive,
+    };
     writeFileAtomic(this.guard, this.snapshotMetaPath(snapName), JSON.stringify(info, null, 2));
     await this.applyRetention();
     return info;
@@ -484,7 +554,11 @@ export class ImprovementEnvironment {
     if (!existsSync(meta))
       throw new NotFoundError(
         `no snapshot named "${name}"`,
-        `Known snapshots: ${this.listSnapshots().map((s) => s.name).join(", ") || "(none)"}. List them with \`odibi-improve snapshots\`.`,
+        `Known snapshots: ${
+          this.listSnapshots()
+            .map((s) => s.name)
+            .join(", ") || "(none)"
+        }. List them with \`odibi-improve snapshots\`.`,
       );
     const snap = JSON.parse(readFileSync(meta, "utf8")) as SnapshotInfo;
     await this.assertMasterClean("roll back");
@@ -493,7 +567,9 @@ export class ImprovementEnvironment {
     const tree = await treeHash(this.layout.master);
     const dirty = await this.masterDirty();
     if (tree !== snap.tree || dirty.length > 0)
-      throw new EnvironmentStateError(`rollback to ${name} did not restore the recorded tree (${tree} ≠ ${snap.tree})`);
+      throw new EnvironmentStateError(
+        `rollback to ${name} did not restore the recorded tree (${tree} ≠ ${snap.tree})`,
+      );
     return { snapshot: snap, safety };
   }
 }
@@ -503,7 +579,9 @@ async function copyWorkingTree(source: string, dest: string, sourceIsRepo: boole
   const tracked = (await git(dest, ["ls-files", "-z"])).split("\0").filter(Boolean);
   for (const f of tracked) rmSync(path.join(dest, f), { force: true });
   const files = sourceIsRepo
-    ? (await git(source, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"])).split("\0").filter(Boolean)
+    ? (await git(source, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]))
+        .split("\0")
+        .filter(Boolean)
     : undefined;
   if (files) {
     for (const f of files) {
@@ -516,7 +594,13 @@ async function copyWorkingTree(source: string, dest: string, sourceIsRepo: boole
   await git(dest, ["add", "-A"]);
   const staged = await gitRaw(dest, ["diff", "--cached", "--quiet"]);
   if (staged.exitCode !== 0)
-    await git(dest, ["commit", "-q", "--no-verify", "-m", "odibi-improve: Sacred's working tree (uncommitted changes included)"]);
+    await git(dest, [
+      "commit",
+      "-q",
+      "--no-verify",
+      "-m",
+      "odibi-improve: Sacred's working tree (uncommitted changes included)",
+    ]);
 }
 
 async function initFromFolder(source: string, dest: string, sourceIsEmptyRepo: boolean): Promise<void> {
@@ -534,6 +618,8 @@ async function initFromFolder(source: string, dest: string, sourceIsEmptyRepo: b
     "--no-verify",
     "--allow-empty",
     "-m",
-    sourceIsEmptyRepo ? "odibi-improve: Sacred's working tree (repository had no commits)" : "odibi-improve: Sacred as a plain folder",
+    sourceIsEmptyRepo
+      ? "odibi-improve: Sacred's working tree (repository had no commits)"
+      : "odibi-improve: Sacred as a plain folder",
   ]);
 }

@@ -35,7 +35,11 @@ const SAFE_GIT_OPTS = [
   "gc.auto=0",
 ];
 
-export async function gitRaw(cwd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export async function gitRaw(
+  cwd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return runProcess("git", [...SAFE_GIT_OPTS, ...args], {
     cwd,
     env: GIT_ENV,
@@ -45,11 +49,20 @@ export async function gitRaw(cwd: string, args: string[], opts: { input?: string
 }
 
 /** Run git and return stdout; throw GitError (with stderr) on failure. */
-export async function git(cwd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function git(
+  cwd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const r = await gitRaw(cwd, args, opts);
-  if (r.spawnError) throw new GitError("git is not installed or not on PATH", { hint: "Install git (https://git-scm.com/downloads)." });
+  if (r.spawnError)
+    throw new GitError("git is not installed or not on PATH", {
+      hint: "Install git (https://git-scm.com/downloads).",
+    });
   if (r.exitCode !== 0) {
-    throw new GitError(`git ${args.join(" ")} failed (${describeEnd(r)}) in ${cwd}: ${r.stderr.trim() || r.stdout.trim()}`);
+    throw new GitError(
+      `git ${args.join(" ")} failed (${describeEnd(r)}) in ${cwd}: ${r.stderr.trim() || r.stdout.trim()}`,
+    );
   }
   return r.stdout;
 }

@@ -45,7 +45,16 @@ export function layoutOf(root: string): Layout {
 }
 
 /** Folders init creates. */
-export const LAYOUT_DIRS = ["sandboxes", "snapshots", "golden", "memory", "reports", "stories", "trajectories", "state"] as const;
+export const LAYOUT_DIRS = [
+  "sandboxes",
+  "snapshots",
+  "golden",
+  "memory",
+  "reports",
+  "stories",
+  "trajectories",
+  "state",
+] as const;
 
 /** Names init owns at the top of a root (moved aside, never deleted, by `init --force`). */
 export const OWNED_NAMES = [
@@ -66,7 +75,9 @@ export const OWNED_NAMES = [
 
 /** Sandbox folder name for a cycle id: `cycle_001` for 1, or the id itself when it is already a name. */
 export function sandboxName(cycleId: string | number): string {
-  if (typeof cycleId === "number" || /^\d+$/.test(cycleId)) return `cycle_${String(cycleId).padStart(3, "0")}`;
-  if (!/^[A-Za-z0-9._-]+$/.test(cycleId)) throw new Error(`invalid sandbox id "${cycleId}": use letters, digits, . _ -`);
+  if (typeof cycleId === "number" || /^\d+$/.test(cycleId))
+    return `cycle_${String(cycleId).padStart(3, "0")}`;
+  if (!/^[A-Za-z0-9._-]+$/.test(cycleId))
+    throw new Error(`invalid sandbox id "${cycleId}": use letters, digits, . _ -`);
   return cycleId;
 }

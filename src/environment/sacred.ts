@@ -45,7 +45,9 @@ export class SacredGuard {
   assertWritable(target: string): void {
     const real = realOrResolved(target);
     if (isInside(real, this.sacredReal) || isInside(path.resolve(target), this.sacredReal)) {
-      throw new SacredViolation(`refused to write ${target}: it resolves to ${real}, inside Sacred (${this.sacredReal})`);
+      throw new SacredViolation(
+        `refused to write ${target}: it resolves to ${real}, inside Sacred (${this.sacredReal})`,
+      );
     }
   }
 }
@@ -114,7 +116,10 @@ export function verifyFingerprint(recorded: Fingerprint, sacred: string): void {
   const now = takeFingerprint(sacred);
   if (now.digest === recorded.digest) return;
   const d = compareFingerprints(recorded, now);
-  const show = (label: string, xs: string[]) => (xs.length ? `\n  ${label}: ${xs.slice(0, 10).join(", ")}${xs.length > 10 ? ` … (+${xs.length - 10})` : ""}` : "");
+  const show = (label: string, xs: string[]) =>
+    xs.length
+      ? `\n  ${label}: ${xs.slice(0, 10).join(", ")}${xs.length > 10 ? ` … (+${xs.length - 10})` : ""}`
+      : "";
   throw new SacredViolation(
     `Sacred (${sacred}) changed since init!${show("added", d.added)}${show("removed", d.removed)}${show("changed", d.changed)}\n` +
       "If you changed it yourself, run `odibi-improve init --force` to start a new environment from it.",

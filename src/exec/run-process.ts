@@ -84,7 +84,11 @@ function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   }
 }
 
-export async function runProcess(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+export async function runProcess(
+  file: string,
+  args: readonly string[],
+  opts: RunOptions,
+): Promise<RunResult> {
   const cap = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const grace = opts.graceMs ?? 3000;
   const out = new TailBuffer(cap);

@@ -50,7 +50,11 @@ export const PROFILE_TABLE: Record<ProfileName, Profile> = {
   node: {
     name: "node",
     description: "Node: npm test, biome or eslint",
-    commands: { test: "npm test", lint: "npx --no-install biome check .", fix: ["npx --no-install biome check --write ."] },
+    commands: {
+      test: "npm test",
+      lint: "npx --no-install biome check .",
+      fix: ["npx --no-install biome check --write ."],
+    },
     gates: ["lint", "tests"],
   },
   go: {
@@ -97,6 +101,7 @@ export function detectProfile(repo: string): ProfileName {
 export function resolveCommands(profile: ProfileName, overrides: ProfileCommands = {}): ProfileCommands {
   const base = PROFILE_TABLE[profile].commands;
   const out: ProfileCommands = { ...base };
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(overrides))
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
 }

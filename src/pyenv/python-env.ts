@@ -20,7 +20,9 @@ export function cacheDir(): string {
 }
 
 export function venvBin(venv: string, exe: string): string {
-  return process.platform === "win32" ? path.join(venv, "Scripts", `${exe}.exe`) : path.join(venv, "bin", exe);
+  return process.platform === "win32"
+    ? path.join(venv, "Scripts", `${exe}.exe`)
+    : path.join(venv, "bin", exe);
 }
 
 export function venvBinDir(venv: string): string {
@@ -33,7 +35,10 @@ async function findSystemPython(): Promise<string> {
     const r = await runProcess(c, ["--version"], { cwd: process.cwd(), timeoutMs: 20_000 });
     if (!r.spawnError && r.exitCode === 0) return c;
   }
-  throw new MissingTool("python3", "Install Python 3.10+ (https://www.python.org/downloads/ or `apt-get install python3 python3-venv`).");
+  throw new MissingTool(
+    "python3",
+    "Install Python 3.10+ (https://www.python.org/downloads/ or `apt-get install python3 python3-venv`).",
+  );
 }
 
 export interface PythonEnv {
@@ -58,7 +63,9 @@ export async function ensurePythonEnv(
   const log = opts.log ?? (() => {});
   const marker = path.join(venv, ".odibi-improve.json");
   const want = [...PYTHON_TOOLS, ...(opts.odibi ? [`odibi==${ODIBI_VERSION}`] : [])];
-  const have: Marker = existsSync(marker) ? (JSON.parse(readFileSync(marker, "utf8")) as Marker) : { packages: [] };
+  const have: Marker = existsSync(marker)
+    ? (JSON.parse(readFileSync(marker, "utf8")) as Marker)
+    : { packages: [] };
   const python = venvBin(venv, "python");
   if (!existsSync(python)) {
     const sys = await findSystemPython();
@@ -74,18 +81,30 @@ export async function ensurePythonEnv(
   const missing = want.filter((p) => !have.packages.includes(p));
   if (missing.length > 0) {
     log(`installing ${missing.join(", ")} into ${venv}`);
-    const r = await runProcess(python, ["-m", "pip", "install", "--disable-pip-version-check", "-q", ...missing], {
-      cwd: process.cwd(),
-      timeoutMs: 1_200_000,
-    });
+    const r = await runProcess(
+      python,
+      ["-m", "pip", "install", "--disable-pip-version-check", "-q", ...missing],
+      {
+        cwd: process.cwd(),
+        timeoutMs: 1_200_000,
+      },
+    );
     if (r.exitCode !== 0)
-      throw new OdibiImproveError(`pip install ${missing.join(" ")} failed: ${describeEnd(r)}\n${r.stderr.slice(-4000)}`, {
-        hint: "Check that PyPI is reachable (or set PIP_INDEX_URL) and retry `odibi-improve setup`.",
-      });
+      throw new OdibiImproveError(
+        `pip install ${missing.join(" ")} failed: ${describeEnd(r)}\n${r.stderr.slice(-4000)}`,
+        {
+          hint: "Check that PyPI is reachable (or set PIP_INDEX_URL) and retry `odibi-improve setup`.",
+        },
+      );
     have.packages = [...new Set([...have.packages, ...missing])];
     writeFileSync(marker, JSON.stringify(have, null, 2));
   }
-  return { venv, python, binDir: venvBinDir(venv), hasOdibi: have.packages.some((p) => p.startsWith("odibi==")) };
+  return {
+    venv,
+    python,
+    binDir: venvBinDir(venv),
+    hasOdibi: have.packages.some((p) => p.startsWith("odibi==")),
+  };
 }
 
 /**
@@ -102,10 +121,22 @@ export async function ensureOdibiSource(opts: { log?: (line: string) => void } =
   const dl = path.join(base, "download");
   const r = await runProcess(
     env.python,
-    ["-m", "pip", "download", "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:", "-d", dl, `odibi==${ODIBI_VERSION}`],
+    [
+      "-m",
+      "pip",
+      "download",
+      "--disable-pip-version-check",
+      "--no-deps",
+      "--no-binary",
+      ":all:",
+      "-d",
+      dl,
+      `odibi==${ODIBI_VERSION}`,
+    ],
     { cwd: base, timeoutMs: 600_000 },
   );
-  if (r.exitCode !== 0) throw new OdibiImproveError(`could not download the odibi sdist: ${describeEnd(r)}\n${r.stderr}`);
+  if (r.exitCode !== 0)
+    throw new OdibiImproveError(`could not download the odibi sdist: ${describeEnd(r)}\n${r.stderr}`);
   const tar = await import("tar");
   await tar.x({ file: path.join(dl, `odibi-${ODIBI_VERSION}.tar.gz`), cwd: base });
   if (!existsSync(path.join(dir, "pyproject.toml")))

@@ -6,7 +6,9 @@ import type { CommandContext } from "../main.js";
 
 export function initCommand(ctx: CommandContext) {
   return new Command("init")
-    .description("create an environment: Master (a git copy of your repository), sandboxes, snapshots, memory")
+    .description(
+      "create an environment: Master (a git copy of your repository), sandboxes, snapshots, memory",
+    )
     .requiredOption("--source <path>", "your repository (Sacred): read, never written")
     .option("--profile <name>", `auto | ${PROFILES.join(" | ")}`, "auto")
     .option("--allow-dirty", "take Sacred's uncommitted working tree as Master's first commit")

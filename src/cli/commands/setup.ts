@@ -10,6 +10,9 @@ export function setupCommand(ctx: CommandContext) {
       const out = ctx.output();
       const env = await ensurePythonEnv({ odibi: opts.odibi, log: (l) => out.line(l) });
       const src = opts.odibi ? await ensureOdibiSource({ log: (l) => out.line(l) }) : undefined;
-      out.result(`Python venv ready: ${env.venv}${src ? `\nodibi source: ${src}` : ""}`, { ...env, odibiSource: src });
+      out.result(`Python venv ready: ${env.venv}${src ? `\nodibi source: ${src}` : ""}`, {
+        ...env,
+        odibiSource: src,
+      });
     });
 }
