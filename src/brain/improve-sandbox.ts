@@ -370,8 +370,9 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     error,
     budget: budgetStop,
   };
-  result.summary = redactor.text(summarize(result));
-  return result;
+  result.summary = summarize(result);
+  // Model text (summaries) and gate output can carry a key; the result goes into reports and lessons.
+  return redactor.value(result);
 }
 
 function summarize(r: BrainResult): string {
