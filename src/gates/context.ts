@@ -1,0 +1,48 @@
+import path from "node:path";
+import type { Config } from "../config/schema.js";
+import { runProcess } from "../exec/run-process.js";
+import { resolveCommands } from "../profiles/profiles.js";
+import { defaultVenvDir } from "../pyenv/python-env.js";
+import { buildGateEnv } from "./env.js";
+import type { CommandRunner, GateContext } from "./gate.js";
+import { buildGateEnv as buildOdibiGateEnv } from "./odibi/gate-env.js";
+
+export interface GateContextInput {
+  workdir: string;
+  config: Config;
+  /** `<root>/golden`. */
+  goldenDir: string;
+  /** Folder for this run's reports and outputs. */
+  outputDir: string;
+  /** The venv whose `python` the commands use (default: the tool's own, see src/pyenv). */
+  venv?: string;
+  /** Extra environment for every command (over the gate defaults). */
+  env?: Record<string, string>;
+  run?: CommandRunner;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+/**
+ * The context a gate run needs, from the configuration: the profile's commands with the user's overrides, the
+ * gate environment (venv first on PATH; for odibi also the tree's own code on PYTHONPATH), time limit.
+ */
+export function makeGateContext(input: GateContextInput): GateContext {
+  const venv = input.venv ?? defaultVenvDir();
+  const base =
+    input.config.profile === "odibi"
+      ? buildOdibiGateEnv(input.workdir, venv, { outputDir: path.join(input.outputDir, "env") })
+      : buildGateEnv({ venv });
+  return {
+    workdir: input.workdir,
+    config: input.config,
+    commands: resolveCommands(input.config.profile, input.config.commands),
+    env: { ...base, ...input.env },
+    goldenDir: input.goldenDir,
+    outputDir: input.outputDir,
+    run: input.run ?? runProcess,
+    timeoutMs: input.config.gates.timeout_seconds * 1000,
+    signal: input.signal,
+    log: input.log,
+  };
+}
