@@ -107,6 +107,8 @@ export interface ScriptedBrainRun {
   opts?: Partial<ImproveSandboxOptions>;
   settings?: Partial<LlmSettings>;
   env?: NodeJS.ProcessEnv;
+  /** Default openai (chat completions); anthropic speaks the messages protocol. */
+  provider?: LlmProviderName;
 }
 
 /**
@@ -119,7 +121,7 @@ export async function runScriptedBrain(r: ScriptedBrainRun) {
   const trajectoryDir = path.join(tempDir(), "traj");
   const result = await improveSandbox({
     sandboxPath: sandbox,
-    client: createLlmClient(testSettings("openai", `${server.origin}/v1`, r.settings), {
+    client: createLlmClient(testSettings(r.provider ?? "openai", `${server.origin}/v1`, r.settings), {
       env: r.env ?? { OPENAI_API_KEY: "sk-scripted-test-key-000" },
     }),
     gateFailures: r.initial,

@@ -44,6 +44,10 @@ export function classifyLlmError(err: unknown, ctx: ErrorContext): LlmError {
       hint: "Check llm.model / --llm-model.",
     });
   }
+  if (APICallError.isInstance(err) && err.statusCode === undefined) {
+    // No HTTP answer at all: the SDK wraps connection failures ("Cannot connect to API") this way.
+    return networkError(err, where, ctx);
+  }
   if (APICallError.isInstance(err)) {
     const status = err.statusCode;
     const says = providerSays(err);
@@ -85,14 +89,19 @@ export function classifyLlmError(err: unknown, ctx: ErrorContext): LlmError {
   const msg = errorMessage(err);
   const cause = err instanceof Error && err.cause ? ` (${errorMessage(err.cause)})` : "";
   if (/fetch failed|ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|socket|network/i.test(msg + cause)) {
-    return new LlmError("network", `cannot reach ${where}: ${msg}${cause}`, {
-      hint:
-        ctx.provider === "ollama"
-          ? "Is Ollama running (ollama serve) and listening on that address?"
-          : "Check the base URL and the network connection.",
-    });
+    return networkError(err, where, ctx);
   }
   return new LlmError("unknown", `${where}: ${msg}${cause}`, { cause: err });
+}
+
+function networkError(err: unknown, where: string, ctx: ErrorContext): LlmError {
+  const cause = err instanceof Error && err.cause ? ` (${errorMessage(err.cause)})` : "";
+  return new LlmError("network", `cannot reach ${where}: ${errorMessage(err)}${cause}`, {
+    hint:
+      ctx.provider === "ollama"
+        ? "Is Ollama running (ollama serve) and listening on that address?"
+        : "Check the base URL and the network connection.",
+  });
 }
 
 /** The delay a `retry-after-ms` / `retry-after` header asks for, if any. */
