@@ -6,17 +6,15 @@ import type { Check } from "../src/core/types.js";
 import { runProcess } from "../src/exec/run-process.js";
 import type { GateContext } from "../src/gates/gate.js";
 import {
-  buildGateEnv,
   GOLDEN_TEMPLATES,
   type GoldenProject,
   installGoldenProjects,
-  listGoldenProjects,
+  odibiGateContext,
   planGoldenRun,
   pythonImportRoot,
   validateChecks,
   validateGate,
 } from "../src/gates/odibi/index.js";
-import { resolveCommands } from "../src/profiles/profiles.js";
 import { venvBin } from "../src/pyenv/python-env.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
@@ -25,18 +23,14 @@ let projects: GoldenProject[];
 const logLines: string[] = [];
 
 function gateContext(workdir: string, golden: string): GateContext {
-  const venv = inject("venv");
-  const outputDir = tempDir();
-  return {
+  return odibiGateContext({
     workdir,
+    venv: inject("venv"),
     config: parseConfig("source:\n  sacred_repo: /nowhere\nprofile: odibi\n", "config.yaml"),
-    commands: resolveCommands("odibi"),
-    env: buildGateEnv(workdir, venv, { outputDir }),
     goldenDir: golden,
-    outputDir,
-    run: runProcess,
+    outputDir: tempDir(),
     timeoutMs: 120_000,
-  };
+  });
 }
 
 beforeAll(async () => {

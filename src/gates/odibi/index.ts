@@ -1,4 +1,5 @@
 export * from "./command.js";
+export * from "./context.js";
 export * from "./gate-env.js";
 export * from "./golden-gate.js";
 export * from "./golden-projects.js";

@@ -1,0 +1,38 @@
+import type { Config } from "../../config/schema.js";
+import { runProcess } from "../../exec/run-process.js";
+import { resolveCommands } from "../../profiles/profiles.js";
+import type { CommandRunner, GateContext } from "../gate.js";
+import { buildGateEnv } from "./gate-env.js";
+
+export interface OdibiGateContextOptions {
+  /** The tree under test (Master or a sandbox): its `odibi/` is what runs. */
+  workdir: string;
+  venv: string;
+  config: Config;
+  /** `<root>/golden`. */
+  goldenDir: string;
+  /** Per-cycle output folder (stories, run outputs, HOME/tmp of the gate commands). */
+  outputDir: string;
+  /** A folder shared across cycles for Python bytecode (see buildGateEnv). */
+  pycacheDir?: string;
+  run?: CommandRunner;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+/** A GateContext for an odibi tree: profile commands with the user's overrides, env running that tree's code. */
+export function odibiGateContext(o: OdibiGateContextOptions): GateContext {
+  return {
+    workdir: o.workdir,
+    config: o.config,
+    commands: resolveCommands(o.config.profile, o.config.commands),
+    env: buildGateEnv(o.workdir, o.venv, { outputDir: o.outputDir, pycacheDir: o.pycacheDir }),
+    goldenDir: o.goldenDir,
+    outputDir: o.outputDir,
+    run: o.run ?? runProcess,
+    timeoutMs: o.timeoutMs ?? o.config.gates.timeout_seconds * 1000,
+    signal: o.signal,
+    log: o.log,
+  };
+}
