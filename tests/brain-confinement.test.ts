@@ -115,9 +115,12 @@ describe("tools are confined to the sandbox", () => {
     expect(files.replaceInFile("m.py", "def g():\n    return 1", "def g():\n    return 2")).toContain(
       "6|     return 2",
     );
-    expect(files.changedFiles()).toEqual(["m.py"]);
+    expect(files.createFile("pkg/sub/new.py", "y = 2\n")).toContain("created pkg/sub/new.py");
+    expect(() => files.createFile("m.py", "")).toThrowError(/already exists: change it with replace_in_file/);
+    expect(files.changedFiles()).toEqual(["m.py", "pkg/sub/new.py"]);
     files.undo();
     expect(readFileSync(path.join(base, "m.py"), "utf8")).toContain("def g():\n    return 1");
+    expect(existsSync(path.join(base, "pkg"))).toBe(false);
     expect(files.viewFile("big.txt").split("\n").length).toBeLessThanOrEqual(202);
     expect(files.viewFile("big.txt")).toContain("ask for them with start_line");
   });

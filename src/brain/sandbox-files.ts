@@ -41,6 +41,8 @@ export class SandboxFiles {
   readonly root: string;
   /** Original content (undefined = did not exist) of every file a tool wrote, to undo an attempt. */
   private readonly originals = new Map<string, string | undefined>();
+  /** Folders create_file made (the topmost new one of each call), removed by undo. */
+  private readonly createdDirs: string[] = [];
 
   constructor(sandboxPath: string) {
     this.root = realpathSync(sandboxPath);
@@ -63,12 +65,15 @@ export class SandboxFiles {
       if (content === undefined) rmSync(abs, { force: true });
       else writeFileSync(abs, content);
     }
+    for (const dir of this.createdDirs.reverse()) rmSync(dir, { recursive: true, force: true });
     this.originals.clear();
+    this.createdDirs.length = 0;
   }
 
   /** Accept the writes so far (the next undo will not revert them). */
   keep(): void {
     this.originals.clear();
+    this.createdDirs.length = 0;
   }
 
   private readText(abs: string, rel: string): string {
@@ -221,7 +226,8 @@ export class SandboxFiles {
   createFile(p: string, content: string): string {
     const { abs, rel } = this.resolve(p);
     if (existsSync(abs)) throw new ToolUsageError(`${rel} already exists: change it with replace_in_file.`);
-    mkdirSync(path.dirname(abs), { recursive: true });
+    const firstNew = mkdirSync(path.dirname(abs), { recursive: true });
+    if (firstNew) this.createdDirs.push(firstNew);
     // A folder created just now could not be a symlink; re-check anyway that the parent is still inside.
     this.resolve(path.relative(this.root, path.dirname(abs)) || ".");
     this.write(abs, content);
