@@ -121,6 +121,10 @@ describe("tools are confined to the sandbox", () => {
     files.undo();
     expect(readFileSync(path.join(base, "m.py"), "utf8")).toContain("def g():\n    return 1");
     expect(existsSync(path.join(base, "pkg"))).toBe(false);
+    writeFileSync(path.join(base, "win.py"), "def h():\r\n    return 0\r\n");
+    expect(files.viewFile("win.py")).toContain("2|     return 0\n");
+    files.replaceInFile("win.py", "def h():\n    return 0", "def h():\n    return 1");
+    expect(readFileSync(path.join(base, "win.py"), "utf8")).toBe("def h():\r\n    return 1\r\n");
     expect(files.viewFile("big.txt").split("\n").length).toBeLessThanOrEqual(202);
     expect(files.viewFile("big.txt")).toContain("ask for them with start_line");
   });

@@ -36,6 +36,7 @@ export const MAX_VIEW_LINES = 200;
 const MAX_LIST_ENTRIES = 300;
 const MAX_SEARCH_MATCHES = 80;
 const MAX_MATCH_LINE = 240;
+const MAX_SEARCHED_LINE = 2000;
 
 export class SandboxFiles {
   readonly root: string;
@@ -132,7 +133,7 @@ export class SandboxFiles {
 
   viewFile(p: string, startLine = 1, endLine?: number): string {
     const { abs, rel } = this.resolve(p);
-    const all = this.readText(abs, rel).split("\n");
+    const all = this.readText(abs, rel).split(/\r?\n/);
     const start = Math.max(1, Math.floor(startLine));
     const end = Math.min(all.length, endLine ?? start + MAX_VIEW_LINES - 1, start + MAX_VIEW_LINES - 1);
     if (start > all.length) throw new ToolUsageError(`${rel} has only ${all.length} lines.`);
@@ -171,7 +172,8 @@ export class SandboxFiles {
       const lines = text.split("\n");
       const relFile = path.relative(this.root, file).split(path.sep).join("/");
       for (let i = 0; i < lines.length; i++) {
-        if (!re.test(lines[i]!)) continue;
+        // A model-written regex can backtrack badly: very long lines (minified, data) are only searched in part.
+        if (!re.test(lines[i]!.slice(0, MAX_SEARCHED_LINE))) continue;
         total++;
         if (matches.length < MAX_SEARCH_MATCHES)
           matches.push(`${relFile}:${i + 1}: ${lines[i]!.trim().slice(0, MAX_MATCH_LINE)}`);
@@ -184,11 +186,16 @@ export class SandboxFiles {
     return `${total} match(es):\n${matches.join("\n")}${more}`;
   }
 
-  replaceInFile(p: string, oldText: string, newText: string): string {
+  replaceInFile(p: string, oldTextGiven: string, newTextGiven: string): string {
     const { abs, rel } = this.resolve(p);
-    if (oldText === "")
+    if (oldTextGiven === "")
       throw new ToolUsageError("old_text is empty: copy the exact lines to replace from view_file.");
     const text = this.readText(abs, rel);
+    // Checkouts on Windows often have CRLF; the model sees and sends plain newlines. Keep the file's line endings.
+    const crlf = text.includes("\r\n");
+    const eol = (s: string) => (crlf ? s.replace(/\r?\n/g, "\r\n") : s);
+    const oldText = eol(oldTextGiven);
+    const newText = eol(newTextGiven);
     const positions: number[] = [];
     for (let at = text.indexOf(oldText); at !== -1; at = text.indexOf(oldText, at + 1)) positions.push(at);
     const lineOf = (offset: number) => text.slice(0, offset).split("\n").length;
