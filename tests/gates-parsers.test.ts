@@ -105,6 +105,7 @@ describe("ruff and pytest (real output)", () => {
     });
     expect(c["tests/test_calc.py::test_uses_broken"]!.errorType).toBe("RuntimeError");
     expect(c["tests/test_broken.py"]!.errorType).toBe("ModuleNotFoundError");
+    expect(c["tests/test_broken.py"]!.message).toBe("ModuleNotFoundError: No module named 'pkg.missing_module'");
     expect(c["tests/test_broken.py"]!.detail).toContain("No module named 'pkg.missing_module'");
     expect(c["tests/test_calc.py::test_skipped"]!.message).toBe("not yet");
   });

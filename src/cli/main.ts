@@ -1,7 +1,11 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { ExitCode, UsageError } from "../core/errors.js";
+import { exportCommand, reportCommand, stopCommand } from "./commands/campaign-files.js";
+import { demoCommand } from "./commands/demo.js";
 import { doctorCommand } from "./commands/doctor.js";
+import { gatesCommand } from "./commands/gates.js";
 import { initCommand } from "./commands/init.js";
+import { runCommand } from "./commands/run.js";
 import { sandboxCommand } from "./commands/sandbox.js";
 import { schemaCommand } from "./commands/schema.js";
 import { setupCommand } from "./commands/setup.js";
@@ -32,8 +36,13 @@ export function buildProgram() {
     usage: (m, h) => new UsageError(m, h),
   };
   for (const c of [
+    demoCommand(ctx),
     initCommand(ctx),
+    runCommand(ctx),
+    stopCommand(ctx),
     statusCommand(ctx),
+    reportCommand(ctx),
+    exportCommand(ctx),
     snapshotCommand(ctx),
     snapshotsCommand(ctx),
     rollbackCommand(ctx),
@@ -41,6 +50,7 @@ export function buildProgram() {
     schemaCommand(),
     doctorCommand(ctx),
     setupCommand(ctx),
+    gatesCommand(ctx),
   ]) {
     program.addCommand(c as unknown as Command);
   }

@@ -1,11 +1,10 @@
-import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { runProcess } from "../exec/run-process.js";
 import { resolveCommands } from "../profiles/profiles.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { buildGateEnv } from "./env.js";
 import type { CommandRunner, GateContext } from "./gate.js";
-import { buildGateEnv as buildOdibiGateEnv } from "./odibi/gate-env.js";
+import { odibiGateContext } from "./odibi/context.js";
 
 export interface GateContextInput {
   workdir: string;
@@ -29,15 +28,15 @@ export interface GateContextInput {
  */
 export function makeGateContext(input: GateContextInput): GateContext {
   const venv = input.venv ?? defaultVenvDir();
-  const base =
-    input.config.profile === "odibi"
-      ? buildOdibiGateEnv(input.workdir, venv, { outputDir: path.join(input.outputDir, "env") })
-      : buildGateEnv({ venv });
+  if (input.config.profile === "odibi") {
+    const ctx = odibiGateContext({ ...input, venv, outputDir: input.outputDir });
+    return { ...ctx, env: { ...ctx.env, ...input.env } };
+  }
   return {
     workdir: input.workdir,
     config: input.config,
     commands: resolveCommands(input.config.profile, input.config.commands),
-    env: { ...base, ...input.env },
+    env: { ...buildGateEnv({ venv }), ...input.env },
     goldenDir: input.goldenDir,
     outputDir: input.outputDir,
     run: input.run ?? runProcess,

@@ -134,7 +134,18 @@ function caseToCheck(tc: TestCase, suitePath: string[], dialect: JUnitDialect, c
     else if (dialect === "node") errorType = /cause: (\w+)/.exec(text)?.[1] ?? type;
     else errorType = type;
     check.errorType = errorType;
-    check.message = capMessage(message && message.length > 0 ? message : text.trim().split("\n")[0]);
+    // pytest's collection errors say only "collection failure"; the `E   ` line says what went wrong.
+    const eLine =
+      dialect === "pytest"
+        ? text
+            .split("\n")
+            .filter((l) => l.startsWith("E   "))
+            .at(-1)
+            ?.slice(4)
+            .trim()
+        : undefined;
+    const generic = !message || message === "collection failure";
+    check.message = capMessage(generic ? (eLine ?? (message || text.trim().split("\n")[0])) : message);
     check.detail = capDetail(text);
     if (dialect !== "pytest" && check.line === undefined) {
       // The first location in the test's own file: vitest `❯ a.test.js:4:31`, node `file:///…/x.test.js:11:12`.

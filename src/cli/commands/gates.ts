@@ -1,0 +1,83 @@
+import path from "node:path";
+import { Command } from "@commander-js/extra-typings";
+import { ExitCode } from "../../core/errors.js";
+import type { GateRun } from "../../core/types.js";
+import { GateCache } from "../../gates/cache.js";
+import { makeGateContext } from "../../gates/context.js";
+import { checkGates } from "../../gates/pipeline.js";
+import { renderGateTable } from "../../gates/render.js";
+import { decideVerdict, summarize } from "../../gates/verdict.js";
+import { checkPolicy } from "../../policy/check-policy.js";
+import { withEnvironment } from "../context.js";
+import type { CommandContext } from "../main.js";
+
+/**
+ * `odibi-improve gates [--master | --sandbox <id>]`: run the gates once and print the verdict table.
+ * On Master: its checks (the baseline). On a sandbox: Master's baseline (cached when unchanged), then the
+ * candidate through the cascade (policy on its diff, tests touching its changes first), and the verdict.
+ * Exit 0: Master green / sandbox promotable; 1: failures / not promotable.
+ */
+export function gatesCommand(ctx: CommandContext) {
+  return new Command("gates")
+    .description("run the gates once on Master or a sandbox and print the verdict table")
+    .option("--master", "check Master (the default)")
+    .option("--sandbox <id>", "check a sandbox against Master's baseline")
+    .option("--no-cache", "ignore cached results (they are still refreshed)")
+    .action(async (opts) => {
+      const out = ctx.output();
+      if (opts.master && opts.sandbox)
+        throw ctx.usage("--master and --sandbox are exclusive", "Pass one of them.");
+      await withEnvironment(ctx.root(), out, async (env) => {
+        const progress = (run: GateRun) =>
+          out.line(
+            `  ${run.gate}${run.scope === "targeted" ? " (targeted)" : ""}: ${run.checks.length} check(s)${run.cached ? ", cached" : ""}`,
+          );
+        const cache =
+          env.config.gates.cache && opts.cache ? new GateCache(env.layout.gateCache, env.guard) : undefined;
+        const contextFor = (workdir: string, name: string) =>
+          makeGateContext({
+            workdir,
+            config: env.config,
+            goldenDir: env.layout.golden,
+            outputDir: path.join(env.layout.state, "gate-output", name),
+            log: ctx.json() ? undefined : (l) => out.line(`    ${l}`),
+          });
+
+        out.line(`Master (${env.layout.master}):`);
+        const master = await checkGates(contextFor(env.layout.master, "master"), { cache, onRun: progress });
+        if (!opts.sandbox) {
+          const failing = master.runs.some((r) => r.checks.some((c) => c.status === "fail"));
+          out.result(renderGateTable(master), {
+            target: "master",
+            result: master,
+            summary: summarize(master),
+          });
+          process.exitCode = failing ? ExitCode.failure : ExitCode.ok;
+          return;
+        }
+        const sandbox = env.getSandbox(opts.sandbox);
+        const [changedFiles, diff] = [await env.sandboxChanges(sandbox), await env.sandboxDiff(sandbox)];
+        out.line(`Sandbox ${sandbox.id} (${changedFiles.length} changed file(s)):`);
+        const candidate = await checkGates(contextFor(sandbox.path, `sandbox-${sandbox.id}`), {
+          cache,
+          baseline: master,
+          failFast: true,
+          changedFiles,
+          diff,
+          policy: (d, config) => checkPolicy(d, config),
+          onRun: progress,
+        });
+        const verdict = decideVerdict(master, candidate, undefined, env.config.gates.mode);
+        out.result(renderGateTable(candidate, verdict), {
+          target: "sandbox",
+          sandbox: sandbox.id,
+          changedFiles,
+          baseline: master,
+          result: candidate,
+          summary: summarize(candidate),
+          verdict,
+        });
+        process.exitCode = verdict.promotable ? ExitCode.ok : ExitCode.failure;
+      });
+    });
+}
