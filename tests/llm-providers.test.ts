@@ -113,6 +113,10 @@ describe("providers hit the right paths with the right headers", () => {
     // the tool result went back as an Anthropic tool_result block
     expect(requestText(run.server.requests[1]!)).toContain('"type":"tool_result"');
     expect(requestText(run.server.requests[1]!)).toContain("1| def add(a, b):");
+    // the SDK's warning about this model went to the trajectory, not to stdout/stderr
+    expect(
+      run.events(1).some((e) => e.type === "response" && /maxOutputTokens/.test(e.warnings?.join("") ?? "")),
+    ).toBe(true);
     // priced by the family price of the dated name: 3 × (100 in, 20 out) at $0.8/$4 per M
     expect(run.result.costUsd).toBeCloseTo((300 * 0.8 + 60 * 4) / 1e6, 12);
   });

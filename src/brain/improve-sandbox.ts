@@ -223,6 +223,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
           usage: r.usage,
           costUsd: r.costUsd,
           retries: r.retries,
+          warnings: r.warnings.length ? r.warnings : undefined,
         });
         messages.push(...r.assistantMessages);
         if (r.toolCalls.length === 0) {

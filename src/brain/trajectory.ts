@@ -23,6 +23,7 @@ export type TrajectoryEvent =
       usage: { inputTokens: number; outputTokens: number };
       costUsd?: number;
       retries: number;
+      warnings?: string[];
     }
   | { type: "tool_call"; step: number; id: string; tool: string; input: unknown; invalid?: string }
   | {

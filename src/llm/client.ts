@@ -37,6 +37,8 @@ export interface LlmStepResult {
   finishReason: string;
   /** Retries this step needed. */
   retries: number;
+  /** The SDK's warnings (unsupported settings and the like), for the trajectory instead of the console. */
+  warnings: string[];
 }
 
 export interface LlmClient {
@@ -67,6 +69,10 @@ async function wait(ms: number, signal?: AbortSignal): Promise<void> {
  * here, and from `step` for auth, model-not-found, and transient failures that outlasted the retries.
  */
 export function createLlmClient(settings: LlmSettings, opts: CreateLlmClientOptions = {}): LlmClient {
+  // The SDK prints warnings on stdout/stderr, which would corrupt `--json` output and unattended logs; each step
+  // returns them instead and the brain writes them to the trajectory. A logger the user installed is kept.
+  const g = globalThis as { AI_SDK_LOG_WARNINGS?: unknown };
+  if (g.AI_SDK_LOG_WARNINGS === undefined) g.AI_SDK_LOG_WARNINGS = false;
   const resolved = resolveModel(settings, opts.env ?? process.env);
   const price = priceFor(settings.model, settings.prices);
   const redactor = createRedactor(resolved.secrets);
@@ -103,6 +109,7 @@ export function createLlmClient(settings: LlmSettings, opts: CreateLlmClientOpti
         usage,
         costUsd: costOf(usage, price),
         finishReason: r.finishReason,
+        warnings: (r.warnings ?? []).map((w) => redactor.text(JSON.stringify(w))),
       };
     } catch (err) {
       const e = classifyLlmError(err, {
