@@ -1,0 +1,115 @@
+import path from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { type ConfigInput, ConfigSchema } from "../src/config/schema.js";
+import type { GateResult } from "../src/core/types.js";
+import { runProcess } from "../src/exec/run-process.js";
+import { makeGateContext } from "../src/gates/context.js";
+import type { CommandRunner } from "../src/gates/gate.js";
+import { checkGates } from "../src/gates/pipeline.js";
+import { GO_ENV, GO_EXPECTED_TESTS, makeGoFixture } from "./fixtures-go.js";
+import { BIOME, makeNodeFixture, NODE_EXPECTED_TESTS } from "./fixtures-node.js";
+import { makeRustFixture } from "./fixtures-rust.js";
+import { tempDir } from "./helpers.js";
+
+/** Node, go and rust fixtures through the real gates: command rewriting, parsing, re-runs by id. */
+const statuses = (r: GateResult, gate: string) =>
+  Object.fromEntries(
+    r.runs.filter((x) => x.gate === gate).flatMap((x) => x.checks.map((c) => [c.id, c.status])),
+  );
+
+const calls: string[][] = [];
+const recording: CommandRunner = (file, args, opts) => {
+  calls.push([file, ...args]);
+  return runProcess(file, args, opts);
+};
+
+function context(workdir: string, cfg: Partial<ConfigInput>, env: Record<string, string> = {}) {
+  const config = ConfigSchema.parse({ source: { sacred_repo: "/nonexistent-sacred" }, ...cfg });
+  return makeGateContext({
+    workdir,
+    config,
+    goldenDir: path.join(tempDir(), "golden"),
+    outputDir: path.join(tempDir("oi gates out "), "out"),
+    venv: inject("venv"),
+    env,
+    run: recording,
+  });
+}
+
+const has = async (exe: string, args: string[]) =>
+  (await runProcess(exe, args, { cwd: tempDir(), timeoutMs: 30_000 })).exitCode === 0;
+
+describe("gates on other languages", async () => {
+  const haveGo = await has("go", ["version"]);
+  const haveCargo = (await has("cargo", ["--version"])) && (await has("cargo", ["clippy", "--version"]));
+
+  it("node: node --test (junit) and biome; failing tests re-run by name stay failures", async () => {
+    const repo = await makeNodeFixture();
+    const r = await checkGates(
+      context(repo, { profile: "node", commands: { test: "node --test", lint: `"${BIOME}" lint .` } }),
+      { flakeReruns: 1 },
+    );
+    expect(statuses(r, "tests")).toEqual(NODE_EXPECTED_TESTS);
+    expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
+      "lint/correctness/noUnusedImports:src/lint.js:1:8",
+      "lint/suspicious/noDebugger:src/lint.js:4:5",
+    ]);
+    expect(r.runs.every((x) => x.error === undefined)).toBe(true);
+    // The re-run asked node for the failing tests by name and for the broken file by path.
+    const rerun = calls.filter((c) => c.includes("--test")).at(-1)!;
+    expect(rerun).toEqual(
+      expect.arrayContaining([
+        "--test-name-pattern=^multiplies$",
+        "--test-name-pattern=^throws$",
+        "test/broken.test.js",
+      ]),
+    );
+  });
+
+  it.runIf(haveGo)("go: go test -json and go vet; re-runs select the failing tests' packages", async () => {
+    const repo = await makeGoFixture();
+    const r = await checkGates(
+      context(
+        repo,
+        { profile: "go", commands: { test: "go test -vet=off ./...", lint: "go vet ./..." } },
+        GO_ENV,
+      ),
+      { flakeReruns: 1 },
+    );
+    expect(statuses(r, "tests")).toEqual(GO_EXPECTED_TESTS);
+    const rerun = calls.filter((c) => c[1] === "test").at(-1)!;
+    expect(rerun).toEqual(
+      expect.arrayContaining([
+        "-run",
+        "^(TestMul|TestSub)$",
+        "example.com/fixture/calc",
+        "example.com/fixture/broken",
+      ]),
+    );
+    expect(rerun).not.toContain("./...");
+    expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
+      "typecheck:broken/broken.go:3:26",
+      "vet:calc/calc.go:10:28",
+    ]);
+  });
+
+  it.runIf(haveCargo)("rust: cargo test and clippy", async () => {
+    const repo = await makeRustFixture();
+    const r = await checkGates(
+      context(
+        repo,
+        { profile: "rust", commands: { test: "cargo test --offline", lint: "cargo clippy --offline" } },
+        { RUST_BACKTRACE: "0", CARGO_TERM_COLOR: "never" },
+      ),
+    );
+    const tests = statuses(r, "tests");
+    expect(
+      Object.entries(tests)
+        .map(([id, s]) => `${id.replace(/^.*::tests::/, "")}=${s}`)
+        .sort(),
+    ).toEqual(["adds=pass", "ignored=skip", "muls=fail", "panics=fail"]);
+    expect(
+      Object.keys(statuses(r, "lint")).some((id) => id.startsWith("clippy::ptr_arg:src/lib.rs:9:")),
+    ).toBe(true);
+  });
+});
