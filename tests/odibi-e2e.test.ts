@@ -7,8 +7,8 @@ import { takeFingerprint } from "../src/environment/sacred.js";
 import { lintGate } from "../src/gates/lint-gate.js";
 import {
   goldenGate,
-  installGoldenProjects,
   odibiGateContext,
+  prepareOdibiEnvironment,
   validateGate,
 } from "../src/gates/odibi/index.js";
 import { sacredWitness, tempDir } from "./helpers.js";
@@ -32,7 +32,8 @@ it("gates see Master green and report exactly the node a sandbox bug breaks", as
   const root = path.join(tempDir(), "root");
   const env = await ImprovementEnvironment.init({ source: sacred, root, profile: "odibi" });
   const venv = inject("venv");
-  const projects = await installGoldenProjects(env.layout.golden, venv);
+  // What `init` does for the odibi profile.
+  const projects = await prepareOdibiEnvironment(env, { venv });
   expect(projects.map((p) => p.name)).toEqual(["hello", "scd2", "star-schema"]);
   const goldenBefore = takeFingerprint(env.layout.golden).digest;
 

@@ -4,4 +4,5 @@ export * from "./gate-env.js";
 export * from "./golden-gate.js";
 export * from "./golden-projects.js";
 export * from "./golden-run-config.js";
+export * from "./prepare.js";
 export * from "./validate-gate.js";
