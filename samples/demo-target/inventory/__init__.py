@@ -1,0 +1,1 @@
+"""A small inventory library (sample target of odibi-improve's demo)."""

@@ -1,0 +1,67 @@
+import type { Task } from "../core/types.js";
+import { describeEnd, splitCommandLine } from "../exec/run-process.js";
+import type { GateContext } from "../gates/gate.js";
+
+/**
+ * Deterministic fixers: the brain that needs no LLM. Each is an approach with a stable name (memory records it, so
+ * an approach that failed on a signature is not tried again). Their candidates go through the same policy, gates
+ * and promotion as any other.
+ */
+export interface FixerApproach {
+  kind: "fixer";
+  /** Stable across runs: what memory keys the approach by. */
+  name: string;
+  /** The command lines it runs, in the sandbox. */
+  commands: string[][];
+}
+
+/** The lint rule of a lint task: ruff check ids are `RULE:file:line:col`. */
+export function lintRule(task: Task): string | undefined {
+  if (task.gate !== "lint") return undefined;
+  const rule = task.target.split(":")[0];
+  return rule && /^[A-Z]+[0-9]+$/.test(rule) ? rule : undefined;
+}
+
+function usesRuff(ctx: Pick<GateContext, "commands">): boolean {
+  return /\bruff\b/.test(ctx.commands.lint ?? "");
+}
+
+/** The fixers that may help with a task, best first. */
+export function fixersFor(task: Task, ctx: Pick<GateContext, "commands">): FixerApproach[] {
+  if (task.kind !== "failure") return []; // discovered issues and coverage gaps need judgement (an LLM)
+  const out: FixerApproach[] = [];
+  const rule = lintRule(task);
+  if (rule && task.file && usesRuff(ctx)) {
+    // One rule in one file per cycle: small, reviewable promotions.
+    out.push({
+      kind: "fixer",
+      name: `ruff-fix:${rule}`,
+      commands: [["python", "-m", "ruff", "check", "--fix", "--select", rule, "--", task.file]],
+    });
+    return out;
+  }
+  for (const line of ctx.commands.fix ?? []) {
+    out.push({ kind: "fixer", name: `fix:${line}`, commands: [splitCommandLine(line)] });
+  }
+  return out;
+}
+
+/** Runs a fixer's commands in the sandbox (through the context's runner: jailed when isolation is on). */
+export async function runFixer(
+  fixer: FixerApproach,
+  ctx: GateContext,
+): Promise<{ ok: boolean; log: string }> {
+  const logs: string[] = [];
+  for (const [file, ...args] of fixer.commands) {
+    if (!file) continue;
+    const r = await ctx.run(file, args, {
+      cwd: ctx.workdir,
+      env: ctx.env,
+      timeoutMs: ctx.timeoutMs,
+      signal: ctx.signal,
+    });
+    logs.push(`$ ${[file, ...args].join(" ")}\n${describeEnd(r)}\n${(r.stdout + r.stderr).slice(-2000)}`);
+    if (r.spawnError || r.timedOut || r.aborted) return { ok: false, log: logs.join("\n") };
+  }
+  return { ok: true, log: logs.join("\n") };
+}

@@ -1,0 +1,681 @@
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
+import { type ExitCode, errorMessage } from "../core/errors.js";
+import type { GateResult, Lesson, Task } from "../core/types.js";
+import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
+import { git } from "../environment/git.js";
+import {
+  createJailedRunner,
+  describeIsolation,
+  type IsolationDecision,
+  resolveIsolation,
+} from "../exec/jail.js";
+import { runProcess } from "../exec/run-process.js";
+import { GateCache } from "../gates/cache.js";
+import { makeGateContext } from "../gates/context.js";
+import type { CommandRunner, GateContext } from "../gates/gate.js";
+import { checkGates } from "../gates/pipeline.js";
+import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
+import { CampaignMemory } from "../memory/campaign-memory.js";
+import { checkPolicy, loadFileReaders } from "../policy/index.js";
+import { defaultVenvDir } from "../pyenv/python-env.js";
+import { summariseGates } from "../status/metrics.js";
+import { writeReport } from "../status/report-files.js";
+import { cycleReportName, renderCycleReport } from "../status/reports.js";
+import { readStatus, StatusTracker } from "../status/status-tracker.js";
+import type { CycleReportData } from "../status/types.js";
+import { decide } from "./decide.js";
+import { discoverIssues } from "./discover.js";
+import { listWork } from "./find-work.js";
+import { Journal, type JournalEntry } from "./journal.js";
+import { type CampaignRecord, CampaignStore } from "./record.js";
+import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
+
+/** An LLM approach, plugged in by the CLI when an LLM is configured (src/brain). */
+export interface LlmImprover {
+  name: string;
+  improve(args: {
+    sandbox: SandboxInfo;
+    task: Task;
+    baseline: GateResult;
+    ctx: GateContext;
+    avoid: string[];
+    goal?: string;
+    cycle: number;
+    signal: AbortSignal;
+  }): Promise<{
+    summary: string;
+    tokens: number;
+    costUsd?: number;
+    trajectories: string[];
+    budgetExhausted?: boolean;
+  }>;
+}
+
+export interface CampaignOptions {
+  maxCycles?: number;
+  maxHours?: number;
+  convergence?: number;
+  goal?: string;
+  focus?: string[];
+  resume?: boolean;
+  llm?: LlmImprover;
+  venv?: string;
+  /** Progress lines (the CLI prints them, or JSON events with --json). */
+  onEvent?: (e: CampaignEvent) => void;
+  /** External stop (SIGINT/SIGTERM); the STOP file is polled too. */
+  signal?: AbortSignal;
+}
+
+export type CampaignEvent =
+  | { type: "log"; message: string }
+  | { type: "cycle"; cycle: number; index: number; of: number }
+  | { type: "step"; cycle: number; step: string }
+  | { type: "decision"; cycle: number; task: string; action: string; reason: string }
+  | { type: "end"; reason: StopReason; exitCode: number };
+
+export interface CampaignOutcome {
+  campaignId: string;
+  reason: StopReason;
+  exitCode: ExitCode;
+  cycles: number;
+  promoted: number;
+  rejected: number;
+  reportPath?: string;
+}
+
+type Approach = FixerApproach | { kind: "llm"; name: string };
+
+const approachId = (a: Approach) => `${a.kind}:${a.name}`;
+
+/**
+ * The campaign (roadmap E3): cycles of sandbox → gates → find work → fixers / LLM → policy + re-gate → decide →
+ * snapshot + promote → lesson → report → destroy, until a stop condition holds. Every step is journaled, so a run
+ * killed anywhere is recovered at the next start (`--resume` continues the same campaign).
+ */
+export class CampaignRunner {
+  private readonly journal: Journal;
+  private readonly store: CampaignStore;
+  private memory!: CampaignMemory;
+  private status!: StatusTracker;
+  private isolation!: IsolationDecision;
+  private readonly abort = new AbortController();
+  private stopWatcher?: NodeJS.Timeout;
+  private campaignId = "";
+  private record!: CampaignRecord;
+
+  constructor(
+    private readonly env: ImprovementEnvironment,
+    private readonly opts: CampaignOptions = {},
+  ) {
+    this.journal = new Journal(env.layout.journal, env.guard);
+    this.store = new CampaignStore(env);
+  }
+
+  private emit(e: CampaignEvent): void {
+    this.opts.onEvent?.(e);
+  }
+  private log(message: string): void {
+    this.emit({ type: "log", message });
+  }
+
+  private get venv(): string {
+    return this.opts.venv ?? defaultVenvDir();
+  }
+
+  private stopRequested(): boolean {
+    return this.abort.signal.aborted || existsSync(this.env.layout.stopRequest);
+  }
+
+  async run(): Promise<CampaignOutcome> {
+    const cfg = this.env.config;
+    const started = Date.now();
+    const maxCycles = this.opts.maxCycles ?? cfg.stop_conditions.max_cycles;
+    const maxHours = this.opts.maxHours ?? cfg.stop_conditions.max_hours;
+    const convergence = this.opts.convergence ?? cfg.stop_conditions.convergence_cycles;
+
+    // Recovery first: whatever a killed run left, Master ends before or after a promotion, never between.
+    const previous = readStatus(this.env.root);
+    await this.recover();
+    rmSync(this.env.layout.stopRequest, { force: true });
+
+    const resumeFrom =
+      this.opts.resume && previous && previous.status.status !== "completed" ? previous.status : undefined;
+    this.campaignId =
+      resumeFrom?.campaign_id ??
+      `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${randomBytes(3).toString("hex")}`;
+    this.record = this.store.load(this.campaignId) ?? this.store.create(this.campaignId);
+    this.memory = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
+    for (const w of this.memory.warnings) this.log(`memory: ${w}`);
+    this.isolation = await resolveIsolation(cfg.isolation);
+    this.log(describeIsolation(this.isolation));
+    this.status = new StatusTracker(this.env.root, {
+      guard: this.env.guard,
+      campaignId: this.campaignId,
+      resumeFrom,
+      isolationWarning: this.isolation.warning ?? null,
+    });
+    this.status.startHeartbeat();
+    this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
+    this.journal.append({
+      campaign: this.campaignId,
+      cycle: 0,
+      step: "campaign_start",
+      data: { resume: Boolean(resumeFrom) },
+    });
+    const onSignal = () => this.abort.abort();
+    this.opts.signal?.addEventListener("abort", onSignal, { once: true });
+    this.stopWatcher = setInterval(() => {
+      if (existsSync(this.env.layout.stopRequest)) this.abort.abort();
+    }, 500);
+    this.stopWatcher.unref();
+
+    let reason: StopReason | null = null;
+    let cyclesThisRun = 0;
+    let lastFoundWork: boolean | undefined;
+    try {
+      for (;;) {
+        const s = this.status.current;
+        reason = checkStop({
+          cyclesCompleted: resumeFrom ? s.cycles_completed : cyclesThisRun,
+          maxCycles,
+          elapsedMs: Date.now() - (resumeFrom ? Date.parse(resumeFrom.started_at) : started),
+          maxHours,
+          consecutiveNoLearning: s.convergence_counter,
+          convergenceThreshold: convergence,
+          stopRequested: this.stopRequested(),
+          lastCycleFoundWork: lastFoundWork,
+          ...(this.record.llmBudgetExhausted ? { maxTokens: 0, tokensUsed: 1 } : {}),
+        });
+        if (reason) break;
+        const cycle = this.nextCycleNumber();
+        cyclesThisRun++;
+        this.emit({ type: "cycle", cycle, index: cyclesThisRun, of: maxCycles });
+        const deadline = Date.now() + timeLeftMs({ elapsedMs: Date.now() - started, maxHours });
+        const r = await this.runCycle(cycle, deadline);
+        lastFoundWork = r.foundWork;
+      }
+    } catch (err) {
+      if (this.stopRequested()) reason = "STOPPED";
+      else {
+        this.status.finish("failed", errorMessage(err));
+        this.journal.append({
+          campaign: this.campaignId,
+          cycle: 0,
+          step: "campaign_end",
+          data: { error: errorMessage(err) },
+        });
+        throw err;
+      }
+    } finally {
+      clearInterval(this.stopWatcher);
+      this.opts.signal?.removeEventListener("abort", onSignal);
+      this.memory.close();
+    }
+    this.status.finish(statusForStop(reason), reason);
+    this.journal.append({ campaign: this.campaignId, cycle: 0, step: "campaign_end", data: { reason } });
+    const st = this.status.current;
+    const finalResult = await this.finalMasterGates().catch((e) => {
+      this.log(`final gate run on Master failed: ${errorMessage(e)}`);
+      return undefined;
+    });
+    const reportPath = await this.store.writeCampaignReport(this.campaignId, { convergence, finalResult });
+    const exitCode = exitCodeForStop(reason);
+    this.emit({ type: "end", reason, exitCode });
+    return {
+      campaignId: this.campaignId,
+      reason,
+      exitCode,
+      cycles: st.cycles_completed,
+      promoted: st.improvements_promoted,
+      rejected: st.improvements_rejected,
+      reportPath,
+    };
+  }
+
+  /** Master's gates at the end (cached when nothing was promoted since the last baseline): the report's "after". */
+  private async finalMasterGates(): Promise<GateResult | undefined> {
+    const sandbox = await this.env.createSandbox("final", { reuse: true });
+    try {
+      const out = path.join(this.env.layout.stories, `final_${this.campaignId}`);
+      mkdirSync(out, { recursive: true });
+      const ctx = this.gateContext(sandbox.path, out);
+      const cache = this.env.config.gates.cache
+        ? new GateCache(this.env.layout.gateCache, this.env.guard)
+        : undefined;
+      return await checkGates(ctx, { cache, treeHash: await this.treeOf(sandbox) });
+    } finally {
+      await this.env.destroySandbox(sandbox, { recycle: true });
+    }
+  }
+
+  /** A gate context on a tree; commands that run the tree's code go through the jail when isolation is on. */
+  private gateContext(workdir: string, outputDir: string, signal?: AbortSignal): GateContext {
+    const env = this.env;
+    const run: CommandRunner =
+      this.isolation.mode === "bwrap"
+        ? createJailedRunner({
+            mode: "bwrap",
+            sandbox: workdir,
+            readOnly: [env.layout.golden, this.venv, path.join(env.layout.state, "pycache")],
+            readWrite: [outputDir],
+            hide: [env.sacred],
+          })
+        : runProcess;
+    return makeGateContext({
+      workdir,
+      config: env.config,
+      goldenDir: env.layout.golden,
+      outputDir,
+      venv: this.venv,
+      run,
+      signal,
+      log: (l) => this.log(l),
+    });
+  }
+
+  private nextCycleNumber(): number {
+    const cycles = this.journal.read().entries.map((e) => e.cycle);
+    return Math.max(0, ...cycles) + 1;
+  }
+
+  private step(
+    cycle: number,
+    step: Parameters<Journal["append"]>[0]["step"],
+    data?: Record<string, unknown>,
+  ): void {
+    this.journal.append({ campaign: this.campaignId, cycle, step, ...(data ? { data } : {}) });
+    this.status.setStep(step, { cycle });
+    this.emit({ type: "step", cycle, step });
+  }
+
+  /** One cycle. Always destroys its sandbox. */
+  private async runCycle(cycle: number, deadline: number): Promise<{ foundWork: boolean }> {
+    const env = this.env;
+    const cycleName = `cycle_${String(cycle).padStart(3, "0")}`;
+    const startedAt = new Date().toISOString();
+    this.status.startCycle(cycle);
+    this.step(cycle, "cycle_start");
+    const sandbox = await env.createSandbox(cycle, { reuse: true });
+    this.step(cycle, "sandbox_created", { sandbox: sandbox.path, base: sandbox.baseCommit });
+    const outRoot = path.join(env.layout.stories, cycleName);
+    const cache = env.config.gates.cache ? new GateCache(env.layout.gateCache, env.guard) : undefined;
+    const signal = this.cycleSignal(deadline);
+    const ctxFor = (label: string) => {
+      const out = path.join(outRoot, label);
+      mkdirSync(out, { recursive: true });
+      return this.gateContext(sandbox.path, out, signal);
+    };
+    let learned = false;
+    let promoted = false;
+    let rejected = false;
+    let foundWork = false;
+    const report: CycleReportData = {
+      campaignId: this.campaignId,
+      cycle,
+      startedAt,
+      task: null,
+      gatesBefore: null,
+      gatesAfter: null,
+      decision: { action: "none", reason: "" },
+    };
+    try {
+      this.status.setStep("gates_before", { cycle });
+      const baseline = await checkGates(ctxFor("before"), { cache, treeHash: await this.treeOf(sandbox) });
+      report.gatesBefore = summariseGates(baseline);
+      this.store.noteBaseline(this.record, baseline);
+      this.step(cycle, "gates_before", {
+        failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,
+      });
+
+      const ctx0 = ctxFor("probe");
+      const discovered = ["odibi", "python"].includes(env.config.profile) ? discoverIssues(sandbox.path) : [];
+      const all = listWork(baseline, discovered, [], this.memory, { focus: this.opts.focus ?? [] });
+      // "No work" means nothing fails and nothing was discovered; avoided items are work we gave up on (convergence).
+      foundWork = listWork(baseline, discovered, [], { shouldAvoid: () => false }).length > 0;
+      const pick = this.pickTask(all, ctx0);
+      if (!pick) {
+        report.decision = {
+          action: "none",
+          reason: !foundWork
+            ? "nothing to work on: every gate is green and no issue was discovered"
+            : all.length === 0
+              ? "every open item is avoided (all its approaches failed): nothing left to try"
+              : `${all.length} open item(s) need an LLM${this.opts.llm ? "" : " (configure one: `llm:` in config.yaml or --llm-provider)"}`,
+        };
+        this.step(cycle, "work_found", { task: null, open: all.length });
+      } else {
+        const { task, approaches } = pick;
+        report.task = task;
+        this.step(cycle, "work_found", {
+          task: task.title,
+          signature: task.signature,
+          approaches: approaches.map(approachId),
+        });
+        if (approaches.length === 0) {
+          // Every approach failed before: record that, so memory avoids the signature from now on.
+          const lesson = this.lesson(cycle, task, { kind: "fixer", name: "exhausted" }, "no_change", {
+            reason: "every available approach has failed on this signature; left for a human or an LLM",
+          });
+          this.memory.record(lesson);
+          learned = true;
+          report.decision = { action: "none", reason: lesson.reason! };
+        }
+        for (const approach of approaches) {
+          if (this.stopRequested() || Date.now() > deadline) break;
+          const r = await this.tryApproach(cycle, sandbox, task, approach, baseline, ctxFor, cache, report);
+          learned ||= r.learned;
+          if (r.promoted) {
+            promoted = true;
+            break;
+          }
+          rejected ||= r.rejected;
+        }
+      }
+      this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
+      report.finishedAt = new Date().toISOString();
+      writeReport(env.guard, env.root, cycleReportName(cycle), renderCycleReport(report));
+      this.store.noteCycle(this.record, {
+        cycle,
+        task: report.task?.title ?? null,
+        action: report.decision.action,
+        reason: report.decision.reason,
+      });
+      this.step(cycle, "report_written");
+    } finally {
+      await env.destroySandbox(sandbox, { recycle: true });
+    }
+    this.status.finishCycle({ promoted, rejected, learned, masterChanges: await this.masterChanges() });
+    this.step(cycle, "cycle_end", { promoted, learned });
+    this.status.setStep("idle");
+    this.emit({
+      type: "decision",
+      cycle,
+      task: report.task?.title ?? "(none)",
+      action: report.decision.action,
+      reason: report.decision.reason,
+    });
+    return { foundWork };
+  }
+
+  /** The first task that still has an approach to try (or whose approaches are all spent: it gets avoided). */
+  private pickTask(tasks: Task[], ctx: GateContext): { task: Task; approaches: Approach[] } | null {
+    for (const task of tasks) {
+      const possible: Approach[] = [
+        ...fixersFor(task, ctx),
+        ...(this.opts.llm ? [{ kind: "llm" as const, name: this.opts.llm.name }] : []),
+      ];
+      if (possible.length === 0) continue; // needs an LLM this campaign does not have: not work for us
+      const failed = new Set(
+        this.memory.getFailedApproaches(task.signature).map((l) => `${l.approach.kind}:${l.approach.name}`),
+      );
+      // An LLM approach may be retried (each attempt differs); a fixer that failed once will fail again.
+      const left = possible.filter((a) => a.kind === "llm" || !failed.has(approachId(a)));
+      return { task, approaches: left };
+    }
+    return null;
+  }
+
+  private async tryApproach(
+    cycle: number,
+    sandbox: SandboxInfo,
+    task: Task,
+    approach: Approach,
+    baseline: GateResult,
+    ctxFor: (label: string) => GateContext,
+    cache: GateCache | undefined,
+    report: CycleReportData,
+  ): Promise<{ promoted: boolean; rejected: boolean; learned: boolean }> {
+    const env = this.env;
+    const label = `after-${approach.name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 60)}`;
+    const ctx = ctxFor(label);
+    report.approach = { kind: approach.kind, name: approach.name };
+    let summary: string | undefined;
+    let tokens: number | undefined;
+    let costUsd: number | undefined;
+    if (approach.kind === "fixer") {
+      const r = await runFixer(approach, ctx);
+      summary = r.ok ? `ran ${approach.commands.map((c) => c.join(" ")).join("; ")}` : r.log.slice(-500);
+    } else {
+      const avoid = this.memory
+        .getFailedApproaches(task.signature)
+        .map((l) => `${l.approach.name}: ${l.reason ?? l.outcome}`);
+      const r = await this.opts.llm!.improve({
+        sandbox,
+        task,
+        baseline,
+        ctx,
+        avoid,
+        goal: this.opts.goal,
+        cycle,
+        signal: ctx.signal ?? this.abort.signal,
+      });
+      summary = r.summary;
+      tokens = r.tokens;
+      costUsd = r.costUsd;
+      report.trajectories = r.trajectories.map((t) =>
+        path.relative(env.layout.reports, t).split(path.sep).join("/"),
+      );
+      report.llm = { tokens: r.tokens, costUsd: r.costUsd ?? 0 };
+      this.status.addLlmUsage(r.tokens, r.costUsd ?? 0);
+      if (r.budgetExhausted) this.store.markBudgetExhausted(this.record);
+    }
+    report.approach.summary = summary;
+    const files = await env.sandboxChanges(sandbox);
+    const diff = files.length ? await env.sandboxDiff(sandbox) : "";
+    this.step(cycle, "attempt_done", { approach: approachId(approach), files });
+    if (files.length === 0) {
+      const lesson = this.lesson(cycle, task, approach, "no_change", {
+        reason: `${approach.name} made no change`,
+        summary,
+        tokens,
+        costUsd,
+      });
+      this.memory.record(lesson);
+      report.decision = { action: "none", reason: lesson.reason! };
+      return { promoted: false, rejected: false, learned: true };
+    }
+    const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, diff);
+    const candidate = await checkGates(ctx, {
+      policy: (d, c) => checkPolicy(d, c, readers),
+      diff,
+      failFast: true,
+      baseline,
+      target: task.kind === "failure" ? task : undefined,
+      changedFiles: files,
+      cache,
+    });
+    const verdict = decideVerdict(
+      baseline,
+      candidate,
+      task.kind === "failure" ? task : undefined,
+      env.config.gates.mode,
+    );
+    const decision = decide(this.facts(verdict, candidate, files.length > 0));
+    report.gatesAfter = summariseGates(candidate);
+    report.newFailures = verdict.newFailures.map((c) => ({
+      gate: c.gate,
+      id: c.id,
+      ...(c.message ? { message: c.message } : {}),
+    }));
+    report.diff = diff;
+    report.decision = { action: decision.action, reason: decision.reason };
+    const outcome = decision.action === "promote" ? "promoted" : "rejected";
+    const lesson = this.lesson(cycle, task, approach, outcome, {
+      reason: decision.reason,
+      gate: decision.gate,
+      files,
+      summary,
+      diffHash: createHash("sha256").update(diff).digest("hex").slice(0, 16),
+      tokens,
+      costUsd,
+    });
+    this.step(cycle, "decided", { action: decision.action, reason: decision.reason, lesson });
+    if (decision.action === "reject") {
+      this.memory.record(lesson);
+      this.step(cycle, "lesson_recorded");
+      await this.resetSandbox(sandbox);
+      return { promoted: false, rejected: true, learned: true };
+    }
+    const snap = await env.snapshotMaster(
+      `before_cycle_${String(cycle).padStart(3, "0")}${report.approach ? "" : ""}`,
+    );
+    this.step(cycle, "snapshot_done", { snapshot: snap.name });
+    this.step(cycle, "promote_begin", { previous: sandbox.baseCommit });
+    const gatesPassed = [...new Set(candidate.runs.map((r) => r.gate))];
+    const p = await env.promoteToMaster(sandbox, {
+      cycleId: `cycle_${String(cycle).padStart(3, "0")}`,
+      task: task.title,
+      gatesPassed,
+      details: `Approach: ${approachId(approach)}${summary ? `\n${summary.slice(0, 1000)}` : ""}`,
+    });
+    this.step(cycle, "promote_done", { commit: p.commit, previous: p.previous });
+    this.memory.record(lesson);
+    this.step(cycle, "lesson_recorded");
+    report.snapshot = snap.name;
+    report.commit = p.commit;
+    this.store.notePromotion(this.record, {
+      cycle,
+      title: task.title,
+      at: new Date().toISOString(),
+      snapshot: snap.name,
+      commit: p.commit,
+    });
+    return { promoted: true, rejected: false, learned: true };
+  }
+
+  private facts(v: GateVerdict, candidate: GateResult, changed: boolean) {
+    const policyRun = candidate.runs.find((r) => r.gate === "policy");
+    const required = new Set<string>();
+    const g = this.env.config.gates;
+    if (g.require_ruff_clean) required.add("lint");
+    if (g.require_pytest_pass) required.add("tests");
+    if (g.require_odibi_validate) required.add("validate");
+    if (g.require_golden_projects) required.add("golden");
+    return {
+      changed,
+      policyViolations: (policyRun?.checks ?? [])
+        .filter((c) => c.status === "fail")
+        .map((c) => c.message ?? c.id),
+      gateErrors: candidate.runs.filter((r) => r.error).map((r) => ({ gate: r.gate, message: r.error! })),
+      newFailures: v.newFailures
+        .filter((c) => c.gate !== "policy")
+        .map((c) => ({ gate: c.gate, id: c.id, ...(c.message ? { message: c.message } : {}) })),
+      remainingFailures: v.stillFailing.length,
+      targetFixed: v.targetFixed ?? null,
+      missingRequiredGates: v.notRun.filter((n) => required.has(n)),
+      mode: this.env.config.gates.mode,
+    } satisfies Parameters<typeof decide>[0];
+  }
+
+  private lesson(
+    cycle: number,
+    task: Task,
+    approach: { kind: "fixer" | "llm"; name: string },
+    outcome: Lesson["outcome"],
+    x: {
+      reason?: string;
+      gate?: string;
+      files?: string[];
+      summary?: string;
+      diffHash?: string;
+      tokens?: number;
+      costUsd?: number;
+    },
+  ): Lesson {
+    return {
+      campaignId: this.campaignId,
+      cycleId: `cycle_${String(cycle).padStart(3, "0")}`,
+      task: { kind: task.kind, target: task.target, signature: task.signature, title: task.title },
+      approach: {
+        kind: approach.kind,
+        name: approach.name,
+        ...(x.summary ? { summary: x.summary.slice(0, 2000) } : {}),
+        ...(x.diffHash ? { diffHash: x.diffHash } : {}),
+      },
+      outcome,
+      ...(x.gate ? { gate: x.gate } : {}),
+      ...(x.reason ? { reason: x.reason } : {}),
+      files: x.files ?? [],
+      at: new Date().toISOString(),
+      ...(x.tokens !== undefined ? { tokens: x.tokens } : {}),
+      ...(x.costUsd !== undefined ? { costUsd: x.costUsd } : {}),
+    };
+  }
+
+  private async resetSandbox(sandbox: SandboxInfo): Promise<void> {
+    await git(sandbox.path, ["reset", "-q", "--hard", sandbox.baseCommit]);
+    await git(sandbox.path, ["clean", "-q", "-ffdx"]);
+  }
+
+  private async treeOf(sandbox: SandboxInfo): Promise<string> {
+    return (await git(sandbox.path, ["rev-parse", `${sandbox.baseCommit}^{tree}`])).trim();
+  }
+
+  private async masterChanges(): Promise<number> {
+    const out = await git(this.env.layout.master, ["rev-list", "--count", "sacred..HEAD"]);
+    return Number(out.trim());
+  }
+
+  /** Aborts with the campaign, and at the time budget (a running gate may overrun only by its own timeout). */
+  private cycleSignal(deadline: number): AbortSignal {
+    const left = Math.max(1, deadline - Date.now());
+    return AbortSignal.any([
+      this.abort.signal,
+      AbortSignal.timeout(left + this.env.config.gates.timeout_seconds * 1000),
+    ]);
+  }
+
+  /**
+   * After a kill: finish what the journal says was in flight. A promotion that began either happened (Master moved:
+   * its lesson is recorded from the journal) or did not (Master is unchanged); a half-done checkout is repaired;
+   * orphan sandboxes are removed; the interrupted cycle is closed in the journal.
+   */
+  private async recover(): Promise<void> {
+    const { entries } = this.journal.read();
+    const last = entries.at(-1);
+    await this.env.repairMaster();
+    const orphans = await this.env.cleanupOrphans();
+    if (orphans.length) this.log(`recovery: removed orphan sandbox(es) ${orphans.join(", ")}`);
+    if (!last || last.step === "cycle_end" || last.step === "campaign_end" || last.step === "recovered")
+      return;
+    const cycle = last.cycle;
+    const inCycle = entries.filter((e) => e.cycle === cycle && e.campaign === last.campaign);
+    const has = (s: JournalEntry["step"]) => inCycle.some((e) => e.step === s);
+    const decided = [...inCycle].reverse().find((e) => e.step === "decided");
+    const begin = inCycle.find((e) => e.step === "promote_begin");
+    let promotedNow = has("promote_done");
+    if (begin && !promotedNow) {
+      const head = await this.env.masterHead();
+      promotedNow = head !== (begin.data?.previous as string | undefined);
+    }
+    const lessonMissing =
+      decided && !has("lesson_recorded") && (promotedNow || decided.data?.action === "reject");
+    if (lessonMissing) {
+      const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
+      try {
+        const lesson = decided.data?.lesson as Lesson;
+        mem.record(
+          promotedNow
+            ? { ...lesson, outcome: "promoted" }
+            : lesson.outcome === "promoted"
+              ? { ...lesson, outcome: "error", reason: "interrupted before promotion" }
+              : lesson,
+        );
+      } finally {
+        mem.close();
+      }
+    }
+    this.journal.append({
+      campaign: last.campaign,
+      cycle,
+      step: "recovered",
+      data: { interruptedAt: last.step, promoted: promotedNow, lessonRecovered: Boolean(lessonMissing) },
+    });
+    this.log(
+      `recovery: cycle ${cycle} was interrupted at ${last.step}; Master is ${promotedNow ? "after" : "before"} its promotion`,
+    );
+  }
+}

@@ -1,0 +1,110 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { Command } from "@commander-js/extra-typings";
+import { CampaignStore } from "../../campaign/record.js";
+import { NotFoundError } from "../../core/errors.js";
+import { writeFileAtomic } from "../../environment/fs-safe.js";
+import { git } from "../../environment/git.js";
+import { readStatus } from "../../status/status-tracker.js";
+import { withEnvironment } from "../context.js";
+import type { CommandContext } from "../main.js";
+
+export function stopCommand(ctx: CommandContext) {
+  return new Command("stop")
+    .description(
+      "ask the running campaign to stop after its current step (it cleans up and writes its report)",
+    )
+    .action(async () => {
+      const out = ctx.output();
+      await withEnvironment(ctx.root(), out, async (env) => {
+        writeFileAtomic(env.guard, env.layout.stopRequest, `stop requested at ${new Date().toISOString()}\n`);
+        const s = readStatus(env.root);
+        out.result(
+          s?.effective === "running"
+            ? `stop requested: campaign ${s.status.campaign_id} (pid ${s.status.pid}) will stop after its current step`
+            : "stop requested (no campaign is running now; the request is cleared when the next one starts)",
+          { requested: true, running: s?.effective === "running" },
+        );
+      });
+    });
+}
+
+export function reportCommand(ctx: CommandContext) {
+  return new Command("report")
+    .description("write and print the campaign report (the latest campaign, or --campaign <id>)")
+    .option("--campaign <id>", "campaign id (see status.json)")
+    .action(async (opts) => {
+      const out = ctx.output();
+      await withEnvironment(ctx.root(), out, async (env) => {
+        const store = new CampaignStore(env);
+        const id = opts.campaign ?? store.latestId();
+        if (!id || !store.load(id))
+          throw new NotFoundError(
+            opts.campaign ? `no campaign ${opts.campaign}` : "no campaign has run in this environment yet",
+            "Run one with `odibi-improve run`.",
+          );
+        const file = await store.writeCampaignReport(id, {
+          convergence: env.config.stop_conditions.convergence_cycles,
+        });
+        out.result(readFileSync(file, "utf8"), { campaign: id, report: file });
+      });
+    });
+}
+
+export function exportCommand(ctx: CommandContext) {
+  return new Command("export")
+    .description(
+      "write Master's changes since Sacred as a git patch series + summary, to review and apply by hand",
+    )
+    .option("--out <dir>", "output folder (default: <root>/exports/<time>)")
+    .action(async (opts) => {
+      const out = ctx.output();
+      await withEnvironment(ctx.root(), out, async (env) => {
+        const dir = path.resolve(
+          opts.out ?? path.join(env.root, "exports", new Date().toISOString().replace(/[:.]/g, "-")),
+        );
+        env.guard.assertWritable(dir);
+        if (
+          existsSync(dir) &&
+          !existsSync(path.join(dir, "SUMMARY.md")) &&
+          (await import("node:fs")).readdirSync(dir).length > 0
+        )
+          throw ctx.usage(`${dir} is not empty`, "Choose a new folder with --out.");
+        mkdirSync(dir, { recursive: true });
+        const master = env.layout.master;
+        const count = Number((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim());
+        const patches = count
+          ? (await git(master, ["format-patch", "--quiet", "-o", dir, "sacred..HEAD"]))
+              .trim()
+              .split("\n")
+              .filter(Boolean)
+          : [];
+        const log = (await git(master, ["log", "--reverse", "--format=- %h %s", "sacred..HEAD"])).trim();
+        const stat = (await git(master, ["diff", "--stat", "sacred", "HEAD"])).trim();
+        const summary = [
+          "# Master's changes since Sacred",
+          "",
+          `${count} commit(s) from odibi-improve, each one promoted after every gate passed.`,
+          "",
+          log || "(none)",
+          "",
+          "```text",
+          stat || "(no differences)",
+          "```",
+          "",
+          "Apply them to your repository (Sacred) after review, for example:",
+          "",
+          "```bash",
+          `git -C <your repo> am ${JSON.stringify(path.join(dir, "*.patch"))}`,
+          "```",
+          "",
+        ].join("\n");
+        writeFileAtomic(env.guard, path.join(dir, "SUMMARY.md"), summary);
+        out.result(`${patches.length} patch(es) and SUMMARY.md written to ${dir}`, {
+          dir,
+          patches,
+          commits: count,
+        });
+      });
+    });
+}

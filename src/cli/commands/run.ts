@@ -1,0 +1,108 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import { type CampaignEvent, CampaignRunner } from "../../campaign/runner.js";
+import { withEnvironment } from "../context.js";
+import type { CommandContext } from "../main.js";
+import { makeLlmImprover } from "./llm-improver.js";
+
+const list = (v: string) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** One line per event: readable in a log file (runs are unattended), or JSON lines with --json. */
+export function progressPrinter(json: boolean, budget: { maxHours: number }) {
+  const started = Date.now();
+  const elapsed = () => {
+    const s = Math.round((Date.now() - started) / 1000);
+    return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  };
+  return (e: CampaignEvent) => {
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`);
+      return;
+    }
+    const t = `[${elapsed()} / ${budget.maxHours}h]`;
+    if (e.type === "cycle") process.stdout.write(`${t} cycle ${e.cycle} (${e.index}/${e.of})\n`);
+    else if (e.type === "step") process.stdout.write(`${t}   ${e.step}\n`);
+    else if (e.type === "decision")
+      process.stdout.write(`${t}   → ${e.action.toUpperCase()}: ${e.task}\n${t}     ${e.reason}\n`);
+    else if (e.type === "log") process.stdout.write(`${t} ${e.message}\n`);
+    else if (e.type === "end") process.stdout.write(`${t} campaign ended: ${e.reason}\n`);
+  };
+}
+
+export function runCommand(ctx: CommandContext) {
+  return new Command("run")
+    .description(
+      "run an improvement campaign on Master (unattended; stop with `odibi-improve stop` or Ctrl-C)",
+    )
+    .option("--max-cycles <n>", "stop after N cycles", Number)
+    .option("--max-hours <h>", "stop after H hours", Number)
+    .option("--convergence <n>", "stop after N cycles that learned nothing", Number)
+    .option("--goal <text>", "what the campaign should aim for (given to the LLM)")
+    .option("--focus-transformers <names>", "comma-separated transformers to work on first", list)
+    .option("--focus-patterns <names>", "comma-separated patterns to work on first", list)
+    .option("--no-llm", "deterministic fixers only, even when an LLM is configured")
+    .option("--resume", "continue the last campaign (after a crash or a stop)")
+    .addOption(
+      new Option("--llm-provider <name>", "LLM provider").choices([
+        "openai",
+        "azure",
+        "anthropic",
+        "ollama",
+        "openai-compatible",
+      ]),
+    )
+    .option("--llm-model <model>", "model name (default: llm.model, gpt-4o-mini)")
+    .option("--max-attempts <n>", "LLM attempts per cycle", Number)
+    .option("--llm-base-url <url>", "the provider's base URL (Ollama, a proxy, an OpenAI-compatible server)")
+    .action(async (opts) => {
+      const out = ctx.output();
+      await withEnvironment(ctx.root(), out, async (env) => {
+        for (const [k, v] of Object.entries({
+          "--max-cycles": opts.maxCycles,
+          "--max-hours": opts.maxHours,
+          "--convergence": opts.convergence,
+          "--max-attempts": opts.maxAttempts,
+        }))
+          if (v !== undefined && (!Number.isFinite(v) || v <= 0))
+            throw ctx.usage(`${k} takes a positive number`);
+        const llm = opts.llm === false ? undefined : makeLlmImprover(env, opts, (l) => out.line(l));
+        const maxHours = opts.maxHours ?? env.config.stop_conditions.max_hours;
+        const abort = new AbortController();
+        const onSig = () => {
+          out.warn("stop requested: finishing the current step, then stopping (again to force)");
+          if (abort.signal.aborted) process.exit(3);
+          abort.abort();
+        };
+        process.on("SIGINT", onSig);
+        process.on("SIGTERM", onSig);
+        try {
+          const runner = new CampaignRunner(env, {
+            maxCycles: opts.maxCycles,
+            maxHours: opts.maxHours,
+            convergence: opts.convergence,
+            goal: opts.goal ?? env.config.campaign.goal,
+            focus: [
+              ...(opts.focusTransformers ?? env.config.campaign.focus_transformers),
+              ...(opts.focusPatterns ?? env.config.campaign.focus_patterns),
+            ],
+            resume: opts.resume,
+            llm,
+            signal: abort.signal,
+            onEvent: progressPrinter(ctx.json(), { maxHours }),
+          });
+          const r = await runner.run();
+          if (!ctx.json())
+            out.line(
+              `\nCampaign ${r.campaignId}: ${r.reason}. ${r.cycles} cycle(s), ${r.promoted} promoted, ${r.rejected} rejected.\nReport: ${r.reportPath}`,
+            );
+          process.exitCode = r.exitCode;
+        } finally {
+          process.off("SIGINT", onSig);
+          process.off("SIGTERM", onSig);
+        }
+      });
+    });
+}
