@@ -1,0 +1,77 @@
+import path from "node:path";
+import type { LlmImprover } from "../campaign/runner.js";
+import type { GateResult, Task } from "../core/types.js";
+import { sandboxName } from "../environment/layout.js";
+import { checkGates } from "../gates/pipeline.js";
+import { decideVerdict } from "../gates/verdict.js";
+import type { LlmClient } from "../llm/client.js";
+import type { LlmRunLimits } from "../llm/options.js";
+import type { Budget } from "./budget.js";
+import { improveSandbox } from "./improve-sandbox.js";
+
+export interface CreateLlmImproverOptions {
+  client: LlmClient;
+  /** The campaign's shared budget. */
+  budget: Budget;
+  limits: LlmRunLimits;
+  /** `<root>/trajectories`; each cycle writes into `cycle_NNN/`. */
+  trajectoriesDir: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * The failures the brain is asked to fix: only the task's target check when Master's result has it (Master's other
+ * known failures would pull the model everywhere), else all of Master's failures.
+ */
+export function focusOnTask(baseline: GateResult, task: Task): GateResult {
+  const isTarget = (id: string) => id === task.target;
+  if (!baseline.runs.some((r) => r.checks.some((c) => c.status === "fail" && isTarget(c.id))))
+    return baseline;
+  return {
+    ...baseline,
+    runs: baseline.runs
+      .map((r) => ({ ...r, error: undefined, checks: r.checks.filter((c) => isTarget(c.id)) }))
+      .filter((r) => r.checks.length > 0),
+  };
+}
+
+/**
+ * The brain as the campaign's LLM approach (`CampaignOptions.llm`): gates through the pipeline (targeted = the
+ * target first, stopping at the first real failure; full = everything), success by the same baseline/ratchet
+ * verdict promotion uses. The campaign still re-gates the kept change with the policy gate before promoting it.
+ */
+export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
+  return {
+    name: `${o.client.settings.provider}/${o.client.settings.model}`,
+    async improve({ sandbox, task, baseline, ctx, avoid, goal, cycle, signal }) {
+      const mode = ctx.config.gates.mode;
+      const target = task.kind === "failure" ? task : undefined;
+      const r = await improveSandbox({
+        sandboxPath: sandbox.path,
+        client: o.client,
+        budget: o.budget,
+        limits: o.limits,
+        gateFailures: focusOnTask(baseline, task),
+        task,
+        avoid,
+        goal,
+        runGates: ({ scope, signal: s }) =>
+          checkGates(
+            { ...ctx, signal: s ?? signal },
+            { baseline, target, mode, failFast: scope === "targeted" },
+          ),
+        isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
+        trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
+        signal,
+        log: o.log,
+      });
+      return {
+        summary: r.summary,
+        tokens: r.tokens.total,
+        costUsd: r.costUsd,
+        trajectories: r.attempts.map((a) => a.trajectoryFile),
+        budgetExhausted: r.status === "budget_exhausted",
+      };
+    },
+  };
+}
