@@ -1,5 +1,6 @@
 export * from "./budget.js";
 export * from "./improve-sandbox.js";
+export { type CreateLlmImproverOptions, createLlmImprover, focusOnTask } from "./llm-improver.js";
 export {
   buildUserPrompt,
   describeCheck,
@@ -12,4 +13,3 @@ export { SandboxFiles, ToolUsageError } from "./sandbox-files.js";
 export { resolveInSandbox, SandboxPathError } from "./sandbox-path.js";
 export { brainToolSet, executeTool, type GateScope, MAX_TOOL_OUTPUT, type RunGates } from "./tools.js";
 export { type TrajectoryEvent, TrajectoryWriter } from "./trajectory.js";
-export { type CreateLlmImproverOptions, createLlmImprover, focusOnTask } from "./llm-improver.js";
