@@ -7,10 +7,13 @@ import { runProcess } from "../src/exec/run-process.js";
 import type { GateContext } from "../src/gates/gate.js";
 import {
   GOLDEN_TEMPLATES,
+  GoldenConfigError,
   type GoldenProject,
+  goldenGate,
   installGoldenProjects,
   odibiGateContext,
   planGoldenRun,
+  prepareOdibiEnvironment,
   pythonImportRoot,
   validateChecks,
   validateGate,
@@ -54,6 +57,16 @@ describe("golden projects from odibi's templates", () => {
     }
   });
 
+  it("are prepared only for the odibi profile", async () => {
+    const golden = path.join(tempDir(), "golden");
+    const none = await prepareOdibiEnvironment(
+      { config: { profile: "python" }, layout: { golden } },
+      { venv: inject("venv") },
+    );
+    expect(none).toEqual([]);
+    expect(existsSync(golden)).toBe(false);
+  });
+
   it("is idempotent: a second install keeps what is there", async () => {
     const before = readFileSync(path.join(goldenDir, "hello", "golden.json"), "utf8");
     const again = await installGoldenProjects(goldenDir, inject("venv"), (l) => logLines.push(l), {
@@ -62,6 +75,13 @@ describe("golden projects from odibi's templates", () => {
     expect(again.map((p) => p.name)).toContain("hello");
     expect(readFileSync(path.join(goldenDir, "hello", "golden.json"), "utf8")).toBe(before);
     expect(logLines).toContain("golden project hello: already installed");
+    const forced = await installGoldenProjects(goldenDir, inject("venv"), () => {}, {
+      templates: ["hello"],
+      force: true,
+    });
+    expect(forced.find((p) => p.name === "hello")!.manifest!.installedAt).not.toBe(
+      JSON.parse(before).installedAt,
+    );
   });
 
   it("plans a run: inputs read in place (absolute), outputs and stories in the run folder", () => {
@@ -72,6 +92,7 @@ describe("golden projects from odibi's templates", () => {
     expect(plan.text).toContain(`base_path: ${path.join(star.dir, "sample_data")}`);
     expect(plan.text).toMatch(/base_path: \.\/data\/gold/);
     expect(plan.storyDir).toBe(path.join("./data/gold", "stories"));
+    expect(() => planGoldenRun("project: [", star.dir)).toThrow(GoldenConfigError);
   });
 });
 
@@ -104,6 +125,15 @@ describe("validate gate", () => {
     const yamlErr = byId.get("validate:bad-yaml:YAML_PARSE_ERROR:root");
     expect(yamlErr).toMatchObject({ status: "fail", errorType: "YAML_PARSE_ERROR" });
     expect(yamlErr?.line).toBeGreaterThan(0);
+
+    // The golden gate on the same broken project: odibi run fails before any story; no check passes.
+    const golden = await goldenGate.run(gateContext(inject("odibiSource"), dir), {
+      only: ["golden:bad-model"],
+    });
+    expect(golden.checks.map((c) => [c.id, c.status, c.errorType])).toEqual([
+      ["golden:bad-model", "fail", "OdibiRunFailed"],
+      ["golden:bad-model/ingest", "fail", "MissingStory"],
+    ]);
   });
 
   it("turns a validator that prints no report into a failing check, not a pass", () => {

@@ -78,10 +78,10 @@ export function hermeticGoldenConfig(text: string, header: string): string {
   return doc.toString({ lineWidth: 0 });
 }
 
-function makeReadOnly(dir: string): void {
+function setFileModes(dir: string, mode: number): void {
   for (const rel of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
     const p = path.join(dir, rel);
-    if (statSync(p).isFile()) chmodSync(p, 0o444);
+    if (statSync(p).isFile()) chmodSync(p, mode);
   }
 }
 
@@ -157,8 +157,12 @@ export async function installGoldenProjects(
         installedAt: new Date().toISOString(),
       };
       writeFileSync(path.join(built, GOLDEN_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-      makeReadOnly(built);
-      if (existsSync(dest)) rmSync(dest, { recursive: true, force: true });
+      setFileModes(built, 0o444);
+      if (existsSync(dest)) {
+        // Windows refuses to delete read-only files.
+        setFileModes(dest, 0o644);
+        rmSync(dest, { recursive: true, force: true });
+      }
       renameSync(built, dest);
       log(`golden project ${template}: installed at ${dest}`);
     }
