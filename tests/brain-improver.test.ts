@@ -5,6 +5,7 @@ import { Budget } from "../src/brain/budget.js";
 import { createLlmImprover, focusOnTask } from "../src/brain/llm-improver.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import type { Task } from "../src/core/types.js";
+import { runProcess } from "../src/exec/run-process.js";
 import { makeGateContext } from "../src/gates/context.js";
 import { checkGates } from "../src/gates/pipeline.js";
 import { createLlmClient } from "../src/llm/client.js";
@@ -27,7 +28,12 @@ describe("the brain as the campaign's LLM approach, on the real gate pipeline", 
       profile: "python",
       gates: { flake_reruns: 0 },
     });
+    const gateEnvs: Array<Record<string, string | undefined> | undefined> = [];
     const ctx = makeGateContext({
+      run: (file, args, opts) => {
+        gateEnvs.push(opts.env);
+        return runProcess(file, args, opts);
+      },
       workdir: sandbox,
       config,
       goldenDir: path.join(tempDir(), "golden"),
@@ -35,6 +41,7 @@ describe("the brain as the campaign's LLM approach, on the real gate pipeline", 
       venv: inject("venv"),
     });
     const baseline = await checkGates(ctx);
+    gateEnvs.length = 0;
     const target = baseline.runs
       .flatMap((r) => r.checks)
       .find((c) => c.status === "fail" && c.id.includes("test_add"));
@@ -85,6 +92,9 @@ describe("the brain as the campaign's LLM approach, on the real gate pipeline", 
     expect(r.budgetExhausted).toBe(false);
     expect(r.trajectories).toEqual([path.join(root, "trajectories", "cycle_004", "1.jsonl")]);
     expect(readFileSync(path.join(sandbox, "calc.py"), "utf8")).toContain("return a + b");
+    // every gate process the brain started had the key variable unset
+    expect(gateEnvs.length).toBeGreaterThan(0);
+    for (const e of gateEnvs) expect(e && "OPENAI_API_KEY" in e && e.OPENAI_API_KEY === undefined).toBe(true);
     // the targeted run went through the pipeline and came back to the model as a verdict
     expect(JSON.stringify(server.requests[2]!.body.messages)).toContain("gates (targeted): PASS");
   });

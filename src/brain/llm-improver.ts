@@ -46,6 +46,9 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
     async improve({ sandbox, task, baseline, ctx, avoid, goal, cycle, signal }) {
       const mode = ctx.config.gates.mode;
       const target = task.kind === "failure" ? task : undefined;
+      // Gates run code the model wrote: they must not see the API key (undefined unsets it in the child).
+      const unset = Object.fromEntries(o.client.secretEnvNames.map((n) => [n, undefined]));
+      const gateCtx = { ...ctx, env: { ...ctx.env, ...unset } as Record<string, string> };
       const r = await improveSandbox({
         sandboxPath: sandbox.path,
         client: o.client,
@@ -57,7 +60,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         goal,
         runGates: ({ scope, signal: s }) =>
           checkGates(
-            { ...ctx, signal: s ?? signal },
+            { ...gateCtx, signal: s ?? signal },
             { baseline, target, mode, failFast: scope === "targeted" },
           ),
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
