@@ -1,5 +1,4 @@
 import path from "node:path";
-import { makeGitRepo, tempDir } from "./helpers.js";
 
 /**
  * A small python repository (pytest + ruff) with every kind of check the gates must tell apart:
@@ -123,5 +122,7 @@ def test_random_flake():
 `;
 
 export async function makePythonFixture(files: Record<string, string> = {}): Promise<string> {
+  // Imported here, not at the top: the data above is also used by bench/gates.ts, outside vitest.
+  const { makeGitRepo, tempDir } = await import("./helpers.js");
   return makeGitRepo(path.join(tempDir("oi gates py "), "repo"), { ...PYTHON_FIXTURE, ...files });
 }
