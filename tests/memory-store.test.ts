@@ -142,6 +142,25 @@ describe("CampaignMemory", () => {
     r.close();
   });
 
+  it("still ranks by the rare words when a query's common words appear in most lessons", () => {
+    const { dir, guard } = setup();
+    const m = new CampaignMemory(dir, { guard });
+    for (let i = 0; i < 120; i++)
+      m.record(lesson({ sig: `s${i}`, title: `tests failure in module_${i} KeyError` }));
+    m.record(
+      lesson({
+        sig: "spark",
+        title: "tests failure in spark_window KeyError",
+        files: ["odibi/engine/spark.py"],
+      }),
+    );
+    const hits = m.querySimilar("tests failure KeyError spark_window", 3);
+    expect(hits[0]?.lesson.task.signature).toBe("spark");
+    // only common words: still answers, from the rarest of them
+    expect(m.querySimilar("tests failure", 2)).toHaveLength(2);
+    m.close();
+  });
+
   it("skips and reports a torn last line, then appends cleanly after it", () => {
     const { dir, guard } = setup();
     const m = new CampaignMemory(dir, { guard });

@@ -66,6 +66,33 @@ interface SearchDoc {
   text: string;
 }
 
+const tokenize = MiniSearch.getDefault("tokenize") as (text: string) => string[];
+const processTerm = MiniSearch.getDefault("processTerm") as (
+  term: string,
+) => string | null | undefined | false;
+
+/** MiniSearch's own tokenizer and term processing, run once: the index then only splits on spaces. */
+function terms(text: string): string[] {
+  const out: string[] = [];
+  for (const t of tokenize(text)) {
+    const p = processTerm(t);
+    if (typeof p === "string" && p) out.push(p);
+  }
+  return out;
+}
+
+const PRETOKENIZED = { tokenize: (s: string) => s.split(" "), processTerm: (t: string) => t };
+
+/** Query terms in more than this share of lessons carry almost no BM25 weight but cost a scan of their postings. */
+const COMMON_TERM_SHARE = 0.05;
+const COMMON_TERM_MIN_DOCS = 50;
+
+function searchText(l: Lesson): string {
+  return [l.task.title, l.task.target, l.task.kind, l.approach.summary, l.gate, l.reason, ...l.files]
+    .filter(Boolean)
+    .join(" \n ");
+}
+
 /**
  * Memory that persists across campaigns (DESIGN.md §5): `<memory>/lessons.jsonl` is the source of truth;
  * `patterns.jsonl` (promoted approaches) and `avoided_issues.jsonl` (signatures with ≥ N failures) are derived
@@ -87,7 +114,9 @@ export class CampaignMemory implements AvoidanceOracle {
   private readonly patterns: Pattern[] = [];
   private readonly patternKeys = new Set<string>();
   private readonly avoided = new Map<string, AvoidedIssue>();
-  private readonly index = new MiniSearch<SearchDoc>({ fields: ["text"], storeFields: [] });
+  /** Built on the first query (open stays cheap for runs that never search), never persisted. */
+  private index: MiniSearch<SearchDoc> | null = null;
+  private readonly docFreq = new Map<string, number>();
   private closed = false;
 
   constructor(dir: string, opts: CampaignMemoryOptions) {
@@ -129,21 +158,19 @@ export class CampaignMemory implements AvoidanceOracle {
     }
     for (const p of patterns.records) this.addPattern(p);
     for (const a of avoided.records) if (!this.avoided.has(a.signature)) this.avoided.set(a.signature, a);
-    const docs: SearchDoc[] = [];
     let repaired = 0;
     for (const l of lessons.records as Lesson[]) {
-      docs.push(this.ingest(l));
+      this.ingest(l);
       repaired += this.derive(l, !this.readOnly);
     }
-    this.index.addAll(docs);
     if (repaired > 0)
       this.warnings.push(
         `re-derived ${repaired} pattern/avoided record(s) missing after an interrupted write`,
       );
   }
 
-  /** Adds a lesson to the in-memory indices; returns its search document. */
-  private ingest(l: Lesson): SearchDoc {
+  /** Adds a lesson to the in-memory indices (the search index too, once it exists). */
+  private ingest(l: Lesson): void {
     const id = this.lessons.length;
     this.lessons.push(l);
     const key = `${l.task.signature}\u0000${approachKey(l)}`;
@@ -155,19 +182,22 @@ export class CampaignMemory implements AvoidanceOracle {
       list.push(l);
       this.failuresBySignature.set(l.task.signature, list);
     }
-    const text = [
-      l.task.title,
-      l.task.target,
-      l.task.kind,
-      l.approach.name,
-      l.approach.summary,
-      l.gate,
-      l.reason,
-      ...l.files,
-    ]
-      .filter(Boolean)
-      .join(" \n ");
-    return { id, text };
+    if (this.index) this.indexDoc(this.index, id, l);
+  }
+
+  private indexDoc(index: MiniSearch<SearchDoc>, id: number, l: Lesson): void {
+    const docTerms = terms(searchText(l));
+    for (const t of new Set(docTerms)) this.docFreq.set(t, (this.docFreq.get(t) ?? 0) + 1);
+    index.add({ id, text: docTerms.join(" ") });
+  }
+
+  private searchIndex(): MiniSearch<SearchDoc> {
+    if (!this.index) {
+      const index = new MiniSearch<SearchDoc>({ fields: ["text"], storeFields: [], ...PRETOKENIZED });
+      for (let id = 0; id < this.lessons.length; id++) this.indexDoc(index, id, this.lessons[id]!);
+      this.index = index;
+    }
+    return this.index;
   }
 
   /** Writes (or, at open, re-writes) the pattern / avoided record a lesson implies. Returns how many it wrote. */
@@ -225,7 +255,7 @@ export class CampaignMemory implements AvoidanceOracle {
       );
     }
     appendJsonl(this.guard, this.file("lessons"), lesson);
-    this.index.add(this.ingest(lesson));
+    this.ingest(lesson);
     this.derive(lesson, true);
   }
 
@@ -265,11 +295,19 @@ export class CampaignMemory implements AvoidanceOracle {
     return n <= 0 ? [] : all.slice(-n);
   }
 
-  /** BM25 full-text search over task titles, targets, approaches, reasons and files. Best first. */
+  /** BM25 full-text search over task titles, targets, summaries, reasons and files. Best first. */
   querySimilar(text: string, k = 5): SimilarLesson[] {
-    if (text.trim() === "" || k <= 0) return [];
-    return this.index
-      .search(text, { prefix: (term) => term.length > 3 })
+    if (k <= 0) return [];
+    const index = this.searchIndex();
+    const known = [...new Set(terms(text))].filter((t) => this.docFreq.has(t));
+    if (known.length === 0) return [];
+    // Drop the very common terms (keeping the two rarest if all are common): same ranking in practice, far less work.
+    const limit = Math.max(COMMON_TERM_MIN_DOCS, COMMON_TERM_SHARE * this.lessons.length);
+    const byRarity = known.sort((a, b) => this.docFreq.get(a)! - this.docFreq.get(b)!);
+    const rare = byRarity.filter((t) => this.docFreq.get(t)! <= limit);
+    const query = rare.length > 0 ? rare : byRarity.slice(0, 2);
+    return index
+      .search(query.join(" "))
       .slice(0, k)
       .map((r) => ({ lesson: this.lessons[r.id as number]!, score: r.score }));
   }
