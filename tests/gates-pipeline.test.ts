@@ -8,7 +8,7 @@ import { runProcess } from "../src/exec/run-process.js";
 import { GateCache } from "../src/gates/cache.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { CommandRunner, GateContext } from "../src/gates/gate.js";
-import { checkGates } from "../src/gates/pipeline.js";
+import { checkGates, GatesStopped } from "../src/gates/pipeline.js";
 import { decideVerdict } from "../src/gates/verdict.js";
 import {
   makePythonFixture,
@@ -210,4 +210,19 @@ describe("a truly random ~30% flake neither promotes nor blocks", () => {
     // The flake is seen as a pass or as flaky, never as a plain failure.
     expect([...seen].every((s) => s === "pass" || s === "flaky")).toBe(true);
   });
+});
+
+describe("stopping", () => {
+  it("an abort stops the gate run with GatesStopped (exit code 3) instead of waiting for a 10-minute test", async () => {
+    const repo = await makeGitRepo(path.join(tempDir("oi gates stop "), "repo"), {
+      "pyproject.toml": '[project]\nname = "slow"\nversion = "0"\n',
+      "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    time.sleep(600)\n",
+    });
+    const ac = new AbortController();
+    const ctx = { ...context(repo), signal: ac.signal };
+    setTimeout(() => ac.abort(), 1500);
+    const err = await checkGates(ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatesStopped);
+    expect((err as GatesStopped).exitCode).toBe(3);
+  }, 60_000);
 });
