@@ -31,6 +31,16 @@ describe("failureSignature", () => {
     expect(b).toBe(a);
   });
 
+  it("treats macOS, Linux and Windows temp folders alike, and only real temp folders", () => {
+    const on = (p: string) => normaliseMessage(`cannot read ${p}: missing`);
+    const mac = on("/private/var/folders/x1/abc_def/T/pytest-of-u/pytest-3/in.csv");
+    expect(mac).toBe("cannot read <tmp>: missing");
+    expect(on("/tmp/pytest-of-u/pytest-9/in.csv")).toBe(mac);
+    expect(on("C:\\Users\\u\\AppData\\Local\\Temp\\pytest-of-u\\in.csv")).toBe(mac);
+    expect(on("/tmpfiles/in.csv")).toBe("cannot read /tmpfiles/in.csv: missing");
+    expect(on("data/tmp/in.csv")).toBe("cannot read data/tmp/in.csv: missing");
+  });
+
   it("tells different failures apart", () => {
     const m = "KeyError: 'customer_id'";
     const s = failureSignature({ ...base, message: m });

@@ -23,7 +23,7 @@ const HEX_ID = /\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b/gi;
 const DRIVE = /\b[A-Za-z]:(?=\/)/g;
 // Temp folders on Linux, macOS and Windows; the random part that follows is dropped with them.
 const TEMP_PATH =
-  /(?:\/private)?\/(?:tmp|var\/folders\/[^\s/'"]+\/[^\s/'"]+\/T|var\/tmp)(?:\/[^\s'"():,]+)*|(?:\/[^\s/'"]+)*\/AppData\/Local\/Temp(?:\/[^\s'"():,]+)*/gi;
+  /(?<![\w.])(?:\/private)?\/(?:tmp|var\/folders\/[^\s/'"]+\/[^\s/'"]+\/T|var\/tmp)(?=[/\s'"():,]|$)(?:\/[^\s'"():,]+)*|(?:\/[^\s/'"]+)*\/AppData\/Local\/Temp(?:\/[^\s'"():,]+)*/gi;
 // An absolute path keeps only its last two components: the user's home and checkout location vary by machine.
 const ABS_PATH = /(?<![\w.<>])(?:\/[^\s/'"():,]+){3,}/g;
 const LINE_WORD = /\b(line|lineno|ln|col|column)\s*[:=]?\s*\d+/gi;
