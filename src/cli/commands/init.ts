@@ -1,6 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { PROFILES } from "../../core/types.js";
 import { ImprovementEnvironment } from "../../environment/environment.js";
+import { prepareOdibiEnvironment } from "../../gates/odibi/prepare.js";
 import { resolveRoot } from "../context.js";
 import type { CommandContext } from "../main.js";
 
@@ -26,6 +27,10 @@ export function initCommand(ctx: CommandContext) {
         force: opts.force,
         log: (l) => out.line(l),
       });
+      // odibi: the pinned odibi in the venv and the golden projects (built from odibi's own templates).
+      const golden = await prepareOdibiEnvironment(env, { log: (l) => out.line(l) });
+      if (golden.length)
+        out.line(`golden projects: ${golden.map((g) => g.name).join(", ")} in ${env.layout.golden}`);
       const head = await env.masterHead();
       out.result(
         [

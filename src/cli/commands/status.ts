@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
 import { Command } from "@commander-js/extra-typings";
+import { readStatus } from "../../status/status-tracker.js";
 import { withEnvironment } from "../context.js";
 import type { CommandContext } from "../main.js";
 
@@ -13,9 +13,21 @@ export function statusCommand(ctx: CommandContext) {
         const dirty = await env.masterDirty();
         const snapshots = env.listSnapshots();
         const sandboxes = env.listSandboxes();
-        const campaign = existsSync(env.layout.status)
-          ? (JSON.parse(readFileSync(env.layout.status, "utf8")) as unknown)
+        const reading = readStatus(env.root);
+        const campaign = reading
+          ? { ...reading.status, effective_status: reading.effective, note: reading.note }
           : null;
+        const c = reading?.status;
+        const campaignLines = !c
+          ? ["Campaign:   none yet (start one with `odibi-improve run`)"]
+          : [
+              `Campaign:   ${c.campaign_id} — ${reading!.effective}${c.stop_reason ? ` (${c.stop_reason})` : ""}`,
+              ...(reading!.note ? [`  ⚠ ${reading!.note}`] : []),
+              `  cycle ${c.current_cycle}${c.step ? `, step ${c.step.name} since ${c.step.since}` : ""}; ${c.cycles_completed} completed`,
+              `  promoted ${c.improvements_promoted}, rejected ${c.improvements_rejected}, Master changes ${c.master_changes}, avoided ${c.issues_avoided.length}`,
+              `  elapsed ${c.elapsed_hours.toFixed(2)} h; convergence counter ${c.convergence_counter}${c.last_promotion ? `; last promotion ${c.last_promotion}` : ""}`,
+              ...(c.isolation_warning ? [`  ⚠ ${c.isolation_warning}`] : []),
+            ];
         const data = {
           root: env.root,
           sacred: env.sacred,
@@ -34,7 +46,7 @@ export function statusCommand(ctx: CommandContext) {
             `Master:     ${head.slice(0, 10)}${dirty.length ? ` (${dirty.length} uncommitted change(s)!)` : " (clean)"}`,
             `Snapshots:  ${snapshots.length}${snapshots.length ? ` (last: ${snapshots.at(-1)!.name})` : ""}`,
             `Sandboxes:  ${sandboxes.length ? sandboxes.map((s) => s.id).join(", ") : "none"}`,
-            `Campaign:   ${campaign ? JSON.stringify(campaign) : "none yet"}`,
+            ...campaignLines,
           ].join("\n"),
           data,
         );
