@@ -1,0 +1,167 @@
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { CYCLE_STEPS } from "../src/campaign/journal.js";
+import { git, statusLines } from "../src/environment/git.js";
+import { takeFingerprint } from "../src/environment/sacred.js";
+import { runProcess } from "../src/exec/run-process.js";
+import { PACKAGE_ROOT } from "../src/pyenv/python-env.js";
+import { CLI, makeGitRepo, tempDir } from "./helpers.js";
+
+async function cli(args: string[], env: Record<string, string | undefined> = {}) {
+  const r = await runProcess(process.execPath, [CLI, ...args], {
+    cwd: process.cwd(),
+    timeoutMs: 600_000,
+    env: { ODIBI_IMPROVE_ROOT: undefined, ODIBI_IMPROVE_VENV: inject("venv"), ...env },
+  });
+  return { code: r.exitCode, signal: r.signal, out: r.stdout, err: r.stderr };
+}
+
+const jsonl = (file: string) =>
+  existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
+
+describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable failing test), no LLM", () => {
+  it("promotes lint fixes one cycle at a time, avoids the unfixable failure, converges; Sacred byte-identical", async () => {
+    const base = tempDir();
+    const sacred = path.join(base, "inventory");
+    cpSync(path.join(PACKAGE_ROOT, "samples", "demo-target"), sacred, { recursive: true });
+    await makeGitRepo(sacred, {});
+    const fp = takeFingerprint(sacred).digest;
+    const root = path.join(base, "improve");
+    expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
+
+    const run = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "10", "--convergence", "2"]);
+    expect(run.err).not.toMatch(/error:/);
+    expect(run.code).toBe(0);
+    expect(run.out).toContain("CONVERGED");
+
+    const master = path.join(root, "master");
+    // One promotion per cycle, each its own commit with its own snapshot; Master clean and lint-clean.
+    const commits = (await git(master, ["log", "--format=%s", "sacred..HEAD"])).trim().split("\n").reverse();
+    expect(commits).toEqual([
+      expect.stringMatching(/cycle cycle_001: lint failure F401:inventory\/report\.py/),
+      expect.stringMatching(/cycle cycle_002: lint failure F401:inventory\/stock\.py/),
+      expect.stringMatching(/cycle cycle_003: lint failure F541:inventory\/stock\.py/),
+    ]);
+    expect(await statusLines(master)).toEqual([]);
+    const ruff = await runProcess(path.join(inject("venv"), "bin", "ruff"), ["check", "."], { cwd: master });
+    expect(ruff.exitCode).toBe(0);
+    expect(readFileSync(path.join(master, "inventory/report.py"), "utf8")).toContain(
+      "return target - item.quantity",
+    );
+    const snaps = readdirSync(path.join(root, "snapshots")).filter((f) => f.endsWith(".tar.gz"));
+    expect(snaps.sort()).toEqual([
+      "before_cycle_001.tar.gz",
+      "before_cycle_002.tar.gz",
+      "before_cycle_003.tar.gz",
+    ]);
+
+    // The unfixable failure is recorded and avoided.
+    const lessons = jsonl(path.join(root, "memory", "lessons.jsonl"));
+    expect(lessons.filter((l) => l.outcome === "promoted")).toHaveLength(3);
+    const avoided = jsonl(path.join(root, "memory", "avoided_issues.jsonl"));
+    expect(avoided).toHaveLength(1);
+    expect(avoided[0].target).toBe("tests/test_report.py::test_reorder_never_negative");
+
+    // Status and reports are right.
+    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    expect(status).toMatchObject({
+      status: "completed",
+      stop_reason: "CONVERGED",
+      improvements_promoted: 3,
+      master_changes: 3,
+    });
+    expect(status.issues_avoided).toHaveLength(1);
+    const st = await cli(["--root", root, "status"]);
+    expect(st.out).toMatch(/completed \(CONVERGED\)/);
+    const report = await cli(["--root", root, "report"]);
+    expect(report.code).toBe(0);
+    expect(report.out).toMatch(/\| Regressions \| 0 \| 0 \|/);
+    expect(report.out).toMatch(/\| Lint errors \| 0 \| 4 → 0 \|/);
+    const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
+    expect(cycle1).toContain("PROMOTED");
+    expect(cycle1).toContain("-import json");
+
+    // Export: a patch series the human can apply to Sacred by hand.
+    const out = path.join(base, "export");
+    expect((await cli(["--root", root, "export", "--out", out])).code).toBe(0);
+    expect(readdirSync(out).filter((f) => f.endsWith(".patch"))).toHaveLength(3);
+    const applyTo = path.join(base, "apply-check");
+    await git(base, ["clone", "-q", sacred, applyTo]);
+    const patches = readdirSync(out)
+      .filter((f) => f.endsWith(".patch"))
+      .sort()
+      .map((f) => path.join(out, f));
+    await git(applyTo, ["am", "-q", ...patches]);
+    expect(await git(applyTo, ["rev-parse", "HEAD^{tree}"])).toBe(
+      await git(master, ["rev-parse", "HEAD^{tree}"]),
+    );
+
+    expect(takeFingerprint(sacred).digest).toBe(fp);
+  });
+});
+
+describe("crash safety: kill -9 at every journaled step, then run --resume", () => {
+  it.each(CYCLE_STEPS)(
+    "killed after %s: Master before or after the promotion, never between",
+    async (step) => {
+      const base = tempDir();
+      const sacred = await makeGitRepo(path.join(base, "repo"), {
+        "pkg/__init__.py": "",
+        "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
+        "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
+      });
+      const fp = takeFingerprint(sacred).digest;
+      const root = path.join(base, "improve");
+      expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
+      const cfg = path.join(root, "config.yaml");
+      writeFileSync(cfg, readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n"));
+      const master = path.join(root, "master");
+      const before = (await git(master, ["rev-parse", "HEAD"])).trim();
+
+      const crashed = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"], {
+        ODIBI_IMPROVE_CRASH_AT: step,
+      });
+      expect(crashed.signal).toBe("SIGKILL");
+      const st = await cli(["--root", root, "status", "--json"]);
+      expect(JSON.parse(st.out).campaign.effective_status).toBe("crashed");
+
+      const resumed = await cli([
+        "--root",
+        root,
+        "run",
+        "--no-llm",
+        "--resume",
+        "--max-cycles",
+        "2",
+        "--convergence",
+        "1",
+      ]);
+      expect(resumed.err).not.toMatch(/error:/);
+      expect([0, 3]).toContain(resumed.code);
+      // Master is consistent: clean, and the lint fix is there exactly once (before or after the crash).
+      expect(await statusLines(master)).toEqual([]);
+      const commits = (await git(master, ["log", "--format=%H", `${before}..HEAD`]))
+        .trim()
+        .split("\n")
+        .filter(Boolean);
+      expect(commits).toHaveLength(1);
+      expect(readFileSync(path.join(master, "pkg/core.py"), "utf8")).not.toContain("import os");
+      // No orphan sandbox; the promotion has exactly one "promoted" lesson; the journal closed every cycle.
+      expect(readdirSync(path.join(root, "sandboxes")).filter((n) => !n.startsWith("."))).toEqual([]);
+      const promoted = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
+        (l) => l.outcome === "promoted",
+      );
+      expect(promoted).toHaveLength(1);
+      const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+      expect(status.status).not.toBe("running");
+      expect(takeFingerprint(sacred).digest).toBe(fp);
+    },
+  );
+});
