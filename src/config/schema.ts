@@ -75,7 +75,9 @@ export const LlmSection = z.strictObject({
   max_tokens: z.int().positive().optional(),
   max_cost_usd: z.number().positive().optional(),
   /** USD per million tokens, per model; overrides the built-in table. */
-  prices: z.record(z.string(), z.strictObject({ input: z.number().min(0), output: z.number().min(0) })).optional(),
+  prices: z
+    .record(z.string(), z.strictObject({ input: z.number().min(0), output: z.number().min(0) }))
+    .optional(),
   azure: z
     .strictObject({
       resource_name: z.string().optional(),
