@@ -4,10 +4,10 @@
  * targeted tests first), on the same simulated cycles, in one run. Verdicts must be identical. Also prints the share
  * of cycle time spent outside the gate commands (tree hashing, copying the candidate, parsing, deciding).
  *
- * Targets: each is one entry in TARGETS (a Master repository, a config, and the candidate edits of a few cycles).
- * The odibi target (golden projects) is added as one more entry once its gates are registered.
+ * Targets: each is one entry in TARGETS (a Master repository, a config, the candidate edits of a few cycles and,
+ * optionally, the gates): the python fixture, and odibi itself with its golden projects.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type Config, ConfigSchema } from "../src/config/schema.js";
@@ -17,10 +17,12 @@ import { SacredGuard } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { GateCache } from "../src/gates/cache.js";
 import { makeGateContext } from "../src/gates/context.js";
-import type { CommandRunner } from "../src/gates/gate.js";
+import type { CommandRunner, Gate } from "../src/gates/gate.js";
+import { lintGate } from "../src/gates/lint-gate.js";
+import { goldenGate, installGoldenProjects, validateGate } from "../src/gates/odibi/index.js";
 import { checkGates } from "../src/gates/pipeline.js";
 import { decideVerdict } from "../src/gates/verdict.js";
-import { ensurePythonEnv } from "../src/pyenv/python-env.js";
+import { ensureOdibiSource, ensurePythonEnv, ODIBI_VERSION } from "../src/pyenv/python-env.js";
 import { PYTHON_FIXTURE } from "../tests/fixtures-python.js";
 
 interface Cycle {
@@ -36,6 +38,8 @@ interface TargetSetup {
   venv: string;
   goldenDir: string;
   cycles: Cycle[];
+  /** Gates to run (default: the registry's for the profile). */
+  gates?: Gate[];
 }
 
 interface BenchTarget {
@@ -44,7 +48,8 @@ interface BenchTarget {
   setup(dir: string): Promise<TargetSetup>;
 }
 
-async function commitRepo(dir: string, files: Record<string, string>): Promise<string> {
+async function commitRepo(dir: string, files: Record<string, string>, copyFrom?: string): Promise<string> {
+  if (copyFrom) cpSync(copyFrom, dir, { recursive: true });
   for (const [rel, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     writeFileSync(path.join(dir, rel), content);
@@ -104,8 +109,43 @@ const pythonFixture: BenchTarget = {
   },
 };
 
-/** One entry per target. */
-export const TARGETS: BenchTarget[] = [pythonFixture];
+/** The bug of the odibi end-to-end test: the pandas SCD2 transformer reads a missing attribute. */
+const SCD = "odibi/transformers/scd.py";
+const SCD_ANCHOR = "    logger = logging.getLogger(__name__)\n\n    # Try using DuckDB";
+
+const odibi: BenchTarget = {
+  name: `odibi ${ODIBI_VERSION} (ruff + validate + golden projects hello, scd2, star-schema)`,
+  async setup(dir) {
+    const venv = (await ensurePythonEnv({ odibi: true })).venv;
+    const master = await commitRepo(path.join(dir, "master"), {}, await ensureOdibiSource());
+    const goldenDir = path.join(dir, "golden");
+    await installGoldenProjects(goldenDir, venv);
+    // odibi's own pytest suite is not part of this bench: the golden projects are what it measures.
+    const config = ConfigSchema.parse({
+      source: { sacred_repo: path.join(dir, "sacred") },
+      profile: "odibi",
+      gates: { require_pytest_pass: false },
+    });
+    const scd = readFileSync(path.join(master, SCD), "utf8");
+    if (!scd.includes(SCD_ANCHOR)) throw new Error(`${SCD} changed: update the bench's bug anchor`);
+    const cycles: Cycle[] = [
+      { name: "harmless edit", edits: { [SCD]: `${scd}\n# reviewed\n` } },
+      {
+        name: "transformer bug",
+        edits: {
+          [SCD]: scd.replace(
+            SCD_ANCHOR,
+            "    logger = logging.getLogger(__name__)\n    source_df = source_df.nonexistent_column_typo\n\n    # Try using DuckDB",
+          ),
+        },
+      },
+    ];
+    return { master, config, venv, goldenDir, cycles, gates: [lintGate, validateGate, goldenGate] };
+  },
+};
+
+/** One entry per target; `BENCH_GATES_TARGETS=python` (or `odibi`) runs one. */
+export const TARGETS: Record<string, BenchTarget> = { python: pythonFixture, odibi };
 
 interface Timing {
   wallMs: number;
@@ -136,7 +176,7 @@ async function runCycles(t: TargetSetup, work: string, smart: boolean): Promise<
   const started = performance.now();
   for (const [i, cycle] of t.cycles.entries()) {
     // The baseline: naive re-checks Master every cycle; smart gets it from the cache after the first cycle.
-    const baseline: GateResult = await checkGates(ctx(t.master, "master"), { cache });
+    const baseline: GateResult = await checkGates(ctx(t.master, "master"), { cache, gates: t.gates });
     const cand = path.join(work, `cycle_${i}`);
     cpSync(t.master, cand, { recursive: true });
     for (const [f, c] of Object.entries(cycle.edits)) writeFileSync(path.join(cand, f), c);
@@ -158,7 +198,11 @@ async function runCycles(t: TargetSetup, work: string, smart: boolean): Promise<
 }
 
 export async function run(): Promise<void> {
-  for (const target of TARGETS) {
+  const wanted = process.env.BENCH_GATES_TARGETS?.split(",") ?? Object.keys(TARGETS);
+  for (const name of wanted) {
+    const target = TARGETS[name];
+    if (!target)
+      throw new Error(`no gates bench target "${name}"; known: ${Object.keys(TARGETS).join(", ")}`);
     const dir = mkdtempSync(path.join(os.tmpdir(), "oi-bench-gates-"));
     try {
       const t = await target.setup(dir);

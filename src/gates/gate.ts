@@ -44,8 +44,13 @@ export interface Gate {
    * gates (lint, validate) are not.
    */
   rerunnable?: boolean;
-  /** Can run a subset (`only` / `changedFiles`): the cascade runs that first. */
+  /** Can run a subset of its checks by id (`only`): re-runs and the cascade's target step use it. */
   targeted?: boolean;
+  /**
+   * Given `changedFiles`, runs only what those files touch (and nothing when it cannot tell): the cascade runs
+   * that before the full gate. Gates without it get only the target's id in the cheap step.
+   */
+  selectsByChangedFiles?: boolean;
   /**
    * What besides the tree decides this gate's result: its commands, tool versions, inputs outside the tree
    * (golden configs). Part of the cache key; a gate without it is never cached.

@@ -136,14 +136,13 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
   }
 
   for (const gate of opts.gates ?? applicableGates(ctx)) {
-    if (gate.targeted && (opts.changedFiles?.length || opts.target)) {
-      const only = opts.target && (opts.target.gate ?? gate.name) === gate.name ? [opts.target.target] : [];
-      const targeted = await runWithFlakeReruns(
-        gate,
-        ctx,
-        { only, changedFiles: opts.changedFiles ?? [] },
-        reruns,
-      );
+    const targetIds =
+      opts.target && (opts.target.gate ?? gate.name) === gate.name ? [opts.target.target] : [];
+    const changed = gate.selectsByChangedFiles ? (opts.changedFiles ?? []) : [];
+    if (gate.targeted && (targetIds.length > 0 || changed.length > 0)) {
+      const cheap: GateRunOptions =
+        changed.length > 0 ? { only: targetIds, changedFiles: changed } : { only: targetIds };
+      const targeted = await runWithFlakeReruns(gate, ctx, cheap, reruns);
       if (targeted.checks.length > 0 && record({ ...targeted, scope: "targeted" })) return done();
     }
     const fingerprint = opts.cache && gate.fingerprint ? await gate.fingerprint(ctx) : undefined;

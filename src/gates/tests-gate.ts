@@ -12,6 +12,7 @@ export const testsGate: Gate = {
   name: "tests",
   rerunnable: true,
   targeted: true,
+  selectsByChangedFiles: true,
   applies: (ctx) => ctx.commands.test !== undefined && ctx.config.gates.require_pytest_pass,
   async run(ctx: GateContext, opts: GateRunOptions = {}): Promise<GateRun> {
     const command = ctx.commands.test!;
