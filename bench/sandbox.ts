@@ -2,6 +2,8 @@
  * bench/sandbox: sandbox create+destroy against `cp -a` of the same tree, measured in the same run.
  * Trees: the real odibi source (sdist) and a generated 100k-file tree. Strategies:
  *  - fresh:   git clone --shared + checkout (what a first cycle does), then rm
+ *  - worktree: git worktree add + remove (the alternative design; not used: a worktree's .git points into
+ *              Master's, so code run in it could move Master's refs)
  *  - recycle: reset of the previous cycle's sandbox (what every later cycle does), then park it
  *  - cp -a:   the baseline (a plain copy + rm -rf)
  * Reflink/overlay are not used: this machine's filesystem is reported below; ext4 has neither.
@@ -10,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
+import { git } from "../src/environment/git.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { ensureOdibiSource } from "../src/pyenv/python-env.js";
 
@@ -50,6 +53,7 @@ async function benchTree(label: string, source: string, work: string): Promise<v
   const fresh: number[] = [];
   const recycle: number[] = [];
   const cp: number[] = [];
+  const worktree: number[] = [];
   let cycle = 0;
   for (let i = 0; i < ROUNDS; i++) {
     cp.push(await time(() => cpA(env.layout.master, path.join(work, "cp-copy"))));
@@ -57,6 +61,13 @@ async function benchTree(label: string, source: string, work: string): Promise<v
       await time(async () => {
         const s = await env.createSandbox(++cycle);
         await env.destroySandbox(s);
+      }),
+    );
+    const wt = path.join(work, "wt");
+    worktree.push(
+      await time(async () => {
+        await git(env.layout.master, ["worktree", "add", "-q", "--detach", wt, "HEAD"]);
+        await git(env.layout.master, ["worktree", "remove", "--force", wt]);
       }),
     );
     // Recycle: park a used sandbox, then time reset + park again (one cycle's cost).
@@ -76,6 +87,7 @@ async function benchTree(label: string, source: string, work: string): Promise<v
   console.log(`\n${label} (median of ${ROUNDS})`);
   console.log(row("cp -a + rm -rf (baseline)", cp));
   console.log(row("fresh: clone --shared + checkout", fresh));
+  console.log(row("worktree add + remove", worktree));
   console.log(row("recycle: reset of used sandbox", recycle));
 }
 
