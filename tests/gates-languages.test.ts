@@ -112,4 +112,24 @@ describe("gates on other languages", async () => {
       Object.keys(statuses(r, "lint")).some((id) => id.startsWith("clippy::ptr_arg:src/lib.rs:9:")),
     ).toBe(true);
   });
+
+  it("any other command: one check from its exit code", async () => {
+    const repo = tempDir();
+    const node = JSON.stringify(process.execPath);
+    const r = await checkGates(
+      context(repo, {
+        profile: "generic",
+        commands: {
+          lint: `${node} -e "process.exit(0)"`,
+          test: `${node} -e "console.log('3 tests, 1 failed'); process.exit(1)"`,
+        },
+      }),
+      { treeHash: "no-git-here" },
+    );
+    expect(r.runs.map((x) => x.checks.map((c) => [x.gate, c.id, c.status, c.errorType]))).toEqual([
+      [["lint", "command", "pass", undefined]],
+      [["tests", "command", "fail", "CommandFailed"]],
+    ]);
+    expect(r.runs[1]!.checks[0]!.detail).toContain("3 tests, 1 failed");
+  });
 });

@@ -1,5 +1,5 @@
 import type { Check, GateResult } from "../core/types.js";
-import type { GateVerdict } from "./verdict.js";
+import { failureText, type GateVerdict } from "./verdict.js";
 
 function pad(cells: string[][]): string {
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
@@ -10,9 +10,8 @@ function pad(cells: string[][]): string {
 
 function line(c: Check): string {
   const where = c.file && !c.id.includes(c.file) ? ` ${c.file}${c.line ? `:${c.line}` : ""}` : "";
-  const first = c.message?.split("\n")[0];
-  const type = c.errorType && !first?.startsWith(c.errorType) ? `${c.errorType}: ` : "";
-  return `  ${c.status.toUpperCase().padEnd(5)} ${c.gate} ${c.id}${where}${first ? ` — ${type}${first}` : ""}`;
+  const what = failureText(c);
+  return `  ${c.status.toUpperCase().padEnd(5)} ${c.gate} ${c.id}${where}${what ? ` — ${what}` : ""}`;
 }
 
 /** The verdict table: one row per gate run, then the failures (new ones first when a verdict is given). */

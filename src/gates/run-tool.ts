@@ -67,7 +67,9 @@ export async function runToolCommand(
         ? readFileSync(prepared.reportFile, "utf8")
         : undefined;
     try {
-      checks.push(...adapter.parse({ stdout: r.stdout, stderr: r.stderr, report }, pctx));
+      checks.push(
+        ...adapter.parse({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, report }, pctx),
+      );
     } catch (e) {
       crash(
         `${adapter.tool} output could not be read (${describeEnd(r)}): ${errorMessage(e)}`,

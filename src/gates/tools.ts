@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Check } from "../core/types.js";
 import { parseCargoTest, parseClippyJson } from "./parsers/cargo.js";
-import type { ParseContext } from "./parsers/common.js";
+import { capDetail, type ParseContext } from "./parsers/common.js";
 import { parseGoTestJson, parseGoVet } from "./parsers/go.js";
 import { parseBiomeJson, parseEslintJson } from "./parsers/js-lint.js";
 import { parseJUnitXml } from "./parsers/junit.js";
@@ -15,6 +15,7 @@ import { parseRuffJson } from "./parsers/ruff.js";
 export interface ToolOutput {
   stdout: string;
   stderr: string;
+  exitCode: number | null;
   /** Content of the report file the tool was told to write, when it wrote one. */
   report?: string;
 }
@@ -254,13 +255,24 @@ export const cargoTest: ToolAdapter = {
   selects: false,
 };
 
-/** Any other command: one check, passing when the command exits 0. */
+/** Any other command: one check, passing when the command exits 0, failing with its output's tail otherwise. */
 export const exitCodeOnly: ToolAdapter = {
   tool: "command",
   matches: () => true,
   prepare: (argv) => ({ argv: [...argv] }),
-  parse: () => [],
-  okExit: exitIn(0),
+  parse: (out, ctx) => [
+    out.exitCode === 0
+      ? { gate: ctx.gate, id: "command", status: "pass" }
+      : {
+          gate: ctx.gate,
+          id: "command",
+          status: "fail",
+          errorType: "CommandFailed",
+          message: `exit ${out.exitCode}`,
+          detail: capDetail(`${out.stdout}\n${out.stderr}`.trim().split("\n").slice(-40).join("\n")),
+        },
+  ],
+  okExit: (code) => code !== null,
   versionArgv: (argv) => [argv[0]!, "--version"],
   selects: false,
 };

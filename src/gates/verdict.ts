@@ -38,6 +38,8 @@ export function matchKey(c: Check): string {
   return `${c.gate}\u0000${c.id}`;
 }
 
+const isFull = (run: GateRun | undefined) => run !== undefined && (run.scope ?? "full") === "full";
+
 /**
  * One run per gate: the full run when there is one, else the last targeted run (a candidate stopped by fail-fast).
  */
@@ -54,8 +56,6 @@ export function effectiveChecks(result: GateResult): Check[] {
   return [...effectiveRuns(result).values()].flatMap((r) => r.checks);
 }
 
-const isFull = (run: GateRun | undefined) => run !== undefined && (run.scope ?? "full") === "full";
-
 function countBy(checks: Check[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const c of checks) m.set(matchKey(c), (m.get(matchKey(c)) ?? 0) + 1);
@@ -67,9 +67,16 @@ function matchesTarget(c: Check, target: Task): boolean {
   return c.id === target.target || `${c.gate}:${c.id}` === target.target;
 }
 
+/** `ErrorType: first line of the message`, without repeating a type the message already starts with. */
+export function failureText(c: Check): string | undefined {
+  const first = c.message?.split("\n")[0];
+  if (!first) return c.errorType;
+  return c.errorType && !first.startsWith(c.errorType) ? `${c.errorType}: ${first}` : first;
+}
+
 function describeCheck(c: Check): string {
-  const what = c.message ? ` (${c.errorType ? `${c.errorType}: ` : ""}${c.message.split("\n")[0]})` : "";
-  return `${c.gate} ${c.id}${what}`;
+  const what = failureText(c);
+  return `${c.gate} ${c.id}${what ? ` (${what})` : ""}`;
 }
 
 function list(checks: Check[], max = 3): string {
