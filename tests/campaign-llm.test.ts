@@ -1,0 +1,190 @@
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { gunzipSync, inflateSync } from "node:zlib";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { git } from "../src/environment/git.js";
+import { takeFingerprint } from "../src/environment/sacred.js";
+import { runProcess } from "../src/exec/run-process.js";
+import { CLI, makeGitRepo, tempDir } from "./helpers.js";
+import { CALC_FILES } from "./llm-fixtures.js";
+import { requestText, type Script, type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
+
+/**
+ * Issue 5 at campaign level: the real CLI (`init`, then `run --llm-provider openai-compatible --llm-base-url …`)
+ * against the scripted model server in this process. The brain talks to it through the real AI SDK over HTTP; the
+ * gates are real ruff and pytest; promotion, memory, reports and status are the campaign's own.
+ */
+
+const KEY_ENV = "OPENAI_COMPATIBLE_API_KEY";
+const MODEL = "scripted-model";
+
+let server: ScriptedLlmServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function cli(args: string[], env: Record<string, string | undefined> = {}) {
+  const r = await runProcess(process.execPath, [CLI, ...args], {
+    cwd: process.cwd(),
+    timeoutMs: 300_000,
+    env: { ODIBI_IMPROVE_ROOT: undefined, ODIBI_IMPROVE_VENV: inject("venv"), ...env },
+  });
+  return { code: r.exitCode, out: r.stdout, err: r.stderr };
+}
+
+const jsonl = (file: string) =>
+  existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
+
+/** Sacred = the calc fixture (`add` subtracts, test_add fails); an environment with the python profile. */
+async function setup(llmConfig: string) {
+  const base = tempDir();
+  const sacred = await makeGitRepo(path.join(base, "calc"), CALC_FILES);
+  const root = path.join(base, "improve");
+  const init = await cli(["init", "--source", sacred, "--root", root, "--profile", "python"]);
+  expect(init.code, init.err).toBe(0);
+  const cfg = path.join(root, "config.yaml");
+  // No flake reruns: the fixture is deterministic. The `llm:` section sets what the flags do not.
+  writeFileSync(
+    cfg,
+    `${readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n")}llm:\n${llmConfig}`,
+  );
+  return { base, sacred, root, master: path.join(root, "master"), fp: takeFingerprint(sacred).digest };
+}
+
+async function runCampaign(root: string, key: string, script: Script, extra: string[]) {
+  server = await startLlmServer(script);
+  return cli(
+    [
+      "--root",
+      root,
+      "run",
+      "--llm-provider",
+      "openai-compatible",
+      "--llm-base-url",
+      `${server.origin}/v1`,
+      "--llm-model",
+      MODEL,
+      ...extra,
+    ],
+    { [KEY_ENV]: key },
+  );
+}
+
+const plantedKey = () => `sk-planted-${process.pid}-${Date.now().toString(36)}-c4mpa1gn`;
+
+/** Every byte under `dir`: raw files, gunzipped snapshots, inflated loose git objects, and every object of every repo. */
+async function filesContaining(dir: string, needle: string): Promise<string[]> {
+  const hits: string[] = [];
+  const repos: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isDirectory()) {
+        if (name === ".git" || (existsSync(path.join(p, "HEAD")) && existsSync(path.join(p, "objects"))))
+          repos.push(p);
+        walk(p);
+        continue;
+      }
+      const raw = readFileSync(p);
+      const views = [raw];
+      try {
+        if (p.endsWith(".gz")) views.push(gunzipSync(raw));
+        else if (/[\\/]objects[\\/][0-9a-f]{2}$/.test(path.dirname(p))) views.push(inflateSync(raw));
+      } catch {
+        // not compressed after all: the raw bytes were searched
+      }
+      if (views.some((v) => v.includes(needle))) hits.push(p);
+    }
+  };
+  walk(dir);
+  for (const repo of repos) {
+    // Packed objects are deltified and compressed: let git print every object it has.
+    const r = await runProcess("git", ["--git-dir", repo, "cat-file", "--batch-all-objects", "--batch"], {
+      cwd: dir,
+      timeoutMs: 60_000,
+    });
+    if (r.stdout.includes(needle)) hits.push(`${repo} (git objects)`);
+  }
+  return hits;
+}
+
+const viewFix = (old: string, neu: string, summary: string): Script => [
+  { type: "tools", calls: [{ name: "view_file", args: { path: "calc.py" } }] },
+  {
+    type: "tools",
+    calls: [{ name: "replace_in_file", args: { path: "calc.py", old_text: old, new_text: neu } }],
+  },
+  { type: "tools", calls: [{ name: "finish", args: { summary } }] },
+];
+
+describe("campaign with the LLM brain through the real CLI and a scripted model over HTTP", () => {
+  it("a scripted fix of the failing test is promoted; report links trajectories with tokens and cost; key nowhere", async () => {
+    const { sacred, root, master, fp } = await setup("  max_retries: 0\n");
+    const key = plantedKey();
+    const run = await runCampaign(
+      root,
+      key,
+      viewFix("return a - b", "return a + b", "add added instead of subtracting"),
+      ["--max-attempts", "1", "--max-cycles", "3"],
+    );
+    // Cycle 1 promotes the fix; cycle 2 finds every gate green: the campaign ends on its own.
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toContain("NO_WORK");
+    expect(run.out).toContain(`LLM: openai-compatible ${MODEL} at ${server!.origin}/v1`);
+    expect(run.out).toMatch(/PROMOTE/);
+
+    // The model was really asked, with the key, about the failing test, and saw the file before editing it.
+    expect(server!.requests).toHaveLength(3);
+    expect(server!.requests[0]!.headers.authorization).toBe(`Bearer ${key}`);
+    expect(requestText(server!.requests[0]!)).toContain("test_add");
+    expect(requestText(server!.requests[1]!)).toContain("return a - b");
+
+    // Master has the fix, in exactly one commit; Sacred is untouched.
+    expect(readFileSync(path.join(master, "calc.py"), "utf8")).toContain("return a + b");
+    const commits = (await git(master, ["log", "--format=%s", "sacred..HEAD"])).trim().split("\n");
+    expect(commits).toEqual([
+      expect.stringMatching(/cycle cycle_001: tests failure tests\/test_calc.py::test_add/),
+    ]);
+    expect(takeFingerprint(sacred).digest).toBe(fp);
+
+    // The cycle report links the trajectory (a real file) and shows the spend: 3 requests × (100 + 20) tokens.
+    const report = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
+    expect(report).toContain("PROMOTED");
+    const links = [...report.matchAll(/\]\(([^)]*trajectories[^)]*\.jsonl)\)/g)].map((m) => m[1]!);
+    expect(links).toEqual(["../trajectories/cycle_001/1.jsonl"]);
+    const trajectory = jsonl(path.join(root, "reports", links[0]!));
+    expect(trajectory.filter((e) => e.type === "tool_call").map((e) => e.tool)).toEqual([
+      "view_file",
+      "replace_in_file",
+      "finish",
+    ]);
+    expect(report).toMatch(/360 tokens/);
+    expect(report).toMatch(/\$\d+\.\d+/);
+
+    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    expect(status).toMatchObject({ improvements_promoted: 1, master_changes: 1, llm: { tokens: 360 } });
+    // (The deterministic fixers are tried first; the LLM's lesson is the promotion.)
+    const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
+      (l) => l.approach.kind === "llm",
+    );
+    expect(lessons).toMatchObject([
+      { outcome: "promoted", approach: { kind: "llm", name: `openai-compatible/${MODEL}` }, tokens: 360 },
+    ]);
+
+    // The planted key: in no file under the root (git objects and snapshots included), not in the output.
+    expect(await filesContaining(root, key)).toEqual([]);
+    // (The search does see model text: the finish summary is in memory, the report and Master's commit object.)
+    const seen = await filesContaining(root, "add added instead of subtracting");
+    expect(seen).toEqual(expect.arrayContaining([path.join(root, "memory", "lessons.jsonl")]));
+    expect(seen.some((f) => f.startsWith(path.join(master, ".git")))).toBe(true);
+    expect(run.out + run.err).not.toContain(key);
+  });
+});
