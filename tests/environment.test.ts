@@ -1,8 +1,22 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/load.js";
-import { ConfigError, EnvironmentStateError, NotFoundError, SacredViolation, UsageError } from "../src/core/errors.js";
+import {
+  ConfigError,
+  EnvironmentStateError,
+  NotFoundError,
+  SacredViolation,
+  UsageError,
+} from "../src/core/errors.js";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { git, statusLines, treeHash } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
@@ -93,8 +107,12 @@ describe("init", () => {
 
   it("rejects bad sources and roots with usage errors, losing nothing", async () => {
     const { base, sacred, root, check } = await setup();
-    await expect(ImprovementEnvironment.init({ source: path.join(base, "nope"), root })).rejects.toThrow(UsageError);
-    await expect(ImprovementEnvironment.init({ source: sacred, root: path.join(sacred, "inner") })).rejects.toThrow(/inside the source/);
+    await expect(ImprovementEnvironment.init({ source: path.join(base, "nope"), root })).rejects.toThrow(
+      UsageError,
+    );
+    await expect(
+      ImprovementEnvironment.init({ source: sacred, root: path.join(sacred, "inner") }),
+    ).rejects.toThrow(/inside the source/);
     await expect(ImprovementEnvironment.init({ source: sacred, root: base })).rejects.toThrow(/inside root/);
     mkdirSync(root);
     writeFileSync(path.join(root, "keep.txt"), "mine");
@@ -143,7 +161,11 @@ describe("sandbox reuse", () => {
     const env = await ImprovementEnvironment.init({ source: sacred, root });
     const a = await env.createSandbox(1);
     writeFileSync(path.join(a.path, "pkg/core.py"), "broken\n");
-    writeFiles(a.path, { "untracked.py": "x", "__pycache__/c.pyc": "ignored", ".git/hooks/post-checkout": "#!/bin/sh\ntouch /tmp/pwned\n" });
+    writeFiles(a.path, {
+      "untracked.py": "x",
+      "__pycache__/c.pyc": "ignored",
+      ".git/hooks/post-checkout": "#!/bin/sh\ntouch /tmp/pwned\n",
+    });
     // A candidate that plants a program for git to run (fsmonitor) must not get it run by our git calls.
     const marker = path.join(root, "fsmonitor-ran");
     writeFileSync(path.join(a.path, ".git", "config"), `[core]\n\tfsmonitor = "touch '${marker}'"\n`);
@@ -173,7 +195,11 @@ describe("snapshots and promotion", () => {
     const before = await env.masterHead();
     const sb = await env.createSandbox(3);
     writeFileSync(path.join(sb.path, "pkg/core.py"), "def add(a, b):\n    return a + b  # checked\n");
-    const r = await env.promoteToMaster(sb, { cycleId: "cycle_003", task: "fix lint F401", gatesPassed: ["lint", "tests"] });
+    const r = await env.promoteToMaster(sb, {
+      cycleId: "cycle_003",
+      task: "fix lint F401",
+      gatesPassed: ["lint", "tests"],
+    });
     expect(r.previous).toBe(before);
     expect(await env.masterHead()).toBe(r.commit);
     const msg = await git(env.layout.master, ["log", "-1", "--format=%B"]);
@@ -184,8 +210,32 @@ describe("snapshots and promotion", () => {
     expect(await statusLines(env.layout.master)).toEqual([]);
     // A stale sandbox (Master moved since) is refused, Master unchanged.
     const stale = { ...sb, baseCommit: before };
-    await expect(env.promoteToMaster(stale, { cycleId: "x", task: "t", gatesPassed: [] })).rejects.toThrow(/Master moved/);
+    await expect(env.promoteToMaster(stale, { cycleId: "x", task: "t", gatesPassed: [] })).rejects.toThrow(
+      /Master moved/,
+    );
     expect(await env.masterHead()).toBe(r.commit);
+    check();
+  });
+
+  it("a frozen candidate is promoted without what the gates wrote after it", async () => {
+    const { sacred, root, check } = await setup();
+    const env = await ImprovementEnvironment.init({ source: sacred, root });
+    const sb = await env.createSandbox(4);
+    writeFileSync(path.join(sb.path, "pkg/core.py"), "def add(a, b):\n    return a + b  # frozen\n");
+    writeFiles(sb.path, { "pkg/new_helper.py": "Z = 3\n" });
+    const frozen = await env.freezeCandidate(sb);
+    expect(frozen.files.sort()).toEqual(["pkg/core.py", "pkg/new_helper.py"]);
+    expect(frozen.diff).toContain("+Z = 3");
+    // the gates run now and leave artifacts (test data, catalogs, caches) and even touch a tracked file
+    writeFiles(sb.path, { "data/_system/catalog.json": "{}", "__pycache__/x.pyc": "b" });
+    writeFileSync(path.join(sb.path, "pyproject.toml"), "touched by a test run\n");
+    const r = await env.promoteToMaster(sb, { cycleId: "4", task: "t", gatesPassed: ["tests"] });
+    expect(r.filesChanged.sort()).toEqual(["pkg/core.py", "pkg/new_helper.py"]);
+    expect(existsSync(path.join(env.layout.master, "data"))).toBe(false);
+    expect(readFileSync(path.join(env.layout.master, "pyproject.toml"), "utf8")).toContain("[project]");
+    expect((await git(env.layout.master, ["log", "-1", "--format=%s"])).trim()).toBe(
+      "odibi-improve: cycle 4: t",
+    );
     check();
   });
 
@@ -196,7 +246,9 @@ describe("snapshots and promotion", () => {
     const sb = await env.createSandbox(1);
     writeFileSync(path.join(sb.path, "pkg/core.py"), "changed = True\n");
     writeFileSync(path.join(env.layout.master, "junk.txt"), "someone's work");
-    await expect(env.promoteToMaster(sb, { cycleId: "1", task: "t", gatesPassed: [] })).rejects.toThrow(/uncommitted changes/);
+    await expect(env.promoteToMaster(sb, { cycleId: "1", task: "t", gatesPassed: [] })).rejects.toThrow(
+      /uncommitted changes/,
+    );
     expect(await env.masterHead()).toBe(head);
     expect(readFileSync(path.join(env.layout.master, "junk.txt"), "utf8")).toBe("someone's work");
     check();
@@ -207,7 +259,9 @@ describe("snapshots and promotion", () => {
     const env = await ImprovementEnvironment.init({ source: sacred, root });
     const s0 = await env.snapshotMaster("before_cycle_001");
     expect(existsSync(path.join(root, "snapshots", "before_cycle_001.tar.gz"))).toBe(true);
-    expect((await git(env.layout.master, ["tag", "--list", "snapshot/*"])).trim()).toBe("snapshot/before_cycle_001");
+    expect((await git(env.layout.master, ["tag", "--list", "snapshot/*"])).trim()).toBe(
+      "snapshot/before_cycle_001",
+    );
     const sb = await env.createSandbox(1);
     writeFileSync(path.join(sb.path, "pkg/core.py"), "def add(a, b):\n    return 42\n");
     await env.promoteToMaster(sb, { cycleId: "1", task: "t", gatesPassed: ["tests"] });
@@ -230,7 +284,10 @@ describe("snapshots and promotion", () => {
     const env = ImprovementEnvironment.open(root);
     for (const n of ["a", "b", "c", "d"]) await env.snapshotMaster(n);
     expect(env.listSnapshots().map((s) => s.name)).toEqual(["c", "d"]);
-    expect((await git(env.layout.master, ["tag", "--list", "snapshot/*"])).trim().split("\n")).toEqual(["snapshot/c", "snapshot/d"]);
+    expect((await git(env.layout.master, ["tag", "--list", "snapshot/*"])).trim().split("\n")).toEqual([
+      "snapshot/c",
+      "snapshot/d",
+    ]);
     expect(existsSync(path.join(root, "snapshots", "a.tar.gz"))).toBe(false);
     check();
   });
@@ -275,7 +332,9 @@ describe("config errors name file, line and column", () => {
     );
   });
   it("wrong types point at the value", () => {
-    expect(() => parseConfig(`${good}stop_conditions:\n  max_cycles: many\n`, "c.yaml")).toThrow(/c\.yaml:4:15: stop_conditions\.max_cycles: .*number/);
+    expect(() => parseConfig(`${good}stop_conditions:\n  max_cycles: many\n`, "c.yaml")).toThrow(
+      /c\.yaml:4:15: stop_conditions\.max_cycles: .*number/,
+    );
   });
   it("a missing required section points at the top", () => {
     expect(() => parseConfig("profile: odibi\n", "c.yaml")).toThrow(/c\.yaml:1:1: source: /);

@@ -74,6 +74,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         costUsd: r.costUsd,
         trajectories: r.attempts.map((a) => a.trajectoryFile),
         budgetExhausted: r.status === "budget_exhausted",
+        filesChanged: r.filesChanged,
       };
     },
   };

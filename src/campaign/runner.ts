@@ -51,6 +51,8 @@ export interface LlmImprover {
     costUsd?: number;
     trajectories: string[];
     budgetExhausted?: boolean;
+    /** The files the model wrote (only these become the candidate; gate outputs are not). */
+    filesChanged?: string[];
   }>;
 }
 
@@ -325,6 +327,7 @@ export class CampaignRunner {
       this.status.setStep("gates_before", { cycle });
       const baseline = await checkGates(ctxFor("before"), { cache, treeHash: await this.treeOf(sandbox) });
       report.gatesBefore = summariseGates(baseline);
+      await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
       this.store.noteBaseline(this.record, baseline);
       this.step(cycle, "gates_before", {
         failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,
@@ -435,6 +438,7 @@ export class CampaignRunner {
     let summary: string | undefined;
     let tokens: number | undefined;
     let costUsd: number | undefined;
+    let llmFiles: string[] | undefined;
     if (approach.kind === "fixer") {
       const r = await runFixer(approach, ctx);
       summary = r.ok ? `ran ${approach.commands.map((c) => c.join(" ")).join("; ")}` : r.log.slice(-500);
@@ -461,12 +465,16 @@ export class CampaignRunner {
       report.llm = { tokens: r.tokens, costUsd: r.costUsd ?? 0 };
       this.status.addLlmUsage(r.tokens, r.costUsd ?? 0);
       if (r.budgetExhausted) this.store.markBudgetExhausted(this.record);
+      llmFiles = r.filesChanged;
     }
     report.approach.summary = summary;
-    const files = await env.sandboxChanges(sandbox);
-    const diff = files.length ? await env.sandboxDiff(sandbox) : "";
+    const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
+    const { files, diff } = changed.length
+      ? await env.freezeCandidate(sandbox, llmFiles)
+      : { files: [] as string[], diff: "" };
     this.step(cycle, "attempt_done", { approach: approachId(approach), files });
     if (files.length === 0) {
+      await this.resetSandbox(sandbox);
       const lesson = this.lesson(cycle, task, approach, "no_change", {
         reason: `${approach.name} made no change`,
         summary,
@@ -606,8 +614,7 @@ export class CampaignRunner {
   }
 
   private async resetSandbox(sandbox: SandboxInfo): Promise<void> {
-    await git(sandbox.path, ["reset", "-q", "--hard", sandbox.baseCommit]);
-    await git(sandbox.path, ["clean", "-q", "-ffdx"]);
+    await this.env.cleanSandbox(sandbox);
   }
 
   private async treeOf(sandbox: SandboxInfo): Promise<string> {

@@ -448,7 +448,18 @@ export class ImprovementEnvironment {
         `Master moved since sandbox ${sandbox.id} was made (${sandbox.baseCommit.slice(0, 10)} → ${previous.slice(0, 10)})`,
         { hint: "Re-run the cycle on a fresh sandbox; promotions are serialised." },
       );
-    const files = await this.sandboxChanges(sandbox);
+    const frozen = (await headCommit(sandbox.path)) !== sandbox.baseCommit;
+    if (frozen) {
+      // A frozen candidate (freezeCandidate): drop whatever the gates wrote since, then re-commit exactly the
+      // candidate's changes with the promotion message.
+      await this.cleanSandbox(sandbox, "HEAD");
+      await git(sandbox.path, ["reset", "-q", "--soft", sandbox.baseCommit]);
+    } else {
+      await git(sandbox.path, ["add", "-A"]);
+    }
+    const files = (await git(sandbox.path, ["diff", "--cached", "--name-only", "-z"]))
+      .split("\0")
+      .filter(Boolean);
     if (files.length === 0)
       throw new EnvironmentStateError(`sandbox ${sandbox.id} has no changes to promote`);
     const message = [
@@ -459,7 +470,6 @@ export class ImprovementEnvironment {
       `Gates passed: ${info.gatesPassed.join(", ") || "(none configured)"}`,
       ...(info.details ? ["", info.details] : []),
     ].join("\n");
-    await git(sandbox.path, ["add", "-A"]);
     await git(sandbox.path, ["commit", "-q", "--no-verify", "-F", "-"], { input: message });
     const commit = await headCommit(sandbox.path);
     await git(this.layout.master, ["fetch", "-q", "--no-tags", "--", sandbox.path, commit]);
@@ -467,6 +477,48 @@ export class ImprovementEnvironment {
     const now = await this.masterHead();
     if (now !== commit) throw new EnvironmentStateError(`promotion did not move Master to ${commit}`);
     return { commit, previous, filesChanged: files };
+  }
+
+  /**
+   * Record the candidate as it is now (a commit in the sandbox), before the gates run on it: gates write files
+   * (test data, caches, odibi's system catalog) that must never be mistaken for the candidate's changes. With
+   * `paths`, only those paths are taken (an LLM reports the files it wrote). Returns the diff against the base.
+   */
+  async freezeCandidate(
+    sandbox: SandboxInfo,
+    paths?: string[],
+  ): Promise<{ commit: string; files: string[]; diff: string }> {
+    if (paths) {
+      if (paths.length) await git(sandbox.path, ["add", "-A", "--", ...paths]);
+    } else await git(sandbox.path, ["add", "-A"]);
+    await git(sandbox.path, [
+      "commit",
+      "-q",
+      "--no-verify",
+      "--allow-empty",
+      "-m",
+      "odibi-improve: candidate",
+    ]);
+    const commit = await headCommit(sandbox.path);
+    await this.cleanSandbox(sandbox, commit);
+    const files = (await git(sandbox.path, ["diff", "--name-only", "-z", sandbox.baseCommit, commit]))
+      .split("\0")
+      .filter(Boolean);
+    const diff = await git(sandbox.path, [
+      "diff",
+      "--no-color",
+      "--no-ext-diff",
+      "--binary",
+      sandbox.baseCommit,
+      commit,
+    ]);
+    return { commit, files, diff };
+  }
+
+  /** Reset a sandbox's tree to `rev` (default its base) and remove every untracked and ignored file. */
+  async cleanSandbox(sandbox: SandboxInfo, rev: string = sandbox.baseCommit): Promise<void> {
+    await git(sandbox.path, ["reset", "-q", "--hard", rev]);
+    await git(sandbox.path, ["clean", "-q", "-ffdx"]);
   }
 
   /**
