@@ -9,7 +9,8 @@ import { testsGate } from "./tests-gate.js";
  * Every gate the pipeline knows, in cascade order (cheapest first). `policy` is not here: it looks at the diff
  * only and comes in as a function (see CheckGatesOptions.policy).
  *
- * The odibi gates (`validate`, `golden`, in src/gates/odibi/) register here: add them to GATES in their place.
+ * New gates: add them to GATES (their place in the cascade comes from CASCADE_ORDER). Which gates run is then
+ * decided by the profile's gate list and each gate's `applies(ctx)`.
  */
 export const CASCADE_ORDER: readonly GateName[] = ["lint", "validate", "tests", "golden"];
 
