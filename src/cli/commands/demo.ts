@@ -28,7 +28,7 @@ export function demoCommand(ctx: CommandContext) {
     )
     .option("--dir <path>", "where to put the demo (default: a new folder in the temp dir)")
     .option("--odibi", "use the real odibi from PyPI, with a lint defect injected into a copy")
-    .option("--max-cycles <n>", "cycles (default 8)", Number)
+    .option("--max-cycles <n>", "cycles (default 8; 4 with --odibi)", Number)
     .action(async (opts) => {
       const out = ctx.output();
       const dir = path.resolve(opts.dir ?? path.join(os.tmpdir(), `odibi-improve-demo-${Date.now()}`));
@@ -55,7 +55,7 @@ export function demoCommand(ctx: CommandContext) {
       const before = env.recordedFingerprint()!.digest;
       out.line(`Sacred: ${sacred}\nEnvironment: ${root} (profile ${env.config.profile})\n`);
       const runner = new CampaignRunner(env, {
-        maxCycles: opts.maxCycles ?? 8,
+        maxCycles: opts.maxCycles ?? (opts.odibi ? 4 : 8),
         convergence: 2,
         venv: py.venv,
         onEvent: progressPrinter(ctx.json(), { maxHours: env.config.stop_conditions.max_hours }),
