@@ -53,7 +53,8 @@ export function applicableGates(ctx: GateContext): Gate[] {
 /**
  * Run a gate, then re-run its failing checks up to `reruns` times: a check that fails and then passes is
  * `flaky` (excluded from verdicts). Gates that can run a subset re-run only the failing ids; others re-run whole.
- * Crash checks are not re-run by id (there is no such test); the whole gate is, when nothing else can be.
+ * Crash checks (`<tool>:crash`) are not re-run: there is no such test to select. Tools that cannot select tests
+ * (cargo test, unknown commands) are therefore not re-run either (the tests gate runs nothing for them).
  */
 export async function runWithFlakeReruns(
   gate: Gate,
