@@ -3,7 +3,12 @@ import type { Check, GateResult, GateRun, Task } from "../src/core/types.js";
 import { decideVerdict, matchKey, summarize } from "../src/gates/verdict.js";
 
 // Pure function under test: results are built by hand (the pipeline tests produce real ones).
-const t = (id: string, status: Check["status"], extra: Partial<Check> = {}): Check => ({ gate: "tests", id, status, ...extra });
+const t = (id: string, status: Check["status"], extra: Partial<Check> = {}): Check => ({
+  gate: "tests",
+  id,
+  status,
+  ...extra,
+});
 const lint = (rule: string, file: string, line: number, message: string): Check => ({
   gate: "lint",
   id: `${rule}:${file}:${line}:1`,
@@ -13,13 +18,28 @@ const lint = (rule: string, file: string, line: number, message: string): Check 
   line,
   message,
 });
-const run = (gate: string, checks: Check[], extra: Partial<GateRun> = {}): GateRun => ({ gate, checks, durationMs: 1, ...extra });
+const run = (gate: string, checks: Check[], extra: Partial<GateRun> = {}): GateRun => ({
+  gate,
+  checks,
+  durationMs: 1,
+  ...extra,
+});
 const result = (...runs: GateRun[]): GateResult => ({ treeHash: "t", runs, startedAt: "", durationMs: 0 });
-const task = (target: string, gate = "tests"): Task => ({ kind: "failure", target, title: target, signature: "s", gate });
+const task = (target: string, gate = "tests"): Task => ({
+  kind: "failure",
+  target,
+  title: target,
+  signature: "s",
+  gate,
+});
 
 const BASE = result(
   run("lint", [lint("F401", "pkg/a.py", 1, "`os` imported but unused")]),
-  run("tests", [t("a::ok", "pass"), t("a::broken", "fail", { message: "assert 1 == 2" }), t("a::other", "pass")]),
+  run("tests", [
+    t("a::ok", "pass"),
+    t("a::broken", "fail", { message: "assert 1 == 2" }),
+    t("a::other", "pass"),
+  ]),
 );
 
 describe("decideVerdict", () => {
@@ -37,7 +57,11 @@ describe("decideVerdict", () => {
   it("a failure outside the baseline rejects, naming the check", () => {
     const cand = result(
       BASE.runs[0]!,
-      run("tests", [t("a::ok", "pass"), t("a::broken", "fail"), t("a::other", "fail", { errorType: "KeyError", message: "'x'" })]),
+      run("tests", [
+        t("a::ok", "pass"),
+        t("a::broken", "fail"),
+        t("a::other", "fail", { errorType: "KeyError", message: "'x'" }),
+      ]),
     );
     const v = decideVerdict(BASE, cand);
     expect(v.promotable).toBe(false);
@@ -46,7 +70,10 @@ describe("decideVerdict", () => {
   });
 
   it("fixing the target promotes; not fixing it rejects", () => {
-    const fixedRun = result(BASE.runs[0]!, run("tests", [t("a::ok", "pass"), t("a::broken", "pass"), t("a::other", "pass")]));
+    const fixedRun = result(
+      BASE.runs[0]!,
+      run("tests", [t("a::ok", "pass"), t("a::broken", "pass"), t("a::other", "pass")]),
+    );
     const v = decideVerdict(BASE, fixedRun, task("a::broken"));
     expect(v).toMatchObject({ promotable: true, targetFixed: true });
     expect(v.fixed.map((c) => c.id)).toEqual(["a::broken"]);
@@ -71,13 +98,19 @@ describe("decideVerdict", () => {
   });
 
   it("lint findings are matched by rule, file and message: a shifted line is not new, a gone finding is fixed", () => {
-    const shifted = result(run("lint", [lint("F401", "pkg/a.py", 3, "`os` imported but unused")]), BASE.runs[1]!);
+    const shifted = result(
+      run("lint", [lint("F401", "pkg/a.py", 3, "`os` imported but unused")]),
+      BASE.runs[1]!,
+    );
     expect(decideVerdict(BASE, shifted).newFailures).toEqual([]);
     const clean = result(run("lint", [{ gate: "lint", id: "ruff", status: "pass" }]), BASE.runs[1]!);
     const v = decideVerdict(BASE, clean);
     expect(v.fixed.map((c) => c.id)).toEqual(["F401:pkg/a.py:1:1"]);
     const twice = result(
-      run("lint", [lint("F401", "pkg/a.py", 1, "`os` imported but unused"), lint("F401", "pkg/a.py", 9, "`os` imported but unused")]),
+      run("lint", [
+        lint("F401", "pkg/a.py", 1, "`os` imported but unused"),
+        lint("F401", "pkg/a.py", 9, "`os` imported but unused"),
+      ]),
       BASE.runs[1]!,
     );
     expect(decideVerdict(BASE, twice).newFailures.map((c) => c.line)).toEqual([9]);
@@ -88,18 +121,32 @@ describe("decideVerdict", () => {
   it("flaky checks neither promote nor block", () => {
     const flakyCand = result(
       BASE.runs[0]!,
-      run("tests", [t("a::ok", "pass"), t("a::broken", "fail"), t("a::other", "flaky", { message: "failed, then passed" })]),
+      run("tests", [
+        t("a::ok", "pass"),
+        t("a::broken", "fail"),
+        t("a::other", "flaky", { message: "failed, then passed" }),
+      ]),
     );
     const v = decideVerdict(BASE, flakyCand);
     expect(v.promotable).toBe(true);
     expect(v.flaky.map((c) => c.id)).toEqual(["a::other"]);
     expect(v.reason).toContain("1 flaky ignored");
     // Flaky in the baseline, failing on the candidate: still a flake, not a new failure.
-    const baseFlaky = result(BASE.runs[0]!, run("tests", [t("a::ok", "pass"), t("a::broken", "fail"), t("a::other", "flaky")]));
-    const candFails = result(BASE.runs[0]!, run("tests", [t("a::ok", "pass"), t("a::broken", "fail"), t("a::other", "fail")]));
+    const baseFlaky = result(
+      BASE.runs[0]!,
+      run("tests", [t("a::ok", "pass"), t("a::broken", "fail"), t("a::other", "flaky")]),
+    );
+    const candFails = result(
+      BASE.runs[0]!,
+      run("tests", [t("a::ok", "pass"), t("a::broken", "fail"), t("a::other", "fail")]),
+    );
     expect(decideVerdict(baseFlaky, candFails).newFailures).toEqual([]);
     // A flaky target cannot be "fixed" by passing once.
-    const flakyTarget = decideVerdict(baseFlaky, result(BASE.runs[0]!, run("tests", [t("a::other", "pass")])), task("a::other"));
+    const flakyTarget = decideVerdict(
+      baseFlaky,
+      result(BASE.runs[0]!, run("tests", [t("a::other", "pass")])),
+      task("a::other"),
+    );
     expect(flakyTarget.promotable).toBe(false);
     expect(flakyTarget.reason).toContain("is flaky");
   });
