@@ -1,19 +1,26 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { runProcess } from "../src/exec/run-process.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
+import { runProcess } from "../src/exec/run-process.js";
 import { CLI, makeGitRepo, tempDir } from "./helpers.js";
 
 async function cli(args: string[], cwd = process.cwd()) {
-  const r = await runProcess(process.execPath, [CLI, ...args], { cwd, timeoutMs: 120_000, env: { ODIBI_IMPROVE_ROOT: undefined } });
+  const r = await runProcess(process.execPath, [CLI, ...args], {
+    cwd,
+    timeoutMs: 120_000,
+    env: { ODIBI_IMPROVE_ROOT: undefined },
+  });
   return { code: r.exitCode, out: r.stdout, err: r.stderr };
 }
 
 describe("CLI: environment commands and exit codes", () => {
   it("init, status, sandbox, snapshot, rollback through the real binary", async () => {
     const base = tempDir();
-    const sacred = await makeGitRepo(path.join(base, "src ä"), { "a.py": "import os\n", "pyproject.toml": '[project]\nname = "x"\n' });
+    const sacred = await makeGitRepo(path.join(base, "src ä"), {
+      "a.py": "import os\n",
+      "pyproject.toml": '[project]\nname = "x"\n',
+    });
     const fp = takeFingerprint(sacred).digest;
     const root = path.join(base, "root");
     expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
@@ -23,7 +30,9 @@ describe("CLI: environment commands and exit codes", () => {
     expect(status.profile).toBe("python");
     expect(status.master.dirty).toBe(0);
     expect((await cli(["--root", root, "sandbox", "create", "7"])).out).toContain("cycle_007");
-    expect(JSON.parse((await cli(["--root", root, "--json", "sandbox", "list"])).out)[0].id).toBe("cycle_007");
+    expect(JSON.parse((await cli(["--root", root, "--json", "sandbox", "list"])).out)[0].id).toBe(
+      "cycle_007",
+    );
     expect((await cli(["--root", root, "sandbox", "destroy", "7"])).code).toBe(0);
     expect(existsSync(path.join(root, "sandboxes", "cycle_007"))).toBe(false);
     expect((await cli(["--root", root, "snapshot", "--name", "s1"])).code).toBe(0);
@@ -46,7 +55,10 @@ describe("CLI: environment commands and exit codes", () => {
     const sacred = await makeGitRepo(path.join(base, "s"), { "x.txt": "x" });
     const root = path.join(base, "r");
     await cli(["init", "--source", sacred, "--root", root]);
-    writeFileSync(path.join(root, "config.yaml"), `${readFileSync(path.join(root, "config.yaml"), "utf8")}bogus: 1\n`);
+    writeFileSync(
+      path.join(root, "config.yaml"),
+      `${readFileSync(path.join(root, "config.yaml"), "utf8")}bogus: 1\n`,
+    );
     const r3 = await cli(["--root", root, "status"]);
     expect(r3.code).toBe(2);
     expect(r3.err).toMatch(/config\.yaml:\d+:1: bogus: unknown key/);
@@ -61,7 +73,9 @@ describe("CLI: environment commands and exit codes", () => {
   it("doctor names every tool and how to install what is missing", async () => {
     const r = await cli(["--json", "doctor"]);
     const checks = JSON.parse(r.out) as Array<{ name: string; ok: boolean; install?: string }>;
-    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(["git", "python", "pytest", "ruff", "odibi", "bwrap"]));
+    expect(checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(["git", "python", "pytest", "ruff", "odibi", "isolation"]),
+    );
     for (const c of checks) if (!c.ok) expect(c.install).toBeTruthy();
     expect(checks.find((c) => c.name === "git")!.ok).toBe(true);
   });
