@@ -7,7 +7,13 @@ import { takeFingerprint } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { CLI, makeGitRepo, tempDir } from "./helpers.js";
 import { CALC_FILES } from "./llm-fixtures.js";
-import { requestText, type Script, type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
+import {
+  requestText,
+  type Script,
+  type ScriptedLlmServer,
+  type ScriptedReply,
+  startLlmServer,
+} from "./llm-server.js";
 
 /**
  * Issue 5 at campaign level: the real CLI (`init`, then `run --llm-provider openai-compatible --llm-base-url …`)
@@ -116,7 +122,7 @@ async function filesContaining(dir: string, needle: string): Promise<string[]> {
   return hits;
 }
 
-const viewFix = (old: string, neu: string, summary: string): Script => [
+const viewFix = (old: string, neu: string, summary: string): ScriptedReply[] => [
   { type: "tools", calls: [{ name: "view_file", args: { path: "calc.py" } }] },
   {
     type: "tools",
@@ -186,5 +192,113 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(seen).toEqual(expect.arrayContaining([path.join(root, "memory", "lessons.jsonl")]));
     expect(seen.some((f) => f.startsWith(path.join(master, ".git")))).toBe(true);
     expect(run.out + run.err).not.toContain(key);
+  });
+
+  it("wrong fixes are rejected by the gates and recorded; the next attempt's prompt says what failed", async () => {
+    const { root, master, sacred, fp } = await setup("  max_retries: 0\n");
+    // Attempt 1: `a * b` (add(2, 3) = 6). Attempt 2, told so: `b - a` (= 1). Neither makes test_add pass.
+    const run = await runCampaign(
+      root,
+      plantedKey(),
+      [
+        ...viewFix("return a - b", "return a * b", "multiply instead"),
+        ...viewFix("return a - b", "return b - a", "swap the operands").slice(1),
+      ],
+      ["--max-attempts", "2", "--max-cycles", "5", "--convergence", "2"],
+    );
+    // The signature is then avoided (the ruff fixer and the LLM both failed on it): the campaign converges.
+    expect(run.code, run.out + run.err).toBe(0);
+    expect(run.out).toContain("campaign ended: CONVERGED");
+    expect(server!.requests).toHaveLength(5);
+
+    // Attempt 2's first request carries what failed after attempt 1 (not the baseline's `assert -1 == 5` only).
+    expect(requestText(server!.requests[0]!)).not.toContain("assert 6 == 5");
+    const retry = requestText(server!.requests[3]!);
+    expect(retry).toContain("Previous attempt 1 in this cycle");
+    expect(retry).toContain("assert 6 == 5");
+
+    // The lesson: rejected by the tests gate, with what failed after the last attempt.
+    const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
+      (l) => l.approach.kind === "llm",
+    );
+    expect(lessons).toMatchObject([
+      {
+        cycleId: "cycle_001",
+        outcome: "rejected",
+        gate: "tests",
+        reason: expect.stringMatching(/the gates rejected attempt 2 \(changed calc\.py\): .*assert 1 == 5/s),
+        tokens: 600,
+      },
+    ]);
+    const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
+    expect(cycle1).toContain("REJECT");
+    expect(cycle1).toContain("assert 1 == 5");
+    expect(cycle1).toContain("../trajectories/cycle_001/2.jsonl");
+    const avoided = jsonl(path.join(root, "memory", "avoided_issues.jsonl"));
+    expect(avoided.map((a) => a.target)).toEqual(["tests/test_calc.py::test_add"]);
+
+    // Nothing reached Master or Sacred.
+    expect(readFileSync(path.join(master, "calc.py"), "utf8")).toContain("return a - b");
+    expect((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim()).toBe("0");
+    expect(takeFingerprint(sacred).digest).toBe(fp);
+    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    expect(status).toMatchObject({
+      improvements_promoted: 0,
+      improvements_rejected: 1,
+      llm: { tokens: 600 },
+    });
+  });
+
+  it("a model that answers 500 after every retry: each cycle is recorded as an LLM error, the campaign ends cleanly", async () => {
+    const { root, master, fp, sacred } = await setup("  max_retries: 1\n");
+    const key = plantedKey();
+    const run = await runCampaign(
+      root,
+      key,
+      () => ({ type: "error", status: 500, message: "scripted outage" }),
+      ["--max-attempts", "2", "--max-cycles", "5", "--convergence", "2"],
+    );
+    expect(run.err).not.toMatch(/error:/);
+    // The LLM error (after the ruff fixer's no-change) makes memory avoid the signature: the campaign converges.
+    expect(run.out).toContain("campaign ended: CONVERGED");
+    expect(run.code).toBe(0);
+    const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
+      (l) => l.approach.kind === "llm",
+    );
+    expect(lessons).toMatchObject([
+      { outcome: "error", reason: expect.stringMatching(/^LLM error: .*scripted outage/) },
+    ]);
+    // One request + one retry: an LLM error ends the cycle's attempts at once (attempt 2 is not started).
+    expect(server!.requests).toHaveLength(2);
+    const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
+    expect(cycle1).toMatch(/LLM error: .*scripted outage/);
+    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    expect(status).toMatchObject({ status: "completed", improvements_promoted: 0, master_changes: 0 });
+    expect((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim()).toBe("0");
+    expect(takeFingerprint(sacred).digest).toBe(fp);
+    expect(await filesContaining(root, key)).toEqual([]);
+    expect(run.out + run.err).not.toContain(key);
+  });
+
+  it("the token budget (llm.max_tokens) runs out: the campaign stops with BUDGET_EXHAUSTED", async () => {
+    const { root, master } = await setup("  max_tokens: 300\n  max_retries: 0\n");
+    // Each reply costs 120 tokens: after 3 requests (360 ≥ 300) no further request is made.
+    const run = await runCampaign(
+      root,
+      plantedKey(),
+      () => ({ type: "tools", calls: [{ name: "view_file", args: { path: "calc.py" } }] }),
+      ["--max-attempts", "3", "--max-cycles", "5"],
+    );
+    expect(run.code, run.err).toBe(3);
+    expect(run.out).toContain("campaign ended: BUDGET_EXHAUSTED");
+    expect(server!.requests).toHaveLength(3);
+    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    expect(status).toMatchObject({
+      status: "completed",
+      stop_reason: "BUDGET_EXHAUSTED",
+      cycles_completed: 1,
+      llm: { tokens: 360 },
+    });
+    expect((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim()).toBe("0");
   });
 });

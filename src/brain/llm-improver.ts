@@ -1,13 +1,16 @@
 import path from "node:path";
 import type { LlmImprover } from "../campaign/runner.js";
 import type { GateResult, Task } from "../core/types.js";
+import type { SandboxInfo } from "../environment/environment.js";
+import { git } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
 import type { LlmRunLimits } from "../llm/options.js";
+import { checkPolicy, loadFileReaders } from "../policy/index.js";
 import type { Budget } from "./budget.js";
-import { improveSandbox } from "./improve-sandbox.js";
+import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
 
 export interface CreateLlmImproverOptions {
   client: LlmClient;
@@ -36,9 +39,48 @@ export function focusOnTask(baseline: GateResult, task: Task): GateResult {
 }
 
 /**
+ * The sandbox's diff against its base (untracked files included) and the policy hook on it. The index is put back
+ * afterwards: an intent-to-add entry left for a file a reverted attempt created would look like a change.
+ */
+async function policyOn(sandbox: SandboxInfo) {
+  const base = sandbox.baseCommit || "HEAD";
+  await git(sandbox.path, ["add", "-A", "-N"]);
+  try {
+    const diff = await git(sandbox.path, ["diff", "--no-color", "--no-ext-diff", "--binary", base, "--"]);
+    const readers = await loadFileReaders(sandbox.path, base, diff);
+    return { diff, policy: (d: string, c: Parameters<typeof checkPolicy>[1]) => checkPolicy(d, c, readers) };
+  } finally {
+    await git(sandbox.path, ["reset", "-q"]);
+  }
+}
+
+/**
+ * Why the campaign gets nothing to promote, for its lesson: an LLM error, or the gates' rejection of the last
+ * attempt that changed files (with the failing gate: a policy rule shows as gate "policy"). Undefined otherwise.
+ */
+export function whyNothingKept(r: BrainResult): {
+  error?: string;
+  rejected?: { gate?: string; reason: string };
+} {
+  if (r.status === "fixed") return {};
+  if (r.status === "llm_error")
+    return { error: r.error?.hint ? `${r.error.message} (${r.error.hint})` : r.error?.message };
+  const last = r.attempts.findLast((a) => a.filesChanged.length > 0 && a.gatesPassed === false);
+  if (!last) return {};
+  const gate = /^(?:- \[)?([a-z]+)/.exec(last.failures[0] ?? "")?.[1];
+  return {
+    rejected: {
+      gate,
+      reason: `the gates rejected attempt ${last.attempt} (changed ${last.filesChanged.join(", ")}): ${last.failures.slice(0, 3).join("; ") || "no failure recorded"}`,
+    },
+  };
+}
+
+/**
  * The brain as the campaign's LLM approach (`CampaignOptions.llm`): gates through the pipeline (targeted = the
  * target first, stopping at the first real failure; full = everything), success by the same baseline/ratchet
- * verdict promotion uses. The campaign still re-gates the kept change with the policy gate before promoting it.
+ * verdict promotion uses, the policy gate first (so the model hears of a weakened test, and the lesson names the rule).
+ * The campaign still re-gates the kept change before promoting it.
  */
 export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
   return {
@@ -58,10 +100,10 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         task,
         avoid,
         goal,
-        runGates: ({ scope, signal: s }) =>
+        runGates: async ({ scope, signal: s }) =>
           checkGates(
             { ...gateCtx, signal: s ?? signal },
-            { baseline, target, mode, failFast: scope === "targeted" },
+            { baseline, target, mode, failFast: scope === "targeted", ...(await policyOn(sandbox)) },
           ),
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
@@ -75,6 +117,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         trajectories: r.attempts.map((a) => a.trajectoryFile),
         budgetExhausted: r.status === "budget_exhausted",
         filesChanged: r.filesChanged,
+        ...whyNothingKept(r),
       };
     },
   };

@@ -53,6 +53,10 @@ export interface LlmImprover {
     budgetExhausted?: boolean;
     /** The files the model wrote (only these become the candidate; gate outputs are not). */
     filesChanged?: string[];
+    /** Nothing kept because the model could not be used (auth, 5xx after the retries …): the lesson is an error. */
+    error?: string;
+    /** Nothing kept because the gates rejected what the attempts changed: the lesson is a rejection by `gate`. */
+    rejected?: { gate?: string; reason: string };
   }>;
 }
 
@@ -439,6 +443,7 @@ export class CampaignRunner {
     let tokens: number | undefined;
     let costUsd: number | undefined;
     let llmFiles: string[] | undefined;
+    let llmEnd: { error?: string; rejected?: { gate?: string; reason: string } } = {};
     if (approach.kind === "fixer") {
       const r = await runFixer(approach, ctx);
       summary = r.ok ? `ran ${approach.commands.map((c) => c.join(" ")).join("; ")}` : r.log.slice(-500);
@@ -466,6 +471,7 @@ export class CampaignRunner {
       this.status.addLlmUsage(r.tokens, r.costUsd ?? 0);
       if (r.budgetExhausted) this.store.markBudgetExhausted(this.record);
       llmFiles = r.filesChanged;
+      llmEnd = { error: r.error, rejected: r.rejected };
     }
     report.approach.summary = summary;
     const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
@@ -475,15 +481,20 @@ export class CampaignRunner {
     this.step(cycle, "attempt_done", { approach: approachId(approach), files });
     if (files.length === 0) {
       await this.resetSandbox(sandbox);
-      const lesson = this.lesson(cycle, task, approach, "no_change", {
-        reason: `${approach.name} made no change`,
-        summary,
-        tokens,
-        costUsd,
-      });
+      // An LLM's reverted attempts are not "no change": say what failed, for the next prompt and the report.
+      const spent = { summary, tokens, costUsd };
+      const lesson = llmEnd.error
+        ? this.lesson(cycle, task, approach, "error", { reason: `LLM error: ${llmEnd.error}`, ...spent })
+        : llmEnd.rejected
+          ? this.lesson(cycle, task, approach, "rejected", { ...llmEnd.rejected, ...spent })
+          : this.lesson(cycle, task, approach, "no_change", {
+              reason: `${approach.name} made no change`,
+              ...spent,
+            });
       this.memory.record(lesson);
-      report.decision = { action: "none", reason: lesson.reason! };
-      return { promoted: false, rejected: false, learned: true };
+      const rejected = lesson.outcome === "rejected";
+      report.decision = { action: rejected ? "reject" : "none", reason: lesson.reason! };
+      return { promoted: false, rejected, learned: true };
     }
     const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, diff);
     const candidate = await checkGates(ctx, {
