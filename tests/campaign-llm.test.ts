@@ -1,11 +1,12 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gunzipSync, inflateSync } from "node:zlib";
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { git } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
-import { CLI, makeGitRepo, tempDir } from "./helpers.js";
+import { cli, jsonl, runWithLlm } from "./campaign-cli.js";
+import { makeGitRepo, tempDir } from "./helpers.js";
 import { CALC_FILES } from "./llm-fixtures.js";
 import {
   requestText,
@@ -21,7 +22,6 @@ import {
  * gates are real ruff and pytest; promotion, memory, reports and status are the campaign's own.
  */
 
-const KEY_ENV = "OPENAI_COMPATIBLE_API_KEY";
 const MODEL = "scripted-model";
 
 let server: ScriptedLlmServer | undefined;
@@ -29,23 +29,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const r = await runProcess(process.execPath, [CLI, ...args], {
-    cwd: process.cwd(),
-    timeoutMs: 300_000,
-    env: { ODIBI_IMPROVE_ROOT: undefined, ODIBI_IMPROVE_VENV: inject("venv"), ...env },
-  });
-  return { code: r.exitCode, out: r.stdout, err: r.stderr };
-}
-
-const jsonl = (file: string) =>
-  existsSync(file)
-    ? readFileSync(file, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-    : [];
 
 /** Sacred = the calc fixture (`add` subtracts, test_add fails); an environment with the python profile. */
 async function setup(llmConfig: string) {
@@ -65,21 +48,7 @@ async function setup(llmConfig: string) {
 
 async function runCampaign(root: string, key: string, script: Script, extra: string[]) {
   server = await startLlmServer(script);
-  return cli(
-    [
-      "--root",
-      root,
-      "run",
-      "--llm-provider",
-      "openai-compatible",
-      "--llm-base-url",
-      `${server.origin}/v1`,
-      "--llm-model",
-      MODEL,
-      ...extra,
-    ],
-    { [KEY_ENV]: key },
-  );
+  return runWithLlm(root, server.origin, MODEL, key, extra);
 }
 
 const plantedKey = () => `sk-planted-${process.pid}-${Date.now().toString(36)}-c4mpa1gn`;

@@ -67,11 +67,14 @@ export function whyNothingKept(r: BrainResult): {
     return { error: r.error?.hint ? `${r.error.message} (${r.error.hint})` : r.error?.message };
   const last = r.attempts.findLast((a) => a.filesChanged.length > 0 && a.gatesPassed === false);
   if (!last) return {};
-  const gate = /^(?:- \[)?([a-z]+)/.exec(last.failures[0] ?? "")?.[1];
+  // A policy violation names the rule broken, which matters more than what it broke downstream: it goes first.
+  const isPolicy = (f: string) => f.startsWith("policy ");
+  const failures = [...new Set(last.failures)].sort((a, b) => Number(isPolicy(b)) - Number(isPolicy(a)));
+  const gate = /^(?:- \[)?([a-z]+)/.exec(failures[0] ?? "")?.[1];
   return {
     rejected: {
       gate,
-      reason: `the gates rejected attempt ${last.attempt} (changed ${last.filesChanged.join(", ")}): ${last.failures.slice(0, 3).join("; ") || "no failure recorded"}`,
+      reason: `the gates rejected attempt ${last.attempt} (changed ${last.filesChanged.join(", ")}): ${failures.slice(0, 4).join("; ") || "no failure recorded"}`,
     },
   };
 }
