@@ -32,6 +32,8 @@ export function fixersFor(task: Task, ctx: Pick<GateContext, "commands">): Fixer
   const out: FixerApproach[] = [];
   const rule = lintRule(task);
   if (rule && task.file && usesRuff(ctx)) {
+    // ruff said it has no safe fix for this one: no fixer will do it (an LLM may).
+    if (task.autofix === false) return out;
     // One rule in one file per cycle: small, reviewable promotions.
     out.push({
       kind: "fixer",

@@ -50,6 +50,7 @@ export function failureTasks(result: GateResult | null): Task[] {
         ...(c.file === undefined ? {} : { file: c.file }),
         ...(c.line === undefined ? {} : { line: c.line }),
         ...(detail ? { detail } : {}),
+        ...(c.autofix === undefined ? {} : { autofix: c.autofix }),
       });
     }
   }

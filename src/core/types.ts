@@ -22,6 +22,8 @@ export interface Check {
   /** Longer detail: traceback, captured output (capped). */
   detail?: string;
   durationMs?: number;
+  /** The tool can fix this by itself, safely (ruff: a fix with "safe" applicability). Unknown when absent. */
+  autofix?: boolean;
 }
 
 export interface GateRun {
@@ -58,6 +60,8 @@ export interface Task {
   file?: string;
   line?: number;
   detail?: string;
+  /** Copied from the check: a deterministic fixer can fix it. */
+  autofix?: boolean;
 }
 
 export type Outcome = "promoted" | "rejected" | "no_change" | "error";

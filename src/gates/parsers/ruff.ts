@@ -9,7 +9,7 @@ const RuffDiagnostic = z.object({
   filename: z.string(),
   location: z.object({ row: z.number(), column: z.number() }).nullable(),
   url: z.string().nullable().optional(),
-  fix: z.unknown().optional(),
+  fix: z.object({ applicability: z.string().optional() }).loose().nullable().optional(),
 });
 const RuffOutput = z.array(RuffDiagnostic);
 
@@ -34,6 +34,8 @@ export function parseRuffJson(text: string, ctx: ParseContext): Check[] {
       file,
       line,
       column,
+      // `ruff check --fix` applies only safe fixes.
+      autofix: d.fix?.applicability === "safe",
     } satisfies Check;
   });
 }
