@@ -31,9 +31,9 @@ afterEach(async () => {
 });
 
 /** Sacred = the calc fixture (`add` subtracts, test_add fails); an environment with the python profile. */
-async function setup(llmConfig: string) {
+async function setup(llmConfig: string, files: Record<string, string> = {}) {
   const base = tempDir();
-  const sacred = await makeGitRepo(path.join(base, "calc"), CALC_FILES);
+  const sacred = await makeGitRepo(path.join(base, "calc"), { ...CALC_FILES, ...files });
   const root = path.join(base, "improve");
   const init = await cli(["init", "--source", sacred, "--root", root, "--profile", "python"]);
   expect(init.code, init.err).toBe(0);
@@ -50,6 +50,18 @@ async function runCampaign(root: string, key: string, script: Script, extra: str
   server = await startLlmServer(script);
   return runWithLlm(root, server.origin, MODEL, key, extra);
 }
+
+/** A conftest that writes binary test data into the work tree at every pytest run. */
+const WRITES_TEST_DATA = [
+  "import pathlib",
+  "",
+  "",
+  "def pytest_sessionstart(session):",
+  '    out = pathlib.Path(__file__).parent.parent / "artifacts"',
+  "    out.mkdir(exist_ok=True)",
+  '    (out / "run.bin").write_bytes(bytes(range(256)))',
+  "",
+].join("\n");
 
 const plantedKey = () => `sk-planted-${process.pid}-${Date.now().toString(36)}-c4mpa1gn`;
 
@@ -102,22 +114,27 @@ const viewFix = (old: string, neu: string, summary: string): ScriptedReply[] => 
 
 describe("campaign with the LLM brain through the real CLI and a scripted model over HTTP", () => {
   it("a scripted fix of the failing test is promoted; report links trajectories with tokens and cost; key nowhere", async () => {
-    const { sacred, root, master, fp } = await setup("  max_retries: 0\n");
+    // Like real suites, the tests write data into the work tree (binary, untracked): a gate output, not a change.
+    const { sacred, root, master, fp } = await setup("  max_retries: 0\n", {
+      "tests/conftest.py": WRITES_TEST_DATA,
+    });
     const key = plantedKey();
+    const [view, edit, finish] = viewFix("return a - b", "return a + b", "add added instead of subtracting");
     const run = await runCampaign(
       root,
       key,
-      viewFix("return a - b", "return a + b", "add added instead of subtracting"),
+      [view!, edit!, { type: "tools", calls: [{ name: "run_gates", args: { scope: "targeted" } }] }, finish!],
       ["--max-attempts", "1", "--max-cycles", "3"],
     );
     // Cycle 1 promotes the fix; cycle 2 finds every gate green: the campaign ends on its own.
-    expect(run.code, run.err).toBe(0);
+    expect(run.code, run.out + run.err).toBe(0);
     expect(run.out).toContain("NO_WORK");
     expect(run.out).toContain(`LLM: openai-compatible ${MODEL} at ${server!.origin}/v1`);
     expect(run.out).toMatch(/PROMOTE/);
 
     // The model was really asked, with the key, about the failing test, and saw the file before editing it.
-    expect(server!.requests).toHaveLength(3);
+    expect(server!.requests).toHaveLength(4);
+    expect(JSON.stringify(server!.requests[3]!.body.messages)).toContain("gates (targeted): PASS");
     expect(server!.requests[0]!.headers.authorization).toBe(`Bearer ${key}`);
     expect(requestText(server!.requests[0]!)).toContain("test_add");
     expect(requestText(server!.requests[1]!)).toContain("return a - b");
@@ -130,7 +147,10 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     ]);
     expect(takeFingerprint(sacred).digest).toBe(fp);
 
-    // The cycle report links the trajectory (a real file) and shows the spend: 3 requests × (100 + 20) tokens.
+    // Only the model's file was promoted, not the data the tests wrote.
+    expect((await git(master, ["show", "--name-only", "--format=", "HEAD"])).trim()).toBe("calc.py");
+
+    // The cycle report links the trajectory (a real file) and shows the spend: 4 requests × (100 + 20) tokens.
     const report = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
     expect(report).toContain("PROMOTED");
     const links = [...report.matchAll(/\]\(([^)]*trajectories[^)]*\.jsonl)\)/g)].map((m) => m[1]!);
@@ -139,19 +159,20 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(trajectory.filter((e) => e.type === "tool_call").map((e) => e.tool)).toEqual([
       "view_file",
       "replace_in_file",
+      "run_gates",
       "finish",
     ]);
-    expect(report).toMatch(/360 tokens/);
+    expect(report).toMatch(/480 tokens/);
     expect(report).toMatch(/\$\d+\.\d+/);
 
     const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
-    expect(status).toMatchObject({ improvements_promoted: 1, master_changes: 1, llm: { tokens: 360 } });
+    expect(status).toMatchObject({ improvements_promoted: 1, master_changes: 1, llm: { tokens: 480 } });
     // (The deterministic fixers are tried first; the LLM's lesson is the promotion.)
     const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
       (l) => l.approach.kind === "llm",
     );
     expect(lessons).toMatchObject([
-      { outcome: "promoted", approach: { kind: "llm", name: `openai-compatible/${MODEL}` }, tokens: 360 },
+      { outcome: "promoted", approach: { kind: "llm", name: `openai-compatible/${MODEL}` }, tokens: 480 },
     ]);
 
     // The planted key: in no file under the root (git objects and snapshots included), not in the output.

@@ -38,15 +38,32 @@ export function focusOnTask(baseline: GateResult, task: Task): GateResult {
   };
 }
 
+/** Paths that differ from `base` in the work tree: changed tracked files and untracked (not ignored) files. */
+async function changedPaths(dir: string, base: string): Promise<Set<string>> {
+  const tracked = await git(dir, ["diff", "--name-only", "-z", base, "--"]);
+  const untracked = await git(dir, ["ls-files", "-z", "--others", "--exclude-standard"]);
+  return new Set(`${tracked}\0${untracked}`.split("\0").filter(Boolean));
+}
+
 /**
- * The sandbox's diff against its base (untracked files included) and the policy hook on it. The index is put back
- * afterwards: an intent-to-add entry left for a file a reverted attempt created would look like a change.
+ * The policy gate on what the model changed: the sandbox's diff against its base (untracked files included),
+ * leaving out what earlier gate runs wrote (test data, catalogs: the campaign's candidate leaves them out too). The
+ * index is put back afterwards: an intent-to-add entry for a file a reverted attempt created would look like a change.
  */
-async function policyOn(sandbox: SandboxInfo) {
-  const base = sandbox.baseCommit || "HEAD";
+async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<string>) {
   await git(sandbox.path, ["add", "-A", "-N"]);
   try {
-    const diff = await git(sandbox.path, ["diff", "--no-color", "--no-ext-diff", "--binary", base, "--"]);
+    const exclude = [...gateOutputs].map((f) => `:(exclude,literal)${f}`);
+    const diff = await git(sandbox.path, [
+      "diff",
+      "--no-color",
+      "--no-ext-diff",
+      "--binary",
+      base,
+      "--",
+      ".",
+      ...exclude,
+    ]);
     const readers = await loadFileReaders(sandbox.path, base, diff);
     return { diff, policy: (d: string, c: Parameters<typeof checkPolicy>[1]) => checkPolicy(d, c, readers) };
   } finally {
@@ -94,6 +111,9 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       // Gates run code the model wrote: they must not see the API key (undefined unsets it in the child).
       const unset = Object.fromEntries(o.client.secretEnvNames.map((n) => [n, undefined]));
       const gateCtx = { ...ctx, env: { ...ctx.env, ...unset } as Record<string, string> };
+      const base = sandbox.baseCommit || "HEAD";
+      // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
+      const gateOutputs = new Set<string>();
       const r = await improveSandbox({
         sandboxPath: sandbox.path,
         client: o.client,
@@ -103,11 +123,21 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         task,
         avoid,
         goal,
-        runGates: async ({ scope, signal: s }) =>
-          checkGates(
+        runGates: async ({ scope, signal: s }) => {
+          const before = await changedPaths(sandbox.path, base);
+          const result = await checkGates(
             { ...gateCtx, signal: s ?? signal },
-            { baseline, target, mode, failFast: scope === "targeted", ...(await policyOn(sandbox)) },
-          ),
+            {
+              baseline,
+              target,
+              mode,
+              failFast: scope === "targeted",
+              ...(await policyOn(sandbox, base, gateOutputs)),
+            },
+          );
+          for (const f of await changedPaths(sandbox.path, base)) if (!before.has(f)) gateOutputs.add(f);
+          return result;
+        },
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,
