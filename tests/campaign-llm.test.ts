@@ -115,9 +115,11 @@ const viewFix = (old: string, neu: string, summary: string): ScriptedReply[] => 
 describe("campaign with the LLM brain through the real CLI and a scripted model over HTTP", () => {
   it("a scripted fix of the failing test is promoted; report links trajectories with tokens and cost; key nowhere", async () => {
     // Like real suites, the tests write data into the work tree (binary, untracked): a gate output, not a change.
-    const { sacred, root, master, fp } = await setup("  max_retries: 0\n", {
-      "tests/conftest.py": WRITES_TEST_DATA,
-    });
+    const { sacred, root, master, fp } = await setup(
+      // A price for the scripted model, so that the money is counted: $10 / $50 per million tokens.
+      `  max_retries: 0\n  prices:\n    ${MODEL}:\n      input: 10\n      output: 50\n`,
+      { "tests/conftest.py": WRITES_TEST_DATA },
+    );
     const key = plantedKey();
     const [view, edit, finish] = viewFix("return a - b", "return a + b", "add added instead of subtracting");
     const run = await runCampaign(
@@ -162,17 +164,23 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
       "run_gates",
       "finish",
     ]);
-    expect(report).toMatch(/480 tokens/);
-    expect(report).toMatch(/\$\d+\.\d+/);
+    // Each request: 100 × $10 + 20 × $50 per million = $0.002.
+    expect(report).toContain("- LLM: 480 tokens, $0.0080");
 
     const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
     expect(status).toMatchObject({ improvements_promoted: 1, master_changes: 1, llm: { tokens: 480 } });
+    expect(status.llm.cost_usd).toBeCloseTo(0.008, 10);
     // (The deterministic fixers are tried first; the LLM's lesson is the promotion.)
     const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
       (l) => l.approach.kind === "llm",
     );
     expect(lessons).toMatchObject([
-      { outcome: "promoted", approach: { kind: "llm", name: `openai-compatible/${MODEL}` }, tokens: 480 },
+      {
+        outcome: "promoted",
+        approach: { kind: "llm", name: `openai-compatible/${MODEL}` },
+        tokens: 480,
+        costUsd: expect.closeTo(0.008, 10),
+      },
     ]);
 
     // The planted key: in no file under the root (git objects and snapshots included), not in the output.
