@@ -202,11 +202,10 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
         ...viewFix("return a - b", "return a * b", "multiply instead"),
         ...viewFix("return a - b", "return b - a", "swap the operands").slice(1),
       ],
-      ["--max-attempts", "2", "--max-cycles", "5", "--convergence", "2"],
+      ["--max-attempts", "2", "--max-cycles", "1"],
     );
-    // The signature is then avoided (the ruff fixer and the LLM both failed on it): the campaign converges.
-    expect(run.code, run.out + run.err).toBe(0);
-    expect(run.out).toContain("campaign ended: CONVERGED");
+    expect(run.code, run.out + run.err).toBe(3);
+    expect(run.out).toContain("campaign ended: MAX_CYCLES_REACHED");
     expect(server!.requests).toHaveLength(5);
 
     // Attempt 2's first request carries what failed after attempt 1 (not the baseline's `assert -1 == 5` only).
@@ -232,8 +231,6 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(cycle1).toContain("REJECT");
     expect(cycle1).toContain("assert 1 == 5");
     expect(cycle1).toContain("../trajectories/cycle_001/2.jsonl");
-    const avoided = jsonl(path.join(root, "memory", "avoided_issues.jsonl"));
-    expect(avoided.map((a) => a.target)).toEqual(["tests/test_calc.py::test_add"]);
 
     // Nothing reached Master or Sacred.
     expect(readFileSync(path.join(master, "calc.py"), "utf8")).toContain("return a - b");
@@ -254,20 +251,23 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
       root,
       key,
       () => ({ type: "error", status: 500, message: "scripted outage" }),
-      ["--max-attempts", "2", "--max-cycles", "5", "--convergence", "2"],
+      ["--max-attempts", "2", "--max-cycles", "2"],
     );
     expect(run.err).not.toMatch(/error:/);
-    // The LLM error (after the ruff fixer's no-change) makes memory avoid the signature: the campaign converges.
-    expect(run.out).toContain("campaign ended: CONVERGED");
-    expect(run.code).toBe(0);
+    expect(run.out).toContain("campaign ended: MAX_CYCLES_REACHED");
+    expect(run.code).toBe(3);
     const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
       (l) => l.approach.kind === "llm",
     );
-    expect(lessons).toMatchObject([
-      { outcome: "error", reason: expect.stringMatching(/^LLM error: .*scripted outage/) },
-    ]);
-    // One request + one retry: an LLM error ends the cycle's attempts at once (attempt 2 is not started).
-    expect(server!.requests).toHaveLength(2);
+    // Cycle 2 tries the model again unless memory already avoids the signature (two failed approaches).
+    expect(lessons.length).toBeGreaterThanOrEqual(1);
+    for (const l of lessons)
+      expect(l).toMatchObject({
+        outcome: "error",
+        reason: expect.stringMatching(/^LLM error: .*scripted outage/),
+      });
+    // One request + one retry per cycle: an LLM error ends the cycle's attempts at once (attempt 2 is not started).
+    expect(server!.requests).toHaveLength(2 * lessons.length);
     const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
     expect(cycle1).toMatch(/LLM error: .*scripted outage/);
     const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
