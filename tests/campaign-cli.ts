@@ -10,7 +10,7 @@ export async function cli(args: string[], env: Record<string, string | undefined
     timeoutMs: 300_000,
     env: { ODIBI_IMPROVE_ROOT: undefined, ODIBI_IMPROVE_VENV: inject("venv"), ...env },
   });
-  return { code: r.exitCode, out: r.stdout, err: r.stderr };
+  return { code: r.exitCode, signal: r.signal, out: r.stdout, err: r.stderr };
 }
 
 /** The key variable of the openai-compatible provider (the key itself is only ever in the child's environment). */

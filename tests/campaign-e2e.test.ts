@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { CYCLE_STEPS } from "../src/campaign/journal.js";
@@ -6,24 +6,8 @@ import { git, statusLines } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { PACKAGE_ROOT } from "../src/pyenv/python-env.js";
-import { CLI, makeGitRepo, tempDir } from "./helpers.js";
-
-async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const r = await runProcess(process.execPath, [CLI, ...args], {
-    cwd: process.cwd(),
-    timeoutMs: 600_000,
-    env: { ODIBI_IMPROVE_ROOT: undefined, ODIBI_IMPROVE_VENV: inject("venv"), ...env },
-  });
-  return { code: r.exitCode, signal: r.signal, out: r.stdout, err: r.stderr };
-}
-
-const jsonl = (file: string) =>
-  existsSync(file)
-    ? readFileSync(file, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-    : [];
+import { cli, jsonl } from "./campaign-cli.js";
+import { makeGitRepo, tempDir } from "./helpers.js";
 
 describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable failing test), no LLM", () => {
   it("promotes lint fixes one cycle at a time, avoids the unfixable failure, converges; Sacred byte-identical", async () => {
@@ -66,7 +50,7 @@ describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable fa
     expect(lessons.filter((l) => l.outcome === "promoted")).toHaveLength(3);
     const avoided = jsonl(path.join(root, "memory", "avoided_issues.jsonl"));
     expect(avoided).toHaveLength(1);
-    expect(avoided[0].target).toBe("tests/test_report.py::test_reorder_never_negative");
+    expect(avoided[0]?.target).toBe("tests/test_report.py::test_reorder_never_negative");
 
     // Status and reports are right.
     const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));

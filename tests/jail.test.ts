@@ -99,6 +99,7 @@ describe("bubblewrap jail (real)", async () => {
   it.runIf(probe.available)("passes the gate's env, but not the caller's secrets", async () => {
     process.env.OI_JAIL_TEST_SECRET_KEY = "sk-should-not-leak";
     try {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, run by sh
       const r = await sh('echo "gate=$GATE_VAR secret=${OI_JAIL_TEST_SECRET_KEY:-none} path=${PATH:+set}"', {
         GATE_VAR: "yes",
       });
