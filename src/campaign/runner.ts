@@ -178,6 +178,7 @@ export class CampaignRunner {
     }, 500);
     this.stopWatcher.unref();
 
+    const campaignStart = resumeFrom ? Date.parse(resumeFrom.started_at) : started;
     let reason: StopReason | null = null;
     let cyclesThisRun = 0;
     let lastFoundWork: boolean | undefined;
@@ -187,7 +188,7 @@ export class CampaignRunner {
         reason = checkStop({
           cyclesCompleted: resumeFrom ? s.cycles_completed : cyclesThisRun,
           maxCycles,
-          elapsedMs: Date.now() - (resumeFrom ? Date.parse(resumeFrom.started_at) : started),
+          elapsedMs: Date.now() - campaignStart,
           maxHours,
           consecutiveNoLearning: s.convergence_counter,
           convergenceThreshold: convergence,
@@ -199,9 +200,24 @@ export class CampaignRunner {
         const cycle = this.nextCycleNumber();
         cyclesThisRun++;
         this.emit({ type: "cycle", cycle, index: cyclesThisRun, of: maxCycles });
-        const deadline = Date.now() + timeLeftMs({ elapsedMs: Date.now() - started, maxHours });
-        const r = await this.runCycle(cycle, deadline);
-        lastFoundWork = r.foundWork;
+        const deadline = Date.now() + timeLeftMs({ elapsedMs: Date.now() - campaignStart, maxHours });
+        try {
+          const r = await this.runCycle(cycle, deadline);
+          lastFoundWork = r.foundWork;
+        } catch (err) {
+          // A stop request or the time budget ended the cycle mid-step: its sandbox is gone, Master untouched
+          // (a promotion is never abandoned half-way: it does not listen to the signal).
+          const cut: StopReason | null = this.stopRequested()
+            ? "STOPPED"
+            : Date.now() >= deadline
+              ? "TIME_BUDGET_EXHAUSTED"
+              : null;
+          if (!cut) throw err;
+          this.journal.append({ campaign: this.campaignId, cycle, step: "cycle_end", data: { interrupted: cut } });
+          this.log(`cycle ${cycle} interrupted: ${cut}`);
+          reason = cut;
+          break;
+        }
       }
     } catch (err) {
       if (this.stopRequested()) reason = "STOPPED";

@@ -1,0 +1,102 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { git, statusLines } from "../src/environment/git.js";
+import { takeFingerprint } from "../src/environment/sacred.js";
+import { runProcess } from "../src/exec/run-process.js";
+import { cli } from "./campaign-cli.js";
+import { CLI, makeGitRepo, tempDir } from "./helpers.js";
+
+/** A repo whose test suite is slow enough to be caught mid-gate. */
+async function slowRepo(base: string) {
+  return makeGitRepo(path.join(base, "repo"), {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
+    "tests/test_core.py":
+      "import time\n\nfrom pkg.core import add\n\n\ndef test_add():\n    time.sleep(6)\n    assert add(1, 2) == 3\n",
+    "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
+  });
+}
+
+async function waitFor(pred: () => boolean, ms = 120_000) {
+  const until = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > until) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const status = (root: string) =>
+  existsSync(path.join(root, "status.json"))
+    ? JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"))
+    : null;
+
+describe("stopping a running campaign", () => {
+  it.each(["stop command", "SIGTERM"])(
+    "%s: the current step ends cleanly, the sandbox is destroyed, status says STOPPED, exit 3",
+    async (how) => {
+      const base = tempDir();
+      const sacred = await slowRepo(base);
+      const fp = takeFingerprint(sacred).digest;
+      const root = path.join(base, "improve");
+      expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
+      const master = path.join(root, "master");
+      const head = (await git(master, ["rev-parse", "HEAD"])).trim();
+
+      const abort = new AbortController();
+      const running = runProcess(
+        process.execPath,
+        [CLI, "--root", root, "run", "--no-llm", "--max-cycles", "5"],
+        {
+          cwd: base,
+          env: { ODIBI_IMPROVE_VENV: inject("venv") },
+          timeoutMs: 300_000,
+          graceMs: 120_000, // SIGTERM first; the run must end by itself well before KILL
+          signal: abort.signal,
+        },
+      );
+      // Wait until the first cycle is inside its baseline gates (the slow test is running).
+      await waitFor(() => status(root)?.step?.name === "gates_before");
+      if (how === "SIGTERM") abort.abort();
+      else expect((await cli(["--root", root, "stop"])).out).toMatch(/stop requested/);
+      const r = await running;
+
+      expect(r.signal).toBeNull();
+      expect(r.exitCode).toBe(3);
+      const s = status(root);
+      expect(s).toMatchObject({ status: "stopped", stop_reason: "STOPPED" });
+      expect(readdirSync(path.join(root, "sandboxes")).filter((n) => !n.startsWith("."))).toEqual([]);
+      expect(await statusLines(master)).toEqual([]);
+      expect((await git(master, ["rev-parse", "HEAD"])).trim()).toBe(head);
+      expect((await cli(["--root", root, "status"])).out).toMatch(/stopped \(STOPPED\)/);
+      // No gate process survived the stop.
+      const ps = await runProcess("ps", ["-eo", "args"], { cwd: base });
+      expect(ps.stdout).not.toContain(path.join(root, "sandboxes"));
+      // A later run starts cleanly and does the work.
+      const next = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"]);
+      expect(next.code).toBe(3); // MAX_CYCLES_REACHED
+      expect(readFileSync(path.join(master, "pkg/core.py"), "utf8")).not.toContain("import os");
+      expect(takeFingerprint(sacred).digest).toBe(fp);
+    },
+  );
+});
+
+describe("the time budget", () => {
+  it("is checked inside a cycle: past it no approach starts; the campaign ends TIME_BUDGET_EXHAUSTED", async () => {
+    const base = tempDir();
+    const sacred = await slowRepo(base);
+    const root = path.join(base, "improve");
+    expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
+    // 1.8 s of budget; the baseline's slow test alone takes 6 s: the gate may finish (its own timeout is the
+    // limit), but nothing after it starts.
+    const r = await cli(["--root", root, "run", "--no-llm", "--max-hours", "0.0005", "--max-cycles", "5"]);
+    expect(r.code).toBe(3);
+    expect(status(root)).toMatchObject({
+      status: "completed",
+      stop_reason: "TIME_BUDGET_EXHAUSTED",
+      cycles_completed: 1,
+    });
+    expect(status(root).improvements_promoted).toBe(0);
+    expect((await git(path.join(root, "master"), ["log", "--oneline", "sacred..HEAD"])).trim()).toBe("");
+  });
+});
