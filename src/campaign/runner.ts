@@ -78,7 +78,7 @@ export interface CampaignOptions {
 export type CampaignEvent =
   | { type: "log"; message: string }
   | { type: "cycle"; cycle: number; index: number; of: number }
-  | { type: "step"; cycle: number; step: string }
+  | { type: "step"; cycle: number; step: string; data?: Record<string, unknown> }
   | { type: "decision"; cycle: number; task: string; action: string; reason: string }
   | { type: "end"; reason: StopReason; exitCode: number };
 
@@ -213,7 +213,12 @@ export class CampaignRunner {
               ? "TIME_BUDGET_EXHAUSTED"
               : null;
           if (!cut) throw err;
-          this.journal.append({ campaign: this.campaignId, cycle, step: "cycle_end", data: { interrupted: cut } });
+          this.journal.append({
+            campaign: this.campaignId,
+            cycle,
+            step: "cycle_end",
+            data: { interrupted: cut },
+          });
           this.log(`cycle ${cycle} interrupted: ${cut}`);
           reason = cut;
           break;
@@ -310,7 +315,7 @@ export class CampaignRunner {
   ): void {
     this.journal.append({ campaign: this.campaignId, cycle, step, ...(data ? { data } : {}) });
     this.status.setStep(step, { cycle });
-    this.emit({ type: "step", cycle, step });
+    this.emit({ type: "step", cycle, step, ...(data ? { data } : {}) });
   }
 
   /** One cycle. Always destroys its sandbox. */

@@ -9,7 +9,7 @@ import { PROFILE_TABLE } from "../profiles/profiles.js";
 import type { GateCache } from "./cache.js";
 import type { Gate, GateContext, GateRunOptions } from "./gate.js";
 import { registeredGates } from "./registry.js";
-import { decideVerdict, type VerdictMode } from "./verdict.js";
+import { decideVerdict, matchKey, type VerdictMode } from "./verdict.js";
 
 /** The diff policy gate (src/policy): the candidate's diff in, one failing check per violation out. */
 export type PolicyHook = (diff: string, config: Config) => Check[];
@@ -61,10 +61,12 @@ export async function runWithFlakeReruns(
   ctx: GateContext,
   opts: GateRunOptions,
   reruns: number,
+  /** Failures not worth re-running (known baseline failures: tolerated either way). */
+  known?: (c: Check) => boolean,
 ): Promise<GateRun> {
   const run = await gate.run(ctx, opts);
   if (!gate.rerunnable || reruns <= 0) return run;
-  let failing = run.checks.filter((c) => c.status === "fail" && !c.id.endsWith(":crash"));
+  let failing = run.checks.filter((c) => c.status === "fail" && !c.id.endsWith(":crash") && !known?.(c));
   for (let i = 1; i <= reruns && failing.length > 0; i++) {
     if (ctx.signal?.aborted) break;
     const again = await gate.run(ctx, gate.targeted ? { only: failing.map((c) => c.id) } : opts);
@@ -118,6 +120,15 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
   const treeHash = opts.treeHash ?? (await treeHashOf(ctx.workdir));
   const runs: GateRun[] = [];
   const done = () => ({ treeHash, runs, startedAt, durationMs: Math.round(performance.now() - started) });
+  // In baseline mode a failure Master already has is tolerated whatever a re-run says: re-running it only costs
+  // time (on odibi, its two failing suites, every candidate). The target is still re-run.
+  const baselineFailures = new Set(
+    mode === "baseline" && opts.baseline
+      ? opts.baseline.runs.flatMap((r) => r.checks.filter((c) => c.status === "fail").map(matchKey))
+      : [],
+  );
+  const knownFailure = (c: Check) =>
+    baselineFailures.has(matchKey(c)) && !(opts.target && c.id === opts.target.target);
   const record = (run: GateRun): boolean => {
     runs.push(run);
     opts.onRun?.(run);
@@ -143,7 +154,7 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
     if (gate.targeted && (targetIds.length > 0 || changed.length > 0)) {
       const cheap: GateRunOptions =
         changed.length > 0 ? { only: targetIds, changedFiles: changed } : { only: targetIds };
-      const targeted = await runWithFlakeReruns(gate, ctx, cheap, reruns);
+      const targeted = await runWithFlakeReruns(gate, ctx, cheap, reruns, knownFailure);
       if (targeted.checks.length > 0 && record({ ...targeted, scope: "targeted" })) return done();
     }
     const fingerprint = opts.cache && gate.fingerprint ? await gate.fingerprint(ctx) : undefined;
@@ -157,7 +168,7 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
       if (record({ ...hit, cached: true })) return done();
       continue;
     }
-    const run = await runWithFlakeReruns(gate, ctx, {}, reruns);
+    const run = await runWithFlakeReruns(gate, ctx, {}, reruns, knownFailure);
     // A timeout or a tool that would not start may be transient: not cached.
     if (key && run.error === undefined && !ctx.signal?.aborted) opts.cache!.set(key, run);
     if (record(run)) return done();

@@ -38,7 +38,12 @@ export async function runToolCommand(
     files: adapter.selects ? opts.files : undefined,
   });
   const [file, ...args] = prepared.argv;
-  ctx.log?.(`[${gate}] ${prepared.argv.join(" ")}`);
+  // The user's command and what it was narrowed to (the report/format flags the adapter adds are noise here).
+  const picked = adapter.selects ? (opts.only?.length ? opts.only : opts.files) : undefined;
+  const narrowed = picked?.length
+    ? ` [only ${picked.slice(0, 2).join(" ")}${picked.length > 2 ? ` +${picked.length - 2}` : ""}]`
+    : "";
+  ctx.log?.(`[${gate}] ${commandLine}${narrowed}`);
   const r = await ctx.run(file!, args, {
     cwd: ctx.workdir,
     env: ctx.env,

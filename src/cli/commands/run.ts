@@ -10,6 +10,27 @@ const list = (v: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** What a person reading the log wants of a step (the rest is in --json and the journal). */
+function describeStep(step: string, data: Record<string, unknown> = {}): string | undefined {
+  const files = (data.files as string[] | undefined) ?? [];
+  switch (step) {
+    case "gates_before":
+      return `baseline (Master): ${data.failing ?? 0} failing check(s)`;
+    case "work_found":
+      return data.task ? `task: ${data.task}` : undefined;
+    case "attempt_done":
+      return `tried ${data.approach}: ${files.length ? `changed ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}` : "no change"}`;
+    case "snapshot_done":
+      return `snapshot ${data.snapshot}`;
+    case "promote_done":
+      return `Master → ${String(data.commit).slice(0, 10)}`;
+    default:
+      return undefined;
+  }
+}
+
+const MAX_LOG_LINE = 160;
+
 /** One line per event: readable in a log file (runs are unattended), or JSON lines with --json. */
 export function progressPrinter(json: boolean, budget: { maxHours: number }) {
   const started = Date.now();
@@ -23,12 +44,19 @@ export function progressPrinter(json: boolean, budget: { maxHours: number }) {
       return;
     }
     const t = `[${elapsed()} / ${budget.maxHours}h]`;
-    if (e.type === "cycle") process.stdout.write(`${t} cycle ${e.cycle} (${e.index}/${e.of})\n`);
-    else if (e.type === "step") process.stdout.write(`${t}   ${e.step}\n`);
-    else if (e.type === "decision")
-      process.stdout.write(`${t}   → ${e.action.toUpperCase()}: ${e.task}\n${t}     ${e.reason}\n`);
-    else if (e.type === "log") process.stdout.write(`${t} ${e.message}\n`);
-    else if (e.type === "end") process.stdout.write(`${t} campaign ended: ${e.reason}\n`);
+    const line = (text: string) =>
+      process.stdout.write(
+        `${t} ${text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE - 1)}…` : text}\n`,
+      );
+    if (e.type === "cycle") line(`cycle ${e.cycle} (${e.index}/${e.of})`);
+    else if (e.type === "step") {
+      const d = describeStep(e.step, e.data);
+      if (d) line(`  ${d}`);
+    } else if (e.type === "decision") {
+      line(`  → ${e.action.toUpperCase()}: ${e.task}`);
+      line(`    ${e.reason}`);
+    } else if (e.type === "log") line(`  ${e.message}`);
+    else if (e.type === "end") line(`campaign ended: ${e.reason}`);
   };
 }
 
