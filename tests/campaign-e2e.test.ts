@@ -73,7 +73,9 @@ describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable fa
 
     // Export: a patch series the human can apply to Sacred by hand.
     const out = path.join(base, "export");
-    expect((await cli(["--root", root, "export", "--out", out])).code).toBe(0);
+    const exported = await cli(["--root", root, "export", "--out", out]);
+    expect(exported.code).toBe(0);
+    expect(exported.out).toMatch(/^3 patch\(es\), series\.mbox and SUMMARY\.md written/m);
     expect(readdirSync(out).filter((f) => f.endsWith(".patch"))).toHaveLength(3);
     const applyTo = path.join(base, "apply-check");
     await git(base, ["clone", "-q", sacred, applyTo]);
@@ -85,6 +87,14 @@ describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable fa
     expect(await git(applyTo, ["rev-parse", "HEAD^{tree}"])).toBe(
       await git(master, ["rev-parse", "HEAD^{tree}"]),
     );
+    // The one-file series applies the same way (what SUMMARY.md tells the human to run).
+    const applyMbox = path.join(base, "apply-mbox");
+    await git(base, ["clone", "-q", sacred, applyMbox]);
+    await git(applyMbox, ["am", "-q", path.join(out, "series.mbox")]);
+    expect(await git(applyMbox, ["rev-parse", "HEAD^{tree}"])).toBe(
+      await git(master, ["rev-parse", "HEAD^{tree}"]),
+    );
+    expect(readFileSync(path.join(out, "SUMMARY.md"), "utf8")).toContain("series.mbox");
 
     expect(takeFingerprint(sacred).digest).toBe(fp);
   });

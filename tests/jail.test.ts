@@ -122,9 +122,11 @@ describe("bubblewrap jail (real)", async () => {
   it.runIf(probe.available)(
     "reports the caller's command, and a timeout kills everything inside",
     async () => {
+      // A duration no other process on the machine uses, so pgrep finds only what this test started.
+      const secs = `59.${String(process.pid).padStart(6, "0")}${Date.now() % 1000}`;
       const r = await createJailedRunner({ mode: "bwrap", sandbox })(
         "/bin/sh",
-        ["-c", "sleep 60 & sleep 60"],
+        ["-c", `sleep ${secs} & sleep ${secs}`],
         {
           cwd: sandbox,
           timeoutMs: 1500,
@@ -133,7 +135,7 @@ describe("bubblewrap jail (real)", async () => {
       );
       expect(r.file).toBe("/bin/sh");
       expect(r.timedOut).toBe(true);
-      const left = await runProcess("pgrep", ["-f", "^sleep 60$"], { cwd: sandbox });
+      const left = await runProcess("pgrep", ["-f", `^sleep ${secs.replace(".", "\\.")}$`], { cwd: sandbox });
       expect(left.stdout.trim()).toBe("");
     },
   );

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import MarkdownIt from "markdown-it";
 import { describe, expect, it } from "vitest";
+import { describeHours } from "../src/core/duration.js";
 import type { GateResult, Task } from "../src/core/types.js";
 import { SacredGuard } from "../src/environment/sacred.js";
 import {
@@ -293,5 +294,14 @@ describe("markdown helpers and metrics", () => {
     expect(readFileSync(file, "utf8")).toBe("# hi\n");
     expect(() => writeReport(guard, root, "../x.md", "")).toThrow(/plain file name/);
     expect(() => writeReport(guard, sacred, "a.md", "")).toThrow(/Sacred/);
+  });
+});
+
+describe("describeHours", () => {
+  it("says seconds, minutes or hours as people read them", () => {
+    expect(describeHours(11 / 3600)).toBe("11 s");
+    expect(describeHours(17 / 60)).toBe("17 min");
+    expect(describeHours(3.25)).toBe("3.25 h");
+    expect(describeHours(-1)).toBe("0 s");
   });
 });

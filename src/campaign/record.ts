@@ -107,7 +107,7 @@ export class CampaignStore {
     const last = opts.finalResult ?? r.lastBaseline;
     const master = this.env.layout.master;
     const shortstat = (await git(master, ["diff", "--shortstat", "sacred", "HEAD"])).trim();
-    const stat = (await git(master, ["diff", "--stat", "sacred", "HEAD"])).trim();
+    const stat = (await git(master, ["diff", "--stat", "sacred", "HEAD"])).trimEnd();
     const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard, readOnly: true });
     const avoided = mem.avoidedIssues();
     mem.close();

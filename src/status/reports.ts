@@ -1,3 +1,4 @@
+import { describeHours } from "../core/duration.js";
 import { capText, escapeInline, fenced, link, table } from "./markdown.js";
 import type { CampaignReportData, CheckRef, CycleReportData, GateSummary, PassCount } from "./types.js";
 
@@ -143,7 +144,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
   out.push(`# Campaign ${escapeInline(d.campaignId)}`, "");
   out.push(`- Status: **${d.status}**${d.stopReason ? ` (${escapeInline(d.stopReason)})` : ""}`);
   out.push(
-    `- Started: ${escapeInline(d.startedAt)}${d.finishedAt ? `; finished: ${escapeInline(d.finishedAt)}` : ""}; ${d.elapsedHours.toFixed(2)} h`,
+    `- Started: ${escapeInline(d.startedAt)}${d.finishedAt ? `; finished: ${escapeInline(d.finishedAt)}` : ""}; ${describeHours(d.elapsedHours)}`,
   );
   out.push(
     `- Cycles: ${d.cyclesCompleted}; promoted: ${d.improvementsPromoted}; rejected: ${d.improvementsRejected}`,
@@ -181,7 +182,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
       "Master improvements",
       "> 0",
       d.masterDiff
-        ? `${d.improvementsPromoted} promotions; ${d.masterDiff.filesChanged} files, +${d.masterDiff.insertions} −${d.masterDiff.deletions}`
+        ? `${d.improvementsPromoted} promotions; ${plural(d.masterDiff.filesChanged, "file")}, +${d.masterDiff.insertions} −${d.masterDiff.deletions}`
         : `${d.improvementsPromoted} promotions`,
       improvements > 0 ? "yes" : "no",
     ],
@@ -204,7 +205,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
   else if (d.masterDiff.filesChanged === 0) out.push("Master is identical to Sacred.");
   else {
     out.push(
-      `${d.masterDiff.filesChanged} files changed, ${d.masterDiff.insertions} insertions, ${d.masterDiff.deletions} deletions.`,
+      `${plural(d.masterDiff.filesChanged, "file")} changed, ${plural(d.masterDiff.insertions, "insertion")}, ${plural(d.masterDiff.deletions, "deletion")}.`,
     );
     if (d.masterDiff.stat) out.push("", fenced(capText(d.masterDiff.stat, 200, 20_000).text, "text"));
     out.push("", "Review and apply them to Sacred by hand: `odibi-improve export`.");
@@ -256,4 +257,8 @@ export function renderCampaignReport(d: CampaignReportData): string {
   if (d.warnings?.length)
     out.push("", "## Warnings", "", ...d.warnings.map((w) => `- ${escapeInline(w, 500)}`));
   return `${out.join("\n")}\n`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

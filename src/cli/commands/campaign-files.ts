@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import { CampaignStore } from "../../campaign/record.js";
@@ -64,23 +64,30 @@ export function exportCommand(ctx: CommandContext) {
           opts.out ?? path.join(env.root, "exports", new Date().toISOString().replace(/[:.]/g, "-")),
         );
         env.guard.assertWritable(dir);
-        if (
-          existsSync(dir) &&
-          !existsSync(path.join(dir, "SUMMARY.md")) &&
-          (await import("node:fs")).readdirSync(dir).length > 0
-        )
+        if (existsSync(dir) && !existsSync(path.join(dir, "SUMMARY.md")) && readdirSync(dir).length > 0)
           throw ctx.usage(`${dir} is not empty`, "Choose a new folder with --out.");
         mkdirSync(dir, { recursive: true });
         const master = env.layout.master;
         const count = Number((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim());
-        const patches = count
-          ? (await git(master, ["format-patch", "--quiet", "-o", dir, "sacred..HEAD"]))
-              .trim()
+        const patches: string[] = [];
+        if (count) {
+          // One file per promotion to review, and the whole series as one mbox that `git am` takes on any OS
+          // (no shell glob needed on Windows).
+          // Re-exporting into an earlier export folder: the old series goes, so no stale patch is applied.
+          for (const f of readdirSync(dir)) if (/^\d{4}-.*\.patch$/.test(f)) rmSync(path.join(dir, f));
+          const written = await git(master, ["format-patch", "-o", dir, "sacred..HEAD"]);
+          patches.push(
+            ...written
               .split("\n")
+              .map((l) => l.trim())
               .filter(Boolean)
-          : [];
+              .map((f) => path.basename(f)),
+          );
+          const mbox = await git(master, ["format-patch", "--stdout", "sacred..HEAD"]);
+          writeFileAtomic(env.guard, path.join(dir, "series.mbox"), mbox);
+        }
         const log = (await git(master, ["log", "--reverse", "--format=- %h %s", "sacred..HEAD"])).trim();
-        const stat = (await git(master, ["diff", "--stat", "sacred", "HEAD"])).trim();
+        const stat = (await git(master, ["diff", "--stat", "sacred", "HEAD"])).trimEnd();
         const summary = [
           "# Master's changes since Sacred",
           "",
@@ -92,19 +99,28 @@ export function exportCommand(ctx: CommandContext) {
           stat || "(no differences)",
           "```",
           "",
-          "Apply them to your repository (Sacred) after review, for example:",
-          "",
-          "```bash",
-          `git -C <your repo> am ${JSON.stringify(path.join(dir, "*.patch"))}`,
-          "```",
+          ...(count
+            ? [
+                `One patch per promotion: ${patches.join(", ")}.`,
+                "",
+                "Apply them to your repository (Sacred) after review, all at once:",
+                "",
+                "```bash",
+                `git -C <your repo> am ${JSON.stringify(path.join(dir, "series.mbox"))}`,
+                "```",
+              ]
+            : ["Nothing to apply: Master is Sacred."]),
           "",
         ].join("\n");
         writeFileAtomic(env.guard, path.join(dir, "SUMMARY.md"), summary);
-        out.result(`${patches.length} patch(es) and SUMMARY.md written to ${dir}`, {
-          dir,
-          patches,
-          commits: count,
-        });
+        out.result(
+          `${patches.length} patch(es)${count ? ", series.mbox" : ""} and SUMMARY.md written to ${dir}`,
+          {
+            dir,
+            patches,
+            commits: count,
+          },
+        );
       });
     });
 }

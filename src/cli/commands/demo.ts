@@ -64,8 +64,8 @@ export function demoCommand(ctx: CommandContext) {
       env.verifySacred();
       const log = (
         await git(env.layout.master, ["log", "--reverse", "--format=  %h %s", "sacred..HEAD"])
-      ).trim();
-      const diff = (await git(env.layout.master, ["diff", "--stat", "sacred", "HEAD"])).trim();
+      ).trimEnd();
+      const diff = (await git(env.layout.master, ["diff", "--stat", "sacred", "HEAD"])).trimEnd();
       const snaps = env.listSnapshots().map((s) => `  ${s.name}`);
       out.result(
         [

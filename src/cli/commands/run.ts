@@ -31,32 +31,77 @@ function describeStep(step: string, data: Record<string, unknown> = {}): string 
 
 const MAX_LOG_LINE = 160;
 
-/** One line per event: readable in a log file (runs are unattended), or JSON lines with --json. */
-export function progressPrinter(json: boolean, budget: { maxHours: number }) {
+const SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
+
+/**
+ * One line per event: readable in a log file (runs are unattended), or JSON lines with --json. On a terminal a
+ * live line under the log also shows what is running now (cycle i/N, the gate command, elapsed / budget),
+ * refreshed every second, so a 20-minute test suite does not look like a hang.
+ */
+export function progressPrinter(
+  json: boolean,
+  budget: { maxHours: number },
+  stream: NodeJS.WriteStream = process.stdout,
+) {
   const started = Date.now();
   const elapsed = () => {
     const s = Math.round((Date.now() - started) / 1000);
     return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
   };
+  const live = !json && stream.isTTY === true;
+  let cycle = "";
+  let activity = "";
+  let activitySince = Date.now();
+  let frame = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const clearLive = () => {
+    if (live) stream.write("\r\x1b[2K");
+  };
+  const renderLive = () => {
+    if (!live || !activity) return;
+    const forS = Math.round((Date.now() - activitySince) / 1000);
+    const text = `${SPINNER[frame++ % SPINNER.length]} ${elapsed()} / ${budget.maxHours}h · ${cycle}${cycle ? " · " : ""}${activity} (${forS}s)`;
+    stream.write(`\r\x1b[2K${text.slice(0, Math.max(20, (stream.columns || 100) - 1))}`);
+  };
+  const setActivity = (text: string) => {
+    activity = text;
+    activitySince = Date.now();
+    if (live && !timer) {
+      timer = setInterval(renderLive, 1000).unref();
+      process.once("exit", clearLive); // an error message then starts on a clean line
+    }
+  };
   return (e: CampaignEvent) => {
     if (json) {
-      process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`);
+      stream.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`);
       return;
     }
     const t = `[${elapsed()} / ${budget.maxHours}h]`;
-    const line = (text: string) =>
-      process.stdout.write(
-        `${t} ${text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE - 1)}…` : text}\n`,
-      );
-    if (e.type === "cycle") line(`cycle ${e.cycle} (${e.index}/${e.of})`);
-    else if (e.type === "step") {
+    const line = (text: string) => {
+      clearLive();
+      stream.write(`${t} ${text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE - 1)}…` : text}\n`);
+    };
+    if (e.type === "cycle") {
+      cycle = `cycle ${e.index}/${e.of}`;
+      line(`cycle ${e.cycle} (${e.index}/${e.of})`);
+    } else if (e.type === "step") {
+      setActivity(e.step.replace(/_/g, " "));
       const d = describeStep(e.step, e.data);
       if (d) line(`  ${d}`);
     } else if (e.type === "decision") {
       line(`  → ${e.action.toUpperCase()}: ${e.task}`);
       line(`    ${e.reason}`);
-    } else if (e.type === "log") line(`  ${e.message}`);
-    else if (e.type === "end") line(`campaign ended: ${e.reason}`);
+    } else if (e.type === "log") {
+      if (e.message.startsWith("[")) setActivity(e.message);
+      line(`  ${e.message}`);
+    } else if (e.type === "end") {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      activity = "";
+      line(`campaign ended: ${e.reason}`);
+      return;
+    }
+    renderLive();
   };
 }
 

@@ -1,4 +1,5 @@
 import { Command } from "@commander-js/extra-typings";
+import { describeHours } from "../../core/duration.js";
 import { readStatus } from "../../status/status-tracker.js";
 import { withEnvironment } from "../context.js";
 import type { CommandContext } from "../main.js";
@@ -25,7 +26,7 @@ export function statusCommand(ctx: CommandContext) {
               ...(reading!.note ? [`  ⚠ ${reading!.note}`] : []),
               `  cycle ${c.current_cycle}${c.step ? `, step ${c.step.name} since ${c.step.since}` : ""}; ${c.cycles_completed} completed`,
               `  promoted ${c.improvements_promoted}, rejected ${c.improvements_rejected}, Master changes ${c.master_changes}, avoided ${c.issues_avoided.length}`,
-              `  elapsed ${c.elapsed_hours.toFixed(2)} h; convergence counter ${c.convergence_counter}${c.last_promotion ? `; last promotion ${c.last_promotion}` : ""}`,
+              `  elapsed ${describeHours(c.elapsed_hours)}; convergence counter ${c.convergence_counter}${c.last_promotion ? `; last promotion ${c.last_promotion}` : ""}`,
               ...(c.isolation_warning ? [`  ⚠ ${c.isolation_warning}`] : []),
             ];
         const data = {
