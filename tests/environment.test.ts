@@ -336,6 +336,28 @@ describe("config errors name file, line and column", () => {
       /c\.yaml:4:15: stop_conditions\.max_cycles: .*number/,
     );
   });
+  it("accepts the roadmap's CampaignConfig names under campaign and folds them into their sections", () => {
+    const c = parseConfig(
+      `${good}campaign:\n  max_cycles: 20\n  max_hours: 8\n  convergence_threshold: 5\n  require_tests_pass: false\n` +
+        "  require_lint_clean: true\n  require_golden_pass: false\n  enable_llm_improvements: false\n" +
+        "  max_improvement_attempts_per_cycle: 2\n  llm_model: o4-mini\n  goal: fix tests\n",
+      "c.yaml",
+    );
+    expect(c.stop_conditions).toEqual({ max_cycles: 20, max_hours: 8, convergence_cycles: 5 });
+    expect(c.gates).toMatchObject({
+      require_pytest_pass: false,
+      require_ruff_clean: true,
+      require_golden_projects: false,
+    });
+    expect(c.campaign).toMatchObject({ llm: false, goal: "fix tests" });
+    expect(c.campaign).not.toHaveProperty("max_cycles");
+    expect(c.llm).toMatchObject({ max_attempts: 2, model: "o4-mini" });
+    // Under campaign, the roadmap's name overrides the environment's section (init writes every default there).
+    expect(
+      parseConfig(`${good}stop_conditions:\n  max_cycles: 10\ncampaign:\n  max_cycles: 2\n`, "c.yaml")
+        .stop_conditions.max_cycles,
+    ).toBe(2);
+  });
   it("a missing required section points at the top", () => {
     expect(() => parseConfig("profile: odibi\n", "c.yaml")).toThrow(/c\.yaml:1:1: source: /);
   });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument, stringify } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue, NotFoundError } from "../core/errors.js";
+import { foldCampaignAliases } from "./campaign-aliases.js";
 import { type Config, type ConfigInput, ConfigSchema } from "./schema.js";
 
 function locate(
@@ -70,7 +71,7 @@ export function parseConfig(text: string, file: string): Config {
       zodIssues(file, doc, lc, parsed.error),
       "Fix the value(s) at the position(s) shown.",
     );
-  return parsed.data;
+  return foldCampaignAliases(parsed.data);
 }
 
 export function loadConfig(file: string): Config {

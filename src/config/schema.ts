@@ -100,6 +100,16 @@ export const CampaignSection = z.strictObject({
   focus_transformers: z.array(z.string()).default([]),
   focus_patterns: z.array(z.string()).default([]),
   llm: z.boolean().default(true),
+  // The roadmap's CampaignConfig names (see campaign-aliases.ts): folded into stop_conditions, gates and llm.
+  max_cycles: z.int().positive().optional(),
+  max_hours: z.number().positive().optional(),
+  convergence_threshold: z.int().positive().optional(),
+  require_tests_pass: z.boolean().optional(),
+  require_lint_clean: z.boolean().optional(),
+  require_golden_pass: z.boolean().optional(),
+  enable_llm_improvements: z.boolean().optional(),
+  max_improvement_attempts_per_cycle: z.int().min(0).optional(),
+  llm_model: z.string().optional(),
 });
 
 export const ConfigSchema = z.strictObject({
