@@ -51,6 +51,9 @@ describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable fa
     const avoided = jsonl(path.join(root, "memory", "avoided_issues.jsonl"));
     expect(avoided).toHaveLength(1);
     expect(avoided[0]?.target).toBe("tests/test_report.py::test_reorder_never_negative");
+    // In the cycle whose fixer failed on it: the next cycle does not spend itself re-deciding that.
+    const onTest = lessons.filter((l) => l.task.target === avoided[0]?.target);
+    expect(new Set(onTest.map((l) => l.cycleId)).size).toBe(1);
 
     // Status and reports are right.
     const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));

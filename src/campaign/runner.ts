@@ -382,17 +382,12 @@ export class CampaignRunner {
           signature: task.signature,
           approaches: approaches.map(approachId),
         });
-        if (approaches.length === 0) {
-          // Every approach failed before: record that, so memory avoids the signature from now on.
-          const lesson = this.lesson(cycle, task, { kind: "fixer", name: "exhausted" }, "no_change", {
-            reason: "every available approach has failed on this signature; left for a human or an LLM",
-          });
-          this.memory.record(lesson);
-          learned = true;
-          report.decision = { action: "none", reason: lesson.reason! };
-        }
+        let interrupted = false;
         for (const approach of approaches) {
-          if (this.stopRequested() || Date.now() > deadline) break;
+          if (this.stopRequested() || Date.now() > deadline) {
+            interrupted = true;
+            break;
+          }
           const r = await this.tryApproach(cycle, sandbox, task, approach, baseline, ctxFor, cache, report);
           learned ||= r.learned;
           if (r.promoted) {
@@ -400,6 +395,16 @@ export class CampaignRunner {
             break;
           }
           rejected ||= r.rejected;
+        }
+        if (!promoted && !interrupted && this.approachesLeft(task, ctx0).length === 0) {
+          // Every approach has now failed (or had failed before): record that in this cycle, so memory avoids the
+          // signature from now on and the next cycle goes straight to other work.
+          const lesson = this.lesson(cycle, task, { kind: "fixer", name: "exhausted" }, "no_change", {
+            reason: "every available approach has failed on this signature; left for a human or an LLM",
+          });
+          this.memory.record(lesson);
+          learned = true;
+          if (approaches.length === 0) report.decision = { action: "none", reason: lesson.reason! };
         }
       }
       this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
@@ -431,19 +436,27 @@ export class CampaignRunner {
   /** The first task that still has an approach to try (or whose approaches are all spent: it gets avoided). */
   private pickTask(tasks: Task[], ctx: GateContext): { task: Task; approaches: Approach[] } | null {
     for (const task of tasks) {
-      const possible: Approach[] = [
-        ...fixersFor(task, ctx),
-        ...(this.opts.llm ? [{ kind: "llm" as const, name: this.opts.llm.name }] : []),
-      ];
-      if (possible.length === 0) continue; // needs an LLM this campaign does not have: not work for us
-      const failed = new Set(
-        this.memory.getFailedApproaches(task.signature).map((l) => `${l.approach.kind}:${l.approach.name}`),
-      );
-      // An LLM approach may be retried (each attempt differs); a fixer that failed once will fail again.
-      const left = possible.filter((a) => a.kind === "llm" || !failed.has(approachId(a)));
-      return { task, approaches: left };
+      // No approach at all: it needs an LLM this campaign does not have, so it is not work for us.
+      if (this.possibleApproaches(task, ctx).length === 0) continue;
+      return { task, approaches: this.approachesLeft(task, ctx) };
     }
     return null;
+  }
+
+  private possibleApproaches(task: Task, ctx: GateContext): Approach[] {
+    return [
+      ...fixersFor(task, ctx),
+      ...(this.opts.llm ? [{ kind: "llm" as const, name: this.opts.llm.name }] : []),
+    ];
+  }
+
+  /** The approaches not yet spent on the task's signature (memory says which failed). */
+  private approachesLeft(task: Task, ctx: GateContext): Approach[] {
+    const failed = new Set(
+      this.memory.getFailedApproaches(task.signature).map((l) => `${l.approach.kind}:${l.approach.name}`),
+    );
+    // An LLM approach may be retried (each attempt differs); a fixer that failed once will fail again.
+    return this.possibleApproaches(task, ctx).filter((a) => a.kind === "llm" || !failed.has(approachId(a)));
   }
 
   private async tryApproach(
