@@ -9,122 +9,234 @@ import { PROFILES } from "../core/types.js";
 
 const command = z.string().min(1, "a command must not be empty");
 
-export const EnvironmentSection = z.strictObject({
-  version: z.string().default("1.0.0"),
-  created_at: z.string().optional(),
-});
+// Descriptions (`.describe`) reach the JSON Schema, so editors show them on hover and in completion.
 
-export const SourceSection = z.strictObject({
-  /** Path to the user's repository. Read, never written. Windows drive paths (`D:/odibi`) are fine. */
-  sacred_repo: z.string().min(1),
-  /** Never automatic: resetting Master from Sacred is always a human decision. */
-  auto_reset_master: z.literal(false).default(false),
-});
+export const EnvironmentSection = z
+  .strictObject({
+    version: z.string().default("1.0.0").describe("Version of this environment's layout."),
+    created_at: z.string().optional().describe("When `init` created the environment (ISO 8601)."),
+  })
+  .describe("About the environment itself; written by `init`.");
 
-export const GatesSection = z.strictObject({
-  require_ruff_clean: z.boolean().default(true),
-  require_pytest_pass: z.boolean().default(true),
-  require_odibi_validate: z.boolean().default(true),
-  require_golden_projects: z.boolean().default(true),
-  /** baseline: Master's known failures are tolerated (ratchet). strict: everything must be green. */
-  mode: z.enum(["baseline", "strict"]).default("baseline"),
-  /** Extra runs of a failing check to tell a flake from a real failure. */
-  flake_reruns: z.int().min(0).max(10).default(2),
-  /** Reuse gate results for an unchanged tree. */
-  cache: z.boolean().default(true),
-  /** Per gate command. */
-  timeout_seconds: z.number().positive().default(1800),
-});
+export const SourceSection = z
+  .strictObject({
+    sacred_repo: z
+      .string()
+      .min(1)
+      .describe(
+        "Path to your repository (Sacred). Read, never written. Windows drive paths (D:/odibi) are fine.",
+      ),
+    auto_reset_master: z
+      .literal(false)
+      .default(false)
+      .describe("Always false: resetting Master from Sacred is a human decision."),
+  })
+  .describe("Where Master came from.");
 
-export const StopConditionsSection = z.strictObject({
-  max_cycles: z.int().min(1).default(10),
-  max_hours: z.number().positive().default(4),
-  convergence_cycles: z.int().min(1).default(3),
-});
+export const GatesSection = z
+  .strictObject({
+    require_ruff_clean: z
+      .boolean()
+      .default(true)
+      .describe("Run the lint gate (commands.lint) on every candidate."),
+    require_pytest_pass: z
+      .boolean()
+      .default(true)
+      .describe("Run the tests gate (commands.test) on every candidate."),
+    require_odibi_validate: z
+      .boolean()
+      .default(true)
+      .describe("Run `odibi validate` on each golden project (odibi profile)."),
+    require_golden_projects: z
+      .boolean()
+      .default(true)
+      .describe("Run each golden project with `odibi run` and parse its story (odibi profile)."),
+    mode: z
+      .enum(["baseline", "strict"])
+      .default("baseline")
+      .describe(
+        "baseline: Master's known failures are tolerated (ratchet). strict: everything must be green.",
+      ),
+    flake_reruns: z
+      .int()
+      .min(0)
+      .max(10)
+      .default(2)
+      .describe("Extra runs of a failing check to tell a flake from a real failure."),
+    cache: z
+      .boolean()
+      .default(true)
+      .describe("Reuse gate results for an unchanged tree (tree hash + command + tools)."),
+    timeout_seconds: z.number().positive().default(1800).describe("Time limit of one gate command."),
+  })
+  .describe("What a candidate must pass to reach Master.");
 
-export const CommandsSection = z.strictObject({
-  test: command.optional(),
-  lint: command.optional(),
-  /** `{file}` is replaced by each golden/harness config. */
-  validate: command.optional(),
-  /** `{config}` is replaced by each golden project config. */
-  run: command.optional(),
-  format: command.optional(),
-  /** Deterministic fixers, run in order before any LLM. */
-  fix: z.array(command).optional(),
-});
+export const StopConditionsSection = z
+  .strictObject({
+    max_cycles: z.int().min(1).default(10).describe("Stop after this many cycles."),
+    max_hours: z
+      .number()
+      .positive()
+      .default(4)
+      .describe("Stop after this many hours (checked inside steps too)."),
+    convergence_cycles: z
+      .int()
+      .min(1)
+      .default(3)
+      .describe("Stop after this many cycles in a row that learned nothing."),
+  })
+  .describe("When a campaign ends (command-line flags override).");
 
-export const SnapshotsSection = z.strictObject({
-  enabled: z.boolean().default(true),
-  max_snapshots: z.int().min(1).default(10),
-  compress: z.boolean().default(true),
-});
+export const CommandsSection = z
+  .strictObject({
+    test: command
+      .optional()
+      .describe('The test command, e.g. "python -m pytest -q". `python` is the venv\'s.'),
+    lint: command.optional().describe('The lint command, e.g. "python -m ruff check odibi".'),
+    validate: command.optional().describe("`{file}` is replaced by each golden/harness config."),
+    run: command.optional().describe("`{config}` is replaced by each golden project config."),
+    format: command.optional().describe('The formatter, e.g. "python -m ruff format".'),
+    fix: z.array(command).optional().describe("Deterministic fixers, run in order before any LLM."),
+  })
+  .describe("The profile's commands; each one set here overrides the profile's default.");
 
-export const LlmSection = z.strictObject({
-  provider: z.enum(["openai", "azure", "anthropic", "ollama", "openai-compatible"]).optional(),
-  model: z.string().default("gpt-4o-mini"),
-  base_url: z.string().optional(),
-  /** Name of the environment variable holding the key. The key itself is never written to a file. */
-  api_key_env: z.string().optional(),
-  max_attempts: z.int().min(0).default(3),
-  max_steps: z.int().min(1).default(30),
-  attempt_timeout_seconds: z.number().positive().default(600),
-  request_timeout_seconds: z.number().positive().default(120),
-  /** Retries of one model request on 429 / 5xx / timeout, with exponential backoff. */
-  max_retries: z.int().min(0).max(10).default(3),
-  max_tokens: z.int().positive().optional(),
-  max_cost_usd: z.number().positive().optional(),
-  /** USD per million tokens, per model; overrides the built-in table. */
-  prices: z
-    .record(z.string(), z.strictObject({ input: z.number().min(0), output: z.number().min(0) }))
-    .optional(),
-  azure: z
-    .strictObject({
-      resource_name: z.string().optional(),
-      deployment: z.string().optional(),
-      api_version: z.string().optional(),
-    })
-    .optional(),
-});
+export const SnapshotsSection = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe("Snapshot Master before each promotion (git tag snapshot/<name>)."),
+    max_snapshots: z.int().min(1).default(10).describe("How many snapshots to keep (oldest removed first)."),
+    compress: z.boolean().default(true).describe("Also write <root>/snapshots/<name>.tar.gz."),
+  })
+  .describe("Rollback points of Master.");
 
-export const PolicySection = z.strictObject({
-  protected_paths: z.array(z.string()).default([]),
-  forbidden_connections: z.array(z.string()).default(["s3", "gcs", "boto3", "google.cloud"]),
-  allow_new_features: z.boolean().default(false),
-  max_files_changed: z.int().positive().default(20),
-  max_lines_changed: z.int().positive().default(500),
-});
+export const LlmSection = z
+  .strictObject({
+    provider: z
+      .enum(["openai", "azure", "anthropic", "ollama", "openai-compatible"])
+      .optional()
+      .describe("Which provider. Unset: no LLM (deterministic fixers only)."),
+    model: z
+      .string()
+      .default("gpt-4o-mini")
+      .describe("Model (Azure: the deployment unless llm.azure.deployment is set)."),
+    base_url: z
+      .string()
+      .optional()
+      .describe("The provider's base URL (Ollama, a proxy, an OpenAI-compatible server)."),
+    api_key_env: z
+      .string()
+      .optional()
+      .describe(
+        "Name of the environment variable holding the key. The key itself is never written to a file.",
+      ),
+    max_attempts: z.int().min(0).default(3).describe("LLM attempts per cycle."),
+    max_steps: z.int().min(1).default(30).describe("Model turns (tool calls) per attempt."),
+    attempt_timeout_seconds: z.number().positive().default(600).describe("Wall time of one attempt."),
+    request_timeout_seconds: z.number().positive().default(120).describe("Time limit of one model request."),
+    max_retries: z
+      .int()
+      .min(0)
+      .max(10)
+      .default(3)
+      .describe("Retries of one model request on 429 / 5xx / timeout, with exponential backoff."),
+    max_tokens: z.int().positive().optional().describe("Token budget of the whole campaign."),
+    max_cost_usd: z.number().positive().optional().describe("Money budget of the whole campaign (USD)."),
+    prices: z
+      .record(z.string(), z.strictObject({ input: z.number().min(0), output: z.number().min(0) }))
+      .optional()
+      .describe("USD per million tokens, per model; overrides the built-in table."),
+    azure: z
+      .strictObject({
+        resource_name: z.string().optional().describe("The Azure OpenAI resource (or set llm.base_url)."),
+        deployment: z.string().optional().describe("The deployment name."),
+        api_version: z.string().optional().describe("The API version."),
+      })
+      .optional()
+      .describe("Azure OpenAI settings."),
+  })
+  .describe("The LLM brain (tried after the deterministic fixers).");
 
-export const CampaignSection = z.strictObject({
-  goal: z.string().optional(),
-  focus_transformers: z.array(z.string()).default([]),
-  focus_patterns: z.array(z.string()).default([]),
-  llm: z.boolean().default(true),
-  // The roadmap's CampaignConfig names (see campaign-aliases.ts): folded into stop_conditions, gates and llm.
-  max_cycles: z.int().positive().optional(),
-  max_hours: z.number().positive().optional(),
-  convergence_threshold: z.int().positive().optional(),
-  require_tests_pass: z.boolean().optional(),
-  require_lint_clean: z.boolean().optional(),
-  require_golden_pass: z.boolean().optional(),
-  enable_llm_improvements: z.boolean().optional(),
-  max_improvement_attempts_per_cycle: z.int().min(0).optional(),
-  llm_model: z.string().optional(),
-});
+export const PolicySection = z
+  .strictObject({
+    protected_paths: z
+      .array(z.string())
+      .default([])
+      .describe("Globs no candidate may touch, added to the built-in list (CI files, lock files, golden…)."),
+    forbidden_connections: z
+      .array(z.string())
+      .default(["s3", "gcs", "boto3", "google.cloud"])
+      .describe("Imports, dependencies, connection types and URIs a candidate may not add."),
+    allow_new_features: z
+      .boolean()
+      .default(false)
+      .describe("Allow new transformers, patterns, CLI commands, connection types or public modules."),
+    max_files_changed: z.int().positive().default(20).describe("Largest candidate, in files."),
+    max_lines_changed: z.int().positive().default(500).describe("Largest candidate, in changed lines."),
+  })
+  .describe("Rules every candidate's diff is checked against before anything runs.");
 
-export const ConfigSchema = z.strictObject({
-  environment: EnvironmentSection.prefault({}),
-  source: SourceSection,
-  profile: z.enum(PROFILES).default("generic"),
-  gates: GatesSection.prefault({}),
-  stop_conditions: StopConditionsSection.prefault({}),
-  commands: CommandsSection.prefault({}),
-  snapshots: SnapshotsSection.prefault({}),
-  llm: LlmSection.prefault({}),
-  policy: PolicySection.prefault({}),
-  campaign: CampaignSection.prefault({}),
-  isolation: z.enum(["bwrap", "none", "auto"]).default("auto"),
-});
+export const CampaignSection = z
+  .strictObject({
+    goal: z.string().optional().describe("What the campaign should aim for (given to the LLM)."),
+    focus_transformers: z.array(z.string()).default([]).describe("Transformers whose work comes first."),
+    focus_patterns: z.array(z.string()).default([]).describe("Patterns whose work comes first."),
+    llm: z
+      .boolean()
+      .default(true)
+      .describe("Use the LLM when one is configured (false = deterministic fixers only)."),
+    // The roadmap's CampaignConfig names (see campaign-aliases.ts): folded into stop_conditions, gates and llm.
+    max_cycles: z.int().positive().optional().describe("Roadmap name; overrides stop_conditions.max_cycles."),
+    max_hours: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Roadmap name; overrides stop_conditions.max_hours."),
+    convergence_threshold: z
+      .int()
+      .positive()
+      .optional()
+      .describe("Roadmap name; overrides stop_conditions.convergence_cycles."),
+    require_tests_pass: z.boolean().optional().describe("Roadmap name; overrides gates.require_pytest_pass."),
+    require_lint_clean: z.boolean().optional().describe("Roadmap name; overrides gates.require_ruff_clean."),
+    require_golden_pass: z
+      .boolean()
+      .optional()
+      .describe("Roadmap name; overrides gates.require_golden_projects."),
+    enable_llm_improvements: z.boolean().optional().describe("Roadmap name; overrides campaign.llm."),
+    max_improvement_attempts_per_cycle: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("Roadmap name; overrides llm.max_attempts."),
+    llm_model: z.string().optional().describe("Roadmap name; overrides llm.model."),
+  })
+  .describe("The campaign: goal, focus, and the roadmap's CampaignConfig names.");
+
+export const ConfigSchema = z
+  .strictObject({
+    environment: EnvironmentSection.prefault({}),
+    source: SourceSection,
+    profile: z
+      .enum(PROFILES)
+      .default("generic")
+      .describe("Which gates and default commands: odibi, python, node, go, rust, generic (commands only)."),
+    gates: GatesSection.prefault({}),
+    stop_conditions: StopConditionsSection.prefault({}),
+    commands: CommandsSection.prefault({}),
+    snapshots: SnapshotsSection.prefault({}),
+    llm: LlmSection.prefault({}),
+    policy: PolicySection.prefault({}),
+    campaign: CampaignSection.prefault({}),
+    isolation: z
+      .enum(["bwrap", "none", "auto"])
+      .default("auto")
+      .describe(
+        "How commands that run repository code are jailed. none must be chosen explicitly (warned about).",
+      ),
+  })
+  .describe("odibi-improve environment configuration (<root>/config.yaml).");
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
