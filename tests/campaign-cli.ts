@@ -17,7 +17,14 @@ export async function cli(args: string[], env: Record<string, string | undefined
 export const LLM_KEY_ENV = "OPENAI_COMPATIBLE_API_KEY";
 
 /** `odibi-improve --root <root> run` against a scripted model server (`origin` without path), plus `extra` flags. */
-export function runWithLlm(root: string, origin: string, model: string, key: string, extra: string[]) {
+export function runWithLlm(
+  root: string,
+  origin: string,
+  model: string,
+  key: string,
+  extra: string[],
+  env: Record<string, string> = {},
+) {
   return cli(
     [
       "--root",
@@ -31,7 +38,7 @@ export function runWithLlm(root: string, origin: string, model: string, key: str
       model,
       ...extra,
     ],
-    { [LLM_KEY_ENV]: key },
+    { ...env, [LLM_KEY_ENV]: key },
   );
 }
 

@@ -1,4 +1,12 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { gunzipSync, inflateSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
@@ -298,5 +306,37 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
       llm: { tokens: 360 },
     });
     expect((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim()).toBe("0");
+  });
+});
+
+describe("no jail, no model code", () => {
+  it("isolation auto without bubblewrap: an LLM campaign refuses before writing anything; --no-llm runs, warned", async () => {
+    const { root, master, sacred, fp } = await setup("  max_retries: 0\n");
+    // A PATH on which bubblewrap does not exist (git only): the probe finds no jail.
+    const bin = path.join(tempDir(), "bin");
+    mkdirSync(bin);
+    symlinkSync(
+      (await runProcess("sh", ["-c", "command -v git"], { cwd: bin })).stdout.trim(),
+      path.join(bin, "git"),
+    );
+    const head = await git(master, ["rev-parse", "HEAD"]);
+    const before = readdirSync(root).sort();
+
+    server = await startLlmServer(() => ({ type: "text", text: "never asked" }));
+    const refused = await runWithLlm(root, server.origin, MODEL, plantedKey(), [], { PATH: bin });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain("refusing to run an LLM's code without a jail: bwrap is not installed");
+    expect(refused.err).toMatch(/apt-get install bubblewrap.*--no-llm.*isolation: none/s);
+    expect(server.requests).toHaveLength(0);
+    expect(readdirSync(root).sort()).toEqual(before); // no status, journal, campaign record or sandbox
+    expect(await git(master, ["rev-parse", "HEAD"])).toBe(head);
+
+    // The same machine, deterministic fixers only: it runs, and says plainly that nothing is jailed.
+    const plain = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"], { PATH: bin });
+    expect(plain.code, plain.err).toBe(3); // MAX_CYCLES_REACHED
+    expect(plain.out).toContain("isolation: none");
+    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    expect(status.isolation_warning).toMatch(/^isolation: none .*bwrap is not installed/);
+    expect(takeFingerprint(sacred).digest).toBe(fp);
   });
 });

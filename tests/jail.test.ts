@@ -27,6 +27,22 @@ describe("isolation decision (pure)", () => {
     expect(describeIsolation(d)).toContain("isolation: none");
   });
 
+  it("auto never runs an LLM's code unjailed: without a jail an LLM campaign refuses, saying what to do", () => {
+    expect(decideIsolation("auto", works, { llm: true }).mode).toBe("bwrap");
+    const err = (() => {
+      try {
+        decideIsolation("auto", broken, { llm: true });
+      } catch (e) {
+        return e as MissingTool;
+      }
+    })();
+    expect(err).toBeInstanceOf(MissingTool);
+    expect(err!.message).toBe("refusing to run an LLM's code without a jail: user namespaces are restricted");
+    expect(err!.hint).toMatch(/apt-get install bubblewrap[\s\S]*--no-llm[\s\S]*isolation: none/);
+    expect(decideIsolation("auto", broken, { llm: false }).mode).toBe("none");
+    expect(decideIsolation("none", broken, { llm: true }).mode).toBe("none");
+  });
+
   it("none is honoured only as an explicit choice, always with a warning", () => {
     const d = decideIsolation("none", works);
     expect(d.mode).toBe("none");

@@ -142,6 +142,9 @@ export class CampaignRunner {
     const maxHours = this.opts.maxHours ?? cfg.stop_conditions.max_hours;
     const convergence = this.opts.convergence ?? cfg.stop_conditions.convergence_cycles;
 
+    // Before anything is written: a run that cannot be jailed as configured refuses to start.
+    this.isolation = await resolveIsolation(cfg.isolation, { llm: this.opts.llm !== undefined });
+
     // Recovery first: whatever a killed run left, Master ends before or after a promotion, never between.
     const previous = readStatus(this.env.root);
     await this.recover();
@@ -155,7 +158,6 @@ export class CampaignRunner {
     this.record = this.store.load(this.campaignId) ?? this.store.create(this.campaignId);
     this.memory = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
     for (const w of this.memory.warnings) this.log(`memory: ${w}`);
-    this.isolation = await resolveIsolation(cfg.isolation);
     this.log(describeIsolation(this.isolation));
     this.status = new StatusTracker(this.env.root, {
       guard: this.env.guard,

@@ -71,8 +71,9 @@ export class SacredViolation extends OdibiImproveError {
 /** A required external tool is not installed. */
 export class MissingTool extends OdibiImproveError {
   readonly tool: string;
-  constructor(tool: string, install: string) {
-    super(`${tool} is not installed or not on PATH`, { exitCode: ExitCode.failure, hint: install });
+  /** `message` replaces the default "<tool> is not installed or not on PATH" when the tool is there but unusable. */
+  constructor(tool: string, install: string, message?: string) {
+    super(message ?? `${tool} is not installed or not on PATH`, { exitCode: ExitCode.failure, hint: install });
     this.tool = tool;
   }
 }

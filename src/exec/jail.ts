@@ -211,19 +211,37 @@ export async function probeIsolation(opts: { bwrap?: string } = {}): Promise<Iso
 export const NO_ISOLATION_WARNING =
   "isolation: none — candidate code runs with your full user rights (network, HOME, every file you can write)";
 
-/** Which isolation a run uses, from the config setting and the probe. Pure. */
-export function decideIsolation(setting: IsolationSetting, probe: IsolationProbe): IsolationDecision {
+/**
+ * Which isolation a run uses, from the config setting and the probe. Pure.
+ *
+ * `auto` falls back to no jail only while every candidate comes from deterministic fixers (ruff, the profile's
+ * fix commands: your own code, rewritten by your own tools). When a model writes candidates (`llm: true`), `auto`
+ * without a working jail refuses: running a model's code unjailed must be chosen explicitly (`isolation: none`).
+ */
+export function decideIsolation(
+  setting: IsolationSetting,
+  probe: IsolationProbe,
+  opts: { llm?: boolean } = {},
+): IsolationDecision {
   if (setting === "none")
     return { mode: "none", warning: `${NO_ISOLATION_WARNING} (chosen in config)`, probe };
   if (probe.available) return { mode: "bwrap", probe };
+  const why = probe.reason ?? "bubblewrap is unavailable";
   if (setting === "bwrap")
     throw new MissingTool(
       "bwrap (a working bubblewrap jail)",
-      `${probe.reason ?? "bubblewrap is unavailable"}. Fix that, or set \`isolation: none\` in config.yaml to run candidate code unjailed (you will be warned in status and reports).`,
+      `${why}. Fix that, or set \`isolation: none\` in config.yaml to run candidate code unjailed (you will be warned in status and reports).`,
+    );
+  if (opts.llm)
+    throw new MissingTool(
+      "bwrap",
+      "On Linux: `apt-get install bubblewrap` (on Windows: WSL2, see docs/safety.md). Or run without the model " +
+        "(`--no-llm`), or set `isolation: none` in config.yaml to run the model's code unjailed knowingly.",
+      `refusing to run an LLM's code without a jail: ${why}`,
     );
   return {
     mode: "none",
-    warning: `${NO_ISOLATION_WARNING}: ${probe.reason ?? "bubblewrap unavailable"}`,
+    warning: `${NO_ISOLATION_WARNING}: ${why} (deterministic fixers only; an LLM run would refuse)`,
     probe,
   };
 }
@@ -231,9 +249,9 @@ export function decideIsolation(setting: IsolationSetting, probe: IsolationProbe
 /** Probe and decide: what `doctor` and the start of every run call. */
 export async function resolveIsolation(
   setting: IsolationSetting,
-  opts: { bwrap?: string } = {},
+  opts: { bwrap?: string; llm?: boolean } = {},
 ): Promise<IsolationDecision> {
-  return decideIsolation(setting, await probeIsolation(opts));
+  return decideIsolation(setting, await probeIsolation(opts), { llm: opts.llm });
 }
 
 /** One line for logs, doctor, status and reports. */

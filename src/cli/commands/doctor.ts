@@ -44,7 +44,7 @@ async function isolationCheck(): Promise<ToolCheck> {
     where: p.bwrap,
     install: p.available
       ? undefined
-      : `${p.reason}; without it \`isolation: auto\` runs candidate code unjailed, with a warning`,
+      : `${p.reason}; without it \`isolation: auto\` runs deterministic fixers unjailed (with a warning) and refuses LLM runs`,
     required: false,
   };
 }
