@@ -42,6 +42,7 @@ describe("stopping a running campaign", () => {
       expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
       const master = path.join(root, "master");
       const head = (await git(master, ["rev-parse", "HEAD"])).trim();
+      expect((await cli(["--root", root, "snapshot", "--name", "s0"])).code).toBe(0);
 
       const abort = new AbortController();
       const running = runProcess(
@@ -57,6 +58,15 @@ describe("stopping a running campaign", () => {
       );
       // Wait until the first cycle is inside its baseline gates (the slow test is running).
       await waitFor(() => status(root)?.step?.name === "gates_before");
+      // One campaign per root: a second run and a rollback are refused while this one holds the lock.
+      const lockHeld = /the campaign lock of .* is held by pid \d+/;
+      const second = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"]);
+      expect(second.code).toBe(1);
+      expect(second.err).toMatch(lockHeld);
+      expect(second.err).toContain("odibi-improve stop");
+      const rollback = await cli(["--root", root, "rollback", "s0"]);
+      expect(rollback.code).toBe(1);
+      expect(rollback.err).toMatch(lockHeld);
       if (how === "SIGTERM") abort.abort();
       else expect((await cli(["--root", root, "stop"])).out).toMatch(/stop requested/);
       const r = await running;

@@ -6,6 +6,7 @@ import { type ExitCode, errorMessage } from "../core/errors.js";
 import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
+import { WriterLock } from "../environment/lock.js";
 import {
   createJailedRunner,
   describeIsolation,
@@ -135,7 +136,21 @@ export class CampaignRunner {
     return this.abort.signal.aborted || existsSync(this.env.layout.stopRequest);
   }
 
+  /** One campaign per root at a time: a second `run` (or a `rollback`) while one is going is refused. */
   async run(): Promise<CampaignOutcome> {
+    const lock = WriterLock.acquire(
+      this.env.guard,
+      this.env.layout.runLock,
+      `the campaign lock of ${this.env.root}`,
+    );
+    try {
+      return await this.runLocked();
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async runLocked(): Promise<CampaignOutcome> {
     const cfg = this.env.config;
     const started = Date.now();
     const maxCycles = this.opts.maxCycles ?? cfg.stop_conditions.max_cycles;

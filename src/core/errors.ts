@@ -73,7 +73,10 @@ export class MissingTool extends OdibiImproveError {
   readonly tool: string;
   /** `message` replaces the default "<tool> is not installed or not on PATH" when the tool is there but unusable. */
   constructor(tool: string, install: string, message?: string) {
-    super(message ?? `${tool} is not installed or not on PATH`, { exitCode: ExitCode.failure, hint: install });
+    super(message ?? `${tool} is not installed or not on PATH`, {
+      exitCode: ExitCode.failure,
+      hint: install,
+    });
     this.tool = tool;
   }
 }

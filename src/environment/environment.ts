@@ -17,6 +17,7 @@ import { detectProfile } from "../profiles/index.js";
 import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
 import { git, gitRaw, gitTopLevel, headCommit, statusLines, treeHash } from "./git.js";
 import { LAYOUT_DIRS, type Layout, layoutOf, OWNED_NAMES, sandboxName } from "./layout.js";
+import { WriterLock } from "./lock.js";
 import { type Fingerprint, isInside, SacredGuard, takeFingerprint, verifyFingerprint } from "./sacred.js";
 
 export const MASTER_BRANCH = "master";
@@ -602,6 +603,16 @@ export class ImprovementEnvironment {
    * (`before_rollback_<time>`), so a rollback never loses a promotion. The tree hash is verified.
    */
   async rollbackMaster(name: string): Promise<{ snapshot: SnapshotInfo; safety: SnapshotInfo }> {
+    // Not under a running campaign's feet: it holds this lock from start to end.
+    const lock = WriterLock.acquire(this.guard, this.layout.runLock, `the campaign lock of ${this.root}`);
+    try {
+      return await this.rollbackUnlocked(name);
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async rollbackUnlocked(name: string): Promise<{ snapshot: SnapshotInfo; safety: SnapshotInfo }> {
     const meta = this.snapshotMetaPath(name);
     if (!existsSync(meta))
       throw new NotFoundError(

@@ -2,4 +2,5 @@ export * from "./environment.js";
 export * from "./fs-safe.js";
 export * from "./git.js";
 export * from "./layout.js";
+export * from "./lock.js";
 export * from "./sacred.js";

@@ -19,6 +19,8 @@ export interface Layout {
   sacredFingerprint: string;
   stopRequest: string;
   gateCache: string;
+  /** Held by the one campaign running on this root (and by `rollback`): pid + host. */
+  runLock: string;
 }
 
 export function layoutOf(root: string): Layout {
@@ -41,6 +43,7 @@ export function layoutOf(root: string): Layout {
     sacredFingerprint: path.join(state, "sacred-fingerprint.json"),
     stopRequest: path.join(r, "STOP"),
     gateCache: path.join(state, "gate-cache"),
+    runLock: path.join(state, "run.lock"),
   };
 }
 

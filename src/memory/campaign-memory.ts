@@ -3,9 +3,9 @@ import MiniSearch from "minisearch";
 import { EnvironmentStateError, OdibiImproveError } from "../core/errors.js";
 import type { Lesson, Outcome } from "../core/types.js";
 import { mkdirGuarded } from "../environment/fs-safe.js";
+import { WriterLock } from "../environment/lock.js";
 import type { SacredGuard } from "../environment/sacred.js";
 import { appendJsonl, readJsonl, terminateTornLine } from "./jsonl.js";
-import { WriterLock } from "./lock.js";
 import {
   type AvoidanceOracle,
   type AvoidedIssue,

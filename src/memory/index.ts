@@ -1,3 +1,4 @@
+export { isPidAlive, WriterLock } from "../environment/lock.js";
 export {
   CampaignMemory,
   type CampaignMemoryOptions,
@@ -5,6 +6,5 @@ export {
   MEMORY_FILES,
 } from "./campaign-memory.js";
 export { appendJsonl, type JsonlRead, readJsonl } from "./jsonl.js";
-export { isPidAlive, WriterLock } from "./lock.js";
 export { failureSignature, normaliseCheckId, normaliseMessage, type SignatureInput } from "./signature.js";
 export * from "./types.js";

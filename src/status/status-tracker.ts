@@ -4,8 +4,8 @@ import { z } from "zod";
 import { EnvironmentStateError, OdibiImproveError } from "../core/errors.js";
 import { writeFileAtomic } from "../environment/fs-safe.js";
 import { layoutOf } from "../environment/layout.js";
+import { isPidAlive } from "../environment/lock.js";
 import type { SacredGuard } from "../environment/sacred.js";
-import { isPidAlive } from "../memory/lock.js";
 import { type CampaignState, type CampaignStatus, type CurrentStep, StatusSchema } from "./schema.js";
 
 /** The run writes a heartbeat this often (when `startHeartbeat` is used)… */

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { EnvironmentStateError } from "../core/errors.js";
-import type { SacredGuard } from "../environment/sacred.js";
+import type { SacredGuard } from "./sacred.js";
 
 /**
  * One writer per memory folder: a lock file holding the writer's pid and host. A lock left by a process that no
@@ -43,8 +43,11 @@ export class WriterLock {
     readonly file: string,
   ) {}
 
-  /** Takes the lock or throws EnvironmentStateError naming the holder. */
-  static acquire(guard: SacredGuard, file: string): WriterLock {
+  /**
+   * Takes the lock or throws EnvironmentStateError naming the holder. `subject` names what the lock guards, for
+   * the message ("campaign memory", "the campaign lock of <root>").
+   */
+  static acquire(guard: SacredGuard, file: string, subject = "campaign memory"): WriterLock {
     guard.assertWritable(file);
     const lock = new WriterLock(guard, file);
     const me: LockOwner = { pid: process.pid, host: os.hostname(), at: new Date().toISOString() };
@@ -60,7 +63,7 @@ export class WriterLock {
       const stale = owner === null || (owner.host === me.host && !isPidAlive(owner.pid));
       if (!stale) {
         throw new EnvironmentStateError(
-          `campaign memory is locked by pid ${owner.pid} on ${owner.host} (since ${owner.at}): ${file}`,
+          `${subject} is held by pid ${owner.pid} on ${owner.host} (since ${owner.at}): ${file}`,
           {
             hint:
               owner.host === me.host
@@ -72,7 +75,7 @@ export class WriterLock {
       rmSync(file, { force: true });
     }
     throw new EnvironmentStateError(
-      `could not take the memory lock ${file}: another process took it at the same time`,
+      `could not take ${subject} (${file}): another process took it at the same time`,
       {
         hint: "Only one campaign may run on a root at a time.",
       },
