@@ -203,7 +203,7 @@ describe("CampaignMemory", () => {
   it("allows one writer; takes over the lock of a dead process", () => {
     const { dir, guard } = setup();
     const m = new CampaignMemory(dir, { guard });
-    expect(() => new CampaignMemory(dir, { guard })).toThrow(/locked by pid/);
+    expect(() => new CampaignMemory(dir, { guard })).toThrow(/campaign memory is held by pid/);
     const reader = new CampaignMemory(dir, { guard, readOnly: true });
     reader.close();
     m.close();
