@@ -19,7 +19,7 @@ import {
 } from "../src/core/errors.js";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { git, statusLines, treeHash } from "../src/environment/git.js";
-import { takeFingerprint } from "../src/environment/sacred.js";
+import { takeFingerprint, verifyFingerprint } from "../src/environment/sacred.js";
 import { makeGitRepo, tempDir, writeFiles } from "./helpers.js";
 
 /** Contents, modes AND timestamps of every file in Sacred, `.git` included: "not even a timestamp". */
@@ -304,6 +304,14 @@ describe("the Sacred guard", () => {
     expect(() => env.guard.assertWritable(path.join(root, "reports", "ok.md"))).not.toThrow();
     writeFileSync(path.join(sacred, "pkg/core.py"), "tampered\n");
     expect(() => env.verifySacred()).toThrow(/changed since init[\s\S]*pkg\/core.py/);
+    // Checked against the start of a command (what every CLI command does), the message says so.
+    const start = takeFingerprint(sacred);
+    writeFileSync(path.join(sacred, "pkg/new.py"), "x = 1\n");
+    expect(() =>
+      verifyFingerprint(start, sacred, { since: "this command started", hint: "who changed it?" }),
+    ).toThrow(
+      /^Sacred \(.*\) changed since this command started!\n {2}added: pkg\/new\.py\nwho changed it\?$/,
+    );
   });
 });
 

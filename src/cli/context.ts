@@ -33,6 +33,12 @@ export async function withEnvironment<T>(
   try {
     return await fn(env);
   } finally {
-    verifyFingerprint(before, env.sacred);
+    verifyFingerprint(before, env.sacred, {
+      since: "this command started",
+      hint:
+        "odibi-improve only reads Sacred (its guard refuses every write there), so another program changed it " +
+        "meanwhile (you, your editor's git integration, a fetch) — or this is a bug to report with the " +
+        "list above. Master is not affected; the next command records Sacred's new state.",
+    });
   }
 }

@@ -110,8 +110,18 @@ export function compareFingerprints(before: Fingerprint, after: Fingerprint): Fi
   return diff;
 }
 
-/** Verify Sacred against a recorded fingerprint; throws a loud SacredViolation on any difference. */
-export function verifyFingerprint(recorded: Fingerprint, sacred: string): void {
+const AFTER_INIT_HINT =
+  "If you changed it yourself, run `odibi-improve init --force` to start a new environment from it.";
+
+/**
+ * Verify Sacred against a recorded fingerprint; throws a loud SacredViolation on any difference. `since` says
+ * when the fingerprint was taken ("init", "this command started"); `hint` what the user can do.
+ */
+export function verifyFingerprint(
+  recorded: Fingerprint,
+  sacred: string,
+  opts: { since?: string; hint?: string } = {},
+): void {
   if (!existsSync(sacred)) throw new SacredViolation(`Sacred (${sacred}) no longer exists`);
   const now = takeFingerprint(sacred);
   if (now.digest === recorded.digest) return;
@@ -121,7 +131,7 @@ export function verifyFingerprint(recorded: Fingerprint, sacred: string): void {
       ? `\n  ${label}: ${xs.slice(0, 10).join(", ")}${xs.length > 10 ? ` … (+${xs.length - 10})` : ""}`
       : "";
   throw new SacredViolation(
-    `Sacred (${sacred}) changed since init!${show("added", d.added)}${show("removed", d.removed)}${show("changed", d.changed)}\n` +
-      "If you changed it yourself, run `odibi-improve init --force` to start a new environment from it.",
+    `Sacred (${sacred}) changed since ${opts.since ?? "init"}!${show("added", d.added)}${show("removed", d.removed)}${show("changed", d.changed)}\n` +
+      (opts.hint ?? AFTER_INIT_HINT),
   );
 }
