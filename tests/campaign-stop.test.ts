@@ -67,6 +67,10 @@ describe("stopping a running campaign", () => {
       const rollback = await cli(["--root", root, "rollback", "s0"]);
       expect(rollback.code).toBe(1);
       expect(rollback.err).toMatch(lockHeld);
+      const reinit = await cli(["init", "--source", sacred, "--root", root, "--force"]);
+      expect(reinit.code).toBe(1);
+      expect(reinit.err).toMatch(lockHeld);
+      expect(readdirSync(root).filter((n) => n.startsWith(".replaced-"))).toEqual([]);
       if (how === "SIGTERM") abort.abort();
       else expect((await cli(["--root", root, "stop"])).out).toMatch(/stop requested/);
       const r = await running;

@@ -154,6 +154,9 @@ export class ImprovementEnvironment {
           `root ${layout.root} is not empty`,
           "Choose an empty or new folder, or pass --force to re-initialise (existing odibi-improve items are moved aside into .replaced-<time>/, never deleted).",
         );
+      // Not from under a running campaign: its lock must be free (a dead holder's is taken over, then let go).
+      if (existsSync(layout.state))
+        WriterLock.acquire(guard, layout.runLock, `the campaign lock of ${layout.root}`).release();
       const aside = path.join(layout.root, `.replaced-${stamp()}`);
       for (const name of OWNED_NAMES) {
         const p = path.join(layout.root, name);
