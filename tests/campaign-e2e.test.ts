@@ -103,6 +103,42 @@ describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable fa
   });
 });
 
+describe("a failure for want of a dependency is reported, not worked on", () => {
+  it("a test needing pyspark (not installed) is not work: lint is fixed, then NO_WORK, the report says what to install", async () => {
+    const base = tempDir();
+    const sacred = await makeGitRepo(path.join(base, "repo"), {
+      "pkg/__init__.py": "",
+      "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
+      "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+      "tests/test_spark.py":
+        "import pyspark\n\n\ndef test_session():\n    assert pyspark.SparkContext is not None\n",
+      "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
+    });
+    const root = path.join(base, "improve");
+    expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
+    writeFileSync(
+      path.join(root, "config.yaml"),
+      readFileSync(path.join(root, "config.yaml"), "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n"),
+    );
+    const run = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "5"]);
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toMatch(
+      /baseline \(Master\): 2 failing check\(s\), 1 of them for want of a dependency \(module pyspark\)/,
+    );
+    expect(run.out).toContain("campaign ended: NO_WORK");
+    const master = path.join(root, "master");
+    expect((await git(master, ["log", "--format=%s", "sacred..HEAD"])).trim()).toMatch(/F401:pkg\/core\.py/);
+    // Nothing was tried on it, and memory holds no lesson about it.
+    const lessons = jsonl(path.join(root, "memory", "lessons.jsonl"));
+    expect(lessons.map((l) => l.task.target)).toEqual([expect.stringMatching(/^F401:pkg\/core\.py/)]);
+    const report = (await cli(["--root", root, "report"])).out;
+    expect(report).toMatch(/## Failing for want of a dependency \(not worked on\)/);
+    expect(report).toContain("| tests | tests/test\\_spark.py | module pyspark |");
+    const cycle2 = readFileSync(path.join(root, "reports", "cycle_002_report.md"), "utf8");
+    expect(cycle2).toMatch(/need dependencies the environment lacks \\\(module pyspark\\\), not code changes/);
+  });
+});
+
 describe("crash safety: kill -9 at every journaled step, then run --resume", () => {
   it.each(CYCLE_STEPS)(
     "killed after %s: Master before or after the promotion, never between",

@@ -1,7 +1,8 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { discoverInPython, discoverIssues } from "../src/campaign/discover.js";
-import { findWork, listWork } from "../src/campaign/find-work.js";
+import { environmentFailures, findWork, listWork } from "../src/campaign/find-work.js";
+import { localPythonModules, missingDependency } from "../src/campaign/missing-dependency.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
@@ -187,5 +188,62 @@ describe("findWork", () => {
     const t = listWork(result, discovered, gaps, avoidNothing, { focus: ["WINDOW"] });
     expect(t[0]!.kind).toBe("failure");
     expect(t[2]).toMatchObject({ kind: "discovered", title: expect.stringContaining("window()") });
+  });
+});
+
+describe("failures the environment causes (a missing dependency) are not work", () => {
+  const local = new Set(["odibi", "tests"]);
+  const fail = (message: string, detail?: string): Check => ({
+    gate: "tests",
+    id: `tests/test_x.py::t_${message.length}`,
+    status: "fail",
+    message,
+    ...(detail ? { detail } : {}),
+  });
+
+  it("names what to install; leaves code bugs (a typo in an own import, an assertion) alone", () => {
+    expect(
+      missingDependency(
+        fail("ImportError: Spark support requires 'pip install odibi[spark]'. See docs/setup_databricks.md"),
+        local,
+      ),
+    ).toBe("pip install odibi[spark]");
+    expect(
+      missingDependency(
+        fail("collection error", "E   ModuleNotFoundError: No module named 'pyspark.sql'"),
+        local,
+      ),
+    ).toBe("module pyspark.sql");
+    // The repository's own module: an import typo is a code bug the campaign should fix.
+    expect(missingDependency(fail("ModuleNotFoundError: No module named 'odibi.transfomers'"), local)).toBe(
+      undefined,
+    );
+    expect(missingDependency(fail("AssertionError: assert 'pip install x' in out"), local)).toBe(undefined);
+    expect(
+      missingDependency({ status: "pass", message: "ModuleNotFoundError: No module named 'pyspark'" }, local),
+    ).toBe(undefined);
+  });
+
+  it("listWork skips them, environmentFailures lists them; the repo's top-level modules are what it provides", () => {
+    const repo = tempDir();
+    writeFiles(repo, {
+      "odibi/__init__.py": "",
+      "src/helpers/__init__.py": "",
+      "setup_tools.py": "",
+      ".venv/x.py": "",
+    });
+    const mods = localPythonModules(repo);
+    expect([...mods].sort()).toEqual(["helpers", "odibi", "setup_tools", "src"]);
+    const spark = fail("ImportError: Spark support requires 'pip install odibi[spark]'");
+    const typo = fail("ModuleNotFoundError: No module named 'odibi.transfomers'");
+    const result = gateResult([spark, typo]);
+    const missing = (c: Check) => missingDependency(c, mods);
+    const work = listWork(result, [], [], { shouldAvoid: () => false }, { missingDependency: missing });
+    expect(work.map((t) => t.target)).toEqual([typo.id]);
+    expect(environmentFailures(result, missing)).toEqual([
+      { gate: "tests", id: spark.id, needs: "pip install odibi[spark]" },
+    ]);
+    // Without the option (a non-Python profile) every failure is work.
+    expect(listWork(result, [], [], { shouldAvoid: () => false })).toHaveLength(2);
   });
 });

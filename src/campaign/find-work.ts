@@ -19,6 +19,28 @@ export interface CoverageGap {
 export interface FindWorkOptions {
   /** Focus terms (`campaign.focus_transformers`, `focus_patterns`): within each tier, matching tasks come first. */
   focus?: readonly string[];
+  /** What a failing check needs installed, when the environment (not the code) makes it fail: not work. */
+  missingDependency?: (c: Check) => string | undefined;
+}
+
+/** A failing check the environment causes, and what it needs. */
+export interface EnvironmentFailure {
+  gate: Check["gate"];
+  id: string;
+  needs: string;
+}
+
+/** The failing checks that need something installed rather than a code change (see missing-dependency.ts). */
+export function environmentFailures(
+  result: GateResult | null,
+  missingDependency: (c: Check) => string | undefined,
+): EnvironmentFailure[] {
+  const out: EnvironmentFailure[] = [];
+  for (const c of result?.runs.flatMap((r) => r.checks) ?? []) {
+    const needs = c.status === "fail" ? missingDependency(c) : undefined;
+    if (needs) out.push({ gate: c.gate, id: c.id, needs });
+  }
+  return out;
 }
 
 const MAX_TITLE_MESSAGE = 120;
@@ -32,13 +54,19 @@ export function checkSignature(c: Pick<Check, "gate" | "id" | "errorType" | "mes
   return failureSignature({ gate: c.gate, checkId: c.id, errorType: c.errorType, message: c.message });
 }
 
-/** Failing checks as tasks, in the gate result's order (the cascade's order). Flaky and skipped checks are not work. */
-export function failureTasks(result: GateResult | null): Task[] {
+/**
+ * Failing checks as tasks, in the gate result's order (the cascade's order). Flaky and skipped checks are not work,
+ * nor failures that need a dependency installed (`missingDependency`).
+ */
+export function failureTasks(
+  result: GateResult | null,
+  missingDependency?: (c: Check) => string | undefined,
+): Task[] {
   if (!result) return [];
   const tasks: Task[] = [];
   for (const run of result.runs) {
     for (const c of run.checks) {
-      if (c.status !== "fail") continue;
+      if (c.status !== "fail" || missingDependency?.(c)) continue;
       const msg = firstLine(c.message);
       const detail = [c.message, c.detail].filter(Boolean).join("\n").slice(0, MAX_DETAIL);
       tasks.push({
@@ -102,7 +130,7 @@ export function listWork(
     return true;
   };
   return [
-    ...focusFirst(failureTasks(gateResult), opts.focus),
+    ...focusFirst(failureTasks(gateResult, opts.missingDependency), opts.focus),
     ...focusFirst(discovered.map(discoveredTask), opts.focus),
     ...focusFirst(coverageGaps.map(coverageGapTask), opts.focus),
   ].filter(keep);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
-import type { GateResult, Lesson, Task } from "../core/types.js";
+import type { Check, GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
@@ -29,8 +29,9 @@ import { readStatus, StatusTracker } from "../status/status-tracker.js";
 import type { CycleReportData } from "../status/types.js";
 import { decide } from "./decide.js";
 import { discoverIssues } from "./discover.js";
-import { listWork } from "./find-work.js";
+import { environmentFailures, listWork } from "./find-work.js";
 import { Journal, type JournalEntry } from "./journal.js";
+import { localPythonModules, missingDependency } from "./missing-dependency.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
 
@@ -371,21 +372,32 @@ export class CampaignRunner {
       report.gatesBefore = summariseGates(baseline);
       await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
       this.store.noteBaseline(this.record, baseline);
+      const python = ["odibi", "python"].includes(env.config.profile);
+      const localModules = python ? localPythonModules(sandbox.path) : new Set<string>();
+      const missing = python ? (c: Check) => missingDependency(c, localModules) : undefined;
+      const envFailures = missing ? environmentFailures(baseline, missing) : [];
       this.step(cycle, "gates_before", {
         failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,
+        ...(envFailures.length
+          ? { environment: envFailures.length, needs: [...new Set(envFailures.map((f) => f.needs))] }
+          : {}),
       });
 
       const ctx0 = ctxFor("probe");
-      const discovered = ["odibi", "python"].includes(env.config.profile) ? discoverIssues(sandbox.path) : [];
-      const all = listWork(baseline, discovered, [], this.memory, { focus: this.opts.focus ?? [] });
+      const discovered = python ? discoverIssues(sandbox.path) : [];
+      const workOpts = { focus: this.opts.focus ?? [], ...(missing ? { missingDependency: missing } : {}) };
+      const all = listWork(baseline, discovered, [], this.memory, workOpts);
       // "No work" means nothing fails and nothing was discovered; avoided items are work we gave up on (convergence).
-      foundWork = listWork(baseline, discovered, [], { shouldAvoid: () => false }).length > 0;
+      // Failures that need a dependency installed are not work: no code change of ours fixes them.
+      foundWork = listWork(baseline, discovered, [], { shouldAvoid: () => false }, workOpts).length > 0;
       const pick = this.pickTask(all, ctx0);
       if (!pick) {
         report.decision = {
           action: "none",
           reason: !foundWork
-            ? "nothing to work on: every gate is green and no issue was discovered"
+            ? envFailures.length
+              ? `nothing to work on: the ${envFailures.length} failing check(s) left need dependencies the environment lacks (${[...new Set(envFailures.map((f) => f.needs))].slice(0, 3).join(", ")}), not code changes`
+              : "nothing to work on: every gate is green and no issue was discovered"
             : all.length === 0
               ? "every open item is avoided (all its approaches failed): nothing left to try"
               : `${all.length} open item(s) need an LLM${this.opts.llm ? "" : " (configure one: `llm:` in config.yaml or --llm-provider)"}`,

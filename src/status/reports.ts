@@ -253,6 +253,21 @@ export function renderCampaignReport(d: CampaignReportData): string {
       d.flakyChecks.map((f) => [escapeInline(f.gate), escapeInline(f.id, 200), String(f.occurrences)]),
     ),
   );
+  if (d.environmentFailures?.length)
+    out.push(
+      tableSection(
+        "Failing for want of a dependency (not worked on)",
+        "",
+        ["gate", "check", "install"],
+        d.environmentFailures.map((f) => [
+          escapeInline(f.gate),
+          escapeInline(f.id, 200),
+          escapeInline(f.needs, 200),
+        ]),
+      ),
+      "",
+      "No code change fixes these: install what they need in the venv the gates use to have them tested.",
+    );
 
   if (d.warnings?.length)
     out.push("", "## Warnings", "", ...d.warnings.map((w) => `- ${escapeInline(w, 500)}`));

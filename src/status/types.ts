@@ -100,6 +100,8 @@ export interface CampaignReportData {
   cycles: CycleEntry[];
   avoidedIssues: { signature: string; title: string; failures: number; lastReason?: string }[];
   flakyChecks: { gate: string; id: string; occurrences: number }[];
+  /** Failing checks on Master that need a dependency installed, not a code change (not worked on). */
+  environmentFailures?: { gate: string; id: string; needs: string }[];
   /** Isolation, memory and other warnings the user should see. */
   warnings?: string[];
   llm?: { tokens: number; costUsd: number };

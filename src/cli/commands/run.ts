@@ -14,8 +14,10 @@ const list = (v: string) =>
 function describeStep(step: string, data: Record<string, unknown> = {}): string | undefined {
   const files = (data.files as string[] | undefined) ?? [];
   switch (step) {
-    case "gates_before":
-      return `baseline (Master): ${data.failing ?? 0} failing check(s)`;
+    case "gates_before": {
+      const needs = (data.needs as string[] | undefined) ?? [];
+      return `baseline (Master): ${data.failing ?? 0} failing check(s)${data.environment ? `, ${data.environment} of them for want of a dependency (${needs.slice(0, 3).join(", ")}${needs.length > 3 ? ", …" : ""}): not work` : ""}`;
+    }
     case "work_found":
       return data.task ? `task: ${data.task}` : undefined;
     case "attempt_done":
