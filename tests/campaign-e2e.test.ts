@@ -135,7 +135,9 @@ describe("a failure for want of a dependency is reported, not worked on", () => 
     expect(report).toMatch(/## Failing for want of a dependency \(not worked on\)/);
     expect(report).toContain("| tests | tests/test\\_spark.py | module pyspark |");
     const cycle2 = readFileSync(path.join(root, "reports", "cycle_002_report.md"), "utf8");
-    expect(cycle2).toMatch(/need dependencies the environment lacks \\\(module pyspark\\\), not code changes/);
+    expect(cycle2).toMatch(
+      /need dependencies the environment lacks \\\(module pyspark\\\), not code changes/,
+    );
   });
 });
 

@@ -127,7 +127,7 @@ describe("cycle report", () => {
       }),
     );
     expect(text).toMatch(/^# Cycle 7 — NO CHANGE/);
-    expect(text).toContain("No work found");
+    expect(text).toContain("No task this cycle: NO\\_WORK.");
     expect(text).toContain("_No change._");
     expect(text).toContain("lint | 10 pass, 2 fail | — |");
   });

@@ -65,10 +65,7 @@ export function renderCycleReport(d: CycleReportData): string {
   );
   if (d.llm) out.push(`- LLM: ${d.llm.tokens} tokens, $${d.llm.costUsd.toFixed(4)}`);
   out.push("", "## Task", "");
-  if (!d.task)
-    out.push(
-      "No work found: no failing check, discovered issue or coverage gap that memory does not advise against.",
-    );
+  if (!d.task) out.push(`No task this cycle: ${escapeInline(d.decision.reason || "no work found", 500)}.`);
   else {
     out.push(`- ${escapeInline(d.task.title)}`);
     out.push(
