@@ -134,6 +134,11 @@ describe("a failure for want of a dependency is reported, not worked on", () => 
     const report = (await cli(["--root", root, "report"])).out;
     expect(report).toMatch(/## Failing for want of a dependency \(not worked on\)/);
     expect(report).toContain("| tests | tests/test\\_spark.py | module pyspark |");
+    // `gates` says it too, under the failure.
+    const gates = await cli(["--root", root, "gates", "--master"]);
+    expect(gates.out).toMatch(
+      /FAIL {2}tests tests\/test_spark\.py[^\n]*\n {8}↳ needs module pyspark in the gates' venv: not a code problem/,
+    );
     const cycle2 = readFileSync(path.join(root, "reports", "cycle_002_report.md"), "utf8");
     expect(cycle2).toMatch(
       /need dependencies the environment lacks \\\(module pyspark\\\), not code changes/,

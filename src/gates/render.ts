@@ -8,14 +8,22 @@ function pad(cells: string[][]): string {
     .join("\n");
 }
 
-function line(c: Check): string {
+function line(c: Check, note?: string): string {
   const where = c.file && !c.id.includes(c.file) ? ` ${c.file}${c.line ? `:${c.line}` : ""}` : "";
   const what = failureText(c);
-  return `  ${c.status.toUpperCase().padEnd(5)} ${c.gate} ${c.id}${where}${what ? ` — ${what}` : ""}`;
+  return `  ${c.status.toUpperCase().padEnd(5)} ${c.gate} ${c.id}${where}${what ? ` — ${what}` : ""}${note ? `\n        ↳ ${note}` : ""}`;
 }
 
-/** The verdict table: one row per gate run, then the failures (new ones first when a verdict is given). */
-export function renderGateTable(result: GateResult, verdict?: GateVerdict, maxFailures = 30): string {
+/**
+ * The verdict table: one row per gate run, then the failures (new ones first when a verdict is given). `noteOf`
+ * may add a line under a failure (e.g. the dependency it needs).
+ */
+export function renderGateTable(
+  result: GateResult,
+  verdict?: GateVerdict,
+  opts: { maxFailures?: number; noteOf?: (c: Check) => string | undefined } = {},
+): string {
+  const maxFailures = opts.maxFailures ?? 30;
   const rows = [["gate", "scope", "checks", "pass", "fail", "skip", "flaky", "cached", "time"]];
   for (const r of result.runs) {
     const n = (s: Check["status"]) => String(r.checks.filter((c) => c.status === s).length);
@@ -45,7 +53,11 @@ export function renderGateTable(result: GateResult, verdict?: GateVerdict, maxFa
       ];
   for (const [title, checks] of sections) {
     if (checks.length === 0) continue;
-    out.push("", `${title} (${checks.length}):`, ...checks.slice(0, maxFailures).map(line));
+    out.push(
+      "",
+      `${title} (${checks.length}):`,
+      ...checks.slice(0, maxFailures).map((c) => line(c, opts.noteOf?.(c))),
+    );
     if (checks.length > maxFailures)
       out.push(`  … and ${checks.length - maxFailures} more (--json lists all)`);
   }

@@ -1,7 +1,8 @@
 import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
+import { localPythonModules, missingDependency } from "../../campaign/missing-dependency.js";
 import { ExitCode } from "../../core/errors.js";
-import type { GateRun } from "../../core/types.js";
+import type { Check, GateRun } from "../../core/types.js";
 import { GateCache } from "../../gates/cache.js";
 import { makeGateContext } from "../../gates/context.js";
 import { checkGates } from "../../gates/pipeline.js";
@@ -43,11 +44,19 @@ export function gatesCommand(ctx: CommandContext) {
             log: ctx.json() ? undefined : (l) => out.line(`    ${l}`),
           });
 
+        const python = ["odibi", "python"].includes(env.config.profile);
+        const localModules = python ? localPythonModules(env.layout.master) : new Set<string>();
+        const noteOf = (c: Check) => {
+          const needs = python ? missingDependency(c, localModules) : undefined;
+          return needs
+            ? `needs ${needs} in the gates' venv: not a code problem (campaigns leave it)`
+            : undefined;
+        };
         out.line(`Master (${env.layout.master}):`);
         const master = await checkGates(contextFor(env.layout.master, "master"), { cache, onRun: progress });
         if (!opts.sandbox) {
           const failing = master.runs.some((r) => r.checks.some((c) => c.status === "fail"));
-          out.result(renderGateTable(master), {
+          out.result(renderGateTable(master, undefined, { noteOf }), {
             target: "master",
             result: master,
             summary: summarize(master),
@@ -68,7 +77,7 @@ export function gatesCommand(ctx: CommandContext) {
           onRun: progress,
         });
         const verdict = decideVerdict(master, candidate, undefined, env.config.gates.mode);
-        out.result(renderGateTable(candidate, verdict), {
+        out.result(renderGateTable(candidate, verdict, { noteOf }), {
           target: "sandbox",
           sandbox: sandbox.id,
           changedFiles,
