@@ -98,6 +98,10 @@ describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable fa
       await git(master, ["rev-parse", "HEAD^{tree}"]),
     );
     expect(readFileSync(path.join(out, "SUMMARY.md"), "utf8")).toContain("series.mbox");
+    // Re-exporting into the same folder replaces the series: a stale patch from an earlier export does not survive.
+    writeFileSync(path.join(out, "0009-stale.patch"), "stale\n");
+    expect((await cli(["--root", root, "export", "--out", out])).code).toBe(0);
+    expect(readdirSync(out).filter((f) => f.endsWith(".patch"))).toHaveLength(3);
 
     expect(takeFingerprint(sacred).digest).toBe(fp);
   });

@@ -43,3 +43,16 @@ export function localPythonModules(repo: string): Set<string> {
   }
   return out;
 }
+
+/**
+ * The missing-dependency judge for a repository of the given profile: python and odibi read the repository's own
+ * top-level modules once; other profiles have none (every failure is work).
+ */
+export function missingDependencyJudge(
+  profile: string,
+  repo: string,
+): ((c: Pick<Check, "status" | "message" | "detail">) => string | undefined) | undefined {
+  if (profile !== "python" && profile !== "odibi") return undefined;
+  const local = localPythonModules(repo);
+  return (c) => missingDependency(c, local);
+}

@@ -11,7 +11,7 @@ import { campaignReportName, renderCampaignReport } from "../status/reports.js";
 import { readStatus } from "../status/status-tracker.js";
 import type { CycleEntry, PromotionEntry } from "../status/types.js";
 import { environmentFailures } from "./find-work.js";
-import { localPythonModules, missingDependency } from "./missing-dependency.js";
+import { missingDependencyJudge } from "./missing-dependency.js";
 
 /**
  * What a campaign report needs beyond status.json and memory: the first and latest gate results on Master, the
@@ -113,8 +113,7 @@ export class CampaignStore {
     const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard, readOnly: true });
     const avoided = mem.avoidedIssues();
     mem.close();
-    const python = ["odibi", "python"].includes(this.env.config.profile);
-    const localModules = python ? localPythonModules(master) : new Set<string>();
+    const missing = missingDependencyJudge(this.env.config.profile, master);
     const sameCampaign = status?.campaign_id === id ? status : undefined;
     const stopReason = sameCampaign?.stop_reason ?? null;
     const md = renderCampaignReport({
@@ -144,9 +143,7 @@ export class CampaignStore {
         ...(a.lastReason ? { lastReason: a.lastReason } : {}),
       })),
       flakyChecks: r.flaky,
-      environmentFailures: python
-        ? environmentFailures(last ?? null, (c) => missingDependency(c, localModules))
-        : [],
+      environmentFailures: missing ? environmentFailures(last ?? null, missing) : [],
       warnings: sameCampaign?.isolation_warning ? [sameCampaign.isolation_warning] : [],
       ...(sameCampaign?.llm && sameCampaign.llm.tokens > 0
         ? { llm: { tokens: sameCampaign.llm.tokens, costUsd: sameCampaign.llm.cost_usd } }

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
-import type { Check, GateResult, Lesson, Task } from "../core/types.js";
+import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
@@ -31,7 +31,7 @@ import { decide } from "./decide.js";
 import { discoverIssues } from "./discover.js";
 import { environmentFailures, listWork } from "./find-work.js";
 import { Journal, type JournalEntry } from "./journal.js";
-import { localPythonModules, missingDependency } from "./missing-dependency.js";
+import { missingDependencyJudge } from "./missing-dependency.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
 
@@ -373,8 +373,7 @@ export class CampaignRunner {
       await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
       this.store.noteBaseline(this.record, baseline);
       const python = ["odibi", "python"].includes(env.config.profile);
-      const localModules = python ? localPythonModules(sandbox.path) : new Set<string>();
-      const missing = python ? (c: Check) => missingDependency(c, localModules) : undefined;
+      const missing = missingDependencyJudge(env.config.profile, sandbox.path);
       const envFailures = missing ? environmentFailures(baseline, missing) : [];
       this.step(cycle, "gates_before", {
         failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,

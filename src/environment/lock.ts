@@ -4,8 +4,9 @@ import { EnvironmentStateError } from "../core/errors.js";
 import type { SacredGuard } from "./sacred.js";
 
 /**
- * One writer per memory folder: a lock file holding the writer's pid and host. A lock left by a process that no
- * longer exists on this host is stale and taken over (a crashed campaign must not block the next one).
+ * One holder at a time: a lock file holding the holder's pid and host. Guards the campaign memory (one writer) and
+ * a root's campaign (`run`, `rollback`, `init --force`). A lock left by a process that no longer exists on this host
+ * is stale and taken over (a crashed campaign must not block the next one).
  */
 
 interface LockOwner {

@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import { CampaignStore } from "../../campaign/record.js";
 import { NotFoundError } from "../../core/errors.js";
-import { writeFileAtomic } from "../../environment/fs-safe.js";
+import { rmGuarded, writeFileAtomic } from "../../environment/fs-safe.js";
 import { git } from "../../environment/git.js";
 import { readStatus } from "../../status/status-tracker.js";
 import { withEnvironment } from "../context.js";
@@ -69,12 +69,13 @@ export function exportCommand(ctx: CommandContext) {
         mkdirSync(dir, { recursive: true });
         const master = env.layout.master;
         const count = Number((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim());
+        // Re-exporting into an earlier export folder: the old series goes, so no stale patch is applied.
+        for (const f of readdirSync(dir))
+          if (/^\d{4}-.*\.patch$/.test(f) || f === "series.mbox") rmGuarded(env.guard, path.join(dir, f));
         const patches: string[] = [];
         if (count) {
           // One file per promotion to review, and the whole series as one mbox that `git am` takes on any OS
           // (no shell glob needed on Windows).
-          // Re-exporting into an earlier export folder: the old series goes, so no stale patch is applied.
-          for (const f of readdirSync(dir)) if (/^\d{4}-.*\.patch$/.test(f)) rmSync(path.join(dir, f));
           const written = await git(master, ["format-patch", "-o", dir, "sacred..HEAD"]);
           patches.push(
             ...written

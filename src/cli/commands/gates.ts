@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
-import { localPythonModules, missingDependency } from "../../campaign/missing-dependency.js";
+import { missingDependencyJudge } from "../../campaign/missing-dependency.js";
 import { ExitCode } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
 import { GateCache } from "../../gates/cache.js";
@@ -44,10 +44,9 @@ export function gatesCommand(ctx: CommandContext) {
             log: ctx.json() ? undefined : (l) => out.line(`    ${l}`),
           });
 
-        const python = ["odibi", "python"].includes(env.config.profile);
-        const localModules = python ? localPythonModules(env.layout.master) : new Set<string>();
+        const missing = missingDependencyJudge(env.config.profile, env.layout.master);
         const noteOf = (c: Check) => {
-          const needs = python ? missingDependency(c, localModules) : undefined;
+          const needs = missing?.(c);
           return needs
             ? `needs ${needs} in the gates' venv: not a code problem (campaigns leave it)`
             : undefined;
