@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { describeEnd, runCommandLine, runProcess, splitCommandLine } from "../src/exec/run-process.js";
+import {
+  describeEnd,
+  runCommandLine,
+  runProcess,
+  splitCommandLine,
+  TailBuffer,
+} from "../src/exec/run-process.js";
 import { tempDir } from "./helpers.js";
 
 const posix = process.platform !== "win32";
@@ -130,6 +136,27 @@ describe("runProcess: results", () => {
     expect(r.stdout).not.toContain("--0\n");
     expect(r.stderr).toBe("err-ok");
     expect(r.stderrBytes).toBe(6);
+  });
+
+  it("keeps exactly the last cap bytes whatever chunk sizes the pipe delivers", () => {
+    // The CI failure that found this: 20 000 bytes in 200-byte chunks kept 800, not 1000.
+    const text = Array.from({ length: 200 }, (_, i) => `${String(i).padStart(99, "-")}\n`).join("");
+    for (const sizes of [[200], [300], [1], [999], [1000], [1001], [4096], [7, 1500, 13]]) {
+      const tail = new TailBuffer(1000);
+      let at = 0;
+      for (let k = 0; at < text.length; k++) {
+        const n = sizes[k % sizes.length]!;
+        tail.push(Buffer.from(text.slice(at, at + n)));
+        at += n;
+      }
+      expect(tail.total).toBe(20_000);
+      expect(tail.truncated).toBe(true);
+      expect(tail.toString()).toBe(text.slice(-1000));
+    }
+    const small = new TailBuffer(1000);
+    small.push(Buffer.from("abc"));
+    small.push(Buffer.from("def"));
+    expect([small.toString(), small.truncated]).toEqual(["abcdef", false]);
   });
 
   it("does not report truncation when the output fits", async () => {

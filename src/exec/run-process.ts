@@ -44,7 +44,7 @@ export interface RunResult {
 
 export const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 
-class TailBuffer {
+export class TailBuffer {
   private chunks: Buffer[] = [];
   private kept = 0;
   total = 0;
@@ -53,12 +53,14 @@ class TailBuffer {
     this.total += chunk.length;
     this.chunks.push(chunk);
     this.kept += chunk.length;
-    while (this.kept > this.cap && this.chunks.length > 1) {
+    // Drop whole chunks while the rest still fills the cap, then trim the oldest one so
+    // exactly `cap` bytes stay (whatever sizes the pipe delivered the output in).
+    while (this.chunks.length > 1 && this.kept - this.chunks[0]!.length >= this.cap) {
       this.kept -= this.chunks.shift()!.length;
     }
-    if (this.kept > this.cap && this.chunks.length === 1) {
-      const only = this.chunks[0]!;
-      this.chunks[0] = only.subarray(only.length - this.cap);
+    if (this.kept > this.cap) {
+      const first = this.chunks[0]!;
+      this.chunks[0] = first.subarray(this.kept - this.cap);
       this.kept = this.cap;
     }
   }
