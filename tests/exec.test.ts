@@ -26,7 +26,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function waitGone(pid: number, ms = 2000): Promise<boolean> {
+async function waitGone(pid: number, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (!alive(pid)) return true;
@@ -35,7 +35,8 @@ async function waitGone(pid: number, ms = 2000): Promise<boolean> {
   return !alive(pid);
 }
 
-// The grandchild writes its pid to a file first, so the test knows whom to look for.
+// The grandchild writes its pid to a file first, so the test knows whom to look for. The time limits below leave
+// room for two node start-ups on a loaded 2-core CI machine before the kill.
 const GRANDCHILD = (pidFile: string, ignoreTerm: boolean) => `
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
@@ -58,7 +59,7 @@ describe.runIf(posix)("runProcess: process-group kill", () => {
       const pidFile = `${dir}/grandchild.pid`;
       const r = await runProcess(process.execPath, ["-e", GRANDCHILD(pidFile, false)], {
         cwd: dir,
-        timeoutMs: 1500,
+        timeoutMs: 3000,
         graceMs: 500,
       });
       expect(r.timedOut).toBe(true);
@@ -80,7 +81,7 @@ describe.runIf(posix)("runProcess: process-group kill", () => {
       const pidFile = `${dir}/grandchild.pid`;
       const r = await runProcess(process.execPath, ["-e", GRANDCHILD(pidFile, true)], {
         cwd: dir,
-        timeoutMs: 1000,
+        timeoutMs: 2500,
         graceMs: 500,
       });
       expect(r.timedOut).toBe(true);
@@ -96,7 +97,7 @@ describe.runIf(posix)("runProcess: process-group kill", () => {
       const dir = tempDir();
       const pidFile = `${dir}/grandchild.pid`;
       const ac = new AbortController();
-      setTimeout(() => ac.abort(), 800);
+      setTimeout(() => ac.abort(), 2000);
       const r = await runProcess(process.execPath, ["-e", GRANDCHILD(pidFile, false)], {
         cwd: dir,
         signal: ac.signal,
