@@ -50,6 +50,11 @@ describe("gates on other languages", async () => {
       { flakeReruns: 1 },
     );
     expect(statuses(r, "tests")).toEqual(NODE_EXPECTED_TESTS);
+    // A file that dies at import: JUnit says only "test failed"; the file's own output (TAP beside it) says why.
+    const broken = r.runs.flatMap((x) => x.checks).find((c) => c.id === "test/broken.test.js")!;
+    expect(broken.message).toMatch(/^Error \[ERR_MODULE_NOT_FOUND\]: Cannot find module '.*src\/nope\.js'/);
+    expect(broken.errorType).toBe("Error");
+    expect(broken.detail).toContain("imported from");
     expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
       "lint/correctness/noUnusedImports:src/lint.js:1:8",
       "lint/suspicious/noDebugger:src/lint.js:4:5",

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { Check } from "../src/core/types.js";
@@ -7,6 +7,7 @@ import { parseCargoTest, parseClippyJson } from "../src/gates/parsers/cargo.js";
 import { parseGoTestJson, parseGoVet } from "../src/gates/parsers/go.js";
 import { parseBiomeJson, parseEslintJson } from "../src/gates/parsers/js-lint.js";
 import { parseJUnitXml, ReportFormatError } from "../src/gates/parsers/junit.js";
+import { nodeTestFileOutput, withNodeFileOutput } from "../src/gates/parsers/node-test-output.js";
 import { parseRuffJson } from "../src/gates/parsers/ruff.js";
 import { GO_ENV, GO_EXPECTED_TESTS, makeGoFixture } from "./fixtures-go.js";
 import { BIOME, makeNodeFixture, NODE_EXPECTED_TESTS } from "./fixtures-node.js";
@@ -140,6 +141,57 @@ describe("node --test and biome (real output)", () => {
     expect(c["mul > multiplies"]!.message).toContain("Expected values to be strictly equal");
     expect(c["mul > throws"]!.errorType).toBe("TypeError");
     expect(c["mul > skips"]!.message).toBe("later");
+  });
+
+  it("node --test tap beside junit: each file's own output goes to that file's failure, nothing else", async () => {
+    const dir = tempDir();
+    const files: Record<string, string> = {
+      "package.json": `{ "name": "t", "type": "module", "dependencies": { "left-pad": "^1.3.0" } }\n`,
+      "test/a.test.js": `import lp from "left-pad";\n`,
+      "test/b.test.cjs": `require("left-pad");\n`,
+      "test/c.test.js": `import { test } from "node:test";\nconsole.log("hello from c");\ntest("c1", () => {});\ntest("c2", () => { throw new RangeError("boom c2"); });\n`,
+      "test/d.test.js": `import { test } from "node:test";\ntest("d", () => { return 1 +; });\n`,
+    };
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+      writeFileSync(path.join(dir, f), text);
+    }
+    const xml = path.join(tempDir(), "node.xml");
+    const r = await runProcess(
+      process.execPath,
+      [
+        "--test",
+        "--test-reporter=junit",
+        `--test-reporter-destination=${xml}`,
+        "--test-reporter=tap",
+        "--test-reporter-destination=stdout",
+      ],
+      { cwd: dir },
+    );
+    expect(r.exitCode).toBe(1);
+    const ctx = { gate: "tests" as const, workdir: dir };
+    const outputs = nodeTestFileOutput(r.stdout, ctx);
+    expect([...outputs.keys()].sort()).toEqual(["test/a.test.js", "test/b.test.cjs", "test/d.test.js"]);
+    const c = byId(withNodeFileOutput(parseJUnitXml(readFileSync(xml, "utf8"), "node", ctx), r.stdout, ctx));
+    expect(c["test/a.test.js"]).toMatchObject({
+      status: "fail",
+      errorType: "Error",
+      message: expect.stringMatching(
+        /^Error \[ERR_MODULE_NOT_FOUND\]: Cannot find package 'left-pad' imported from/,
+      ),
+    });
+    expect(c["test/b.test.cjs"]).toMatchObject({
+      errorType: "Error",
+      message: "Error: Cannot find module 'left-pad'",
+    });
+    expect(c["test/b.test.cjs"]!.detail).toContain("Require stack:");
+    expect(c["test/d.test.js"]).toMatchObject({
+      errorType: "SyntaxError",
+      message: "SyntaxError: Unexpected token ';'",
+    });
+    // A test inside a file keeps its own error; a passing file's console output is attached to nothing.
+    expect(c.c2).toMatchObject({ status: "fail", errorType: "RangeError", message: "boom c2" });
+    expect(Object.values(c).some((x) => x.detail?.includes("hello from c"))).toBe(false);
   });
 
   it("vitest junit: file::name ids with type and location", async () => {

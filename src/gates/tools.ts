@@ -5,6 +5,7 @@ import { capDetail, type ParseContext } from "./parsers/common.js";
 import { parseGoTestJson, parseGoVet } from "./parsers/go.js";
 import { parseBiomeJson, parseEslintJson } from "./parsers/js-lint.js";
 import { parseJUnitXml } from "./parsers/junit.js";
+import { withNodeFileOutput } from "./parsers/node-test-output.js";
 import { parseRuffJson } from "./parsers/ruff.js";
 
 /**
@@ -183,6 +184,9 @@ export const nodeTest: ToolAdapter = {
       0,
       "--test-reporter=junit",
       `--test-reporter-destination=${reportFile}`,
+      // TAP on stdout too: it carries a failing file's own output, which the JUnit report leaves out.
+      "--test-reporter=tap",
+      "--test-reporter-destination=stdout",
     );
     const names = (p.only ?? []).filter((id) => !id.includes("/"));
     const files = [...(p.files ?? []), ...(p.only ?? []).filter((id) => id.includes("/"))];
@@ -190,7 +194,10 @@ export const nodeTest: ToolAdapter = {
     args.push(...files);
     return { argv: args, reportFile };
   },
-  parse: (out, ctx) => (out.report === undefined ? [] : parseJUnitXml(out.report, "node", ctx)),
+  parse: (out, ctx) =>
+    out.report === undefined
+      ? []
+      : withNodeFileOutput(parseJUnitXml(out.report, "node", ctx), out.stdout, ctx),
   okExit: exitIn(0, 1),
   versionArgv: (argv) => [argv[0]!, "--version"],
   selects: true,
