@@ -141,7 +141,7 @@ describe("a failure for want of a dependency is reported, not worked on", () => 
     // `gates` says it too, under the failure.
     const gates = await cli(["--root", root, "gates", "--master"]);
     expect(gates.out).toMatch(
-      /FAIL {2}tests tests\/test_spark\.py[^\n]*\n {8}↳ needs module pyspark in the gates' venv: not a code problem/,
+      /FAIL {2}tests tests\/test_spark\.py[^\n]*\n {8}↳ needs module pyspark where the gates run: not a code problem/,
     );
     const cycle2 = readFileSync(path.join(root, "reports", "cycle_002_report.md"), "utf8");
     expect(cycle2).toMatch(

@@ -2,7 +2,11 @@ import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { discoverInPython, discoverIssues } from "../src/campaign/discover.js";
 import { environmentFailures, findWork, listWork } from "../src/campaign/find-work.js";
-import { localPythonModules, missingDependency } from "../src/campaign/missing-dependency.js";
+import {
+  localPythonModules,
+  missingDependency,
+  missingNodeDependency,
+} from "../src/campaign/missing-dependency.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
@@ -221,6 +225,40 @@ describe("failures the environment causes (a missing dependency) are not work", 
     expect(missingDependency(fail("AssertionError: assert 'pip install x' in out"), local)).toBe(undefined);
     expect(
       missingDependency({ status: "pass", message: "ModuleNotFoundError: No module named 'pyspark'" }, local),
+    ).toBe(undefined);
+  });
+
+  it("node: a declared package that is not installed, or a command npx cannot find; not a path or an undeclared name", () => {
+    const declared = new Set(["ms", "@scope/pkg"]);
+    const judge = (message: string, detail?: string) =>
+      missingNodeDependency(fail(message, detail), declared);
+    expect(judge("Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'ms' imported from /r/src/dur.js")).toBe(
+      "npm package ms (declared in package.json, not installed)",
+    );
+    expect(judge("exit 1", "Error: Cannot find module '@scope/pkg/sub/path.js'\nRequire stack:")).toBe(
+      "npm package @scope/pkg (declared in package.json, not installed)",
+    );
+    // A file of the repository, a name nobody declared (a typo), a node builtin: code problems.
+    expect(
+      judge("Error [ERR_MODULE_NOT_FOUND]: Cannot find module '/r/src/nope.js' imported from /r/t.js"),
+    ).toBe(undefined);
+    expect(judge("Error: Cannot find module './nope'")).toBe(undefined);
+    expect(judge("Error: Cannot find module 'C:\\r\\nope.js'")).toBe(undefined);
+    expect(judge("Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'mss' imported from /r/src/dur.js")).toBe(
+      undefined,
+    );
+    expect(judge("Error: Cannot find module 'node:nope'")).toBe(undefined);
+    expect(
+      judge(
+        "biome output could not be read",
+        'npm error npx canceled due to missing packages and no YES option: ["biome@0.3.3"]',
+      ),
+    ).toBe("the biome command (npx --no-install found no installed package providing it)");
+    expect(
+      missingNodeDependency(
+        { status: "pass", message: "Cannot find package 'ms' imported from x" },
+        declared,
+      ),
     ).toBe(undefined);
   });
 

@@ -1,10 +1,12 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import type { Check } from "../core/types.js";
+import { declaredNodeDependencies } from "../environment/node-deps.js";
 
 /**
  * Failures the environment causes rather than the code: a test or golden run that needs a Python package the
- * venv does not have (odibi's Spark tests without `odibi[spark]`). No code change fixes them (the honest ones
+ * venv does not have (odibi's Spark tests without `odibi[spark]`), or a node package the repository declares but
+ * that is not installed. No code change fixes them (the honest ones
  * would be skips, which the policy gate rejects), so they are not work: they are reported with what to install.
  */
 
@@ -44,14 +46,47 @@ export function localPythonModules(repo: string): Set<string> {
   return out;
 }
 
+/** Node's "not found" for a package: ESM `Cannot find package 'x' imported from`, CommonJS `Cannot find module 'x'`. */
+const NODE_NOT_FOUND = /\bCannot find (?:package|module) '([^']+)'/;
+const NPX_MISSING = /\bnpx canceled due to missing packages and no YES option: \[([^\]]*)\]/;
+
+/**
+ * What is missing when `check` failed because a package the repository's package.json declares is not installed
+ * (`npm package left-pad`), or when `npx --no-install` found no package providing a command; undefined for anything
+ * else. A relative or absolute path (a file of the repository)
+ * and a package the manifest does not declare (a typo, or an import nobody added) are code problems. Pure.
+ */
+export function missingNodeDependency(
+  check: Pick<Check, "status" | "message" | "detail">,
+  declared: ReadonlySet<string>,
+): string | undefined {
+  if (check.status !== "fail") return undefined;
+  const text = [check.message, check.detail].filter(Boolean).join("\n");
+  // `npx --no-install biome`: no installed package provides the command (npm prints what it would have fetched).
+  const npx = NPX_MISSING.exec(text)?.[1];
+  if (npx !== undefined) {
+    const wanted = [...npx.matchAll(/"([^"]+)"/g)].map((m) => m[1]!.replace(/(.)@[^@/]*$/, "$1"));
+    return `the ${wanted.join(", ") || "npx"} command (npx --no-install found no installed package providing it)`;
+  }
+  const spec = NODE_NOT_FOUND.exec(text)?.[1];
+  if (!spec || /^(?:\.|\/|[A-Za-z]:[\\/]|node:|file:)/.test(spec)) return undefined;
+  const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
+  return declared.has(name) ? `npm package ${name} (declared in package.json, not installed)` : undefined;
+}
+
 /**
  * The missing-dependency judge for a repository of the given profile: python and odibi read the repository's own
- * top-level modules once; other profiles have none (every failure is work).
+ * top-level modules once, node its package.json's declared packages; other profiles have none (every failure is
+ * work).
  */
 export function missingDependencyJudge(
   profile: string,
   repo: string,
 ): ((c: Pick<Check, "status" | "message" | "detail">) => string | undefined) | undefined {
+  if (profile === "node") {
+    const declared = declaredNodeDependencies(repo);
+    return (c) => missingNodeDependency(c, declared);
+  }
   if (profile !== "python" && profile !== "odibi") return undefined;
   const local = localPythonModules(repo);
   return (c) => missingDependency(c, local);

@@ -7,6 +7,7 @@ import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
+import { ensureNodeDependencies } from "../environment/node-deps.js";
 import {
   createJailedRunner,
   describeIsolation,
@@ -175,6 +176,7 @@ export class CampaignRunner {
     this.memory = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
     for (const w of this.memory.warnings) this.log(`memory: ${w}`);
     this.log(describeIsolation(this.isolation));
+    if (cfg.profile === "node") await this.nodeDependencies();
     this.status = new StatusTracker(this.env.root, {
       guard: this.env.guard,
       campaignId: this.campaignId,
@@ -296,6 +298,12 @@ export class CampaignRunner {
     }
   }
 
+  /** A node repository's packages in `<root>/node_modules`, (re)installed when Master's manifest changed. */
+  private async nodeDependencies(): Promise<void> {
+    const r = await ensureNodeDependencies(this.env, { log: (l) => this.log(l), signal: this.abort.signal });
+    if (r.status === "failed") this.log(`warning: ${r.message}\n  ${r.hint}`);
+  }
+
   /** A gate context on a tree; commands that run the tree's code go through the jail when isolation is on. */
   private gateContext(workdir: string, outputDir: string, signal?: AbortSignal): GateContext {
     const env = this.env;
@@ -304,7 +312,13 @@ export class CampaignRunner {
         ? createJailedRunner({
             mode: "bwrap",
             sandbox: workdir,
-            readOnly: [env.layout.golden, this.venv, path.join(env.layout.state, "pycache")],
+            // (paths that do not exist are left out by the jail)
+            readOnly: [
+              env.layout.golden,
+              this.venv,
+              path.join(env.layout.state, "pycache"),
+              env.layout.nodeModules,
+            ],
             readWrite: [outputDir],
             hide: [env.sacred],
           })

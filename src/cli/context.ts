@@ -1,6 +1,7 @@
 import path from "node:path";
 import { UsageError } from "../core/errors.js";
 import { ImprovementEnvironment } from "../environment/environment.js";
+import { ensureNodeDependencies } from "../environment/node-deps.js";
 import { type Fingerprint, takeFingerprint, verifyFingerprint } from "../environment/sacred.js";
 import type { Output } from "./output.js";
 
@@ -41,4 +42,11 @@ export async function withEnvironment<T>(
         "list above. Master is not affected; the next command records Sacred's new state.",
     });
   }
+}
+
+/** node profile: Master's packages in `<root>/node_modules` before anything runs the code; a failure is a warning. */
+export async function nodeDependencies(env: ImprovementEnvironment, out: Output): Promise<void> {
+  if (env.config.profile !== "node") return;
+  const r = await ensureNodeDependencies(env, { log: (l) => out.line(l) });
+  if (r.status === "failed") out.warn(`${r.message}\n${r.hint}`);
 }

@@ -3,4 +3,5 @@ export * from "./fs-safe.js";
 export * from "./git.js";
 export * from "./layout.js";
 export * from "./lock.js";
+export * from "./node-deps.js";
 export * from "./sacred.js";

@@ -21,6 +21,8 @@ export interface Layout {
   gateCache: string;
   /** Held by the one campaign running on this root (and by `rollback`): pid + host. */
   runLock: string;
+  /** A node repository's dependencies, above Master and the sandboxes (node finds them by walking up). */
+  nodeModules: string;
 }
 
 export function layoutOf(root: string): Layout {
@@ -44,6 +46,7 @@ export function layoutOf(root: string): Layout {
     stopRequest: path.join(r, "STOP"),
     gateCache: path.join(state, "gate-cache"),
     runLock: path.join(state, "run.lock"),
+    nodeModules: path.join(r, "node_modules"),
   };
 }
 
@@ -74,6 +77,7 @@ export const OWNED_NAMES = [
   "journal.jsonl",
   ".odibi-improve",
   "STOP",
+  "node_modules",
 ];
 
 /** Sandbox folder name for a cycle id: `cycle_001` for 1, or the id itself when it is already a name. */

@@ -263,7 +263,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
         ]),
       ),
       "",
-      "No code change fixes these: install what they need in the venv the gates use to have them tested.",
+      "No code change fixes these: install what they need where the gates run (the venv, `<root>/node_modules`) to have them tested.",
     );
 
   if (d.warnings?.length)

@@ -9,7 +9,7 @@ import { checkGates } from "../../gates/pipeline.js";
 import { renderGateTable } from "../../gates/render.js";
 import { decideVerdict, summarize } from "../../gates/verdict.js";
 import { checkPolicy } from "../../policy/check-policy.js";
-import { withEnvironment } from "../context.js";
+import { nodeDependencies, withEnvironment } from "../context.js";
 import type { CommandContext } from "../main.js";
 
 /**
@@ -29,6 +29,7 @@ export function gatesCommand(ctx: CommandContext) {
       if (opts.master && opts.sandbox)
         throw ctx.usage("--master and --sandbox are exclusive", "Pass one of them.");
       await withEnvironment(ctx.root(), out, async (env) => {
+        await nodeDependencies(env, out);
         const progress = (run: GateRun) =>
           out.line(
             `  ${run.gate}${run.scope === "targeted" ? " (targeted)" : ""}: ${run.checks.length} check(s)${run.cached ? ", cached" : ""}`,
@@ -48,7 +49,7 @@ export function gatesCommand(ctx: CommandContext) {
         const noteOf = (c: Check) => {
           const needs = missing?.(c);
           return needs
-            ? `needs ${needs} in the gates' venv: not a code problem (campaigns leave it)`
+            ? `needs ${needs} where the gates run: not a code problem (campaigns leave it)`
             : undefined;
         };
         out.line(`Master (${env.layout.master}):`);
