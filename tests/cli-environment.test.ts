@@ -74,7 +74,7 @@ describe("CLI: environment commands and exit codes", () => {
     const r = await cli(["--json", "doctor"]);
     const checks = JSON.parse(r.out) as Array<{ name: string; ok: boolean; install?: string }>;
     expect(checks.map((c) => c.name)).toEqual(
-      expect.arrayContaining(["git", "python", "pytest", "ruff", "odibi", "isolation"]),
+      expect.arrayContaining(["git", "npm", "python", "pytest", "ruff", "odibi", "isolation"]),
     );
     for (const c of checks) if (!c.ok) expect(c.install).toBeTruthy();
     expect(checks.find((c) => c.name === "git")!.ok).toBe(true);

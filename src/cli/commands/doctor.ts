@@ -67,6 +67,13 @@ export async function runDoctor(): Promise<ToolCheck[]> {
     ),
     probe("node", process.execPath, ["--version"], "install Node.js 20", true),
     probe(
+      "npm",
+      "npm",
+      ["--version"],
+      "install npm (it comes with Node.js; Debian: apt-get install npm): the node profile installs a repository's packages with it",
+      false,
+    ),
+    probe(
       "python",
       py,
       ["--version"],
