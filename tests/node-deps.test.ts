@@ -86,6 +86,7 @@ describe("node profile: the repository's packages", () => {
     expect(gates.out).toMatch(/\n\s*lint\s+full\s+1\s+0\s+1\b/);
     expect(gates.out).toMatch(/\n\s*tests\s+full\s+1\s+1\s+0\b/);
     expect(gates.out).toContain("lint/style/useConst:src/dur.js:4:3");
+    expect(gates.out).toContain("[tests] node --test");
     expect(gates.out).not.toContain("node dependencies: npm"); // already current: no second install
 
     // A campaign (jailed when bwrap is there): the fixer's change passes lint and the tests in a sandbox.
@@ -138,10 +139,12 @@ describe("node profile: the repository's packages", () => {
     expect(init.err).toContain("lockfile out of date with package.json");
     expect(existsSync(path.join(root, "node_modules"))).toBe(false);
 
-    // `npm test` fails for want of `ms`, `npx --no-install biome` for want of biome: both need an install.
+    // The test file dies at import for want of `ms` (its own output says so), `npx --no-install biome` for want of
+    // biome: both need an install, neither is a code problem.
     const gates = await cli(["--root", root, "gates"]);
+    expect(gates.out).toContain("[tests] node --test"); // package.json's plain test script, run directly
     expect(gates.out).toMatch(
-      /FAIL {2}tests command[^\n]*\n\s+↳ needs npm package ms \(declared in package\.json, not installed\) where the gates run: not a code problem/,
+      /FAIL {2}tests test\/dur\.test\.js — Error \[ERR_MODULE_NOT_FOUND\]: Cannot find package 'ms' imported from[^\n]*\n\s+↳ needs npm package ms \(declared in package\.json, not installed\) where the gates run: not a code problem/,
     );
     expect(gates.out).toMatch(
       /FAIL {2}lint biome:crash[^\n]*\n\s+↳ needs the biome command \(npx --no-install found no installed package providing it\)/,

@@ -35,7 +35,7 @@ export function makeGateContext(input: GateContextInput): GateContext {
   return {
     workdir: input.workdir,
     config: input.config,
-    commands: resolveCommands(input.config.profile, input.config.commands),
+    commands: resolveCommands(input.config.profile, input.config.commands, input.workdir),
     env: { ...buildGateEnv({ venv }), ...input.env },
     goldenDir: input.goldenDir,
     outputDir: input.outputDir,

@@ -97,10 +97,42 @@ export function detectProfile(repo: string): ProfileName {
   return "generic";
 }
 
-/** Profile defaults with the user's overrides on top. */
-export function resolveCommands(profile: ProfileName, overrides: ProfileCommands = {}): ProfileCommands {
+/**
+ * node: `npm test` runs package.json's test script, and the gate sees one pass/fail for all of it. When that script
+ * is plainly `node --test …` or `vitest …` (no shell syntax, no quotes, no pretest/posttest script), the gate runs
+ * it directly instead, and gets one check per test (re-runs by name, flakes, targeted tests). Read only.
+ */
+export function nodeTestCommand(repo: string): string | undefined {
+  let scripts: Record<string, unknown>;
+  try {
+    const pkg = JSON.parse(readIf(path.join(repo, "package.json")) ?? "{}") as { scripts?: unknown };
+    if (!pkg.scripts || typeof pkg.scripts !== "object") return undefined;
+    scripts = pkg.scripts as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const script = scripts.test;
+  if (typeof script !== "string" || scripts.pretest !== undefined || scripts.posttest !== undefined)
+    return undefined;
+  if (/[;&|<>`$()\\"'*?\n]/.test(script)) return undefined;
+  const words = script.trim().split(/\s+/);
+  if (words[0] === "node" && words.includes("--test")) return words.join(" ");
+  if (words[0] === "vitest") return `npx --no-install ${words.join(" ")}`;
+  return undefined;
+}
+
+/**
+ * Profile defaults with the user's overrides on top. With `repo`, the node profile's default test command is the
+ * repository's own test runner when `nodeTestCommand` recognises it.
+ */
+export function resolveCommands(
+  profile: ProfileName,
+  overrides: ProfileCommands = {},
+  repo?: string,
+): ProfileCommands {
   const base = PROFILE_TABLE[profile].commands;
   const out: ProfileCommands = { ...base };
+  if (profile === "node" && repo !== undefined) out.test = nodeTestCommand(repo) ?? base.test;
   for (const [k, v] of Object.entries(overrides))
     if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
