@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
@@ -115,11 +115,18 @@ describe("node profile: the repository's packages", () => {
     expect(first.command).toBe("npm ci --ignore-scripts --no-audit --no-fund");
     const pkg = path.join(master, "package.json");
     writeFileSync(pkg, readFileSync(pkg, "utf8").replace('"version": "1.0.0"', '"version": "1.0.1"'));
+    // What an install killed midway left (its process is gone) is removed by the next one.
+    const leftover = path.join(root, ".odibi-improve", "node-deps-staging-2147483646");
+    mkdirSync(path.join(leftover, "node_modules"), { recursive: true });
     try {
       expect(await ensureNodeDependencies(env)).toMatchObject({
         status: "installed",
         packages: expect.any(Number),
       });
+      expect(existsSync(leftover)).toBe(false);
+      expect(
+        readdirSync(path.join(root, ".odibi-improve")).filter((n) => n.startsWith("node-deps-")),
+      ).toEqual([]);
       expect(stamp().key).not.toBe(first.key);
       expect(existsSync(path.join(root, "node_modules", "ms", "package.json"))).toBe(true);
     } finally {

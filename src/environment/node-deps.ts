@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, readFileSync, renameSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import path from "node:path";
 import { describeEnd, type RunResult, runProcess } from "../exec/run-process.js";
 import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
 import type { Layout } from "./layout.js";
+import { isPidAlive } from "./lock.js";
 import type { SacredGuard } from "./sacred.js";
 
 /**
@@ -101,8 +102,9 @@ export async function ensureNodeDependencies(
     ? ["ci", "--ignore-scripts", "--no-audit", "--no-fund"]
     : ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--no-package-lock"];
   const command = `npm ${args.join(" ")}`;
-  const staging = path.join(layout.state, "node-deps-staging");
-  rmGuarded(guard, staging);
+  // Per process: a `gates` in another shell may install at the same moment as a run.
+  const staging = path.join(layout.state, `node-deps-staging-${process.pid}`);
+  removeLeftovers(env);
   mkdirGuarded(guard, staging);
   for (const f of [MANIFEST, ...LOCKFILES, ...EXTRA_FILES])
     if (existsSync(path.join(master, f))) copyFileSync(path.join(master, f), path.join(staging, f));
@@ -146,6 +148,16 @@ export async function ensureNodeDependencies(
   const packages = countPackages(dest);
   opts.log?.(`node dependencies: ${packages} package(s) installed`);
   return { status: "installed", dir: dest, command, packages };
+}
+
+/** Staging and swapped-out folders of installs whose process is gone (killed mid-install). */
+function removeLeftovers({ layout, guard }: Env): void {
+  if (!existsSync(layout.state)) return;
+  for (const name of readdirSync(layout.state)) {
+    const pid = /^node-deps-(?:staging|old)-(\d+)/.exec(name)?.[1];
+    if (pid !== undefined && (Number(pid) === process.pid || !isPidAlive(Number(pid))))
+      rmGuarded(guard, path.join(layout.state, name));
+  }
 }
 
 function countPackages(dir: string): number {
