@@ -117,6 +117,21 @@ describe("python fixture through the gates (ruff + pytest)", () => {
     } finally {
       writeFileSync(path.join(repo, "pkg", "text.py"), 'def shout(s):\n    return s.upper() + "!"\n');
     }
+    // Installed dependencies outside the tree (node packages) are part of the key: new ones re-run, same ones hit.
+    const withDeps = (key: string, run: CommandRunner) => ({ ...context(repo, {}, run), dependencies: key });
+    const fourth = countingRunner();
+    const r4 = await checkGates(withDeps("deps-a", fourth.run), { cache });
+    expect(r4.treeHash).toBe(r1.treeHash);
+    expect(r4.runs.some((r) => r.cached)).toBe(false);
+    expect(fourth.calls.length).toBeGreaterThan(0);
+    const fifth = countingRunner();
+    expect((await checkGates(withDeps("deps-a", fifth.run), { cache })).runs.every((r) => r.cached)).toBe(
+      true,
+    );
+    expect(fifth.calls).toEqual([]);
+    const sixth = countingRunner();
+    await checkGates(withDeps("deps-b", sixth.run), { cache });
+    expect(sixth.calls.length).toBeGreaterThan(0);
   });
 
   it("fail-fast: a new lint error rejects before any test runs", async () => {

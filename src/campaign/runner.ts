@@ -7,7 +7,7 @@ import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
-import { ensureNodeDependencies } from "../environment/node-deps.js";
+import { ensureNodeDependencies, installedNodeDependencies } from "../environment/node-deps.js";
 import {
   createJailedRunner,
   describeIsolation,
@@ -331,6 +331,7 @@ export class CampaignRunner {
       venv: this.venv,
       run,
       signal,
+      dependencies: installedNodeDependencies(env.layout),
       log: (l) => this.log(l),
     });
   }

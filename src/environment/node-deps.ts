@@ -49,6 +49,11 @@ export function nodeDepsKey(repo: string): string | undefined {
   return h.digest("hex");
 }
 
+/** The key of the packages installed in `<root>/node_modules` (undefined when none are), for gate cache keys. */
+export function installedNodeDependencies(layout: Pick<Layout, "nodeModules">): string | undefined {
+  return installedKey(layout.nodeModules);
+}
+
 function installedKey(dir: string): string | undefined {
   try {
     return (JSON.parse(readFileSync(path.join(dir, STAMP), "utf8")) as { key?: string }).key;

@@ -20,6 +20,8 @@ export interface GateContextInput {
   run?: CommandRunner;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** See GateContext.dependencies. */
+  dependencies?: string;
 }
 
 /**
@@ -30,7 +32,7 @@ export function makeGateContext(input: GateContextInput): GateContext {
   const venv = input.venv ?? defaultVenvDir();
   if (input.config.profile === "odibi") {
     const ctx = odibiGateContext({ ...input, venv, outputDir: input.outputDir });
-    return { ...ctx, env: { ...ctx.env, ...input.env } };
+    return { ...ctx, env: { ...ctx.env, ...input.env }, dependencies: input.dependencies };
   }
   return {
     workdir: input.workdir,
@@ -43,5 +45,6 @@ export function makeGateContext(input: GateContextInput): GateContext {
     timeoutMs: input.config.gates.timeout_seconds * 1000,
     signal: input.signal,
     log: input.log,
+    dependencies: input.dependencies,
   };
 }

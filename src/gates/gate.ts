@@ -25,6 +25,11 @@ export interface GateContext {
   timeoutMs: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /**
+   * What the commands use from outside the tree and the venv, as a key (a node repository's installed packages):
+   * part of every cache key, so results cached without them are not served once they are installed.
+   */
+  dependencies?: string;
 }
 
 export interface GateRunOptions {

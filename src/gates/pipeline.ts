@@ -160,7 +160,12 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
     const fingerprint = opts.cache && gate.fingerprint ? await gate.fingerprint(ctx) : undefined;
     const key =
       opts.cache && fingerprint !== undefined
-        ? opts.cache.key({ treeHash, gate: gate.name, fingerprint, flakeReruns: reruns })
+        ? opts.cache.key({
+            treeHash,
+            gate: gate.name,
+            fingerprint: ctx.dependencies === undefined ? fingerprint : `${fingerprint}\0${ctx.dependencies}`,
+            flakeReruns: reruns,
+          })
         : undefined;
     const hit = key ? opts.cache!.get(key) : undefined;
     if (hit) {

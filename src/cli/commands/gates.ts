@@ -3,6 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import { missingDependencyJudge } from "../../campaign/missing-dependency.js";
 import { ExitCode } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
+import { installedNodeDependencies } from "../../environment/node-deps.js";
 import { GateCache } from "../../gates/cache.js";
 import { makeGateContext } from "../../gates/context.js";
 import { checkGates } from "../../gates/pipeline.js";
@@ -42,6 +43,7 @@ export function gatesCommand(ctx: CommandContext) {
             config: env.config,
             goldenDir: env.layout.golden,
             outputDir: path.join(env.layout.state, "gate-output", name),
+            dependencies: installedNodeDependencies(env.layout),
             log: ctx.json() ? undefined : (l) => out.line(`    ${l}`),
           });
 
