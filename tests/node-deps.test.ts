@@ -145,6 +145,9 @@ describe("node profile: the repository's packages", () => {
     expect(init.err).toMatch(/warning: npm ci --ignore-scripts --no-audit --no-fund failed/);
     expect(init.err).toContain("lockfile out of date with package.json");
     expect(existsSync(path.join(root, "node_modules"))).toBe(false);
+    expect(readdirSync(path.join(root, ".odibi-improve")).filter((n) => n.startsWith("node-deps-"))).toEqual(
+      [],
+    );
 
     // The test file dies at import for want of `ms` (its own output says so), `npx --no-install biome` for want of
     // biome: both need an install, neither is a code problem.

@@ -111,45 +111,48 @@ export async function ensureNodeDependencies(
   const staging = path.join(layout.state, `node-deps-staging-${process.pid}`);
   removeLeftovers(env);
   mkdirGuarded(guard, staging);
-  for (const f of [MANIFEST, ...LOCKFILES, ...EXTRA_FILES])
-    if (existsSync(path.join(master, f))) copyFileSync(path.join(master, f), path.join(staging, f));
-  opts.log?.(`node dependencies: ${command} (from Master's ${lock ?? MANIFEST}) into ${dest}`);
-  const r: RunResult = await runProcess("npm", args, {
-    cwd: staging,
-    timeoutMs: INSTALL_TIMEOUT_MS,
-    signal: opts.signal,
-    env: { npm_config_update_notifier: "false" },
-  });
-  if (r.spawnError)
-    return {
-      status: "failed",
-      message: "npm is not installed or not on PATH: the node dependencies were not installed",
-      hint: "Install Node.js with npm (https://nodejs.org), then run the command again.",
-    };
-  if (r.exitCode !== 0) {
-    const tail = `${r.stderr}\n${r.stdout}`.trim().split("\n").slice(-8).join("\n");
-    return {
-      status: "failed",
-      message: `${command} failed (${describeEnd(r)}): the node dependencies were not installed\n${tail}`,
-      hint: "Fix the cause (registry access, lockfile out of date with package.json), then run the command again.",
-    };
-  }
-  const built = path.join(staging, "node_modules");
-  writeFileAtomic(
-    guard,
-    path.join(built, STAMP),
-    `${JSON.stringify({ key, command, at: new Date().toISOString() })}\n`,
-  );
-  // Swap: the old folder is moved aside first, so a reader never sees half of one and half of the other.
-  const old = path.join(layout.state, `node-deps-old-${process.pid}-${Date.now()}`);
-  if (existsSync(dest)) {
+  try {
+    for (const f of [MANIFEST, ...LOCKFILES, ...EXTRA_FILES])
+      if (existsSync(path.join(master, f))) copyFileSync(path.join(master, f), path.join(staging, f));
+    opts.log?.(`node dependencies: ${command} (from Master's ${lock ?? MANIFEST}) into ${dest}`);
+    const r: RunResult = await runProcess("npm", args, {
+      cwd: staging,
+      timeoutMs: INSTALL_TIMEOUT_MS,
+      signal: opts.signal,
+      env: { npm_config_update_notifier: "false" },
+    });
+    if (r.spawnError)
+      return {
+        status: "failed",
+        message: "npm is not installed or not on PATH: the node dependencies were not installed",
+        hint: "Install Node.js with npm (https://nodejs.org), then run the command again.",
+      };
+    if (r.exitCode !== 0) {
+      const tail = `${r.stderr}\n${r.stdout}`.trim().split("\n").slice(-8).join("\n");
+      return {
+        status: "failed",
+        message: `${command} failed (${describeEnd(r)}): the node dependencies were not installed\n${tail}`,
+        hint: "Fix the cause (registry access, lockfile out of date with package.json), then run the command again.",
+      };
+    }
+    const built = path.join(staging, "node_modules");
+    writeFileAtomic(
+      guard,
+      path.join(built, STAMP),
+      `${JSON.stringify({ key, command, at: new Date().toISOString() })}\n`,
+    );
+    // Swap: the old folder is moved aside first, so a reader never sees half of one and half of the other.
+    const old = path.join(layout.state, `node-deps-old-${process.pid}-${Date.now()}`);
+    if (existsSync(dest)) {
+      guard.assertWritable(dest);
+      renameSync(dest, old);
+    }
     guard.assertWritable(dest);
-    renameSync(dest, old);
+    renameSync(built, dest);
+    rmGuarded(guard, old);
+  } finally {
+    rmGuarded(guard, staging);
   }
-  guard.assertWritable(dest);
-  renameSync(built, dest);
-  rmGuarded(guard, old);
-  rmGuarded(guard, staging);
   const packages = countPackages(dest);
   opts.log?.(`node dependencies: ${packages} package(s) installed`);
   return { status: "installed", dir: dest, command, packages };
