@@ -2,7 +2,9 @@ import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { type ConfigInput, ConfigSchema } from "../src/config/schema.js";
 import type { GateResult } from "../src/core/types.js";
+import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
 import { runProcess } from "../src/exec/run-process.js";
+import { toolchainMounts } from "../src/exec/toolchains.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { CommandRunner } from "../src/gates/gate.js";
 import { checkGates } from "../src/gates/pipeline.js";
@@ -42,6 +44,9 @@ const has = async (exe: string, args: string[]) =>
 describe("gates on other languages", async () => {
   const haveGo = await has("go", ["version"]);
   const haveCargo = (await has("cargo", ["--version"])) && (await has("cargo", ["clippy", "--version"]));
+  const jail = (await probeIsolation()).available;
+  const jailFor = (repo: string, outputDir: string, readOnly: string[]) =>
+    createJailedRunner({ mode: "bwrap", sandbox: repo, readOnly, readWrite: [outputDir] });
 
   it("node: node --test (junit) and biome; failing tests re-run by name stay failures", async () => {
     const repo = await makeNodeFixture();
@@ -98,15 +103,17 @@ describe("gates on other languages", async () => {
     ]);
   });
 
-  it.runIf(haveCargo)("rust: cargo test and clippy", async () => {
+  const rustGates = async (jailed: boolean) => {
     const repo = await makeRustFixture();
-    const r = await checkGates(
-      context(
-        repo,
-        { profile: "rust", commands: { test: "cargo test --offline", lint: "cargo clippy --offline" } },
-        { RUST_BACKTRACE: "0", CARGO_TERM_COLOR: "never" },
-      ),
+    const toolchain = jailed ? toolchainMounts("rust") : { readOnly: [], env: {} };
+    const ctx = context(
+      repo,
+      { profile: "rust", commands: { test: "cargo test --offline", lint: "cargo clippy --offline" } },
+      { RUST_BACKTRACE: "0", CARGO_TERM_COLOR: "never", ...toolchain.env },
     );
+    return checkGates(jailed ? { ...ctx, run: jailFor(repo, ctx.outputDir, toolchain.readOnly) } : ctx);
+  };
+  const expectRustResults = (r: GateResult) => {
     const tests = statuses(r, "tests");
     expect(
       Object.entries(tests)
@@ -116,6 +123,45 @@ describe("gates on other languages", async () => {
     expect(
       Object.keys(statuses(r, "lint")).some((id) => id.startsWith("clippy::ptr_arg:src/lib.rs:9:")),
     ).toBe(true);
+  };
+
+  it.runIf(haveCargo)("rust: cargo test and clippy", async () => {
+    expectRustResults(await rustGates(false));
+  });
+
+  // rustup keeps cargo itself in ~/.cargo/bin: without the toolchain mounts the jail cannot even start it.
+  it.runIf(haveCargo && jail)(
+    "rust in the jail: rustup's toolchain from HOME, read-only and offline",
+    async () => {
+      const r = await rustGates(true);
+      expect(r.runs.every((x) => x.error === undefined)).toBe(true);
+      expectRustResults(r);
+    },
+  );
+
+  it.runIf(haveGo && jail)("go in the jail: the same results, no proxy, no toolchain download", async () => {
+    const repo = await makeGoFixture();
+    const base = context(repo, { profile: "go" });
+    const toolchain = toolchainMounts("go", { scratch: base.outputDir });
+    expect(toolchain.env).toMatchObject({
+      GOPROXY: "off",
+      GOTOOLCHAIN: "local",
+      GOCACHE: path.join(base.outputDir, "go-build"),
+    });
+    const ctx = {
+      ...context(
+        repo,
+        { profile: "go", commands: { test: "go test -vet=off ./...", lint: "go vet ./..." } },
+        { ...GO_ENV, ...toolchain.env },
+      ),
+      outputDir: base.outputDir,
+    };
+    const r = await checkGates({ ...ctx, run: jailFor(repo, ctx.outputDir, toolchain.readOnly) });
+    expect(statuses(r, "tests")).toEqual(GO_EXPECTED_TESTS);
+    expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
+      "typecheck:broken/broken.go:3:26",
+      "vet:calc/calc.go:10:28",
+    ]);
   });
 
   it("any other command: one check from its exit code", async () => {

@@ -15,6 +15,7 @@ import {
   resolveIsolation,
 } from "../exec/jail.js";
 import { runProcess } from "../exec/run-process.js";
+import { toolchainMounts } from "../exec/toolchains.js";
 import { GateCache } from "../gates/cache.js";
 import { makeGateContext } from "../gates/context.js";
 import type { CommandRunner, GateContext } from "../gates/gate.js";
@@ -307,28 +308,34 @@ export class CampaignRunner {
   /** A gate context on a tree; commands that run the tree's code go through the jail when isolation is on. */
   private gateContext(workdir: string, outputDir: string, signal?: AbortSignal): GateContext {
     const env = this.env;
-    const run: CommandRunner =
-      this.isolation.mode === "bwrap"
-        ? createJailedRunner({
-            mode: "bwrap",
-            sandbox: workdir,
-            // (paths that do not exist are left out by the jail)
-            readOnly: [
-              env.layout.golden,
-              this.venv,
-              path.join(env.layout.state, "pycache"),
-              env.layout.nodeModules,
-            ],
-            readWrite: [outputDir],
-            hide: [env.sacred],
-          })
-        : runProcess;
+    const jailed = this.isolation.mode === "bwrap";
+    // Jailed, a toolchain or module cache in HOME (rustup, Go's) is mounted read-only and used offline.
+    const toolchain = jailed
+      ? toolchainMounts(env.config.profile, { scratch: outputDir })
+      : { readOnly: [], env: {} };
+    const run: CommandRunner = jailed
+      ? createJailedRunner({
+          mode: "bwrap",
+          sandbox: workdir,
+          // (paths that do not exist are left out by the jail)
+          readOnly: [
+            env.layout.golden,
+            this.venv,
+            path.join(env.layout.state, "pycache"),
+            env.layout.nodeModules,
+            ...toolchain.readOnly,
+          ],
+          readWrite: [outputDir],
+          hide: [env.sacred],
+        })
+      : runProcess;
     return makeGateContext({
       workdir,
       config: env.config,
       goldenDir: env.layout.golden,
       outputDir,
       venv: this.venv,
+      env: toolchain.env,
       run,
       signal,
       dependencies: installedNodeDependencies(env.layout),
