@@ -5,3 +5,4 @@ export * from "./layout.js";
 export * from "./lock.js";
 export * from "./node-deps.js";
 export * from "./sacred.js";
+export * from "./staged-install.js";

@@ -23,6 +23,8 @@ export interface Layout {
   runLock: string;
   /** A node repository's dependencies, above Master and the sandboxes (node finds them by walking up). */
   nodeModules: string;
+  /** A python repository's third-party packages (`pip install --target`), on the gates' PYTHONPATH. */
+  pythonPackages: string;
 }
 
 export function layoutOf(root: string): Layout {
@@ -47,6 +49,7 @@ export function layoutOf(root: string): Layout {
     gateCache: path.join(state, "gate-cache"),
     runLock: path.join(state, "run.lock"),
     nodeModules: path.join(r, "node_modules"),
+    pythonPackages: path.join(r, "python_packages"),
   };
 }
 
@@ -78,6 +81,7 @@ export const OWNED_NAMES = [
   ".odibi-improve",
   "STOP",
   "node_modules",
+  "python_packages",
 ];
 
 /** Sandbox folder name for a cycle id: `cycle_001` for 1, or the id itself when it is already a name. */
