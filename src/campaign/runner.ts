@@ -7,7 +7,9 @@ import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
-import { ensureNodeDependencies, installedNodeDependencies } from "../environment/node-deps.js";
+import { ensureNodeDependencies } from "../environment/node-deps.js";
+import { ensurePythonDependencies } from "../environment/python-deps.js";
+import { installedDependencies } from "../environment/staged-install.js";
 import {
   createJailedRunner,
   describeIsolation,
@@ -177,7 +179,7 @@ export class CampaignRunner {
     this.memory = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
     for (const w of this.memory.warnings) this.log(`memory: ${w}`);
     this.log(describeIsolation(this.isolation));
-    if (cfg.profile === "node") await this.nodeDependencies();
+    await this.repositoryDependencies();
     this.status = new StatusTracker(this.env.root, {
       guard: this.env.guard,
       campaignId: this.campaignId,
@@ -299,10 +301,17 @@ export class CampaignRunner {
     }
   }
 
-  /** A node repository's packages in `<root>/node_modules`, (re)installed when Master's manifest changed. */
-  private async nodeDependencies(): Promise<void> {
-    const r = await ensureNodeDependencies(this.env, { log: (l) => this.log(l), signal: this.abort.signal });
-    if (r.status === "failed") this.log(`warning: ${r.message}\n  ${r.hint}`);
+  /** A node or python repository's packages under the root, (re)installed when Master's manifests changed. */
+  private async repositoryDependencies(): Promise<void> {
+    const opts = { log: (l: string) => this.log(l), signal: this.abort.signal };
+    const profile = this.env.config.profile;
+    const r =
+      profile === "node"
+        ? await ensureNodeDependencies(this.env, opts)
+        : profile === "python"
+          ? await ensurePythonDependencies(this.env, { ...opts, venv: this.venv })
+          : undefined;
+    if (r?.status === "failed") this.log(`warning: ${r.message}\n  ${r.hint}`);
   }
 
   /** A gate context on a tree; commands that run the tree's code go through the jail when isolation is on. */
@@ -323,6 +332,7 @@ export class CampaignRunner {
             this.venv,
             path.join(env.layout.state, "pycache"),
             env.layout.nodeModules,
+            env.layout.pythonPackages,
             ...toolchain.readOnly,
           ],
           readWrite: [outputDir],
@@ -338,7 +348,8 @@ export class CampaignRunner {
       env: toolchain.env,
       run,
       signal,
-      dependencies: installedNodeDependencies(env.layout),
+      dependencies: installedDependencies(env.layout),
+      pythonPackages: env.layout.pythonPackages,
       log: (l) => this.log(l),
     });
   }

@@ -2,7 +2,9 @@ import path from "node:path";
 import { UsageError } from "../core/errors.js";
 import { ImprovementEnvironment } from "../environment/environment.js";
 import { ensureNodeDependencies } from "../environment/node-deps.js";
+import { ensurePythonDependencies } from "../environment/python-deps.js";
 import { type Fingerprint, takeFingerprint, verifyFingerprint } from "../environment/sacred.js";
+import { defaultVenvDir } from "../pyenv/python-env.js";
 import type { Output } from "./output.js";
 
 export function resolveRoot(root: string | undefined): string {
@@ -44,9 +46,18 @@ export async function withEnvironment<T>(
   }
 }
 
-/** node profile: Master's packages in `<root>/node_modules` before anything runs the code; a failure is a warning. */
-export async function nodeDependencies(env: ImprovementEnvironment, out: Output): Promise<void> {
-  if (env.config.profile !== "node") return;
-  const r = await ensureNodeDependencies(env, { log: (l) => out.line(l) });
-  if (r.status === "failed") out.warn(`${r.message}\n${r.hint}`);
+/**
+ * node / python profiles: Master's third-party packages under the root (`node_modules`, `python_packages`) before
+ * anything runs the code; a failed install is a warning (the gates then say what is missing).
+ */
+export async function repositoryDependencies(env: ImprovementEnvironment, out: Output): Promise<void> {
+  const log = (l: string) => out.line(l);
+  const profile = env.config.profile;
+  const r =
+    profile === "node"
+      ? await ensureNodeDependencies(env, { log })
+      : profile === "python"
+        ? await ensurePythonDependencies(env, { log, venv: defaultVenvDir() })
+        : undefined;
+  if (r?.status === "failed") out.warn(`${r.message}\n${r.hint}`);
 }

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { Layout } from "./layout.js";
 import { type DepsEnv, type DepsOutcome, installedKey, stagedInstall } from "./staged-install.js";
 
 /**
@@ -31,11 +30,6 @@ export function nodeDepsKey(repo: string): string | undefined {
     h.update("\0");
   }
   return h.digest("hex");
-}
-
-/** The key of the packages installed in `<root>/node_modules` (undefined when none are), for gate cache keys. */
-export function installedNodeDependencies(layout: Pick<Layout, "nodeModules">): string | undefined {
-  return installedKey(layout.nodeModules);
 }
 
 /** The packages a repository's package.json declares (all dependency kinds). Empty without a readable manifest. */

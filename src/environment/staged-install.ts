@@ -36,6 +36,14 @@ export function installedKey(dir: string): string | undefined {
   }
 }
 
+/** One key for everything installed outside the trees (node and python packages), for gate cache keys. */
+export function installedDependencies(
+  layout: Pick<Layout, "nodeModules" | "pythonPackages">,
+): string | undefined {
+  const keys = [installedKey(layout.nodeModules), installedKey(layout.pythonPackages)];
+  return keys.some((k) => k !== undefined) ? keys.map((k) => k ?? "-").join("+") : undefined;
+}
+
 export interface StagedInstall {
   /** `node` / `python`: names the staging folders and the log lines. */
   kind: string;

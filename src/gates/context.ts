@@ -1,4 +1,6 @@
+import path from "node:path";
 import type { Config } from "../config/schema.js";
+import { pythonGatePath } from "../environment/python-deps.js";
 import { runProcess } from "../exec/run-process.js";
 import { resolveCommands } from "../profiles/profiles.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
@@ -22,6 +24,16 @@ export interface GateContextInput {
   log?: (line: string) => void;
   /** See GateContext.dependencies. */
   dependencies?: string;
+  /** `<root>/python_packages`: on PYTHONPATH for the python profile (with the tree's `src/`). */
+  pythonPackages?: string;
+}
+
+function pythonPathEnv(input: GateContextInput): Record<string, string> {
+  if (input.config.profile !== "python") return {};
+  const entries = pythonGatePath(input.workdir, input.pythonPackages);
+  if (entries.length === 0) return {};
+  const inherited = process.env.PYTHONPATH;
+  return { PYTHONPATH: [...entries, ...(inherited ? [inherited] : [])].join(path.delimiter) };
 }
 
 /**
@@ -38,7 +50,7 @@ export function makeGateContext(input: GateContextInput): GateContext {
     workdir: input.workdir,
     config: input.config,
     commands: resolveCommands(input.config.profile, input.config.commands, input.workdir),
-    env: { ...buildGateEnv({ venv }), ...input.env },
+    env: { ...buildGateEnv({ venv }), ...pythonPathEnv(input), ...input.env },
     goldenDir: input.goldenDir,
     outputDir: input.outputDir,
     run: input.run ?? runProcess,

@@ -3,14 +3,14 @@ import { Command } from "@commander-js/extra-typings";
 import { missingDependencyJudge } from "../../campaign/missing-dependency.js";
 import { ExitCode } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
-import { installedNodeDependencies } from "../../environment/node-deps.js";
+import { installedDependencies } from "../../environment/staged-install.js";
 import { GateCache } from "../../gates/cache.js";
 import { makeGateContext } from "../../gates/context.js";
 import { checkGates } from "../../gates/pipeline.js";
 import { renderGateTable } from "../../gates/render.js";
 import { decideVerdict, summarize } from "../../gates/verdict.js";
 import { checkPolicy } from "../../policy/check-policy.js";
-import { nodeDependencies, withEnvironment } from "../context.js";
+import { repositoryDependencies, withEnvironment } from "../context.js";
 import type { CommandContext } from "../main.js";
 
 /**
@@ -30,7 +30,7 @@ export function gatesCommand(ctx: CommandContext) {
       if (opts.master && opts.sandbox)
         throw ctx.usage("--master and --sandbox are exclusive", "Pass one of them.");
       await withEnvironment(ctx.root(), out, async (env) => {
-        await nodeDependencies(env, out);
+        await repositoryDependencies(env, out);
         const progress = (run: GateRun) =>
           out.line(
             `  ${run.gate}${run.scope === "targeted" ? " (targeted)" : ""}: ${run.checks.length} check(s)${run.cached ? ", cached" : ""}`,
@@ -43,7 +43,8 @@ export function gatesCommand(ctx: CommandContext) {
             config: env.config,
             goldenDir: env.layout.golden,
             outputDir: path.join(env.layout.state, "gate-output", name),
-            dependencies: installedNodeDependencies(env.layout),
+            dependencies: installedDependencies(env.layout),
+            pythonPackages: env.layout.pythonPackages,
             log: ctx.json() ? undefined : (l) => out.line(`    ${l}`),
           });
 

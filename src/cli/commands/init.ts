@@ -2,7 +2,7 @@ import { Command } from "@commander-js/extra-typings";
 import { PROFILES } from "../../core/types.js";
 import { ImprovementEnvironment } from "../../environment/environment.js";
 import { prepareOdibiEnvironment } from "../../gates/odibi/prepare.js";
-import { nodeDependencies, resolveRoot } from "../context.js";
+import { repositoryDependencies, resolveRoot } from "../context.js";
 import type { CommandContext } from "../main.js";
 
 export function initCommand(ctx: CommandContext) {
@@ -31,8 +31,8 @@ export function initCommand(ctx: CommandContext) {
       const golden = await prepareOdibiEnvironment(env, { log: (l) => out.line(l) });
       if (golden.length)
         out.line(`golden projects: ${golden.map((g) => g.name).join(", ")} in ${env.layout.golden}`);
-      // node: the repository's packages in <root>/node_modules, where Master and every sandbox find them.
-      await nodeDependencies(env, out);
+      // node / python: the repository's packages under the root, where Master and every sandbox find them.
+      await repositoryDependencies(env, out);
       const head = await env.masterHead();
       out.result(
         [
