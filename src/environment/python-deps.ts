@@ -123,7 +123,6 @@ export async function ensurePythonDependencies(
   opts: { venv: string; log?: (line: string) => void; signal?: AbortSignal },
 ): Promise<DepsOutcome> {
   const found = repositoryRequirements(env.layout.master);
-  for (const s of found.skipped) opts.log?.(`python dependencies: left out ${s}`);
   if (found.requirements.length === 0)
     return {
       status: "none",
@@ -138,6 +137,7 @@ export async function ensurePythonDependencies(
     .digest("hex");
   const dest = env.layout.pythonPackages;
   if (installedKey(dest) === key) return { status: "current", dir: dest };
+  for (const s of found.skipped) opts.log?.(`python dependencies: left out ${s}`);
   const pipArgs = [
     "install",
     "--only-binary=:all:",
