@@ -1,10 +1,11 @@
 import path from "node:path";
-import { UsageError } from "../core/errors.js";
+import { errorMessage, OdibiImproveError, UsageError } from "../core/errors.js";
 import { ImprovementEnvironment } from "../environment/environment.js";
 import { ensureNodeDependencies } from "../environment/node-deps.js";
 import { ensurePythonDependencies } from "../environment/python-deps.js";
 import { type Fingerprint, takeFingerprint, verifyFingerprint } from "../environment/sacred.js";
-import { defaultVenvDir } from "../pyenv/python-env.js";
+import type { DepsOutcome } from "../environment/staged-install.js";
+import { defaultVenvDir, ensurePythonEnv } from "../pyenv/python-env.js";
 import type { Output } from "./output.js";
 
 export function resolveRoot(root: string | undefined): string {
@@ -57,7 +58,21 @@ export async function repositoryDependencies(env: ImprovementEnvironment, out: O
     profile === "node"
       ? await ensureNodeDependencies(env, { log })
       : profile === "python"
-        ? await ensurePythonDependencies(env, { log, venv: defaultVenvDir() })
+        ? await pythonDependencies(env, log)
         : undefined;
   if (r?.status === "failed") out.warn(`${r.message}\n${r.hint}`);
+}
+
+/** The gates' venv (pytest, ruff; made once, cheap after) and then the repository's packages for its Python. */
+async function pythonDependencies(
+  env: ImprovementEnvironment,
+  log: (l: string) => void,
+): Promise<DepsOutcome> {
+  try {
+    await ensurePythonEnv({ log });
+  } catch (e) {
+    const hint = e instanceof OdibiImproveError ? e.hint : undefined;
+    return { status: "failed", message: errorMessage(e), hint: hint ?? "Run `odibi-improve setup`." };
+  }
+  return ensurePythonDependencies(env, { log, venv: defaultVenvDir() });
 }
