@@ -14,17 +14,21 @@ const NO_MODULE = /\b(?:ModuleNotFoundError|ImportError): No module named '([\w.
 const PIP_HINT =
   /\b(?:ModuleNotFoundError|ImportError)\b[^\n]*?\bpip install ['"`]?([\w.-]+(?:\[[\w,.-]+\])?)/;
 
+type Judged = Pick<Check, "status" | "message" | "detail">;
+
+/** A failing check's message and detail, the text the judges read; undefined for any other status. */
+function failureText(check: Judged): string | undefined {
+  return check.status === "fail" ? [check.message, check.detail].filter(Boolean).join("\n") : undefined;
+}
+
 /**
  * What is missing when `check` failed for want of a package the repository does not provide itself, e.g.
  * "pip install odibi[spark]" or "module pyspark"; undefined for any other failure. A module of the repository
  * itself (`odibi.transfomers`, a typo in an import) is a code bug, not a missing dependency. Pure.
  */
-export function missingDependency(
-  check: Pick<Check, "status" | "message" | "detail">,
-  localModules: ReadonlySet<string>,
-): string | undefined {
-  if (check.status !== "fail") return undefined;
-  const text = [check.message, check.detail].filter(Boolean).join("\n");
+export function missingDependency(check: Judged, localModules: ReadonlySet<string>): string | undefined {
+  const text = failureText(check);
+  if (text === undefined) return undefined;
   const pip = PIP_HINT.exec(text);
   if (pip) return `pip install ${pip[1]}`;
   const mod = NO_MODULE.exec(text)?.[1];
@@ -53,15 +57,12 @@ const NPX_MISSING = /\bnpx canceled due to missing packages and no YES option: \
 /**
  * What is missing when `check` failed because a package the repository's package.json declares is not installed
  * (`npm package left-pad`), or when `npx --no-install` found no package providing a command; undefined for anything
- * else. A relative or absolute path (a file of the repository)
- * and a package the manifest does not declare (a typo, or an import nobody added) are code problems. Pure.
+ * else. A relative or absolute path (a file of the repository) and a package the manifest does not declare (a
+ * typo, or an import nobody added) are code problems. Pure.
  */
-export function missingNodeDependency(
-  check: Pick<Check, "status" | "message" | "detail">,
-  declared: ReadonlySet<string>,
-): string | undefined {
-  if (check.status !== "fail") return undefined;
-  const text = [check.message, check.detail].filter(Boolean).join("\n");
+export function missingNodeDependency(check: Judged, declared: ReadonlySet<string>): string | undefined {
+  const text = failureText(check);
+  if (text === undefined) return undefined;
   // `npx --no-install biome`: no installed package provides the command (npm prints what it would have fetched).
   const npx = NPX_MISSING.exec(text)?.[1];
   if (npx !== undefined) {
@@ -82,7 +83,7 @@ export function missingNodeDependency(
 export function missingDependencyJudge(
   profile: string,
   repo: string,
-): ((c: Pick<Check, "status" | "message" | "detail">) => string | undefined) | undefined {
+): ((c: Judged) => string | undefined) | undefined {
   if (profile === "node") {
     const declared = declaredNodeDependencies(repo);
     return (c) => missingNodeDependency(c, declared);

@@ -7,8 +7,7 @@ import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
-import { ensureNodeDependencies } from "../environment/node-deps.js";
-import { ensurePythonDependencies } from "../environment/python-deps.js";
+import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import { installedDependencies } from "../environment/staged-install.js";
 import {
   createJailedRunner,
@@ -303,15 +302,12 @@ export class CampaignRunner {
 
   /** A node or python repository's packages under the root, (re)installed when Master's manifests changed. */
   private async repositoryDependencies(): Promise<void> {
-    const opts = { log: (l: string) => this.log(l), signal: this.abort.signal };
-    const profile = this.env.config.profile;
-    const r =
-      profile === "node"
-        ? await ensureNodeDependencies(this.env, opts)
-        : profile === "python"
-          ? await ensurePythonDependencies(this.env, { ...opts, venv: this.venv })
-          : undefined;
-    if (r?.status === "failed") this.log(`warning: ${r.message}\n  ${r.hint}`);
+    const r = await ensureRepositoryDependencies(this.env, {
+      venv: this.venv,
+      log: (l) => this.log(l),
+      signal: this.abort.signal,
+    });
+    if (r.status === "failed") this.log(`warning: ${r.message}\n  ${r.hint}`);
   }
 
   /** A gate context on a tree; commands that run the tree's code go through the jail when isolation is on. */

@@ -1,8 +1,7 @@
 import path from "node:path";
 import { errorMessage, OdibiImproveError, UsageError } from "../core/errors.js";
 import { ImprovementEnvironment } from "../environment/environment.js";
-import { ensureNodeDependencies } from "../environment/node-deps.js";
-import { ensurePythonDependencies } from "../environment/python-deps.js";
+import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import { type Fingerprint, takeFingerprint, verifyFingerprint } from "../environment/sacred.js";
 import type { DepsOutcome } from "../environment/staged-install.js";
 import { defaultVenvDir, ensurePythonEnv } from "../pyenv/python-env.js";
@@ -49,30 +48,18 @@ export async function withEnvironment<T>(
 
 /**
  * node / python profiles: Master's third-party packages under the root (`node_modules`, `python_packages`) before
- * anything runs the code; a failed install is a warning (the gates then say what is missing).
+ * anything runs the code; for python the gates' venv (pytest, ruff; made once, cheap after) first. A failure is a
+ * warning (the gates then say what is missing).
  */
 export async function repositoryDependencies(env: ImprovementEnvironment, out: Output): Promise<void> {
   const log = (l: string) => out.line(l);
-  const profile = env.config.profile;
-  const r =
-    profile === "node"
-      ? await ensureNodeDependencies(env, { log })
-      : profile === "python"
-        ? await pythonDependencies(env, log)
-        : undefined;
-  if (r?.status === "failed") out.warn(`${r.message}\n${r.hint}`);
-}
-
-/** The gates' venv (pytest, ruff; made once, cheap after) and then the repository's packages for its Python. */
-async function pythonDependencies(
-  env: ImprovementEnvironment,
-  log: (l: string) => void,
-): Promise<DepsOutcome> {
+  let r: DepsOutcome;
   try {
-    await ensurePythonEnv({ log });
+    if (env.config.profile === "python") await ensurePythonEnv({ log });
+    r = await ensureRepositoryDependencies(env, { venv: defaultVenvDir(), log });
   } catch (e) {
     const hint = e instanceof OdibiImproveError ? e.hint : undefined;
-    return { status: "failed", message: errorMessage(e), hint: hint ?? "Run `odibi-improve setup`." };
+    r = { status: "failed", message: errorMessage(e), hint: hint ?? "Run `odibi-improve setup`." };
   }
-  return ensurePythonDependencies(env, { log, venv: defaultVenvDir() });
+  if (r.status === "failed") out.warn(`${r.message}\n${r.hint}`);
 }

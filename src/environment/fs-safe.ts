@@ -1,4 +1,13 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import type { SacredGuard } from "./sacred.js";
 
@@ -6,6 +15,15 @@ import type { SacredGuard } from "./sacred.js";
  * Writes that go through the Sacred guard. Atomic replace: temp file + fsync + rename, so a reader (or a crash)
  * never sees half a file.
  */
+/** A text file's contents, or undefined when it cannot be read (absent, a folder, no permission). */
+export function readTextIf(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 export function writeFileAtomic(guard: SacredGuard, file: string, data: string | Uint8Array): void {
   guard.assertWritable(file);
   mkdirSync(path.dirname(file), { recursive: true });

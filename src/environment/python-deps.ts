@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { venvBin } from "../pyenv/python-env.js";
-import type { Layout } from "./layout.js";
+import { readTextIf } from "./fs-safe.js";
 import { type DepsEnv, type DepsOutcome, installedKey, stagedInstall } from "./staged-install.js";
 
 /**
@@ -16,7 +16,7 @@ import { type DepsEnv, type DepsOutcome, installedKey, stagedInstall } from "./s
  */
 
 const PYPROJECT = "pyproject.toml";
-export const REQUIREMENT_FILES = [
+const REQUIREMENT_FILES = [
   "requirements.txt",
   "requirements-dev.txt",
   "requirements_dev.txt",
@@ -80,18 +80,10 @@ export function pythonRequirements(files: {
   return { requirements, skipped };
 }
 
-function readIf(file: string): string | undefined {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
 /** A repository's requirements as its files on disk say. A pyproject.toml that is not TOML counts as absent. */
 export function repositoryRequirements(repo: string): PythonRequirements & { sources: string[] } {
   const sources: string[] = [];
-  let pyproject = readIf(path.join(repo, PYPROJECT));
+  let pyproject = readTextIf(path.join(repo, PYPROJECT));
   if (pyproject !== undefined) {
     try {
       parseToml(pyproject);
@@ -101,17 +93,12 @@ export function repositoryRequirements(repo: string): PythonRequirements & { sou
     }
   }
   const requirementFiles = REQUIREMENT_FILES.flatMap((name) => {
-    const text = readIf(path.join(repo, name));
+    const text = readTextIf(path.join(repo, name));
     if (text === undefined) return [];
     sources.push(name);
     return [{ name, text }];
   });
   return { ...pythonRequirements({ pyproject, requirementFiles }), sources };
-}
-
-/** The key of the packages installed in `<root>/python_packages` (undefined when none are). */
-export function installedPythonDependencies(layout: Pick<Layout, "pythonPackages">): string | undefined {
-  return installedKey(layout.pythonPackages);
 }
 
 /**
@@ -133,7 +120,7 @@ export async function ensurePythonDependencies(
   const python = venvBin(opts.venv, "python");
   const key = createHash("sha256")
     .update(JSON.stringify(found.requirements))
-    .update(readIf(path.join(opts.venv, "pyvenv.cfg")) ?? python)
+    .update(readTextIf(path.join(opts.venv, "pyvenv.cfg")) ?? python)
     .digest("hex");
   const dest = env.layout.pythonPackages;
   if (installedKey(dest) === key) return { status: "current", dir: dest };

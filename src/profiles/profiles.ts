@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { ProfileName } from "../core/types.js";
+import { readTextIf } from "../environment/fs-safe.js";
 
 /**
  * Profiles: which commands a kind of repository uses by default. The user can override every command in
@@ -77,17 +78,9 @@ export const PROFILE_TABLE: Record<ProfileName, Profile> = {
   },
 };
 
-function readIf(file: string): string | undefined {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
 /** Detect a repository's profile from its files (read only). */
 export function detectProfile(repo: string): ProfileName {
-  const pyproject = readIf(path.join(repo, "pyproject.toml"));
+  const pyproject = readTextIf(path.join(repo, "pyproject.toml"));
   if (pyproject && /^\s*name\s*=\s*["']odibi["']/m.test(pyproject)) return "odibi";
   if (pyproject || existsSync(path.join(repo, "setup.py")) || existsSync(path.join(repo, "requirements.txt")))
     return "python";
@@ -105,7 +98,7 @@ export function detectProfile(repo: string): ProfileName {
 export function nodeTestCommand(repo: string): string | undefined {
   let scripts: Record<string, unknown>;
   try {
-    const pkg = JSON.parse(readIf(path.join(repo, "package.json")) ?? "{}") as { scripts?: unknown };
+    const pkg = JSON.parse(readTextIf(path.join(repo, "package.json")) ?? "{}") as { scripts?: unknown };
     if (!pkg.scripts || typeof pkg.scripts !== "object") return undefined;
     scripts = pkg.scripts as Record<string, unknown>;
   } catch {
