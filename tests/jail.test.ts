@@ -1,13 +1,15 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MissingTool } from "../src/core/errors.js";
+import { MissingTool, SacredViolation } from "../src/core/errors.js";
 import {
+  bwrapArgs,
   createJailedRunner,
   decideIsolation,
   describeIsolation,
   type IsolationProbe,
   JAIL_HOME,
+  JAIL_UID,
   probeIsolation,
 } from "../src/exec/jail.js";
 import { runProcess } from "../src/exec/run-process.js";
@@ -123,6 +125,61 @@ describe("bubblewrap jail (real)", async () => {
     } finally {
       delete process.env.OI_JAIL_TEST_SECRET_KEY;
     }
+  });
+
+  it.runIf(probe.available)("shows nothing of the run's environment through /proc either", async () => {
+    process.env.OI_JAIL_TEST_API_TOKEN = "tok-planted-in-the-run-env";
+    try {
+      // bwrap's own process is pid 1 inside: before, it had inherited the caller's whole environment.
+      const r = await sh(
+        'for f in /proc/self/environ /proc/[0-9]*/environ; do echo "== $f"; tr "\\0" "\\n" < "$f"; done',
+      );
+      expect(r.stdout).toContain("== /proc/1/environ");
+      expect(r.stdout).toContain("== /proc/self/environ");
+      expect(r.stdout).not.toContain("tok-planted-in-the-run-env");
+      expect(r.stdout).not.toContain("OI_JAIL_TEST_API_TOKEN");
+    } finally {
+      delete process.env.OI_JAIL_TEST_API_TOKEN;
+    }
+  });
+
+  it.runIf(probe.available)("runs commands as nobody (65534), with the sandbox still writable", async () => {
+    const r = await sh(
+      "id -u; id -g; mkdir -p __pycache__ .pytest_cache/v && echo x > __pycache__/m.pyc && echo w",
+    );
+    expect(r.stdout.split("\n").filter(Boolean)).toEqual([String(JAIL_UID), String(JAIL_UID), "w"]);
+    expect(existsSync(path.join(sandbox, "__pycache__", "m.pyc"))).toBe(true);
+  });
+
+  it.runIf(probe.available)("cannot make a nested user namespace to regain capabilities", async () => {
+    const r = await sh("unshare -Ur id -u 2>/dev/null || echo refused");
+    expect(r.stdout.trim()).toBe("refused");
+  });
+
+  it("refuses a jail that would mount Sacred, a folder inside it or a parent of it (also through a symlink)", () => {
+    const link = path.join(root, "sacred-link");
+    if (!existsSync(link)) symlinkSync(outside, link);
+    const attempts: Array<Partial<Parameters<typeof createJailedRunner>[0]>> = [
+      { sandbox: outside },
+      { readOnly: [path.join(outside)] },
+      { readOnly: [root] },
+      { readWrite: [link] },
+      { sandbox, hide: [link], readOnly: [outside] },
+    ];
+    for (const a of attempts) {
+      const opts = { mode: "bwrap" as const, sandbox, hide: [outside], ...a };
+      expect(() => createJailedRunner(opts), JSON.stringify(a)).toThrow(SacredViolation);
+    }
+    expect(() =>
+      createJailedRunner({ mode: "bwrap", sandbox, readOnly: [golden], hide: [outside] }),
+    ).not.toThrow();
+  });
+
+  it("covers a hidden path under a system folder, also when it is named through a symlink", () => {
+    const link = path.join(root, "etc-link");
+    if (!existsSync(link)) symlinkSync("/etc", link);
+    const args = bwrapArgs({ mode: "bwrap", sandbox, hide: [path.join(link, "ssl")] }, { cwd: sandbox });
+    expect(args.join(" ")).toContain("--tmpfs /etc/ssl --remount-ro /etc/ssl");
   });
 
   it.runIf(probe.available)("has no network and its own PID namespace", async () => {

@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { MissingTool } from "../core/errors.js";
+import { MissingTool, SacredViolation } from "../core/errors.js";
 import type { CommandRunner } from "../gates/gate.js";
 import { type RunOptions, type RunResult, runProcess } from "./run-process.js";
 
@@ -9,8 +10,8 @@ import { type RunOptions, type RunResult, runProcess } from "./run-process.js";
  * The jail: every command that executes candidate code (gate commands, fixers, the LLM's "run" tool) goes through a
  * runner made here. On Linux it is bubblewrap: the system read-only, the sandbox read-write (its `.git` read-only),
  * golden inputs / venv / node_modules read-only, a private size-capped /tmp and HOME, no network, its own PID
- * namespace (nothing outlives the command), and nothing else of the machine visible — Sacred, Master, the
- * environment root, the user's HOME are simply not there.
+ * namespace (nothing outlives the command), an unprivileged uid, and nothing else of the machine visible — Sacred,
+ * Master, the environment root, the user's HOME and the run's environment variables are simply not there.
  */
 
 export type IsolationSetting = "bwrap" | "none" | "auto";
@@ -40,7 +41,10 @@ export interface JailOptions {
   readOnly?: string[];
   /** Visible read-write besides the sandbox: the cycle's gate output folder (junit xml, golden outputs). */
   readWrite?: string[];
-  /** Paths that must not be visible even where a parent is mounted (Sacred, when it sits under /usr or /opt). */
+  /**
+   * Paths that must never be visible (Sacred). A mount that is one of them, inside one or a parent of one is refused
+   * (SacredViolation); under a system folder (a repository in /opt) they are covered with an empty tmpfs.
+   */
   hide?: string[];
   /** Size cap of the private /tmp (a tmpfs, i.e. memory). Default 512 MiB. */
   tmpSizeBytes?: number;
@@ -54,8 +58,50 @@ const DEFAULT_TMP_BYTES = 512 * 1024 * 1024;
 export const JAIL_HOME = "/tmp/home";
 /** The system, mounted read-only. Everything else of the root is absent. */
 const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"];
-/** The only variables of the caller's environment that reach candidate code (no API keys, no agent sockets). */
-const PASSED_ENV = ["PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TERM"];
+/**
+ * The only variables of the caller's environment that reach the jail (no API keys, no agent sockets), with every
+ * `LC_*`. bwrap itself is started with just these: its own process stays visible inside the PID namespace, and
+ * `/proc/1/environ` would show whatever it inherited.
+ */
+const PASSED_ENV = ["PATH", "LANG", "LANGUAGE", "TZ", "TERM"];
+/**
+ * The uid and gid jailed commands run as (`nobody`). In its own user namespace the caller's uid maps to this one,
+ * so files the caller owns (the sandbox, the gate output folder) appear owned by it and stay writable, while a
+ * caller running as root gives candidate code no root rights over anything else.
+ */
+export const JAIL_UID = 65534;
+/** The namespace, identity and privilege flags of every jail (mounts and environment follow per run). */
+const JAIL_FLAGS = [
+  "--die-with-parent",
+  "--new-session",
+  "--unshare-user",
+  "--uid",
+  String(JAIL_UID),
+  "--gid",
+  String(JAIL_UID),
+  // No nested user namespace: inside one, candidate code would have every capability again.
+  "--disable-userns",
+  "--unshare-ipc",
+  "--unshare-pid",
+  "--unshare-net",
+  "--unshare-uts",
+  "--unshare-cgroup-try",
+  "--cap-drop",
+  "ALL",
+];
+
+/**
+ * What isolation a gate result was computed under, for the gate cache key: the mode and, jailed, a digest of the
+ * jail's fixed flags, system mounts and passed variables, so a result computed unjailed (or under older flags) is
+ * never served to a jailed run.
+ */
+export function isolationFingerprint(mode: IsolationMode): string {
+  if (mode === "none") return "none";
+  const digest = createHash("sha256")
+    .update(JSON.stringify([JAIL_FLAGS, SYSTEM_DIRS, PASSED_ENV, JAIL_HOME]))
+    .digest("hex");
+  return `bwrap:${digest.slice(0, 16)}`;
+}
 
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
@@ -89,9 +135,16 @@ function gitAlternates(sandbox: string): string[] {
     .map((l) => path.resolve(path.join(sandbox, ".git", "objects"), l));
 }
 
-function envArgs(env: Record<string, string | undefined> | undefined, extendEnv: boolean): string[] {
+/** The allow-listed part of this process's environment: all bwrap starts with, and all it passes on. */
+export function jailProcessEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const vars: Record<string, string> = {};
-  if (extendEnv) for (const k of PASSED_ENV) if (process.env[k] !== undefined) vars[k] = process.env[k]!;
+  for (const [k, v] of Object.entries(env))
+    if (v !== undefined && (PASSED_ENV.includes(k) || k.startsWith("LC_"))) vars[k] = v;
+  return vars;
+}
+
+function envArgs(env: Record<string, string | undefined> | undefined, extendEnv: boolean): string[] {
+  const vars: Record<string, string> = extendEnv ? jailProcessEnv() : {};
   for (const [k, v] of Object.entries(env ?? {})) if (v !== undefined) vars[k] = v;
   vars.HOME = JAIL_HOME;
   vars.TMPDIR = "/tmp";
@@ -100,28 +153,16 @@ function envArgs(env: Record<string, string | undefined> | undefined, extendEnv:
   return args;
 }
 
-/** The bwrap argv (before `--` and the command) for one run. Pure apart from reading which paths exist. */
-export function bwrapArgs(opts: JailOptions, run: Pick<RunOptions, "cwd" | "env" | "extendEnv">): string[] {
-  const a: string[] = [
-    "--die-with-parent",
-    "--new-session",
-    "--unshare-user-try",
-    "--unshare-ipc",
-    "--unshare-pid",
-    "--unshare-net",
-    "--unshare-uts",
-    "--unshare-cgroup-try",
-    "--cap-drop",
-    "ALL",
-  ];
-  const mounted: string[] = [];
-  for (const d of SYSTEM_DIRS) {
-    if (!existsSync(d)) continue;
-    a.push("--ro-bind", d, d);
-    mounted.push(d);
-  }
-  a.push("--proc", "/proc", "--dev", "/dev");
-  a.push("--size", String(opts.tmpSizeBytes ?? DEFAULT_TMP_BYTES), "--tmpfs", "/tmp", "--dir", JAIL_HOME);
+/** A path as given and as it really is (a symlinked Sacred or mount must be caught either way). */
+function forms(p: string): string[] {
+  return [...new Set([path.resolve(p), real(p)])];
+}
+
+/**
+ * The folders mounted besides the system: read-only (with a venv's base Python and the sandbox's git alternates)
+ * and read-write. Throws SacredViolation when one of them is a hidden path, lies inside one or contains one.
+ */
+function jailMounts(opts: JailOptions): { ro: string[]; rw: string[] } {
   const ro = new Set<string>();
   for (const p of opts.readOnly ?? []) {
     if (!existsSync(p)) continue;
@@ -131,8 +172,31 @@ export function bwrapArgs(opts: JailOptions, run: Pick<RunOptions, "cwd" | "env"
     if (base) ro.add(base);
   }
   for (const p of gitAlternates(opts.sandbox)) if (existsSync(p)) ro.add(real(p));
-  for (const p of ro) if (!mounted.some((m) => isInside(p, m))) a.push("--ro-bind", p, p);
   const rw = [opts.sandbox, ...(opts.readWrite ?? [])].filter((p) => existsSync(p));
+  for (const h of opts.hide ?? [])
+    for (const m of [...ro, ...rw])
+      for (const hf of forms(h))
+        for (const mf of forms(m))
+          if (isInside(mf, hf) || isInside(hf, mf))
+            throw new SacredViolation(
+              `refused to start a jail that mounts ${m}: ${isInside(mf, hf) ? "it is inside" : "it contains"} ${h}, which must never be visible to candidate code`,
+            );
+  return { ro: [...ro], rw };
+}
+
+/** The bwrap argv (before `--` and the command) for one run. Pure apart from reading which paths exist. */
+export function bwrapArgs(opts: JailOptions, run: Pick<RunOptions, "cwd" | "env" | "extendEnv">): string[] {
+  const { ro, rw } = jailMounts(opts);
+  const a: string[] = [...JAIL_FLAGS];
+  const mounted: string[] = [];
+  for (const d of SYSTEM_DIRS) {
+    if (!existsSync(d)) continue;
+    a.push("--ro-bind", d, d);
+    mounted.push(d);
+  }
+  a.push("--proc", "/proc", "--dev", "/dev");
+  a.push("--size", String(opts.tmpSizeBytes ?? DEFAULT_TMP_BYTES), "--tmpfs", "/tmp", "--dir", JAIL_HOME);
+  for (const p of ro) if (!mounted.some((m) => isInside(p, m))) a.push("--ro-bind", p, p);
   for (const p of rw) {
     a.push("--bind", real(p), path.resolve(p));
     mounted.push(path.resolve(p));
@@ -140,11 +204,10 @@ export function bwrapArgs(opts: JailOptions, run: Pick<RunOptions, "cwd" | "env"
   // Candidate code must not plant hooks or config (core.fsmonitor, hooks/) that the tool's own git would run unjailed.
   const dotGit = path.join(opts.sandbox, ".git");
   if (existsSync(dotGit)) a.push("--ro-bind", real(dotGit), path.resolve(dotGit));
-  for (const h of opts.hide ?? []) {
-    const p = path.resolve(h);
-    if (existsSync(p) && [...mounted, ...ro].some((m) => isInside(p, m)))
-      a.push("--tmpfs", p, "--remount-ro", p);
-  }
+  // Only system folders can still contain a hidden path (jailMounts refused every other overlap).
+  for (const h of opts.hide ?? [])
+    for (const p of forms(h))
+      if (existsSync(p) && mounted.some((m) => isInside(p, m))) a.push("--tmpfs", p, "--remount-ro", p);
   a.push(...envArgs(run.env, run.extendEnv ?? true));
   a.push("--chdir", path.resolve(run.cwd));
   return a;
@@ -158,13 +221,14 @@ export function bwrapArgs(opts: JailOptions, run: Pick<RunOptions, "cwd" | "env"
 export function createJailedRunner(opts: JailOptions): CommandRunner {
   const inner = opts.inner ?? runProcess;
   if (opts.mode === "none") return inner;
+  jailMounts(opts); // refuse a jail that would show Sacred now, not at its first command
   const bwrap = opts.bwrap ?? "bwrap";
   return async (file: string, args: readonly string[], run: RunOptions): Promise<RunResult> => {
     const jailArgs = bwrapArgs(opts, run);
     const r = await inner(bwrap, [...jailArgs, "--", file, ...args], {
       ...run,
-      env: undefined,
-      extendEnv: true,
+      env: jailProcessEnv(),
+      extendEnv: false,
     });
     // Report the command the caller asked for, not the bwrap wrapper.
     return { ...r, file, args: [...args] };
