@@ -9,17 +9,10 @@ import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
 import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import { installedDependencies } from "../environment/staged-install.js";
-import {
-  createJailedRunner,
-  describeIsolation,
-  type IsolationDecision,
-  resolveIsolation,
-} from "../exec/jail.js";
-import { runProcess } from "../exec/run-process.js";
-import { toolchainMounts } from "../exec/toolchains.js";
+import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
-import { makeGateContext } from "../gates/context.js";
-import type { CommandRunner, GateContext } from "../gates/gate.js";
+import { gateIsolation, makeGateContext } from "../gates/context.js";
+import type { GateContext } from "../gates/gate.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
@@ -313,36 +306,13 @@ export class CampaignRunner {
   /** A gate context on a tree; commands that run the tree's code go through the jail when isolation is on. */
   private gateContext(workdir: string, outputDir: string, signal?: AbortSignal): GateContext {
     const env = this.env;
-    const jailed = this.isolation.mode === "bwrap";
-    // Jailed, a toolchain or module cache in HOME (rustup, Go's) is mounted read-only and used offline.
-    const toolchain = jailed
-      ? toolchainMounts(env.config.profile, { scratch: outputDir })
-      : { readOnly: [], env: {} };
-    const run: CommandRunner = jailed
-      ? createJailedRunner({
-          mode: "bwrap",
-          sandbox: workdir,
-          // (paths that do not exist are left out by the jail)
-          readOnly: [
-            env.layout.golden,
-            this.venv,
-            path.join(env.layout.state, "pycache"),
-            env.layout.nodeModules,
-            env.layout.pythonPackages,
-            ...toolchain.readOnly,
-          ],
-          readWrite: [outputDir],
-          hide: [env.sacred],
-        })
-      : runProcess;
     return makeGateContext({
       workdir,
       config: env.config,
       goldenDir: env.layout.golden,
       outputDir,
       venv: this.venv,
-      env: toolchain.env,
-      run,
+      isolation: gateIsolation(env, this.isolation.mode),
       signal,
       dependencies: installedDependencies(env.layout),
       pythonPackages: env.layout.pythonPackages,

@@ -7,7 +7,7 @@ import type { SacredGuard } from "../environment/sacred.js";
 
 /**
  * Gate results by (working-tree hash, gate, gate fingerprint: commands + tool versions + outside inputs, flake
- * re-runs). Re-checking an unchanged tree reads one small JSON file. Stored under `<root>/.odibi-improve/gate-cache/`.
+ * re-runs, isolation: a result computed unjailed or under other jail flags is never served to a jailed run). Re-checking an unchanged tree reads one small JSON file. Stored under `<root>/.odibi-improve/gate-cache/`.
  */
 export class GateCache {
   constructor(
@@ -15,9 +15,18 @@ export class GateCache {
     private readonly guard: SacredGuard,
   ) {}
 
-  key(parts: { treeHash: string; gate: string; fingerprint: string; flakeReruns: number }): string {
+  key(parts: {
+    treeHash: string;
+    gate: string;
+    fingerprint: string;
+    flakeReruns: number;
+    /** `isolationFingerprint` of the runner the result comes from. */
+    isolation: string;
+  }): string {
     return createHash("sha256")
-      .update(JSON.stringify([parts.treeHash, parts.gate, parts.fingerprint, parts.flakeReruns]))
+      .update(
+        JSON.stringify([parts.treeHash, parts.gate, parts.fingerprint, parts.flakeReruns, parts.isolation]),
+      )
       .digest("hex");
   }
 

@@ -30,6 +30,8 @@ export interface GateContext {
    * part of every cache key, so results cached without them are not served once they are installed.
    */
   dependencies?: string;
+  /** How the commands are isolated (`isolationFingerprint`): part of every cache key, like `dependencies`. */
+  isolation?: string;
 }
 
 export interface GateRunOptions {

@@ -165,6 +165,7 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
             gate: gate.name,
             fingerprint: ctx.dependencies === undefined ? fingerprint : `${fingerprint}\0${ctx.dependencies}`,
             flakeReruns: reruns,
+            isolation: ctx.isolation ?? "none",
           })
         : undefined;
     const hit = key ? opts.cache!.get(key) : undefined;

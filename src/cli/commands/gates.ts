@@ -3,9 +3,11 @@ import { Command } from "@commander-js/extra-typings";
 import { missingDependencyJudge } from "../../campaign/missing-dependency.js";
 import { ExitCode } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
+import { mkdirGuarded } from "../../environment/fs-safe.js";
 import { installedDependencies } from "../../environment/staged-install.js";
+import { describeIsolation, resolveIsolation } from "../../exec/jail.js";
 import { GateCache } from "../../gates/cache.js";
-import { makeGateContext } from "../../gates/context.js";
+import { gateIsolation, makeGateContext } from "../../gates/context.js";
 import { checkGates } from "../../gates/pipeline.js";
 import { renderGateTable } from "../../gates/render.js";
 import { decideVerdict, summarize } from "../../gates/verdict.js";
@@ -16,7 +18,9 @@ import type { CommandContext } from "../main.js";
 /**
  * `odibi-improve gates [--master | --sandbox <id>]`: run the gates once and print the verdict table.
  * On Master: its checks (the baseline). On a sandbox: Master's baseline (cached when unchanged), then the
- * candidate through the cascade (policy on its diff, tests touching its changes first), and the verdict.
+ * candidate through the cascade (policy on its diff, tests touching its changes first), and the verdict. The commands
+ * run in the same jail as a campaign's; a sandbox may hold a model's code, so `isolation: auto` without a working
+ * jail refuses to check one, as an LLM campaign would.
  * Exit 0: Master green / sandbox promotable; 1: failures / not promotable.
  */
 export function gatesCommand(ctx: CommandContext) {
@@ -31,22 +35,29 @@ export function gatesCommand(ctx: CommandContext) {
         throw ctx.usage("--master and --sandbox are exclusive", "Pass one of them.");
       await withEnvironment(ctx.root(), out, async (env) => {
         await repositoryDependencies(env, out);
+        const isolation = await resolveIsolation(env.config.isolation, { llm: opts.sandbox !== undefined });
+        if (isolation.warning) out.warn(isolation.warning);
+        else out.line(describeIsolation(isolation));
         const progress = (run: GateRun) =>
           out.line(
             `  ${run.gate}${run.scope === "targeted" ? " (targeted)" : ""}: ${run.checks.length} check(s)${run.cached ? ", cached" : ""}`,
           );
         const cache =
           env.config.gates.cache && opts.cache ? new GateCache(env.layout.gateCache, env.guard) : undefined;
-        const contextFor = (workdir: string, name: string) =>
-          makeGateContext({
+        const contextFor = (workdir: string, name: string) => {
+          const outputDir = path.join(env.layout.state, "gate-output", name);
+          mkdirGuarded(env.guard, outputDir); // (made before the jail, which mounts only what exists)
+          return makeGateContext({
             workdir,
             config: env.config,
             goldenDir: env.layout.golden,
-            outputDir: path.join(env.layout.state, "gate-output", name),
+            outputDir,
+            isolation: gateIsolation(env, isolation.mode),
             dependencies: installedDependencies(env.layout),
             pythonPackages: env.layout.pythonPackages,
             log: ctx.json() ? undefined : (l) => out.line(`    ${l}`),
           });
+        };
 
         const missing = missingDependencyJudge(env.config.profile, env.layout.master);
         const noteOf = (c: Check) => {
