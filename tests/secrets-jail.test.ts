@@ -56,7 +56,7 @@ describe("the gates command runs jailed, and the isolation is part of the cache 
     const unjailed = await gates();
     expect(unjailed.err).toContain("isolation: none");
     expect(witnessOf(unjailed.out)).toBe(
-      `uid=${process.getuid?.()} home=${process.env.HOME} env=${SECRET} proc=True`,
+      `uid=${process.getuid?.()} home=${process.env.HOME} env=None proc=True`,
     );
 
     writeFileSync(cfg, readFileSync(cfg, "utf8").replace("isolation: none\n", "isolation: bwrap\n"));

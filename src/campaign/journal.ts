@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
 import type { SacredGuard } from "../environment/sacred.js";
+import { processRedactor } from "../llm/redact.js";
 
 /**
  * The write-ahead log of cycle steps (`<root>/journal.jsonl`): every step is journaled before and after, so a
@@ -40,7 +41,7 @@ export class Journal {
 
   append(entry: Omit<JournalEntry, "at">): void {
     this.guard.assertWritable(this.file);
-    let line = `${JSON.stringify({ at: new Date().toISOString(), ...entry })}\n`;
+    let line = `${processRedactor().text(JSON.stringify({ at: new Date().toISOString(), ...entry }))}\n`;
     if (!this.checkedTail) {
       // A torn last line from a kill mid-write: end it, so this entry starts on a line of its own.
       this.checkedTail = true;

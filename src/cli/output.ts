@@ -1,6 +1,7 @@
 import { ExitCode, errorMessage, OdibiImproveError } from "../core/errors.js";
+import { processRedactor } from "../llm/redact.js";
 
-/** How a command talks: human lines, or one JSON document with --json. */
+/** How a command talks: human lines, or one JSON document with --json. Secrets of the environment are redacted. */
 export interface Output {
   json: boolean;
   line(text: string): void;
@@ -12,10 +13,13 @@ export function makeOutput(json: boolean): Output {
   return {
     json,
     line: (t) => {
-      if (!json) process.stdout.write(`${t}\n`);
+      if (!json) process.stdout.write(processRedactor().text(`${t}\n`));
     },
-    warn: (t) => process.stderr.write(`warning: ${t}\n`),
-    result: (human, data) => process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`),
+    warn: (t) => process.stderr.write(processRedactor().text(`warning: ${t}\n`)),
+    result: (human, data) =>
+      process.stdout.write(
+        processRedactor().text(json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`),
+      ),
   };
 }
 

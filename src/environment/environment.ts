@@ -13,6 +13,7 @@ import path from "node:path";
 import { type Config, type ConfigInput, loadConfig, parseConfig, renderConfig } from "../config/index.js";
 import { EnvironmentStateError, NotFoundError, UsageError } from "../core/errors.js";
 import type { ProfileName } from "../core/types.js";
+import { processRedactor } from "../llm/redact.js";
 import { detectProfile } from "../profiles/index.js";
 import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
 import { git, gitRaw, gitTopLevel, headCommit, statusLines, treeHash } from "./git.js";
@@ -474,7 +475,9 @@ export class ImprovementEnvironment {
       `Gates passed: ${info.gatesPassed.join(", ") || "(none configured)"}`,
       ...(info.details ? ["", info.details] : []),
     ].join("\n");
-    await git(sandbox.path, ["commit", "-q", "--no-verify", "-F", "-"], { input: message });
+    await git(sandbox.path, ["commit", "-q", "--no-verify", "-F", "-"], {
+      input: processRedactor().text(message),
+    });
     const commit = await headCommit(sandbox.path);
     await git(this.layout.master, ["fetch", "-q", "--no-tags", "--", sandbox.path, commit]);
     await git(this.layout.master, ["merge", "-q", "--ff-only", commit]);

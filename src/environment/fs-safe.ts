@@ -9,11 +9,12 @@ import {
   writeSync,
 } from "node:fs";
 import path from "node:path";
+import { processRedactor } from "../llm/redact.js";
 import type { SacredGuard } from "./sacred.js";
 
 /**
  * Writes that go through the Sacred guard. Atomic replace: temp file + fsync + rename, so a reader (or a crash)
- * never sees half a file.
+ * never sees half a file. Text is written with the environment's secrets redacted (status, reports, records, caches).
  */
 /** A text file's contents, or undefined when it cannot be read (absent, a folder, no permission). */
 export function readTextIf(file: string): string | undefined {
@@ -30,7 +31,7 @@ export function writeFileAtomic(guard: SacredGuard, file: string, data: string |
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const fd = openSync(tmp, "w");
   try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    writeSync(fd, typeof data === "string" ? Buffer.from(processRedactor().text(data)) : data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

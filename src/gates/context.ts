@@ -5,6 +5,7 @@ import { pythonGatePath } from "../environment/python-deps.js";
 import { createJailedRunner, type IsolationMode, isolationFingerprint } from "../exec/jail.js";
 import { runProcess } from "../exec/run-process.js";
 import { toolchainMounts } from "../exec/toolchains.js";
+import { secretsInEnvironment } from "../llm/redact.js";
 import { resolveCommands } from "../profiles/profiles.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { buildGateEnv } from "./env.js";
@@ -55,7 +56,8 @@ export function gateIsolation(env: { sacred: string; layout: Layout }, mode: Iso
 }
 
 /**
- * The runner and extra environment for the commands: jailed, the tree is writable, the output folder too, golden,
+ * The runner and extra environment for the commands. Unjailed, they run as they are, without the secret variables
+ * of this process's environment. Jailed, the tree is writable, the output folder too, golden,
  * the venv, python packages, `readOnly` and the profile's toolchains in HOME (rustup, Go's module cache, used
  * offline) are read-only, and Sacred is refused.
  */
@@ -64,7 +66,13 @@ function gateRunner(
   venv: string,
 ): { run: CommandRunner; env: Record<string, string> } {
   const iso = input.isolation;
-  if (iso?.mode !== "bwrap") return { run: runProcess, env: {} };
+  if (iso?.mode !== "bwrap") {
+    // Unjailed, commands inherit this process's environment: all but its secrets.
+    const unset = Object.fromEntries(secretsInEnvironment(process.env).map((s) => [s.name, undefined]));
+    const run: CommandRunner = (file, args, opts) =>
+      runProcess(file, args, { ...opts, env: { ...unset, ...opts.env } });
+    return { run, env: {} };
+  }
   const toolchain = toolchainMounts(input.config.profile, { scratch: input.outputDir });
   const run = createJailedRunner({
     mode: "bwrap",

@@ -4,7 +4,7 @@ import { classifyLlmError, retryAfterMs } from "./classify-error.js";
 import { LlmError } from "./errors.js";
 import { costOf, priceFor } from "./pricing.js";
 import { resolveModel } from "./provider-factory.js";
-import { createRedactor, type Redactor } from "./redact.js";
+import { createRedactor, type Redactor, secretsInEnvironment } from "./redact.js";
 import type { LlmSettings, ModelPrice, TokenUsage } from "./types.js";
 
 export interface LlmToolCall {
@@ -46,7 +46,7 @@ export interface LlmClient {
   /** Where requests go (never contains a key). */
   readonly endpoint: string;
   readonly price?: ModelPrice;
-  /** Redacts the keys this client read; use it on everything written. */
+  /** Redacts the key this client read and every secret of its environment; use it on everything written. */
   readonly redactor: Redactor;
   /** Environment variables holding secrets: drop them from the environment of gate processes. */
   readonly secretEnvNames: string[];
@@ -73,9 +73,10 @@ export function createLlmClient(settings: LlmSettings, opts: CreateLlmClientOpti
   // returns them instead and the brain writes them to the trajectory. A logger the user installed is kept.
   const g = globalThis as { AI_SDK_LOG_WARNINGS?: unknown };
   if (g.AI_SDK_LOG_WARNINGS === undefined) g.AI_SDK_LOG_WARNINGS = false;
-  const resolved = resolveModel(settings, opts.env ?? process.env);
+  const env = opts.env ?? process.env;
+  const resolved = resolveModel(settings, env);
   const price = priceFor(settings.model, settings.prices);
-  const redactor = createRedactor(resolved.secrets);
+  const redactor = createRedactor([...resolved.secrets, ...secretsInEnvironment(env)]);
 
   async function once(req: LlmStepRequest): Promise<Omit<LlmStepResult, "retries">> {
     const timeout = new AbortController();
@@ -84,8 +85,9 @@ export function createLlmClient(settings: LlmSettings, opts: CreateLlmClientOpti
     try {
       const r = await generateText({
         model: resolved.model,
-        system: req.system,
-        messages: req.messages,
+        // Whatever reached the conversation (tool output, file contents, the model's own words), no secret leaves.
+        system: redactor.text(req.system),
+        messages: redactor.value(req.messages),
         tools: req.tools,
         // Retries are ours: the SDK's fixed 2 s start cannot be configured, and we log each one.
         maxRetries: 0,

@@ -2,6 +2,7 @@ import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSyn
 import path from "node:path";
 import type { z } from "zod";
 import type { SacredGuard } from "../environment/sacred.js";
+import { processRedactor } from "../llm/redact.js";
 
 /**
  * Append-only JSON Lines. A crash can leave the last line half-written; reading skips it (and any other line that
@@ -50,12 +51,12 @@ export function readJsonl<T>(file: string, schema: z.ZodType<T>): JsonlRead<T> {
   return { records, warnings, endsClean };
 }
 
-/** Appends one record as one line and fsyncs, so an acknowledged record survives a power cut. */
+/** Appends one record as one line (secrets redacted) and fsyncs, so an acknowledged record survives a power cut. */
 export function appendJsonl(guard: SacredGuard, file: string, record: unknown): void {
   guard.assertWritable(file);
   const fd = openSync(file, "a");
   try {
-    writeSync(fd, `${JSON.stringify(record)}\n`);
+    writeSync(fd, `${processRedactor().text(JSON.stringify(record))}\n`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
