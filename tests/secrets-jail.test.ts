@@ -1,9 +1,10 @@
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { JAIL_HOME, JAIL_UID, probeIsolation } from "../src/exec/jail.js";
-import { cli } from "./campaign-cli.js";
+import { cli, runWithLlm } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
+import { startLlmServer } from "./llm-server.js";
 
 /**
  * Issue 10, items 5 and 9 through the real CLI: what jailed code can see of the run (environment, uid), the
@@ -17,21 +18,27 @@ const CI = process.env.CI === "true";
 const SECRET_NAME = "OI_PLANTED_DEPLOY_TOKEN";
 const SECRET = "tok-planted-9f3c1e7a5b";
 
-/** A test that fails with what its process can see: uid, HOME, the planted variable, and every /proc environ. */
+/**
+ * A test that fails with what its process can see: uid, HOME, the planted variable, whether any /proc environ shows
+ * it, and the value dug out of there (the odibi-improve process is visible when the tests run unjailed).
+ */
 const WITNESS_TEST = `import glob
 import os
 
 
 def test_witness():
-    seen = []
+    dug = None
     for f in glob.glob("/proc/*/environ"):
         try:
             with open(f, "rb") as fh:
-                seen.append(fh.read().decode("utf8", "replace"))
+                entries = fh.read().decode("utf8", "replace").split("\\0")
         except OSError:
-            pass
-    leaked = any("${SECRET_NAME}" in s for s in seen)
-    assert False, f"uid={os.getuid()} home={os.environ.get('HOME')} env={os.environ.get('${SECRET_NAME}')} proc={leaked}"
+            continue
+        for kv in entries:
+            if kv.startswith("${SECRET_NAME}="):
+                dug = kv.split("=", 1)[1]
+    env = os.environ.get("${SECRET_NAME}")
+    assert False, f"uid={os.getuid()} home={os.environ.get('HOME')} env={env} proc={dug is not None} dug={dug}"
 `;
 
 const witnessOf = (json: string): string => {
@@ -70,4 +77,93 @@ describe("the gates command runs jailed, and the isolation is part of the cache 
     const again = JSON.parse((await gates()).out).result as typeof result;
     expect(again.runs.find((r) => r.gate === "tests")?.cached).toBe(true);
   });
+});
+
+/** Every file under `dir` (symlinks not followed) with its bytes as latin1 text, so nothing can hide a match. */
+function filesUnder(dir: string): Array<{ file: string; text: string }> {
+  const out: Array<{ file: string; text: string }> = [];
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const file = path.join(e.parentPath, e.name);
+    out.push({ file, text: readFileSync(file).toString("latin1") });
+  }
+  return out;
+}
+
+describe("no secret of the run's environment reaches the model or a file under the root", () => {
+  it.runIf(probe.available || CI).each(["bwrap", "none"] as const)(
+    "a real campaign (isolation %s): what tests, the model or the tool write is redacted",
+    async (isolation) => {
+      expect(probe.available, probe.reason).toBe(true);
+      const sacred = await makeGitRepo(path.join(tempDir(), "witness"), {
+        "calc.py": "def add(a, b):\n    return a + b\n",
+        "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+        "tests/test_witness.py": WITNESS_TEST,
+        "pytest.ini": "[pytest]\npythonpath = .\n",
+      });
+      const root = path.join(tempDir(), "root");
+      expect((await cli(["init", "--source", sacred, "--root", root, "--profile", "python"])).code).toBe(0);
+      appendFileSync(path.join(root, "config.yaml"), `isolation: ${isolation}\n`);
+      const key = "sk-secrets-jail-campaign-key";
+      // The scripted model repeats the secret in its words and its summary: the next request and every writer
+      // must redact it.
+      const server = await startLlmServer([
+        {
+          type: "tools",
+          text: `I will use ${SECRET} to deploy.`,
+          calls: [
+            { name: "replace_in_file", args: { path: "calc.py", old_text: "a + b", new_text: "b + a" } },
+          ],
+        },
+        { type: "tools", calls: [{ name: "finish", args: { summary: `done, token ${SECRET}` } }] },
+      ]);
+      let run: Awaited<ReturnType<typeof cli>>;
+      try {
+        run = await runWithLlm(
+          root,
+          server.origin,
+          "secrets-model",
+          key,
+          ["--max-attempts", "1", "--max-cycles", "1"],
+          { [SECRET_NAME]: SECRET },
+        );
+      } finally {
+        await server.close();
+      }
+      expect(server.requests, run.out + run.err).toHaveLength(2);
+      const bodies = server.requests.map((r) => JSON.stringify(r.body));
+      // The witness test's failure is in the first prompt.
+      if (isolation === "bwrap") {
+        // Jailed, the tests saw nothing of the run's environment, by no route.
+        expect(witnessOf(bodies[0]!)).toBe(`uid=${JAIL_UID} home=${JAIL_HOME} env=None proc=False`);
+        expect(bodies[0]).toContain("dug=None");
+      } else {
+        // Unjailed, the secret variables are not passed on, but the test dug the value out of the tool's own
+        // /proc/<pid>/environ and printed it: redacted before it reached the model.
+        expect(witnessOf(bodies[0]!)).toMatch(/ env=None proc=True$/);
+        expect(bodies[0]).toContain(`dug=[REDACTED:${SECRET_NAME}]`);
+      }
+      // The model's own words came back to it redacted.
+      expect(bodies[1]).toContain(`[REDACTED:${SECRET_NAME}]`);
+      for (const b of bodies) {
+        expect(b).not.toContain(SECRET);
+        expect(b).not.toContain(key);
+      }
+      expect(run.out + run.err).not.toContain(SECRET);
+
+      const files = filesUnder(root).map((f) => ({ ...f, rel: path.relative(root, f.file) }));
+      const leaks = files.filter((f) => f.text.includes(SECRET) || f.text.includes(key)).map((f) => f.rel);
+      // Unjailed, pytest itself writes the JUnit XML of the gates (under stories/): a file the candidate's own
+      // process wrote, as it could write any other (docs/safety.md). Everything the tool writes is redacted.
+      const candidateWritten = (rel: string) => isolation === "none" && /^stories\/.*\.xml$/.test(rel);
+      expect(leaks.filter((f) => !candidateWritten(f))).toEqual([]);
+      // The routes were exercised: the redacted secret is in the trajectory and, unjailed, in memory and reports.
+      const redacted = files.filter((f) => f.text.includes(`[REDACTED:${SECRET_NAME}]`)).map((f) => f.rel);
+      const wrote = (dir: string) => redacted.some((f) => f.startsWith(dir));
+      expect(wrote("trajectories"), redacted.join(", ")).toBe(true);
+      if (isolation === "none")
+        for (const dir of ["memory", "reports", "journal.jsonl", ".odibi-improve/gate-cache"])
+          expect(wrote(dir), `${dir}: ${redacted.join(", ")}`).toBe(true);
+    },
+  );
 });

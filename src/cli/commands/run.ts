@@ -1,5 +1,6 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type CampaignEvent, CampaignRunner } from "../../campaign/runner.js";
+import { processRedactor } from "../../llm/redact.js";
 import { withEnvironment } from "../context.js";
 import type { CommandContext } from "../main.js";
 import { makeLlmImprover } from "./llm-improver.js";
@@ -73,7 +74,9 @@ export function progressPrinter(
       process.once("exit", clearLive); // an error message then starts on a clean line
     }
   };
-  return (e: CampaignEvent) => {
+  return (event: CampaignEvent) => {
+    // The run log (usually redirected to a file): redacted before any line is cut short.
+    const e = processRedactor().value(event);
     if (json) {
       stream.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`);
       return;
