@@ -213,6 +213,21 @@ describe("bubblewrap jail (real)", async () => {
     },
   );
 
+  it.runIf(process.platform === "linux")("says when bubblewrap is too old for the jail's flags", async () => {
+    // A stand-in for bubblewrap 0.6 (Ubuntu 22.04), which has no --disable-userns.
+    const fake = path.join(root, "bwrap-0.6");
+    writeFileSync(
+      fake,
+      '#!/bin/sh\n[ "$1" = --version ] && { echo "bubblewrap 0.6.1"; exit 0; }\necho "bwrap: Unknown option --disable-userns" >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
+    const p = await probeIsolation({ bwrap: fake });
+    expect(p.available).toBe(false);
+    expect(p.reason).toBe(
+      "bubblewrap 0.6.1 is too old: the jail needs bubblewrap 0.8 or newer (--disable-userns); bwrap: Unknown option --disable-userns",
+    );
+  });
+
   it("mode none runs the command as it is", async () => {
     const r = await createJailedRunner({ mode: "none", sandbox: root })("/bin/sh", ["-c", "echo $HOME"], {
       cwd: root,

@@ -261,6 +261,14 @@ export async function probeIsolation(opts: { bwrap?: string } = {}): Promise<Iso
     const r = await run("/bin/sh", ["-c", "echo jail-ok"], { cwd: dir, timeoutMs: 15_000 });
     if (r.exitCode === 0 && r.stdout.includes("jail-ok")) return { available: true, bwrap, version };
     const why = (r.stderr.trim() || r.stdout.trim()).split("\n")[0] ?? "";
+    const [major = 0, minor = 0] = (/(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+    if (major === 0 && minor < 8)
+      return {
+        available: false,
+        bwrap,
+        version,
+        reason: `${version} is too old: the jail needs bubblewrap 0.8 or newer (--disable-userns); ${why || `exit ${r.exitCode}`}`,
+      };
     return {
       available: false,
       bwrap,
