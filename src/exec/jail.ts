@@ -158,9 +158,12 @@ function forms(p: string): string[] {
   return [...new Set([path.resolve(p), real(p)])];
 }
 
+const systemDirs = (): string[] => SYSTEM_DIRS.filter((d) => existsSync(d));
+
 /**
- * The folders mounted besides the system: read-only (with a venv's base Python and the sandbox's git alternates)
- * and read-write. Throws SacredViolation when one of them is a hidden path, lies inside one or contains one.
+ * The folders mounted besides the system: read-only (with a venv's base Python and the sandbox's git alternates;
+ * none inside a system folder, which is mounted whole) and read-write. Throws SacredViolation when one of them is a
+ * hidden path, lies inside one or contains one.
  */
 function jailMounts(opts: JailOptions): { ro: string[]; rw: string[] } {
   const ro = new Set<string>();
@@ -172,6 +175,8 @@ function jailMounts(opts: JailOptions): { ro: string[]; rw: string[] } {
     if (base) ro.add(base);
   }
   for (const p of gitAlternates(opts.sandbox)) if (existsSync(p)) ro.add(real(p));
+  const system = systemDirs();
+  for (const p of ro) if (system.some((d) => isInside(p, d))) ro.delete(p);
   const rw = [opts.sandbox, ...(opts.readWrite ?? [])].filter((p) => existsSync(p));
   for (const h of opts.hide ?? [])
     for (const m of [...ro, ...rw])
@@ -179,7 +184,7 @@ function jailMounts(opts: JailOptions): { ro: string[]; rw: string[] } {
         for (const mf of forms(m))
           if (isInside(mf, hf) || isInside(hf, mf))
             throw new SacredViolation(
-              `refused to start a jail that mounts ${m}: ${isInside(mf, hf) ? "it is inside" : "it contains"} ${h}, which must never be visible to candidate code`,
+              `refused to start a jail that mounts ${m}: ${isInside(mf, hf) ? "it is inside" : "it contains"} ${h}, which must never be visible to candidate code. Keep the environment root, the venv and its Python outside Sacred and Sacred outside them.`,
             );
   return { ro: [...ro], rw };
 }
@@ -188,15 +193,11 @@ function jailMounts(opts: JailOptions): { ro: string[]; rw: string[] } {
 export function bwrapArgs(opts: JailOptions, run: Pick<RunOptions, "cwd" | "env" | "extendEnv">): string[] {
   const { ro, rw } = jailMounts(opts);
   const a: string[] = [...JAIL_FLAGS];
-  const mounted: string[] = [];
-  for (const d of SYSTEM_DIRS) {
-    if (!existsSync(d)) continue;
-    a.push("--ro-bind", d, d);
-    mounted.push(d);
-  }
+  const mounted = systemDirs();
+  for (const d of mounted) a.push("--ro-bind", d, d);
   a.push("--proc", "/proc", "--dev", "/dev");
   a.push("--size", String(opts.tmpSizeBytes ?? DEFAULT_TMP_BYTES), "--tmpfs", "/tmp", "--dir", JAIL_HOME);
-  for (const p of ro) if (!mounted.some((m) => isInside(p, m))) a.push("--ro-bind", p, p);
+  for (const p of ro) a.push("--ro-bind", p, p);
   for (const p of rw) {
     a.push("--bind", real(p), path.resolve(p));
     mounted.push(path.resolve(p));
