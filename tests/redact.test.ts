@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { createLlmClient } from "../src/llm/client.js";
 import { DEFAULT_KEY_ENV } from "../src/llm/provider-factory.js";
-import { createRedactor, secretsInEnvironment } from "../src/llm/redact.js";
+import {
+  createRedactor,
+  processRedactor,
+  processSecretNames,
+  secretsInEnvironment,
+} from "../src/llm/redact.js";
+import { testSettings } from "./llm-fixtures.js";
 
 const VALUE = "s3cr3t-value-123";
 
@@ -67,5 +74,17 @@ describe("createRedactor", () => {
     const v = r.value({ messages: [{ content: [{ type: "text", text: VALUE }] }], bytes, n: 1 });
     expect(v).toEqual({ messages: [{ content: [{ type: "text", text: "[REDACTED:X_KEY]" }] }], bytes, n: 1 });
     expect(v.bytes).toBe(bytes);
+  });
+});
+
+describe("the process-wide redactor", () => {
+  it("takes the LLM key also from a variable whose name does not look secret", () => {
+    const key = "k-from-a-plain-name-0042";
+    expect(processRedactor().text(key)).toBe(key);
+    createLlmClient(testSettings("openai-compatible", "http://127.0.0.1:9/v1", { apiKeyEnv: "MY_LLM_VAR" }), {
+      env: { MY_LLM_VAR: key },
+    });
+    expect(processRedactor().text(`saw ${key}`)).toBe("saw [REDACTED:MY_LLM_VAR]");
+    expect(processSecretNames()).toContain("MY_LLM_VAR");
   });
 });

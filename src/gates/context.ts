@@ -5,7 +5,7 @@ import { pythonGatePath } from "../environment/python-deps.js";
 import { createJailedRunner, type IsolationMode, isolationFingerprint } from "../exec/jail.js";
 import { runProcess } from "../exec/run-process.js";
 import { toolchainMounts } from "../exec/toolchains.js";
-import { secretsInEnvironment } from "../llm/redact.js";
+import { processSecretNames } from "../llm/redact.js";
 import { resolveCommands } from "../profiles/profiles.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { buildGateEnv } from "./env.js";
@@ -68,7 +68,7 @@ function gateRunner(
   const iso = input.isolation;
   if (iso?.mode !== "bwrap") {
     // Unjailed, commands inherit this process's environment: all but its secrets.
-    const unset = Object.fromEntries(secretsInEnvironment(process.env).map((s) => [s.name, undefined]));
+    const unset = Object.fromEntries(processSecretNames().map((n) => [n, undefined]));
     const run: CommandRunner = (file, args, opts) =>
       runProcess(file, args, { ...opts, env: { ...unset, ...opts.env } });
     return { run, env: {} };

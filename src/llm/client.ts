@@ -4,7 +4,7 @@ import { classifyLlmError, retryAfterMs } from "./classify-error.js";
 import { LlmError } from "./errors.js";
 import { costOf, priceFor } from "./pricing.js";
 import { resolveModel } from "./provider-factory.js";
-import { createRedactor, type Redactor, secretsInEnvironment } from "./redact.js";
+import { addProcessSecrets, createRedactor, type Redactor, secretsInEnvironment } from "./redact.js";
 import type { LlmSettings, ModelPrice, TokenUsage } from "./types.js";
 
 export interface LlmToolCall {
@@ -77,6 +77,8 @@ export function createLlmClient(settings: LlmSettings, opts: CreateLlmClientOpti
   const resolved = resolveModel(settings, env);
   const price = priceFor(settings.model, settings.prices);
   const redactor = createRedactor([...resolved.secrets, ...secretsInEnvironment(env)]);
+  // The key is redacted from everything the process writes, and unset for unjailed commands, whatever its name.
+  addProcessSecrets(resolved.secrets);
 
   async function once(req: LlmStepRequest): Promise<Omit<LlmStepResult, "retries">> {
     const timeout = new AbortController();

@@ -81,10 +81,28 @@ export function createRedactor(secrets: ReadonlyArray<Secret>): Redactor {
   return { text, value };
 }
 
-let processWide: Redactor | undefined;
+let processWide: { secrets: Secret[]; redactor: Redactor } | undefined;
+
+function processState(): { secrets: Secret[]; redactor: Redactor } {
+  if (!processWide) {
+    const secrets = secretsInEnvironment(process.env);
+    processWide = { secrets, redactor: createRedactor(secrets) };
+  }
+  return processWide;
+}
 
 /** The redactor of this process's environment, built on first use (at the start of a command). */
 export function processRedactor(): Redactor {
-  processWide ??= createRedactor(secretsInEnvironment(process.env));
-  return processWide;
+  return processState().redactor;
+}
+
+/** The variables holding the process-wide secrets: unjailed commands run without them. */
+export function processSecretNames(): string[] {
+  return [...new Set(processState().secrets.map((s) => s.name))];
+}
+
+/** Secrets read under a name that does not look secret (the LLM key from `llm.api_key_env`) join the redactor. */
+export function addProcessSecrets(secrets: ReadonlyArray<Secret>): void {
+  const all = [...processState().secrets, ...secrets];
+  processWide = { secrets: all, redactor: createRedactor(all) };
 }
