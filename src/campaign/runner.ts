@@ -8,6 +8,7 @@ import type { ImprovementEnvironment, SandboxInfo } from "../environment/environ
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
 import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
+import { type Fingerprint, takeFingerprint, watchSacred } from "../environment/sacred.js";
 import { installedDependencies } from "../environment/staged-install.js";
 import {
   createJailedRunner,
@@ -116,6 +117,8 @@ export class CampaignRunner {
   private stopWatcher?: NodeJS.Timeout;
   private campaignId = "";
   private record!: CampaignRecord;
+  /** Sacred as this run last saw it: a change to its working tree or HEAD stops the campaign (watchSacred). */
+  private sacredSeen!: Fingerprint;
 
   constructor(
     private readonly env: ImprovementEnvironment,
@@ -201,11 +204,16 @@ export class CampaignRunner {
     this.stopWatcher.unref();
 
     const campaignStart = resumeFrom ? Date.parse(resumeFrom.started_at) : started;
+    this.sacredSeen = takeFingerprint(this.env.sacred);
     let reason: StopReason | null = null;
     let cyclesThisRun = 0;
     let lastFoundWork: boolean | undefined;
     try {
       for (;;) {
+        this.sacredSeen = watchSacred(this.sacredSeen, this.env.sacred, {
+          since: "this campaign started",
+          warn: (m) => this.log(`warning: ${m}`),
+        });
         const s = this.status.current;
         reason = checkStop({
           cyclesCompleted: resumeFrom ? s.cycles_completed : cyclesThisRun,
