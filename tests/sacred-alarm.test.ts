@@ -104,9 +104,9 @@ describe("a campaign whose Sacred changes while it runs (real CLI, generic profi
     const cfg = path.join(root, "config.yaml");
     writeFileSync(
       cfg,
-      readFileSync(cfg, "utf8")
+      `${readFileSync(cfg, "utf8")
         .replace("commands: {}", `commands:\n  test: "sh '${sh}'"`)
-        .replace("gates:\n", "gates:\n  cache: false\n  flake_reruns: 0\n") + "isolation: none\n",
+        .replace("gates:\n", "gates:\n  cache: false\n  flake_reruns: 0\n")}isolation: none\n`,
     );
     const run = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "3", "--convergence", "3"]);
     return { run, sacred, root };
