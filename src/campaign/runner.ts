@@ -31,7 +31,9 @@ import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
 import { readStatus, StatusTracker } from "../status/status-tracker.js";
 import type { CycleReportData } from "../status/types.js";
-import { decide } from "./decide.js";
+import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
+import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
+import { decide, type VerdictFacts } from "./decide.js";
 import { discoverIssues } from "./discover.js";
 import { environmentFailures, listWork } from "./find-work.js";
 import { Journal, type JournalEntry } from "./journal.js";
@@ -573,10 +575,27 @@ export class CampaignRunner {
       llmEnd = { error: r.error, rejected: r.rejected };
     }
     report.approach.summary = summary;
+    // A path git ignores cannot be committed: that candidate is rejected, and only it.
+    const ignored = rejectIgnoredPaths(await ignoredByGit(sandbox.path, llmFiles ?? []));
+    if (ignored) {
+      await this.resetSandbox(sandbox);
+      const lesson = this.lesson(cycle, task, approach, "rejected", {
+        reason: ignored.reason,
+        gate: ignored.gate,
+        files: llmFiles,
+        summary,
+        tokens,
+        costUsd,
+      });
+      this.memory.record(lesson);
+      report.decision = { action: "reject", reason: ignored.reason };
+      this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
+      return { promoted: false, rejected: true, learned: true };
+    }
     const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
-    const { files, diff } = changed.length
+    const { commit, files, diff } = changed.length
       ? await env.freezeCandidate(sandbox, llmFiles)
-      : { files: [] as string[], diff: "" };
+      : { commit: sandbox.baseCommit, files: [] as string[], diff: "" };
     this.step(cycle, "attempt_done", { approach: approachId(approach), files });
     if (files.length === 0) {
       await this.resetSandbox(sandbox);
@@ -611,7 +630,10 @@ export class CampaignRunner {
       task.kind === "failure" ? task : undefined,
       env.config.gates.mode,
     );
-    const decision = decide(this.facts(verdict, candidate, files.length > 0));
+    const discovered = await discoveredIssueFacts(sandbox.path, sandbox.baseCommit, commit, task, files);
+    const decision = decide(this.facts(verdict, candidate, files.length > 0, discovered));
+    const unrelated = unrelatedFiles(task, files);
+    if (unrelated.length) report.unrelatedFiles = unrelated;
     report.gatesAfter = summariseGates(candidate);
     report.newFailures = verdict.newFailures.map((c) => ({
       gate: c.gate,
@@ -664,7 +686,12 @@ export class CampaignRunner {
     return { promoted: true, rejected: false, learned: true };
   }
 
-  private facts(v: GateVerdict, candidate: GateResult, changed: boolean) {
+  private facts(
+    v: GateVerdict,
+    candidate: GateResult,
+    changed: boolean,
+    discoveredIssue: VerdictFacts["discoveredIssue"],
+  ) {
     const policyRun = candidate.runs.find((r) => r.gate === "policy");
     const required = new Set<string>();
     const g = this.env.config.gates;
@@ -685,7 +712,8 @@ export class CampaignRunner {
       targetFixed: v.targetFixed ?? null,
       missingRequiredGates: v.notRun.filter((n) => required.has(n)),
       mode: this.env.config.gates.mode,
-    } satisfies Parameters<typeof decide>[0];
+      discoveredIssue,
+    } satisfies VerdictFacts;
   }
 
   private lesson(

@@ -471,6 +471,7 @@ export class ImprovementEnvironment {
       "",
       `Cycle: ${info.cycleId}`,
       `Task: ${info.task}`,
+      `Files changed: ${files.join(", ")}`,
       `Gates passed: ${info.gatesPassed.join(", ") || "(none configured)"}`,
       ...(info.details ? ["", info.details] : []),
     ].join("\n");
