@@ -77,3 +77,69 @@ describe("a path git ignores, written by the model", () => {
     expect(report).toContain("ignored-path");
   });
 });
+
+describe("a discovered-issue task (all tests green; the issue is a leftover debug print)", () => {
+  const IO = 'def load(path):\n    print(f"debug {path=}")\n    return path.upper()\n';
+  const FILES = {
+    "pkg/__init__.py": "",
+    "pkg/io.py": IO,
+    "pkg/util.py": "def twice(x):\n    return 2 * x\n",
+    "tests/test_io.py":
+      "from pkg.io import load\nfrom pkg.util import twice\n\n\ndef test_load():\n    assert load('a') == 'A'\n\n\ndef test_twice():\n    assert twice(2) == 4\n",
+    "pytest.ini": "[pytest]\npythonpath = .\n",
+    "docs/notes.md": "notes\n",
+  };
+  const edit = (file: string, old_text: string, new_text: string): ScriptedCall => ({
+    name: "replace_in_file",
+    args: { path: file, old_text, new_text },
+  });
+
+  async function attempt(calls: ScriptedCall[]) {
+    const env = await environment(FILES);
+    const head = (await git(env.master, ["rev-parse", "HEAD"])).trim();
+    const run = await campaignWith(env.root, calls);
+    expect(run.err, run.out).not.toMatch(/error:/);
+    const after = (await git(env.master, ["rev-parse", "HEAD"])).trim();
+    const lessons = jsonl(path.join(env.root, "memory", "lessons.jsonl")).filter(
+      (l) => l.approach.kind === "llm",
+    );
+    const report = readFileSync(path.join(env.root, "reports", "cycle_001_report.md"), "utf8");
+    expect(report).toContain("leftover debug print at pkg/io.py:2 in load\\(\\)");
+    return { env, run, promoted: after !== head, lesson: lessons[0], report };
+  }
+
+  it("an edit elsewhere is not promoted ('no new failure' is not enough)", async () => {
+    const r = await attempt([edit("pkg/util.py", "return 2 * x", "return x + x")]);
+    expect(r.promoted, r.run.out).toBe(false);
+    expect(r.lesson).toMatchObject({
+      outcome: "rejected",
+      reason: "the diff does not touch pkg/io.py, where the discovered issue is",
+    });
+  });
+
+  it("rewording the print in its file is not promoted: the issue is still there", async () => {
+    const r = await attempt([edit("pkg/io.py", 'f"debug {path=}"', 'f"DEBUG {path=}"')]);
+    expect(r.promoted, r.run.out).toBe(false);
+    expect(r.lesson).toMatchObject({
+      outcome: "rejected",
+      reason: "the discovered issue is still in pkg/io.py on the candidate",
+    });
+  });
+
+  it("removing it is promoted; the commit names the task and the files; an unrelated file is flagged", async () => {
+    const r = await attempt([
+      edit("pkg/io.py", '    print(f"debug {path=}")\n', ""),
+      edit("docs/notes.md", "notes", "notes, edited"),
+    ]);
+    expect(r.promoted, r.run.out).toBe(true);
+    expect(r.lesson).toMatchObject({
+      outcome: "promoted",
+      reason: expect.stringMatching(/removes the discovered issue in pkg\/io\.py/),
+    });
+    const message = await git(r.env.master, ["log", "-1", "--format=%B"]);
+    expect(message).toContain("leftover debug print at pkg/io.py:2 in load()");
+    expect(message).toMatch(/^Files changed: (docs\/notes\.md, pkg\/io\.py|pkg\/io\.py, docs\/notes\.md)$/m);
+    expect(r.report).toMatch(/Files unrelated to the task.*docs\/notes\.md/);
+    expect(r.report).not.toMatch(/Files unrelated to the task.*pkg\/io\.py/);
+  });
+});
