@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { git } from "../src/environment/git.js";
@@ -141,5 +141,57 @@ describe("a discovered-issue task (all tests green; the issue is a leftover debu
     expect(message).toMatch(/^Files changed: (docs\/notes\.md, pkg\/io\.py|pkg\/io\.py, docs\/notes\.md)$/m);
     expect(r.report).toMatch(/Files unrelated to the task.*docs\/notes\.md/);
     expect(r.report).not.toMatch(/Files unrelated to the task.*pkg\/io\.py/);
+  });
+});
+
+describe("a tool that cannot start stops the campaign, and is never recorded as a failed approach", () => {
+  async function runWithVenv(venv: string) {
+    const env = await environment(CALC_FILES);
+    const run = await cli(["--root", env.root, "run", "--no-llm", "--max-cycles", "2"], {
+      ODIBI_IMPROVE_VENV: venv,
+    });
+    return { env, run };
+  }
+  const nothingLearned = (root: string) => {
+    expect(jsonl(path.join(root, "memory", "lessons.jsonl"))).toEqual([]);
+    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    expect(status.status).toBe("failed");
+    expect(status.issues_avoided).toEqual([]);
+  };
+
+  it("the gates' venv deleted", async () => {
+    const gone = path.join(tempDir(), "deleted-venv");
+    const { env, run } = await runWithVenv(gone);
+    expect(run.code, run.out + run.err).toBe(1);
+    expect(run.err).toContain(`the gates' venv at ${gone} has no working python`);
+    expect(run.err).toContain("odibi-improve setup");
+    nothingLearned(env.root);
+  });
+
+  it("the venv's python points at an interpreter that is gone", async () => {
+    const venv = path.join(tempDir(), "venv");
+    mkdirSync(path.join(venv, "bin"), { recursive: true });
+    symlinkSync("/nonexistent/python3.11", path.join(venv, "bin", "python"));
+    const { env, run } = await runWithVenv(venv);
+    expect(run.code, run.out + run.err).toBe(1);
+    expect(run.err).toContain("has no working python");
+    nothingLearned(env.root);
+  });
+
+  it("a configured program that is not installed (generic profile)", async () => {
+    const base = tempDir();
+    const sacred = await makeGitRepo(path.join(base, "repo"), { "a.txt": "a\n" });
+    const root = path.join(base, "root");
+    expect((await cli(["init", "--source", sacred, "--root", root, "--profile", "generic"])).code).toBe(0);
+    const cfg = path.join(root, "config.yaml");
+    writeFileSync(
+      cfg,
+      readFileSync(cfg, "utf8").replace("commands: {}", 'commands:\n  test: "no-such-tester --all"'),
+    );
+    const run = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "2"]);
+    expect(run.code, run.out + run.err).toBe(1);
+    expect(run.err).toContain("no-such-tester (for `no-such-tester --all`) is not installed or not on PATH");
+    expect(run.err).toContain("Install no-such-tester");
+    nothingLearned(root);
   });
 });

@@ -40,6 +40,7 @@ import { Journal, type JournalEntry } from "./journal.js";
 import { missingDependencyJudge } from "./missing-dependency.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
+import { assertToolsStart } from "./tool-check.js";
 
 /** An LLM approach, plugged in by the CLI when an LLM is configured (src/brain). */
 export interface LlmImprover {
@@ -407,7 +408,9 @@ export class CampaignRunner {
     };
     try {
       this.status.setStep("gates_before", { cycle });
-      const baseline = await checkGates(ctxFor("before"), { cache, treeHash: await this.treeOf(sandbox) });
+      const before = ctxFor("before");
+      await this.toolsStart(before);
+      const baseline = await checkGates(before, { cache, treeHash: await this.treeOf(sandbox) });
       report.gatesBefore = summariseGates(baseline);
       await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
       this.store.noteBaseline(this.record, baseline);
@@ -575,6 +578,8 @@ export class CampaignRunner {
       llmEnd = { error: r.error, rejected: r.rejected };
     }
     report.approach.summary = summary;
+    // What the approach did is judged only if the tools could run meanwhile (a venv deleted is not its failure).
+    await this.toolsStart(ctx);
     // A path git ignores cannot be committed: that candidate is rejected, and only it.
     const ignored = rejectIgnoredPaths(await ignoredByGit(sandbox.path, llmFiles ?? []));
     if (ignored) {
@@ -624,6 +629,7 @@ export class CampaignRunner {
       changedFiles: files,
       cache,
     });
+    await this.toolsStart(ctx);
     const verdict = decideVerdict(
       baseline,
       candidate,
@@ -749,6 +755,16 @@ export class CampaignRunner {
       ...(x.tokens !== undefined ? { tokens: x.tokens } : {}),
       ...(x.costUsd !== undefined ? { costUsd: x.costUsd } : {}),
     };
+  }
+
+  /** Throws MissingTool when a configured tool cannot start (see tool-check.ts). */
+  private async toolsStart(ctx: GateContext): Promise<void> {
+    await assertToolsStart({
+      commands: ctx.commands,
+      env: ctx.env,
+      ...(["odibi", "python"].includes(this.env.config.profile) ? { venv: this.venv } : {}),
+      neutralDir: ctx.outputDir,
+    });
   }
 
   private async resetSandbox(sandbox: SandboxInfo): Promise<void> {
