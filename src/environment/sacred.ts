@@ -173,7 +173,8 @@ export function classifySacredDifference(before: Fingerprint, after: Fingerprint
       (benign ? out.benign : out.alarm).push(`${label} ${p}`);
     }
   }
-  if (before.head !== after.head)
+  // (A fingerprint recorded before HEAD was recorded has none; a `.git` appearing or going shows in the paths.)
+  if (before.head !== undefined && after.head !== undefined && before.head !== after.head)
     out.alarm.unshift(`HEAD ${before.head ?? "(none)"} → ${after.head ?? "(none)"}`);
   return out;
 }
