@@ -66,6 +66,16 @@ describe("through the real CLI", () => {
     expect(r.err).toContain(`${cfg}:${line}:14: stop_conditions.max_hours: `);
   });
 
+  it("flags are held to the same bounds: --max-hours 10000 is a usage error, exit 2", async () => {
+    const base = tempDir();
+    const sacred = await makeGitRepo(path.join(base, "repo"), { "a.py": "x = 1\n" });
+    const root = path.join(base, "root");
+    expect((await cli(["init", "--source", sacred, "--root", root, "--profile", "generic"])).code).toBe(0);
+    const r = await cli(["--root", root, "run", "--no-llm", "--max-hours", "10000"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--max-hours takes a positive number, at most 168");
+  });
+
   it("a source path that is gone is an error at source.sacred_repo, exit 2", async () => {
     const base = tempDir();
     const sacred = await makeGitRepo(path.join(base, "repo"), { "a.py": "x = 1\n" });

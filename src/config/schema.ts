@@ -13,6 +13,14 @@ const command = z.string().min(1, "a command must not be empty");
 const DAY_SECONDS = 86_400;
 const WEEK_HOURS = 168;
 const MAX_CYCLES = 100_000;
+const MAX_ATTEMPTS = 100;
+/** The largest sensible value of each campaign limit (command-line flags are held to the same bounds). */
+export const CAMPAIGN_LIMITS = {
+  maxCycles: MAX_CYCLES,
+  maxHours: WEEK_HOURS,
+  convergence: MAX_CYCLES,
+  maxAttempts: MAX_ATTEMPTS,
+} as const;
 /** Seconds, more than 0 and at most a day. */
 const seconds = () => z.number().positive().max(DAY_SECONDS, `at most ${DAY_SECONDS} (one day, in seconds)`);
 /** Hours of a campaign, more than 0 and at most a week. */
@@ -20,7 +28,7 @@ const hours = () => z.number().positive().max(WEEK_HOURS, `at most ${WEEK_HOURS}
 /** A count of cycles, 1 to 100000. */
 const cycles = () => z.int().min(1).max(MAX_CYCLES);
 /** LLM attempts per cycle, 0 (none) to 100. */
-const attempts = () => z.int().min(0).max(100);
+const attempts = () => z.int().min(0).max(MAX_ATTEMPTS);
 
 // Descriptions (`.describe`) reach the JSON Schema, so editors show them on hover and in completion.
 
