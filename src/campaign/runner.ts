@@ -592,9 +592,10 @@ export class CampaignRunner {
         tokens,
         costUsd,
       });
-      this.memory.record(lesson);
       report.decision = { action: "reject", reason: ignored.reason };
       this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
+      this.memory.record(lesson);
+      this.step(cycle, "lesson_recorded");
       return { promoted: false, rejected: true, learned: true };
     }
     const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
