@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
+import {
+  discoveredIssueGone,
+  issueOnBase,
+  rejectIgnoredPaths,
+  unrelatedFiles,
+} from "../src/campaign/candidate-checks.js";
 import { decide, type VerdictFacts } from "../src/campaign/decide.js";
+import { discoverInPython } from "../src/campaign/discover.js";
+import { discoveredTask } from "../src/campaign/find-work.js";
 import {
   checkStop,
   exitCodeForStop,
@@ -17,6 +25,7 @@ const clean: VerdictFacts = {
   targetFixed: true,
   missingRequiredGates: [],
   mode: "baseline",
+  discoveredIssue: null,
 };
 
 describe("decide", () => {
@@ -92,6 +101,79 @@ const going: StopFacts = {
   stopRequested: false,
   lastCycleFoundWork: true,
 };
+
+describe("discovered-issue tasks", () => {
+  const base =
+    'def load(path):\n    print(f"debug {path=}")\n    return open(path).read()\n\n\ndef save(p, s):\n    return p\n';
+  const issue = discoverInPython("pkg/io.py", base)[0]!;
+  const task = discoveredTask(issue);
+  const facts = { ...clean, targetFixed: null };
+
+  it("'no new failure' alone never promotes one: the diff must touch its file and the issue must be gone", () => {
+    expect(decide({ ...facts, discoveredIssue: { file: "pkg/io.py", touched: false, gone: false } })).toEqual(
+      { action: "reject", reason: "the diff does not touch pkg/io.py, where the discovered issue is" },
+    );
+    expect(decide({ ...facts, discoveredIssue: { file: "pkg/io.py", touched: true, gone: false } })).toEqual({
+      action: "reject",
+      reason: "the discovered issue is still in pkg/io.py on the candidate",
+    });
+    expect(decide({ ...facts, discoveredIssue: { file: "pkg/io.py", touched: true, gone: true } })).toEqual({
+      action: "promote",
+      reason:
+        "removes the discovered issue in pkg/io.py and introduces no new failure; all required gates ran",
+    });
+  });
+
+  it("the issue is gone only when its kind has fewer hits in its function and over the changed files", () => {
+    expect(issueOnBase(task, base)).toMatchObject({ kind: "debug_print", function: "load" });
+    const b = { "pkg/io.py": base };
+    const removed = base.replace('    print(f"debug {path=}")\n', "");
+    expect(discoveredIssueGone(issue, b, { "pkg/io.py": removed })).toBe(true);
+    // Reworded: a different signature, but still a debug print in load().
+    const reworded = base.replace('f"debug {path=}"', 'f"DEBUG: {path=}"');
+    expect(discoveredIssueGone(issue, b, { "pkg/io.py": reworded })).toBe(false);
+    // Moved into save(): gone from load(), but not from the file.
+    const moved = removed.replace("    return p\n", '    print(f"debug {p=}")\n    return p\n');
+    expect(discoveredIssueGone(issue, b, { "pkg/io.py": moved })).toBe(false);
+    // Moved into another file.
+    expect(
+      discoveredIssueGone(
+        issue,
+        { ...b, "pkg/other.py": undefined },
+        { "pkg/io.py": removed, "pkg/other.py": 'print(f"debug {x=}")\n' },
+      ),
+    ).toBe(false);
+    // The issue's file deleted.
+    expect(discoveredIssueGone(issue, b, { "pkg/io.py": undefined })).toBe(false);
+  });
+
+  it("unrelated files: neither named by the task nor in a named file's folder", () => {
+    expect(unrelatedFiles(task, ["pkg/io.py", "pkg/util.py", "other/x.py", "README.md"])).toEqual([
+      "other/x.py",
+      "README.md",
+    ]);
+    // A failing test names the code under test in its traceback: that file is related.
+    const failure = {
+      kind: "failure" as const,
+      target: "tests/test_calc.py::test_add",
+      title: "tests failure tests/test_calc.py::test_add: assert -1 == 5",
+      signature: "s",
+      file: "tests/test_calc.py",
+      detail: "calc.py:2: in add",
+    };
+    expect(unrelatedFiles(failure, ["calc.py", "tests/test_calc.py", "docs/x.md"])).toEqual(["docs/x.md"]);
+    expect(unrelatedFiles({ ...failure, file: undefined }, ["docs/x.md"])).toEqual([]);
+  });
+
+  it("a path git ignores rejects the candidate under ignored-path", () => {
+    expect(rejectIgnoredPaths([])).toBeNull();
+    expect(rejectIgnoredPaths(["build/x.py"])).toMatchObject({
+      action: "reject",
+      gate: "policy",
+      reason: expect.stringContaining("policy:ignored-path:build/x.py"),
+    });
+  });
+});
 
 describe("checkStop", () => {
   it("goes on while no condition holds", () => {

@@ -25,6 +25,11 @@ export interface VerdictFacts {
   /** Gates the configuration requires (`gates.require_*`) that did not run on the candidate. */
   missingRequiredGates: string[];
   mode: "baseline" | "strict";
+  /**
+   * For a discovered-issue task (null otherwise): the issue's file, whether the diff touches it, and whether the
+   * issue is gone on the candidate (candidate-checks.ts). "No new failure" alone never promotes such a task.
+   */
+  discoveredIssue: { file: string; touched: boolean; gone: boolean } | null;
 }
 
 export interface Decision {
@@ -78,10 +83,24 @@ export function decide(f: VerdictFacts): Decision {
   if (f.targetFixed === false) {
     return { action: "reject", reason: "the targeted failure still fails" };
   }
+  const issue = f.discoveredIssue;
+  if (issue && !issue.touched) {
+    return {
+      action: "reject",
+      reason: `the diff does not touch ${issue.file}, where the discovered issue is`,
+    };
+  }
+  if (issue && !issue.gone) {
+    return { action: "reject", reason: `the discovered issue is still in ${issue.file} on the candidate` };
+  }
   if (f.mode === "strict" && f.remainingFailures > 0) {
     return { action: "reject", reason: `strict mode: ${f.remainingFailures} check(s) still fail` };
   }
   const why =
-    f.targetFixed === true ? "fixes its target and introduces no new failure" : "introduces no new failure";
+    f.targetFixed === true
+      ? "fixes its target and introduces no new failure"
+      : issue
+        ? `removes the discovered issue in ${issue.file} and introduces no new failure`
+        : "introduces no new failure";
   return { action: "promote", reason: `${why}; all required gates ran` };
 }

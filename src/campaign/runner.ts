@@ -8,6 +8,7 @@ import type { ImprovementEnvironment, SandboxInfo } from "../environment/environ
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
 import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
+import { type Fingerprint, takeFingerprint, watchSacred } from "../environment/sacred.js";
 import { installedDependencies } from "../environment/staged-install.js";
 import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
@@ -23,13 +24,16 @@ import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
 import { readStatus, StatusTracker } from "../status/status-tracker.js";
 import type { CycleReportData } from "../status/types.js";
-import { decide } from "./decide.js";
+import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
+import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
+import { decide, type VerdictFacts } from "./decide.js";
 import { discoverIssues } from "./discover.js";
 import { environmentFailures, listWork } from "./find-work.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import { missingDependencyJudge } from "./missing-dependency.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
+import { assertToolsStart } from "./tool-check.js";
 
 /** An LLM approach, plugged in by the CLI when an LLM is configured (src/brain). */
 export interface LlmImprover {
@@ -109,6 +113,8 @@ export class CampaignRunner {
   private stopWatcher?: NodeJS.Timeout;
   private campaignId = "";
   private record!: CampaignRecord;
+  /** Sacred as this run last saw it: a change to its working tree or HEAD stops the campaign (watchSacred). */
+  private sacredSeen!: Fingerprint;
 
   constructor(
     private readonly env: ImprovementEnvironment,
@@ -194,11 +200,16 @@ export class CampaignRunner {
     this.stopWatcher.unref();
 
     const campaignStart = resumeFrom ? Date.parse(resumeFrom.started_at) : started;
+    this.sacredSeen = takeFingerprint(this.env.sacred);
     let reason: StopReason | null = null;
     let cyclesThisRun = 0;
     let lastFoundWork: boolean | undefined;
     try {
       for (;;) {
+        this.sacredSeen = watchSacred(this.sacredSeen, this.env.sacred, {
+          since: "this campaign started",
+          warn: (m) => this.log(`warning: ${m}`),
+        });
         const s = this.status.current;
         reason = checkStop({
           cyclesCompleted: resumeFrom ? s.cycles_completed : cyclesThisRun,
@@ -367,7 +378,9 @@ export class CampaignRunner {
     };
     try {
       this.status.setStep("gates_before", { cycle });
-      const baseline = await checkGates(ctxFor("before"), { cache, treeHash: await this.treeOf(sandbox) });
+      const before = ctxFor("before");
+      await this.toolsStart(before);
+      const baseline = await checkGates(before, { cache, treeHash: await this.treeOf(sandbox) });
       report.gatesBefore = summariseGates(baseline);
       await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
       this.store.noteBaseline(this.record, baseline);
@@ -535,10 +548,30 @@ export class CampaignRunner {
       llmEnd = { error: r.error, rejected: r.rejected };
     }
     report.approach.summary = summary;
+    // What the approach did is judged only if the tools could run meanwhile (a venv deleted is not its failure).
+    await this.toolsStart(ctx);
+    // A path git ignores cannot be committed: that candidate is rejected, and only it.
+    const ignored = rejectIgnoredPaths(await ignoredByGit(sandbox.path, llmFiles ?? []));
+    if (ignored) {
+      await this.resetSandbox(sandbox);
+      const lesson = this.lesson(cycle, task, approach, "rejected", {
+        reason: ignored.reason,
+        gate: ignored.gate,
+        files: llmFiles,
+        summary,
+        tokens,
+        costUsd,
+      });
+      report.decision = { action: "reject", reason: ignored.reason };
+      this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
+      this.memory.record(lesson);
+      this.step(cycle, "lesson_recorded");
+      return { promoted: false, rejected: true, learned: true };
+    }
     const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
-    const { files, diff } = changed.length
+    const { commit, files, diff } = changed.length
       ? await env.freezeCandidate(sandbox, llmFiles)
-      : { files: [] as string[], diff: "" };
+      : { commit: sandbox.baseCommit, files: [] as string[], diff: "" };
     this.step(cycle, "attempt_done", { approach: approachId(approach), files });
     if (files.length === 0) {
       await this.resetSandbox(sandbox);
@@ -567,13 +600,17 @@ export class CampaignRunner {
       changedFiles: files,
       cache,
     });
+    await this.toolsStart(ctx);
     const verdict = decideVerdict(
       baseline,
       candidate,
       task.kind === "failure" ? task : undefined,
       env.config.gates.mode,
     );
-    const decision = decide(this.facts(verdict, candidate, files.length > 0));
+    const discovered = await discoveredIssueFacts(sandbox.path, sandbox.baseCommit, commit, task, files);
+    const decision = decide(this.facts(verdict, candidate, files.length > 0, discovered));
+    const unrelated = unrelatedFiles(task, files);
+    if (unrelated.length) report.unrelatedFiles = unrelated;
     report.gatesAfter = summariseGates(candidate);
     report.newFailures = verdict.newFailures.map((c) => ({
       gate: c.gate,
@@ -626,7 +663,12 @@ export class CampaignRunner {
     return { promoted: true, rejected: false, learned: true };
   }
 
-  private facts(v: GateVerdict, candidate: GateResult, changed: boolean) {
+  private facts(
+    v: GateVerdict,
+    candidate: GateResult,
+    changed: boolean,
+    discoveredIssue: VerdictFacts["discoveredIssue"],
+  ) {
     const policyRun = candidate.runs.find((r) => r.gate === "policy");
     const required = new Set<string>();
     const g = this.env.config.gates;
@@ -647,7 +689,8 @@ export class CampaignRunner {
       targetFixed: v.targetFixed ?? null,
       missingRequiredGates: v.notRun.filter((n) => required.has(n)),
       mode: this.env.config.gates.mode,
-    } satisfies Parameters<typeof decide>[0];
+      discoveredIssue,
+    } satisfies VerdictFacts;
   }
 
   private lesson(
@@ -683,6 +726,16 @@ export class CampaignRunner {
       ...(x.tokens !== undefined ? { tokens: x.tokens } : {}),
       ...(x.costUsd !== undefined ? { costUsd: x.costUsd } : {}),
     };
+  }
+
+  /** Throws MissingTool when a configured tool cannot start (see tool-check.ts). */
+  private async toolsStart(ctx: GateContext): Promise<void> {
+    await assertToolsStart({
+      commands: ctx.commands,
+      env: ctx.env,
+      ...(["odibi", "python"].includes(this.env.config.profile) ? { venv: this.venv } : {}),
+      neutralDir: ctx.outputDir,
+    });
   }
 
   private async resetSandbox(sandbox: SandboxInfo): Promise<void> {

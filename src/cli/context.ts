@@ -1,8 +1,13 @@
 import path from "node:path";
-import { errorMessage, OdibiImproveError, UsageError } from "../core/errors.js";
+import { errorMessage, OdibiImproveError, SacredChanged, UsageError } from "../core/errors.js";
 import { ImprovementEnvironment } from "../environment/environment.js";
 import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
-import { type Fingerprint, takeFingerprint, verifyFingerprint } from "../environment/sacred.js";
+import {
+  classifySacredDifference,
+  type Fingerprint,
+  takeFingerprint,
+  watchSacred,
+} from "../environment/sacred.js";
 import type { DepsOutcome } from "../environment/staged-install.js";
 import { defaultVenvDir, ensurePythonEnv } from "../pyenv/python-env.js";
 import type { Output } from "./output.js";
@@ -15,9 +20,9 @@ export function resolveRoot(root: string | undefined): string {
 }
 
 /**
- * Open the environment, run `fn`, and verify Sacred at the end: the command must leave Sacred exactly as it found
- * it (a loud SacredViolation otherwise). A change made to Sacred between commands (by the human) is reported
- * and re-recorded: Master does not follow it (auto_reset_master is never automatic).
+ * Open the environment, run `fn`, and verify Sacred at the end: a change to its working tree or HEAD during the
+ * command is a SacredChanged error, a change inside its `.git` only a warning (watchSacred). A change made to Sacred
+ * between commands is reported and re-recorded: Master does not follow it (auto_reset_master is never automatic).
  */
 export async function withEnvironment<T>(
   root: string | undefined,
@@ -27,23 +32,25 @@ export async function withEnvironment<T>(
   const env = ImprovementEnvironment.open(resolveRoot(root));
   const recorded = env.recordedFingerprint();
   let before: Fingerprint = takeFingerprint(env.sacred);
-  if (recorded && recorded.digest !== before.digest) {
-    out.warn(
-      `Sacred (${env.sacred}) changed since it was recorded (by you, presumably). Master does not follow it; the new state is recorded.`,
-    );
+  if (recorded && (recorded.digest !== before.digest || recorded.head !== before.head)) {
+    if (classifySacredDifference(recorded, before).alarm.length > 0)
+      out.warn(
+        `Sacred (${env.sacred}) changed since it was last recorded; odibi-improve cannot tell who changed it. Master does not follow it; the new state is recorded.`,
+      );
     before = env.recordSacred();
   }
+  const watch = () =>
+    watchSacred(before, env.sacred, { since: "this command started", warn: (m) => out.warn(m) });
+  let result: T;
   try {
-    return await fn(env);
-  } finally {
-    verifyFingerprint(before, env.sacred, {
-      since: "this command started",
-      hint:
-        "odibi-improve only reads Sacred (its guard refuses every write there), so another program changed it " +
-        "meanwhile (you, your editor's git integration, a fetch) — or this is a bug to report with the " +
-        "list above. Master is not affected; the next command records Sacred's new state.",
-    });
+    result = await fn(env);
+  } catch (err) {
+    // A campaign that already stopped for a Sacred change said so; any other failure is checked too.
+    if (!(err instanceof SacredChanged)) watch();
+    throw err;
   }
+  watch();
+  return result;
 }
 
 /**

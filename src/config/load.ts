@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument, stringify } from "yaml";
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue, NotFoundError } from "../core/errors.js";
@@ -46,10 +47,14 @@ function zodIssues(file: string, doc: Document, lc: LineCounter, error: z.ZodErr
   return out;
 }
 
+function parseYaml(text: string): { doc: Document; lc: LineCounter } {
+  const lc = new LineCounter();
+  return { doc: parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true }), lc };
+}
+
 /** Parse and validate YAML text. Errors name file, line and column. */
 export function parseConfig(text: string, file: string): Config {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const { doc, lc } = parseYaml(text);
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
@@ -80,7 +85,25 @@ export function loadConfig(file: string): Config {
       `no configuration at ${file}`,
       "Run `odibi-improve init --source <repo> --root <root>` first, or pass the right --root.",
     );
-  return parseConfig(readFileSync(file, "utf8"), file);
+  const text = readFileSync(file, "utf8");
+  const config = parseConfig(text, file);
+  // Sacred is resolved against the root, the config file's folder (ImprovementEnvironment.sacred).
+  const sacred = path.resolve(path.dirname(file), config.source.sacred_repo);
+  if (!existsSync(sacred)) {
+    const { doc, lc } = parseYaml(text);
+    throw new ConfigError(
+      [
+        {
+          file,
+          ...locate(doc, lc, ["source", "sacred_repo"]),
+          path: "source.sacred_repo",
+          message: `the source repository ${sacred} does not exist`,
+        },
+      ],
+      "Restore the repository at that path, or point source.sacred_repo at where it is now.",
+    );
+  }
+  return config;
 }
 
 /** Render a config as YAML with a header comment. */

@@ -9,6 +9,27 @@ import { PROFILES } from "../core/types.js";
 
 const command = z.string().min(1, "a command must not be empty");
 
+// Bounds: a value outside them is a typo or a unit mistake (minutes for hours, ms for s), never a wish.
+const DAY_SECONDS = 86_400;
+const WEEK_HOURS = 168;
+const MAX_CYCLES = 100_000;
+const MAX_ATTEMPTS = 100;
+/** The largest sensible value of each campaign limit (command-line flags are held to the same bounds). */
+export const CAMPAIGN_LIMITS = {
+  maxCycles: MAX_CYCLES,
+  maxHours: WEEK_HOURS,
+  convergence: MAX_CYCLES,
+  maxAttempts: MAX_ATTEMPTS,
+} as const;
+/** Seconds, more than 0 and at most a day. */
+const seconds = () => z.number().positive().max(DAY_SECONDS, `at most ${DAY_SECONDS} (one day, in seconds)`);
+/** Hours of a campaign, more than 0 and at most a week. */
+const hours = () => z.number().positive().max(WEEK_HOURS, `at most ${WEEK_HOURS} (one week, in hours)`);
+/** A count of cycles, 1 to 100000. */
+const cycles = () => z.int().min(1).max(MAX_CYCLES);
+/** LLM attempts per cycle, 0 (none) to 100. */
+const attempts = () => z.int().min(0).max(MAX_ATTEMPTS);
+
 // Descriptions (`.describe`) reach the JSON Schema, so editors show them on hover and in completion.
 
 export const EnvironmentSection = z
@@ -67,21 +88,15 @@ export const GatesSection = z
       .boolean()
       .default(true)
       .describe("Reuse gate results for an unchanged tree (tree hash + command + tools)."),
-    timeout_seconds: z.number().positive().default(1800).describe("Time limit of one gate command."),
+    timeout_seconds: seconds().default(1800).describe("Time limit of one gate command."),
   })
   .describe("What a candidate must pass to reach Master.");
 
 export const StopConditionsSection = z
   .strictObject({
-    max_cycles: z.int().min(1).default(10).describe("Stop after this many cycles."),
-    max_hours: z
-      .number()
-      .positive()
-      .default(4)
-      .describe("Stop after this many hours (checked inside steps too)."),
-    convergence_cycles: z
-      .int()
-      .min(1)
+    max_cycles: cycles().default(10).describe("Stop after this many cycles."),
+    max_hours: hours().default(4).describe("Stop after this many hours (checked inside steps too)."),
+    convergence_cycles: cycles()
       .default(3)
       .describe("Stop after this many cycles in a row that learned nothing."),
   })
@@ -131,10 +146,10 @@ export const LlmSection = z
       .describe(
         "Name of the environment variable holding the key. The key itself is never written to a file.",
       ),
-    max_attempts: z.int().min(0).default(3).describe("LLM attempts per cycle."),
-    max_steps: z.int().min(1).default(30).describe("Model turns (tool calls) per attempt."),
-    attempt_timeout_seconds: z.number().positive().default(600).describe("Wall time of one attempt."),
-    request_timeout_seconds: z.number().positive().default(120).describe("Time limit of one model request."),
+    max_attempts: attempts().default(3).describe("LLM attempts per cycle."),
+    max_steps: z.int().min(1).max(1000).default(30).describe("Model turns (tool calls) per attempt."),
+    attempt_timeout_seconds: seconds().default(600).describe("Wall time of one attempt."),
+    request_timeout_seconds: seconds().default(120).describe("Time limit of one model request."),
     max_retries: z
       .int()
       .min(0)
@@ -187,15 +202,9 @@ export const CampaignSection = z
       .default(true)
       .describe("Use the LLM when one is configured (false = deterministic fixers only)."),
     // The roadmap's CampaignConfig names (see campaign-aliases.ts): folded into stop_conditions, gates and llm.
-    max_cycles: z.int().positive().optional().describe("Roadmap name; overrides stop_conditions.max_cycles."),
-    max_hours: z
-      .number()
-      .positive()
-      .optional()
-      .describe("Roadmap name; overrides stop_conditions.max_hours."),
-    convergence_threshold: z
-      .int()
-      .positive()
+    max_cycles: cycles().optional().describe("Roadmap name; overrides stop_conditions.max_cycles."),
+    max_hours: hours().optional().describe("Roadmap name; overrides stop_conditions.max_hours."),
+    convergence_threshold: cycles()
       .optional()
       .describe("Roadmap name; overrides stop_conditions.convergence_cycles."),
     require_tests_pass: z.boolean().optional().describe("Roadmap name; overrides gates.require_pytest_pass."),
@@ -205,9 +214,7 @@ export const CampaignSection = z
       .optional()
       .describe("Roadmap name; overrides gates.require_golden_projects."),
     enable_llm_improvements: z.boolean().optional().describe("Roadmap name; overrides campaign.llm."),
-    max_improvement_attempts_per_cycle: z
-      .int()
-      .min(0)
+    max_improvement_attempts_per_cycle: attempts()
       .optional()
       .describe("Roadmap name; overrides llm.max_attempts."),
     llm_model: z.string().optional().describe("Roadmap name; overrides llm.model."),

@@ -68,6 +68,16 @@ export class SacredViolation extends OdibiImproveError {
   }
 }
 
+/**
+ * Sacred's working tree, tracked content or HEAD changed while a command ran. The tool only reads Sacred, but it
+ * cannot tell which program made the change, so it stops rather than guess.
+ */
+export class SacredChanged extends OdibiImproveError {
+  constructor(message: string, hint: string) {
+    super(message, { exitCode: ExitCode.failure, hint });
+  }
+}
+
 /** A required external tool is not installed. */
 export class MissingTool extends OdibiImproveError {
   readonly tool: string;

@@ -472,6 +472,7 @@ export class ImprovementEnvironment {
       "",
       `Cycle: ${info.cycleId}`,
       `Task: ${info.task}`,
+      `Files changed: ${files.join(", ")}`,
       `Gates passed: ${info.gatesPassed.join(", ") || "(none configured)"}`,
       ...(info.details ? ["", info.details] : []),
     ].join("\n");

@@ -15,15 +15,33 @@ interface LockOwner {
   at: string;
 }
 
+/**
+ * Whether a process still runs. A zombie (exited, not yet reaped by its parent: state `Z` in `/proc/<pid>/stat`)
+ * answers signal 0 like a live process but will never release anything, so it counts as dead.
+ */
 export function isPidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false; // no procfs (Windows, macOS): signal 0 is all there is
+  }
+  // "<pid> (<comm>) <state> …": comm may hold spaces and parentheses, so the state follows the last ")".
+  return stat
+    .slice(stat.lastIndexOf(")") + 1)
+    .trim()
+    .startsWith("Z");
 }
 
 function readOwner(file: string): LockOwner | null {

@@ -21,7 +21,8 @@ import {
   type PolicyViolation,
 } from "./types.js";
 
-export const RULES: Record<PolicyRule, PolicyRuleFn> = {
+/** The rules judged from a diff (`ignored-path` is not: see POLICY_RULES). */
+export const RULES: Record<Exclude<PolicyRule, "ignored-path">, PolicyRuleFn> = {
   "test-deleted": testDeletedRule,
   "test-skipped": testSkippedRule,
   "assert-weakened": assertWeakenedRule,
@@ -46,7 +47,7 @@ export function evaluatePolicy(
 ): PolicyViolation[] {
   const files = typeof diff === "string" ? parseGitDiff(diff) : diff;
   const input = { files, settings: settingsOf(config), readers };
-  return POLICY_RULES.flatMap((rule) => RULES[rule](input));
+  return POLICY_RULES.flatMap((rule) => (rule === "ignored-path" ? [] : RULES[rule](input)));
 }
 
 const MESSAGE_CAP = 400;

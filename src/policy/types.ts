@@ -14,6 +14,8 @@ export const POLICY_RULES = [
   "size-limit",
   "binary-file",
   "outside-repo",
+  // Judged before a diff exists (campaign/candidate-checks.ts): git cannot stage a path it ignores.
+  "ignored-path",
 ] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 

@@ -90,6 +90,14 @@ export function renderCycleReport(d: CycleReportData): string {
   out.push("", "## Gates", "", gatesTable(d.gatesBefore, d.gatesAfter));
   if (d.newFailures?.length) out.push("", "New failures on the candidate:", "", checkList(d.newFailures));
   out.push("", "## Diff", "");
+  if (d.unrelatedFiles?.length)
+    out.push(
+      `**Files unrelated to the task** (not named by it, nor in a named file's folder): ${d.unrelatedFiles
+        .slice(0, 20)
+        .map((f) => escapeInline(f, 200))
+        .join(", ")}${d.unrelatedFiles.length > 20 ? ` and ${d.unrelatedFiles.length - 20} more` : ""}`,
+      "",
+    );
   if (!d.diff?.trim()) out.push("_No change._");
   else {
     const capped = capText(d.diff, DIFF_MAX_LINES, DIFF_MAX_CHARS);

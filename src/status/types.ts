@@ -38,6 +38,8 @@ export interface CycleReportData {
   newFailures?: CheckRef[];
   /** The candidate's unified diff against Master (capped when rendered). */
   diff?: string;
+  /** Changed files the task does not name, nor lie in a named file's folder (candidate-checks.ts): for review. */
+  unrelatedFiles?: string[];
   decision: { action: ReportAction; reason: string };
   /** Snapshot taken of Master before the promotion, and the promoted commit. */
   snapshot?: string;

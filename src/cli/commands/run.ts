@@ -1,5 +1,6 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type CampaignEvent, CampaignRunner } from "../../campaign/runner.js";
+import { CAMPAIGN_LIMITS } from "../../config/index.js";
 import { processRedactor } from "../../llm/redact.js";
 import { withEnvironment } from "../context.js";
 import type { CommandContext } from "../main.js";
@@ -138,14 +139,14 @@ export function runCommand(ctx: CommandContext) {
     .action(async (opts) => {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
-        for (const [k, v] of Object.entries({
-          "--max-cycles": opts.maxCycles,
-          "--max-hours": opts.maxHours,
-          "--convergence": opts.convergence,
-          "--max-attempts": opts.maxAttempts,
-        }))
-          if (v !== undefined && (!Number.isFinite(v) || v <= 0))
-            throw ctx.usage(`${k} takes a positive number`);
+        for (const [k, v, max] of [
+          ["--max-cycles", opts.maxCycles, CAMPAIGN_LIMITS.maxCycles],
+          ["--max-hours", opts.maxHours, CAMPAIGN_LIMITS.maxHours],
+          ["--convergence", opts.convergence, CAMPAIGN_LIMITS.convergence],
+          ["--max-attempts", opts.maxAttempts, CAMPAIGN_LIMITS.maxAttempts],
+        ] as const)
+          if (v !== undefined && (!Number.isFinite(v) || v <= 0 || v > max))
+            throw ctx.usage(`${k} takes a positive number, at most ${max}`);
         const llm = opts.llm === false ? undefined : makeLlmImprover(env, opts, (l) => out.line(l));
         const maxHours = opts.maxHours ?? env.config.stop_conditions.max_hours;
         const abort = new AbortController();

@@ -1,0 +1,67 @@
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { EnvironmentStateError } from "../src/core/errors.js";
+import { isPidAlive, WriterLock } from "../src/environment/lock.js";
+import { SacredGuard } from "../src/environment/sacred.js";
+import { tempDir } from "./helpers.js";
+
+/**
+ * The run lock and dead holders: a real zombie (a child that exited and that its parent never reaps) answers
+ * `kill(pid, 0)` like a live process; it must not keep the lock.
+ */
+
+const started: number[] = [];
+afterAll(() => {
+  for (const pid of started) {
+    try {
+      process.kill(pid);
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** A zombie: a python process forks a child that exits at once, prints its pid and never waits for it. */
+const ZOMBIE_MAKER =
+  "import os, sys, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)\n";
+async function makeZombie(): Promise<{ zombie: number; parent: number }> {
+  const child = spawn("python3", ["-c", ZOMBIE_MAKER], { stdio: ["ignore", "pipe", "ignore"] });
+  started.push(child.pid!);
+  const zombie = await new Promise<number>((resolve) =>
+    child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim()))),
+  );
+  const state = () => readFileSync(`/proc/${zombie}/stat`, "utf8").split(") ")[1]![0];
+  for (let i = 0; i < 100 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(state()).toBe("Z");
+  return { zombie, parent: child.pid! };
+}
+
+describe.skipIf(!existsSync("/proc/self/stat"))("run lock", () => {
+  const dir = tempDir();
+  const guard = new SacredGuard(path.join(dir, "sacred"));
+  const owned = (file: string, pid: number) =>
+    writeFileSync(file, JSON.stringify({ pid, host: os.hostname(), at: "2026-01-01T00:00:00Z" }));
+
+  it("a zombie holder counts as dead: the lock is taken over", async () => {
+    const { zombie, parent } = await makeZombie();
+    expect(isPidAlive(zombie)).toBe(false);
+    expect(isPidAlive(parent)).toBe(true);
+    const file = path.join(dir, "zombie.lock");
+    owned(file, zombie);
+    const lock = WriterLock.acquire(guard, file, "the campaign lock");
+    expect(JSON.parse(readFileSync(file, "utf8")).pid).toBe(process.pid);
+    lock.release();
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("a live holder keeps it", async () => {
+    const { parent } = await makeZombie();
+    const file = path.join(dir, "live.lock");
+    owned(file, parent);
+    expect(() => WriterLock.acquire(guard, file, "the campaign lock")).toThrow(EnvironmentStateError);
+    expect(JSON.parse(readFileSync(file, "utf8")).pid).toBe(parent);
+  });
+});
