@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { errorMessage } from "../core/errors.js";
 import type { Check, GateName, GateRun } from "../core/types.js";
+import { readRegularFile } from "../exec/read-regular-file.js";
 import { describeEnd, splitCommandLine } from "../exec/run-process.js";
 import type { GateContext } from "./gate.js";
-import { crashCheck } from "./parsers/common.js";
+import { crashCheck, inconsistentCheck } from "./parsers/common.js";
 import { adapterFor, type ToolAdapter } from "./tools.js";
 
 export interface ToolRunOptions {
@@ -57,6 +59,10 @@ export async function runToolCommand(
     error = message;
     checks.push(crashCheck(pctx, adapter.tool, message, detail));
   };
+  const inconsistent = (message: string) => {
+    error ??= message;
+    checks.push(inconsistentCheck(pctx, adapter.tool, message, tail(`${r.stdout}\n${r.stderr}`)));
+  };
 
   if (r.spawnError) crash(`could not start ${file}: ${r.spawnError}`);
   else if (r.timedOut) {
@@ -67,10 +73,13 @@ export async function runToolCommand(
     checks[checks.length - 1]!.errorType = "GateTimeout";
   } else if (r.aborted) crash(`${commandLine}: stopped`);
   else {
-    const report =
-      prepared.reportFile && existsSync(prepared.reportFile)
-        ? readFileSync(prepared.reportFile, "utf8")
-        : undefined;
+    // The report lies in a folder the jailed command can write: it is candidate bytes (see read-regular-file.ts).
+    const read = prepared.reportFile ? readRegularFile(prepared.reportFile) : undefined;
+    const report = read?.kind === "text" ? read.text : undefined;
+    if (read?.kind === "refused")
+      inconsistent(`the report ${path.basename(prepared.reportFile!)} is ${read.why}: it cannot be trusted`);
+    else if (read?.kind === "absent" && adapter.okExit(r.exitCode))
+      inconsistent(`${adapter.tool} ended with ${describeEnd(r)} but its report was not there`);
     try {
       checks.push(
         ...adapter.parse({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, report }, pctx),

@@ -1,0 +1,86 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { ConfigSchema } from "../src/config/schema.js";
+import type { Check, GateRun } from "../src/core/types.js";
+import { createJailedRunner } from "../src/exec/jail.js";
+import { makeGateContext } from "../src/gates/context.js";
+import type { GateContext } from "../src/gates/gate.js";
+import { testsGate } from "../src/gates/tests-gate.js";
+import { tempDir, writeFiles } from "./helpers.js";
+
+/**
+ * Honest results (issue 10, items 2 and 10): what a candidate's code can do to the channels a gate reads (the
+ * report file, the exit code, the terminal output) must never turn into a pass or a hang. Every case runs the
+ * real pytest in the real bubblewrap jail, with the gate output folder writable from inside as in a campaign.
+ */
+
+const OK_TEST = "def test_ok():\n    assert True\n";
+
+/** A python tree with the given files and a jailed gate context on it (output folder outside the tree). */
+function jailedContext(files: Record<string, string>, timeoutSeconds = 60): GateContext {
+  const root = tempDir("oi honest ");
+  const repo = path.join(root, "repo");
+  const out = path.join(root, "out");
+  mkdirSync(out, { recursive: true });
+  writeFiles(repo, files);
+  const venv = inject("venv");
+  const config = ConfigSchema.parse({
+    source: { sacred_repo: "/nonexistent-sacred" },
+    profile: "python",
+    gates: { timeout_seconds: timeoutSeconds },
+  });
+  return makeGateContext({
+    workdir: repo,
+    config,
+    goldenDir: path.join(root, "golden"),
+    outputDir: out,
+    venv,
+    run: createJailedRunner({ mode: "bwrap", sandbox: repo, readOnly: [venv], readWrite: [out] }),
+  });
+}
+
+/** Python that runs at interpreter exit, after pytest wrote its own report: `body` gets the report path `p`. */
+function atExit(body: string): string {
+  return `import atexit, os, sys
+def _at_exit():
+    for a in sys.argv:
+        if a.startswith("--junitxml="):
+            p = a.split("=", 1)[1]
+${body
+  .split("\n")
+  .map((l) => `            ${l}`)
+  .join("\n")}
+atexit.register(_at_exit)
+`;
+}
+
+const failing = (run: GateRun): Check[] => run.checks.filter((c) => c.status === "fail");
+const inconsistent = (run: GateRun): Check | undefined =>
+  run.checks.find((c) => c.errorType === "report-inconsistent");
+
+describe("reports are read only as regular files", () => {
+  it("a FIFO in place of the report is a failing check, not a hang", async () => {
+    const ctx = jailedContext({ "tests/test_a.py": atExit("os.remove(p)\nos.mkfifo(p)") + OK_TEST });
+    const started = Date.now();
+    const run = await testsGate.run(ctx);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(inconsistent(run)?.message).toMatch(/is a FIFO, not a regular file/);
+    expect(run.checks.some((c) => c.status === "pass")).toBe(false);
+  });
+
+  it("a symlink in place of the report is refused (never followed)", async () => {
+    const ctx = jailedContext({
+      "tests/test_a.py": atExit('os.remove(p)\nos.symlink("/etc/hostname", p)') + OK_TEST,
+    });
+    const run = await testsGate.run(ctx);
+    expect(inconsistent(run)?.message).toMatch(/is a symbolic link/);
+    expect(failing(run)).toHaveLength(1);
+  });
+
+  it("a report removed after a clean exit is not a pass", async () => {
+    const ctx = jailedContext({ "tests/test_a.py": atExit("os.remove(p)") + OK_TEST });
+    const run = await testsGate.run(ctx);
+    expect(inconsistent(run)?.message).toMatch(/ended with exit 0 but its report was not there/);
+  });
+});
