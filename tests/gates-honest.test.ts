@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { ConfigSchema } from "../src/config/schema.js";
@@ -83,4 +83,54 @@ describe("reports are read only as regular files", () => {
     const run = await testsGate.run(ctx);
     expect(inconsistent(run)?.message).toMatch(/ended with exit 0 but its report was not there/);
   });
+});
+
+/** Host processes whose command line contains `marker` (the jail's PID namespace must take them all with it). */
+function hostProcessesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker)) found.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+describe("nothing a candidate does makes a gate outlive its timeout", () => {
+  it("a test that forks a TERM-ignoring daemon holding stdout, then hangs, ends at the timeout and leaves nothing", async () => {
+    const marker = `oi-daemon-${process.pid}-${Date.now()}`;
+    const ctx = jailedContext(
+      {
+        "tests/test_hang.py": `import os, signal, subprocess, sys, time
+def test_hang():
+    subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)", "${marker}"], start_new_session=True)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(600)
+`,
+      },
+      5,
+    );
+    const started = Date.now();
+    const run = await testsGate.run(ctx);
+    // 5 s timeout + 3 s grace between TERM and KILL + the output drain, with room for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(failing(run).map((c) => c.errorType)).toEqual(["GateTimeout"]);
+    expect(hostProcessesWith(marker)).toEqual([]);
+  }, 40_000);
+
+  it("a stop request ends a jailed gate run that ignores TERM", async () => {
+    const ctx = jailedContext({
+      "tests/test_hang.py":
+        "import signal, time\ndef test_hang():\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n    time.sleep(600)\n",
+    });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 2000);
+    const started = Date.now();
+    const run = await testsGate.run({ ...ctx, signal: ac.signal });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(run.error).toMatch(/stopped/);
+    expect(run.checks.some((c) => c.status === "pass")).toBe(false);
+  }, 40_000);
 });
