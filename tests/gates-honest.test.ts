@@ -85,6 +85,68 @@ describe("reports are read only as regular files", () => {
   });
 });
 
+/** A JUnit report (pytest's xunit1 shape) saying each named test of tests/test_a.py passed. */
+const passingReport = (names: string[]) =>
+  `<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="${names.length}">${names
+    .map(
+      (n) => `<testcase classname="tests.test_a" name="${n}" file="tests/test_a.py" line="0" time="0.001"/>`,
+    )
+    .join("")}</testsuite></testsuites>`;
+
+const TWO_TESTS = "def test_ok():\n    assert True\n\ndef test_bug():\n    assert 1 + 1 == 3\n";
+
+describe("a result must agree across independent channels", () => {
+  it("exit 0 forced at exit while the report shows the failure: report-inconsistent", async () => {
+    const ctx = jailedContext({ "tests/test_a.py": atExit("os._exit(0)") + TWO_TESTS });
+    const run = await testsGate.run(ctx);
+    expect(inconsistent(run)?.message).toMatch(/exited 0 but its report has failing checks/);
+    expect(run.checks.find((c) => c.id === "tests/test_a.py::test_bug")?.status).toBe("fail");
+  });
+
+  it("exit 1 with a report where everything passed: report-inconsistent", async () => {
+    const ctx = jailedContext({ "tests/test_a.py": atExit("os._exit(1)") + OK_TEST });
+    const run = await testsGate.run(ctx);
+    expect(inconsistent(run)?.message).toMatch(/failed \(exit 1\) but reported no failing check/);
+  });
+
+  it("a report forged at exit (all passed, exit 0) disagrees with pytest's own summary line", async () => {
+    const forge = `open(p, "w").write(${JSON.stringify(passingReport(["test_ok", "test_bug"]))})\nos._exit(0)`;
+    const ctx = jailedContext({ "tests/test_a.py": atExit(forge) + TWO_TESTS });
+    const run = await testsGate.run(ctx);
+    expect(inconsistent(run)?.message).toMatch(
+      /summary says 1 passed, 1 failed or errors, 0 skipped; its report says 2, 0, 0/,
+    );
+    expect(failing(run).map((c) => c.id)).toEqual(["pytest:report-inconsistent"]);
+  });
+
+  it("a forged report and summary that leave out the failing test disagree with a separate collection", async () => {
+    const forge = `open(p, "w").write(${JSON.stringify(passingReport(["test_ok"]))})
+sys.stdout.write("1 passed in 0.01s\\n")
+sys.stdout.flush()
+os._exit(0)`;
+    const ctx = jailedContext({ "tests/test_a.py": atExit(forge) + TWO_TESTS });
+    const run = await testsGate.run(ctx);
+    expect(inconsistent(run)?.message).toMatch(
+      /the report has 1 test\(s\); a separate collection of the same tests found 2/,
+    );
+  });
+
+  it("an honest run with failures, skips and a collection error agrees on every channel", async () => {
+    const ctx = jailedContext({
+      "tests/test_a.py": `import pytest\n${TWO_TESTS}\n@pytest.mark.skip\ndef test_skipped():\n    pass\n`,
+      "tests/test_broken.py": "import no_such_module\n",
+    });
+    const run = await testsGate.run(ctx);
+    expect(inconsistent(run)).toBeUndefined();
+    expect(run.error).toBeUndefined();
+    expect(
+      failing(run)
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(["tests/test_a.py::test_bug", "tests/test_broken.py"]);
+  });
+});
+
 /** Host processes whose command line contains `marker` (the jail's PID namespace must take them all with it). */
 function hostProcessesWith(marker: string): number[] {
   const found: number[] = [];

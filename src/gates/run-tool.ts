@@ -33,11 +33,14 @@ export async function runToolCommand(
   const configured = splitCommandLine(commandLine);
   const adapter = adapterFor(configured);
   mkdirSync(ctx.outputDir, { recursive: true });
-  const prepared = adapter.prepare(configured, {
-    outputDir: ctx.outputDir,
-    runId: `${gate}-${adapter.tool}-${randomUUID().slice(0, 8)}`,
+  const selection = {
     only: adapter.selects ? opts.only : undefined,
     files: adapter.selects ? opts.files : undefined,
+  };
+  const prepared = adapter.prepare(configured, {
+    outputDir: ctx.outputDir,
+    runId: `${gate}-${adapter.tool}-${randomUUID()}`,
+    ...selection,
   });
   const [file, ...args] = prepared.argv;
   // The user's command and what it was narrowed to (the report/format flags the adapter adds are noise here).
@@ -52,6 +55,17 @@ export async function runToolCommand(
     timeoutMs: ctx.timeoutMs,
     signal: ctx.signal,
   });
+  /** The separate counting run's output (undefined when it gave none), or "stopped". */
+  const collect = async (argv: string[]): Promise<string | undefined | "stopped"> => {
+    const c = await ctx.run(argv[0]!, argv.slice(1), {
+      cwd: ctx.workdir,
+      env: ctx.env,
+      timeoutMs: ctx.timeoutMs,
+      signal: ctx.signal,
+    });
+    if (c.aborted) return "stopped";
+    return c.spawnError || c.timedOut ? undefined : c.stdout;
+  };
   const pctx = { gate, workdir: ctx.workdir };
   const checks: Check[] = [];
   let error: string | undefined;
@@ -80,10 +94,9 @@ export async function runToolCommand(
       inconsistent(`the report ${path.basename(prepared.reportFile!)} is ${read.why}: it cannot be trusted`);
     else if (read?.kind === "absent" && adapter.okExit(r.exitCode))
       inconsistent(`${adapter.tool} ended with ${describeEnd(r)} but its report was not there`);
+    const toolOutput = { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, report };
     try {
-      checks.push(
-        ...adapter.parse({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, report }, pctx),
-      );
+      checks.push(...adapter.parse(toolOutput, pctx));
     } catch (e) {
       crash(
         `${adapter.tool} output could not be read (${describeEnd(r)}): ${errorMessage(e)}`,
@@ -93,13 +106,25 @@ export async function runToolCommand(
     const failing = checks.some((c) => c.status === "fail");
     if (error === undefined && !adapter.okExit(r.exitCode))
       crash(`${adapter.tool} did not complete (${describeEnd(r)})`, tail(`${r.stdout}\n${r.stderr}`));
-    else if (error === undefined && r.exitCode !== 0 && !failing)
-      crash(
-        `${adapter.tool} failed (${describeEnd(r)}) without reporting a failing check`,
-        tail(`${r.stdout}\n${r.stderr}`),
-      );
-    else if (checks.length === 0)
-      checks.push({ gate, id: adapter.tool, status: "pass", message: describeEnd(r) });
+    else if (error === undefined) {
+      // The exit code, the report, the terminal summary and a separate count must tell the same story.
+      const disagreements: string[] = [];
+      if (r.exitCode !== 0 && !failing)
+        disagreements.push(`${adapter.tool} failed (${describeEnd(r)}) but reported no failing check`);
+      if (r.exitCode === 0 && failing && prepared.reportFile)
+        disagreements.push(`${adapter.tool} exited 0 but its report has failing checks`);
+      if (adapter.disagreements) {
+        const collected = adapter.collectArgv
+          ? await collect(
+              adapter.collectArgv(configured, { ...selection, outputDir: ctx.outputDir, runId: "" }),
+            )
+          : undefined;
+        if (collected === "stopped") crash(`${commandLine}: stopped`);
+        else disagreements.push(...adapter.disagreements(toolOutput, checks, collected));
+      }
+      if (error === undefined) for (const d of disagreements) inconsistent(d);
+    }
+    if (checks.length === 0) checks.push({ gate, id: adapter.tool, status: "pass", message: describeEnd(r) });
   }
   return {
     gate,

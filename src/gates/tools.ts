@@ -6,6 +6,7 @@ import { parseGoTestJson, parseGoVet } from "./parsers/go.js";
 import { parseBiomeJson, parseEslintJson } from "./parsers/js-lint.js";
 import { parseJUnitXml } from "./parsers/junit.js";
 import { withNodeFileOutput } from "./parsers/node-test-output.js";
+import { parsePytestCollected, parsePytestSummary, pytestDisagreements } from "./parsers/pytest-summary.js";
 import { parseRuffJson } from "./parsers/ruff.js";
 
 /**
@@ -47,6 +48,16 @@ export interface ToolAdapter {
   versionArgv(argv: readonly string[]): string[];
   /** Can run a subset of its checks by id / file. */
   selects: boolean;
+  /**
+   * A separate run that only counts the tests the real run should have run (the independent channel of
+   * `disagreements`): the same selection, in a fresh process.
+   */
+  collectArgv?(argv: readonly string[], p: PrepareInput): string[];
+  /**
+   * Where the run's own channels disagree (report vs terminal summary vs the separate count): one sentence each.
+   * Any disagreement makes the run a failing `report-inconsistent` check.
+   */
+  disagreements?(out: ToolOutput, checks: readonly Check[], collectStdout: string | undefined): string[];
 }
 
 const base = (s: string) =>
@@ -84,6 +95,9 @@ function reportPath(p: PrepareInput, ext: string): string {
   return path.join(p.outputDir, `${p.runId}.${ext}`);
 }
 
+/** Last, so it wins over `-q`/`-v` in the command and in addopts: the summary and count lines are then printed. */
+const PYTEST_VERBOSITY = "--verbosity=-1";
+
 export const pytest: ToolAdapter = {
   tool: "pytest",
   matches: (argv) => toolIndex(argv, ["pytest", "py.test"]) >= 0,
@@ -91,6 +105,7 @@ export const pytest: ToolAdapter = {
     const reportFile = reportPath(p, "junit.xml");
     const args = withoutFlag(argv, ["--junitxml", "--junit-xml"]);
     args.push(
+      PYTEST_VERBOSITY,
       `--junitxml=${reportFile}`,
       // xunit1 carries each test's file and line.
       "-o",
@@ -109,6 +124,24 @@ export const pytest: ToolAdapter = {
   okExit: exitIn(0, 1),
   versionArgv: (argv) => [...argv.slice(0, toolIndex(argv, ["pytest", "py.test"]) + 1), "--version"],
   selects: true,
+  // The gates run on the candidate with Master's oracle (tests, conftest, pytest configuration) restored over it,
+  // so this collection counts Master's tests, in a process the run's code under test does not share.
+  collectArgv: (argv, p) => [
+    ...withoutFlag(argv, ["--junitxml", "--junit-xml"]),
+    "--collect-only",
+    PYTEST_VERBOSITY,
+    "--continue-on-collection-errors",
+    "-p",
+    "no:cacheprovider",
+    ...(p.files ?? []),
+    ...(p.only ?? []),
+  ],
+  disagreements: (out, checks, collectStdout) =>
+    pytestDisagreements(
+      checks,
+      parsePytestSummary(out.stdout),
+      collectStdout === undefined ? undefined : parsePytestCollected(collectStdout),
+    ),
 };
 
 export const ruff: ToolAdapter = {
