@@ -2,11 +2,13 @@ import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { ConfigSchema } from "../src/config/schema.js";
-import type { Check, GateRun } from "../src/core/types.js";
+import type { Check, GateResult, GateRun } from "../src/core/types.js";
 import { createJailedRunner } from "../src/exec/jail.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { GateContext } from "../src/gates/gate.js";
+import { checkGates, runWithFlakeReruns } from "../src/gates/pipeline.js";
 import { testsGate } from "../src/gates/tests-gate.js";
+import { decideVerdict } from "../src/gates/verdict.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
 /**
@@ -145,6 +147,66 @@ os._exit(0)`;
         .sort(),
     ).toEqual(["tests/test_a.py::test_bug", "tests/test_broken.py"]);
   });
+});
+
+/** pkg/state.py holds a module-level flag that one test sets and another reads: an order dependence. */
+const STATEFUL = {
+  "pkg/__init__.py": "",
+  "pkg/state.py": "ready = False\n",
+  "tests/__init__.py": "",
+};
+
+describe("order-dependent failures (item 10)", () => {
+  it("fails in the full run, passes alone, fails again in the full run: order-dependent, a real failure", async () => {
+    const ctx = jailedContext({
+      ...STATEFUL,
+      // test_a runs first in the full run and leaves the flag set; test_b expects it unset.
+      "tests/test_order.py":
+        "from pkg import state\n\ndef test_a():\n    state.ready = True\n\ndef test_b():\n    assert not state.ready\n",
+    });
+    const run = await runWithFlakeReruns(testsGate, ctx, {}, 2);
+    const b = run.checks.find((c) => c.id === "tests/test_order.py::test_b")!;
+    expect(b).toMatchObject({ status: "fail", errorType: "order-dependent" });
+    expect(b.message).toMatch(/^fails in the full run \(again in 2 more\) and passes alone/);
+    const baseline: GateResult = {
+      treeHash: "m",
+      startedAt: "",
+      durationMs: 0,
+      runs: [{ gate: "tests", durationMs: 0, checks: [{ ...b, status: "pass" }] }],
+    };
+    const v = decideVerdict(baseline, { treeHash: "c", startedAt: "", durationMs: 0, runs: [run] });
+    expect(v.promotable).toBe(false);
+    expect(v.newFailures.map((c) => c.id)).toEqual(["tests/test_order.py::test_b"]);
+    expect(v.flaky).toEqual([]);
+  }, 60_000);
+
+  it("a fix task's target that passes only after another test ran is not fixed (verified alone)", async () => {
+    const target = "tests/test_order.py::test_target";
+    const ctx = jailedContext({
+      ...STATEFUL,
+      "tests/test_order.py":
+        "from pkg import state\n\ndef test_a():\n    state.ready = True\n\ndef test_target():\n    assert state.ready\n",
+    });
+    const baseline: GateResult = {
+      treeHash: "m",
+      startedAt: "",
+      durationMs: 0,
+      runs: [{ gate: "tests", durationMs: 0, checks: [{ gate: "tests", id: target, status: "fail" }] }],
+    };
+    const task = { kind: "failure" as const, target, title: "fix", signature: "x", gate: "tests" };
+    const cand = await checkGates(ctx, { gates: [testsGate], target: task, treeHash: "c", flakeReruns: 0 });
+    const full = cand.runs.find((r) => (r.scope ?? "full") === "full")!;
+    expect(full.checks.find((c) => c.id === target)).toMatchObject({
+      status: "fail",
+      errorType: "order-dependent",
+    });
+    expect(full.checks.find((c) => c.id === target)?.message).toMatch(
+      /passes in the full run but fails alone/,
+    );
+    const v = decideVerdict(baseline, cand, task);
+    expect(v.targetFixed).toBe(false);
+    expect(v.promotable).toBe(false);
+  }, 60_000);
 });
 
 /** Host processes whose command line contains `marker` (the jail's PID namespace must take them all with it). */
