@@ -133,6 +133,26 @@ os._exit(0)`;
     );
   });
 
+  it("an inconsistent result is never tolerated as a known baseline failure", () => {
+    const bad: Check = {
+      gate: "tests",
+      id: "pytest:report-inconsistent",
+      status: "fail",
+      errorType: "report-inconsistent",
+      message: "forged",
+    };
+    const result = (checks: Check[]): GateResult => ({
+      treeHash: "t",
+      startedAt: "",
+      durationMs: 0,
+      runs: [{ gate: "tests", durationMs: 0, checks }],
+    });
+    const v = decideVerdict(result([bad]), result([bad]));
+    expect(v.promotable).toBe(false);
+    expect(v.newFailures).toEqual([bad]);
+    expect(v.stillFailing).toEqual([]);
+  });
+
   it("an honest run with failures, skips and a collection error agrees on every channel", async () => {
     const ctx = jailedContext({
       "tests/test_a.py": `import pytest\n${TWO_TESTS}\n@pytest.mark.skip\ndef test_skipped():\n    pass\n`,
