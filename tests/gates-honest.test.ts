@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { ConfigSchema } from "../src/config/schema.js";
@@ -7,6 +8,7 @@ import { createJailedRunner } from "../src/exec/jail.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { GateContext } from "../src/gates/gate.js";
 import { checkGates, runWithFlakeReruns } from "../src/gates/pipeline.js";
+import { selectTestsForChanges } from "../src/gates/select-tests.js";
 import { testsGate } from "../src/gates/tests-gate.js";
 import { decideVerdict } from "../src/gates/verdict.js";
 import { tempDir, writeFiles } from "./helpers.js";
@@ -227,6 +229,25 @@ describe("order-dependent failures (item 10)", () => {
     expect(v.targetFixed).toBe(false);
     expect(v.promotable).toBe(false);
   }, 60_000);
+});
+
+describe("the host reads nothing of a candidate's tree that could block or lead outside it", () => {
+  it("selecting tests for a change skips FIFOs and links (a FIFO named like a test would block the read)", () => {
+    const root = tempDir("oi honest select ");
+    const outside = path.join(root, "outside.py");
+    writeFileSync(outside, "import pkg.calc\n");
+    const repo = path.join(root, "repo");
+    writeFiles(repo, {
+      "pkg/__init__.py": "",
+      "pkg/calc.py": "def add(a, b):\n    return a + b\n",
+      "tests/test_calc.py": "from pkg.calc import add\n",
+      "tests/test_other.py": "def test_x():\n    pass\n",
+    });
+    execFileSync("mkfifo", [path.join(repo, "tests", "test_fifo.py")]);
+    symlinkSync(outside, path.join(repo, "tests", "test_outside.py"));
+    symlinkSync("..", path.join(repo, "tests", "loop"));
+    expect(selectTestsForChanges(repo, ["pkg/calc.py"], "pytest")).toEqual(["tests/test_calc.py"]);
+  });
 });
 
 /** Host processes whose command line contains `marker` (the jail's PID namespace must take them all with it). */
