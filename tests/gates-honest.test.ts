@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { SandboxFiles, ToolUsageError } from "../src/brain/sandbox-files.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import type { Check, GateResult, GateRun } from "../src/core/types.js";
 import { createJailedRunner } from "../src/exec/jail.js";
@@ -247,6 +248,14 @@ describe("the host reads nothing of a candidate's tree that could block or lead 
     symlinkSync(outside, path.join(repo, "tests", "test_outside.py"));
     symlinkSync("..", path.join(repo, "tests", "loop"));
     expect(selectTestsForChanges(repo, ["pkg/calc.py"], "pytest")).toEqual(["tests/test_calc.py"]);
+  });
+
+  it("the model's file tools refuse to read a FIFO made in the sandbox instead of blocking on it", () => {
+    const sandbox = tempDir("oi honest fifo ");
+    execFileSync("mkfifo", [path.join(sandbox, "pipe.py")]);
+    const files = new SandboxFiles(sandbox);
+    expect(() => files.read("pipe.py")).toThrow(ToolUsageError);
+    expect(() => files.read("pipe.py")).toThrow(/pipe\.py cannot be read: a FIFO/);
   });
 });
 
