@@ -8,6 +8,8 @@ import type { Check, GateResult, GateRun } from "../src/core/types.js";
 import { createJailedRunner } from "../src/exec/jail.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { GateContext } from "../src/gates/gate.js";
+import { nodeTestDisagreements } from "../src/gates/parsers/node-test-output.js";
+import { parsePytestCollected, parsePytestSummary } from "../src/gates/parsers/pytest-summary.js";
 import { checkGates, runWithFlakeReruns } from "../src/gates/pipeline.js";
 import { selectTestsForChanges } from "../src/gates/select-tests.js";
 import { testsGate } from "../src/gates/tests-gate.js";
@@ -256,6 +258,44 @@ describe("the host reads nothing of a candidate's tree that could block or lead 
     const files = new SandboxFiles(sandbox);
     expect(() => files.read("pipe.py")).toThrow(ToolUsageError);
     expect(() => files.read("pipe.py")).toThrow(/pipe\.py cannot be read: a FIFO/);
+  });
+});
+
+describe("summary channels (pure)", () => {
+  it("reads pytest's last summary line in its forms, and the collection count", () => {
+    expect(parsePytestSummary("x\n==== 1 failed, 2 passed, 1 warning in 65.20s (0:01:05) ====\n")).toEqual({
+      passed: 2,
+      failed: 1,
+      errors: 0,
+      skipped: 0,
+      xfailed: 0,
+      xpassed: 0,
+    });
+    expect(parsePytestSummary("1 passed in 0.01s\n3 passed, 1 error in 0.02s\n")).toMatchObject({
+      passed: 3,
+      errors: 1,
+    });
+    expect(parsePytestSummary("no tests ran in 0.01s")).toMatchObject({ passed: 0, failed: 0 });
+    expect(parsePytestSummary("all good")).toBeUndefined();
+    expect(parsePytestCollected("t::a\n\n2/9 tests collected (7 deselected) in 0.01s\n")).toBe(2);
+    expect(parsePytestCollected("9 tests collected, 1 error in 0.04s")).toBe(9);
+    expect(parsePytestCollected("no tests collected in 0.01s")).toBe(0);
+    expect(parsePytestCollected("nothing")).toBeUndefined();
+  });
+
+  it("node --test: the TAP summary must count what the JUnit report says", () => {
+    const checks: Check[] = [
+      { gate: "tests", id: "ok", status: "pass" },
+      { gate: "tests", id: "bad", status: "fail" },
+      { gate: "tests", id: "todo", status: "skip" },
+    ];
+    const tap = (p: number, f: number) =>
+      `# tests 3\n# pass ${p}\n# fail ${f}\n# cancelled 0\n# skipped 0\n# todo 1\n`;
+    expect(nodeTestDisagreements(tap(1, 1), checks)).toEqual([]);
+    expect(nodeTestDisagreements(tap(2, 0), checks)).toEqual([
+      "node --test's summary says 2 passed, 0 failed or cancelled, 1 skipped; its report says 1, 1, 1",
+    ]);
+    expect(nodeTestDisagreements("ok 1 - ok\n", checks)[0]).toMatch(/printed no TAP summary/);
   });
 });
 

@@ -5,7 +5,7 @@ import { capDetail, type ParseContext } from "./parsers/common.js";
 import { parseGoTestJson, parseGoVet } from "./parsers/go.js";
 import { parseBiomeJson, parseEslintJson } from "./parsers/js-lint.js";
 import { parseJUnitXml } from "./parsers/junit.js";
-import { withNodeFileOutput } from "./parsers/node-test-output.js";
+import { nodeTestDisagreements, withNodeFileOutput } from "./parsers/node-test-output.js";
 import { parsePytestCollected, parsePytestSummary, pytestDisagreements } from "./parsers/pytest-summary.js";
 import { parseRuffJson } from "./parsers/ruff.js";
 
@@ -234,6 +234,7 @@ export const nodeTest: ToolAdapter = {
   okExit: exitIn(0, 1),
   versionArgv: (argv) => [argv[0]!, "--version"],
   selects: true,
+  disagreements: (out, checks) => nodeTestDisagreements(out.stdout, checks),
 };
 
 export const vitest: ToolAdapter = {
