@@ -158,8 +158,9 @@ os._exit(0)`;
     expect(v.stillFailing).toEqual([]);
   });
 
-  it("an honest run with failures, skips and a collection error agrees on every channel", async () => {
+  it("an honest run with failures, skips and a collection error agrees on every channel (-x in addopts too)", async () => {
     const ctx = jailedContext({
+      "pytest.ini": "[pytest]\naddopts = -x -qq\n",
       "tests/test_a.py": `import pytest\n${TWO_TESTS}\n@pytest.mark.skip\ndef test_skipped():\n    pass\n`,
       "tests/test_broken.py": "import no_such_module\n",
     });

@@ -106,6 +106,8 @@ export const pytest: ToolAdapter = {
     const args = withoutFlag(argv, ["--junitxml", "--junit-xml"]);
     args.push(
       PYTEST_VERBOSITY,
+      // A run stopped at the first failures (`-x`, `--maxfail` in the command or addopts) is an incomplete result.
+      "--maxfail=0",
       `--junitxml=${reportFile}`,
       // xunit1 carries each test's file and line.
       "-o",
