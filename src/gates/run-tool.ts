@@ -20,8 +20,9 @@ function tail(text: string, lines = 30): string {
 
 /**
  * Run one configured tool command for a gate and turn what it wrote into checks. A tool that could not start,
- * timed out, crashed, or failed without reporting a failing result becomes a failing `<tool>:crash` check and the
- * run's `error`: never a pass.
+ * timed out or crashed becomes a failing `<tool>:crash` check and the run's `error`: never a pass. A result whose
+ * channels disagree (exit code, report, the tool's own summary, a separate count; a report that is not a regular
+ * file or is missing) becomes a failing `<tool>:report-inconsistent` check and the run's `error`.
  */
 export async function runToolCommand(
   ctx: GateContext,
