@@ -47,19 +47,25 @@ function jailedContext(files: Record<string, string>, timeoutSeconds = 60): Gate
   });
 }
 
-/** Python that runs at interpreter exit, after pytest wrote its own report: `body` gets the report path `p`. */
-function atExit(body: string): string {
-  return `import atexit, os, sys
-def _at_exit():
-    for a in sys.argv:
-        if a.startswith("--junitxml="):
-            p = a.split("=", 1)[1]
+/**
+ * Code under test acting after pytest wrote its report: a plugin hook run at the end of pytest's session (code
+ * under test can register one from inside the process). `body` gets the report path `p`; it flushes pytest's
+ * output first, as a careful forger would.
+ */
+function afterReport(body: string): Record<string, string> {
+  return {
+    "conftest.py": `import os, sys
+def pytest_unconfigure(config):
+    p = config.option.xmlpath
+    if not p:
+        return
+    sys.stdout.flush()
 ${body
   .split("\n")
-  .map((l) => `            ${l}`)
+  .map((l) => `    ${l}`)
   .join("\n")}
-atexit.register(_at_exit)
-`;
+`,
+  };
 }
 
 const failing = (run: GateRun): Check[] => run.checks.filter((c) => c.status === "fail");
@@ -68,7 +74,7 @@ const inconsistent = (run: GateRun): Check | undefined =>
 
 describe("reports are read only as regular files", () => {
   it("a FIFO in place of the report is a failing check, not a hang", async () => {
-    const ctx = jailedContext({ "tests/test_a.py": atExit("os.remove(p)\nos.mkfifo(p)") + OK_TEST });
+    const ctx = jailedContext({ ...afterReport("os.remove(p)\nos.mkfifo(p)"), "tests/test_a.py": OK_TEST });
     const started = Date.now();
     const run = await testsGate.run(ctx);
     expect(Date.now() - started).toBeLessThan(30_000);
@@ -78,7 +84,8 @@ describe("reports are read only as regular files", () => {
 
   it("a symlink in place of the report is refused (never followed)", async () => {
     const ctx = jailedContext({
-      "tests/test_a.py": atExit('os.remove(p)\nos.symlink("/etc/hostname", p)') + OK_TEST,
+      ...afterReport('os.remove(p)\nos.symlink("/etc/hostname", p)'),
+      "tests/test_a.py": OK_TEST,
     });
     const run = await testsGate.run(ctx);
     expect(inconsistent(run)?.message).toMatch(/is a symbolic link/);
@@ -86,7 +93,7 @@ describe("reports are read only as regular files", () => {
   });
 
   it("a report removed after a clean exit is not a pass", async () => {
-    const ctx = jailedContext({ "tests/test_a.py": atExit("os.remove(p)") + OK_TEST });
+    const ctx = jailedContext({ ...afterReport("os.remove(p)"), "tests/test_a.py": OK_TEST });
     const run = await testsGate.run(ctx);
     expect(inconsistent(run)?.message).toMatch(/ended with exit 0 but its report was not there/);
   });
@@ -103,22 +110,22 @@ const passingReport = (names: string[]) =>
 const TWO_TESTS = "def test_ok():\n    assert True\n\ndef test_bug():\n    assert 1 + 1 == 3\n";
 
 describe("a result must agree across independent channels", () => {
-  it("exit 0 forced at exit while the report shows the failure: report-inconsistent", async () => {
-    const ctx = jailedContext({ "tests/test_a.py": atExit("os._exit(0)") + TWO_TESTS });
+  it("exit 0 forced after pytest wrote its report showing the failure: report-inconsistent", async () => {
+    const ctx = jailedContext({ ...afterReport("os._exit(0)"), "tests/test_a.py": TWO_TESTS });
     const run = await testsGate.run(ctx);
     expect(inconsistent(run)?.message).toMatch(/exited 0 but its report has failing checks/);
     expect(run.checks.find((c) => c.id === "tests/test_a.py::test_bug")?.status).toBe("fail");
   });
 
   it("exit 1 with a report where everything passed: report-inconsistent", async () => {
-    const ctx = jailedContext({ "tests/test_a.py": atExit("os._exit(1)") + OK_TEST });
+    const ctx = jailedContext({ ...afterReport("os._exit(1)"), "tests/test_a.py": OK_TEST });
     const run = await testsGate.run(ctx);
     expect(inconsistent(run)?.message).toMatch(/failed \(exit 1\) but reported no failing check/);
   });
 
-  it("a report forged at exit (all passed, exit 0) disagrees with pytest's own summary line", async () => {
+  it("a report forged after pytest wrote it (all passed, exit 0) disagrees with pytest's own summary line", async () => {
     const forge = `open(p, "w").write(${JSON.stringify(passingReport(["test_ok", "test_bug"]))})\nos._exit(0)`;
-    const ctx = jailedContext({ "tests/test_a.py": atExit(forge) + TWO_TESTS });
+    const ctx = jailedContext({ ...afterReport(forge), "tests/test_a.py": TWO_TESTS });
     const run = await testsGate.run(ctx);
     expect(inconsistent(run)?.message).toMatch(
       /summary says 1 passed, 1 failed or errors, 0 skipped; its report says 2, 0, 0/,
@@ -131,11 +138,26 @@ describe("a result must agree across independent channels", () => {
 sys.stdout.write("1 passed in 0.01s\\n")
 sys.stdout.flush()
 os._exit(0)`;
-    const ctx = jailedContext({ "tests/test_a.py": atExit(forge) + TWO_TESTS });
+    const ctx = jailedContext({ ...afterReport(forge), "tests/test_a.py": TWO_TESTS });
     const run = await testsGate.run(ctx);
     expect(inconsistent(run)?.message).toMatch(
       /the report has 1 test\(s\); a separate collection of the same tests found 2/,
     );
+  });
+
+  it("exit handlers of code under test never run: a report forged at exit is not what the gate reads", async () => {
+    const forge = `import atexit, os, sys
+def _forge():
+    for a in sys.argv:
+        if a.startswith("--junitxml="):
+            open(a.split("=", 1)[1], "w").write(${JSON.stringify(passingReport(["test_ok", "test_bug"]))})
+    os._exit(0)
+atexit.register(_forge)
+`;
+    const ctx = jailedContext({ "tests/test_a.py": forge + TWO_TESTS });
+    const run = await testsGate.run(ctx);
+    expect(run.error).toBeUndefined();
+    expect(failing(run).map((c) => c.id)).toEqual(["tests/test_a.py::test_bug"]);
   });
 
   it("an inconsistent result is never tolerated as a known baseline failure", () => {

@@ -98,12 +98,26 @@ function reportPath(p: PrepareInput, ext: string): string {
 /** Last, so it wins over `-q`/`-v` in the command and in addopts: the summary and count lines are then printed. */
 const PYTEST_VERBOSITY = "--verbosity=-1";
 
+/**
+ * `python -m pytest …` runs as `python -c <this> …`: pytest itself, then an exit that skips the interpreter's exit
+ * handlers (`atexit`, finalizers), so code under test cannot rewrite the report or the exit code after pytest
+ * wrote them. (The output is flushed first: `os._exit` does not.) A `pytest` executable is run as it is.
+ */
+export const PYTEST_WITHOUT_EXIT_HANDLERS =
+  "import os, sys, pytest; rc = pytest.main(sys.argv[1:]); sys.stdout.flush(); sys.stderr.flush(); os._exit(int(rc))";
+
+function withoutExitHandlers(argv: readonly string[]): string[] {
+  const i = toolIndex(argv, ["pytest"]);
+  if (i < 2 || argv[i - 1] !== "-m") return [...argv];
+  return [...argv.slice(0, i - 1), "-c", PYTEST_WITHOUT_EXIT_HANDLERS, ...argv.slice(i + 1)];
+}
+
 export const pytest: ToolAdapter = {
   tool: "pytest",
   matches: (argv) => toolIndex(argv, ["pytest", "py.test"]) >= 0,
   prepare(argv, p) {
     const reportFile = reportPath(p, "junit.xml");
-    const args = withoutFlag(argv, ["--junitxml", "--junit-xml"]);
+    const args = withoutExitHandlers(withoutFlag(argv, ["--junitxml", "--junit-xml"]));
     args.push(
       PYTEST_VERBOSITY,
       // A run stopped at the first failures (`-x`, `--maxfail` in the command or addopts) is an incomplete result.
@@ -129,7 +143,7 @@ export const pytest: ToolAdapter = {
   // The gates run on the candidate with Master's oracle (tests, conftest, pytest configuration) restored over it,
   // so this collection counts Master's tests, in a process the run's code under test does not share.
   collectArgv: (argv, p) => [
-    ...withoutFlag(argv, ["--junitxml", "--junit-xml"]),
+    ...withoutExitHandlers(withoutFlag(argv, ["--junitxml", "--junit-xml"])),
     "--collect-only",
     PYTEST_VERBOSITY,
     "--continue-on-collection-errors",
