@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { SandboxFiles, ToolUsageError } from "../src/brain/sandbox-files.js";
@@ -8,6 +8,7 @@ import type { Check, GateResult, GateRun } from "../src/core/types.js";
 import { createJailedRunner } from "../src/exec/jail.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { GateContext } from "../src/gates/gate.js";
+import { ensureRealDir, freshRealDir, replaceFileIn } from "../src/gates/output-dirs.js";
 import { nodeTestDisagreements } from "../src/gates/parsers/node-test-output.js";
 import { parsePytestCollected, parsePytestSummary } from "../src/gates/parsers/pytest-summary.js";
 import { checkGates, runWithFlakeReruns } from "../src/gates/pipeline.js";
@@ -273,6 +274,26 @@ describe("the host reads nothing of a candidate's tree that could block or lead 
     symlinkSync(outside, path.join(repo, "tests", "test_outside.py"));
     symlinkSync("..", path.join(repo, "tests", "loop"));
     expect(selectTestsForChanges(repo, ["pkg/calc.py"], "pytest")).toEqual(["tests/test_calc.py"]);
+  });
+
+  it("folders and files the host makes in a gate output folder never follow links planted by an earlier run", () => {
+    const root = tempDir("oi honest out ");
+    const out = path.join(root, "out");
+    const outside = path.join(root, "outside");
+    mkdirSync(path.join(outside, "hello"), { recursive: true });
+    writeFileSync(path.join(outside, "hello", "keep.txt"), "not the gate's\n");
+    mkdirSync(out);
+    // What jailed code could leave in the output folder between two gate runs.
+    symlinkSync(outside, path.join(out, "golden"));
+    symlinkSync(outside, path.join(out, "validate"));
+    const runDir = freshRealDir(out, "golden", "hello");
+    expect(lstatSync(path.join(out, "golden")).isSymbolicLink()).toBe(false);
+    execFileSync("mkfifo", [path.join(runDir, "run.log")]);
+    writeFileSync(replaceFileIn(runDir, "run.log"), "log\n", { flag: "wx" });
+    expect(readFileSync(path.join(runDir, "run.log"), "utf8")).toBe("log\n");
+    expect(ensureRealDir(out, "validate", "hello")).toBe(path.join(out, "validate", "hello"));
+    expect(readFileSync(path.join(outside, "hello", "keep.txt"), "utf8")).toBe("not the gate's\n");
+    expect(readdirSync(outside)).toEqual(["hello"]);
   });
 
   it("the model's file tools refuse to read a FIFO made in the sandbox instead of blocking on it", () => {
