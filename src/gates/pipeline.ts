@@ -90,18 +90,19 @@ export async function runWithFlakeReruns(
   // Passing alone proves nothing about the run it failed in: run that scope again.
   let suspects = passedAlone;
   let confirmations = 0;
+  // A confirmation run that did not complete (or none at all) says nothing either way: the checks stay failures.
+  const unconfirmed = (why: string) => {
+    for (const c of suspects) {
+      c.status = "fail";
+      c.message = `${c.message ?? ""} (not confirmed in the full run: ${why})`.trim();
+    }
+    return run;
+  };
   for (let i = 1; i <= reruns && suspects.length > 0; i++) {
-    if (ctx.signal?.aborted) break;
+    if (ctx.signal?.aborted) return unconfirmed("stopped");
     const again = await gate.run(ctx, opts);
     run.durationMs += again.durationMs;
-    // A confirmation run that did not complete says nothing either way: the checks stay failures.
-    if (again.error !== undefined) {
-      for (const c of suspects) {
-        c.status = "fail";
-        c.message = `${c.message ?? ""} (not confirmed in the full run: ${again.error})`.trim();
-      }
-      return run;
-    }
+    if (again.error !== undefined) return unconfirmed(again.error);
     confirmations = i;
     const passed = new Set(again.checks.filter((c) => c.status === "pass").map((c) => c.id));
     suspects = suspects.filter((c) => !passed.has(c.id));
