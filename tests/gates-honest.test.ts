@@ -161,6 +161,16 @@ atexit.register(_forge)
     expect(failing(run).map((c) => c.id)).toEqual(["tests/test_a.py::test_bug"]);
   });
 
+  it("a pytest.py in the tree cannot stand in for pytest", async () => {
+    const ctx = jailedContext({
+      "pytest.py": 'import sys\nprint("2 passed in 0.01s")\nsys.exit(0)\n',
+      "tests/test_a.py": TWO_TESTS,
+    });
+    const run = await testsGate.run(ctx);
+    expect(run.error).toBeUndefined();
+    expect(failing(run).map((c) => c.id)).toEqual(["tests/test_a.py::test_bug"]);
+  });
+
   it("an inconsistent result is never tolerated as a known baseline failure", () => {
     const bad: Check = {
       gate: "tests",

@@ -99,12 +99,23 @@ function reportPath(p: PrepareInput, ext: string): string {
 const PYTEST_VERBOSITY = "--verbosity=-1";
 
 /**
- * `python -m pytest …` runs as `python -c <this> …`: pytest itself, then an exit that skips the interpreter's exit
- * handlers (`atexit`, finalizers), so code under test cannot rewrite the report or the exit code after pytest
- * wrote them. (The output is flushed first: `os._exit` does not.) A `pytest` executable is run as it is.
+ * `python -m pytest …` runs as `python -c <this> …`: pytest imported from the environment with the tree's folder
+ * taken off `sys.path` for that import (a candidate's `pytest.py` cannot stand in for pytest; the folder is put
+ * back for the tests), pytest itself, then an exit that skips the interpreter's exit handlers (`atexit`,
+ * finalizers), so code under test cannot rewrite the report or the exit code after pytest wrote them. (The output
+ * is flushed first: `os._exit` does not.) A `pytest` executable is run as it is.
  */
-export const PYTEST_WITHOUT_EXIT_HANDLERS =
-  "import os, sys, pytest; rc = pytest.main(sys.argv[1:]); sys.stdout.flush(); sys.stderr.flush(); os._exit(int(rc))";
+export const PYTEST_WITHOUT_EXIT_HANDLERS = [
+  "import os, sys",
+  "head = sys.path[:1] if sys.path[:1] in ([''], [os.getcwd()]) else []",
+  "del sys.path[:len(head)]",
+  "import pytest",
+  "sys.path[:0] = head",
+  "rc = pytest.main(sys.argv[1:])",
+  "sys.stdout.flush()",
+  "sys.stderr.flush()",
+  "os._exit(int(rc))",
+].join("; ");
 
 function withoutExitHandlers(argv: readonly string[]): string[] {
   const i = toolIndex(argv, ["pytest"]);
