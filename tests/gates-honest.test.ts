@@ -19,8 +19,9 @@ import { tempDir, writeFiles } from "./helpers.js";
 
 /**
  * Honest results (issue 10, items 2 and 10): what a candidate's code can do to the channels a gate reads (the
- * report file, the exit code, the terminal output) must never turn into a pass or a hang. Every case runs the
- * real pytest in the real bubblewrap jail, with the gate output folder writable from inside as in a campaign.
+ * report file, the exit code, the terminal output) must never turn into a pass or a hang. The gate cases run the
+ * real pytest in the real bubblewrap jail, with the gate output folder writable from inside as in a campaign; the
+ * host-side cases plant FIFOs and links where the host reads or writes.
  */
 
 const OK_TEST = "def test_ok():\n    assert True\n";
@@ -50,7 +51,8 @@ function jailedContext(files: Record<string, string>, timeoutSeconds = 60): Gate
 
 /**
  * Code under test acting after pytest wrote its report: a plugin hook run at the end of pytest's session (code
- * under test can register one from inside the process). `body` gets the report path `p`; it flushes pytest's
+ * under test can register one from inside the process; a conftest.py is the short way to write one here, in a
+ * campaign conftest.py is Master's). `body` gets the report path `p`; it flushes pytest's
  * output first, as a careful forger would.
  */
 function afterReport(body: string): Record<string, string> {
