@@ -111,6 +111,30 @@ describe.runIf(posix)("runProcess: process-group kill", () => {
     HANG_LIMIT,
   );
 
+  it(
+    "returns soon after the command ends even when a process that left its group holds the pipe",
+    async () => {
+      const dir = tempDir();
+      const pidFile = `${dir}/escaped.pid`;
+      // `setsid` puts the sleeper in its own session: the group kill cannot reach it and it keeps stdout open.
+      const r = await runProcess(
+        "/bin/sh",
+        ["-c", `setsid sleep 60 & echo $! > '${pidFile}'; echo started`],
+        { cwd: dir, timeoutMs: 10_000, graceMs: 500 },
+      );
+      const escaped = Number(readFileSync(pidFile, "utf8"));
+      try {
+        expect(r.exitCode).toBe(0);
+        expect(r.timedOut).toBe(false);
+        expect(r.stdout).toBe("started\n");
+        expect(r.durationMs).toBeLessThan(8000);
+      } finally {
+        process.kill(escaped, "SIGKILL");
+      }
+    },
+    HANG_LIMIT,
+  );
+
   it("an already aborted signal does not leave a process running", async () => {
     const ac = new AbortController();
     ac.abort();

@@ -10,6 +10,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
+import { readRegularFile } from "../exec/read-regular-file.js";
 import { resolveInSandbox, SandboxPathError } from "./sandbox-path.js";
 
 /**
@@ -87,7 +88,11 @@ export class SandboxFiles {
     if (st.isDirectory()) throw new ToolUsageError(`${rel} is a directory; use list_dir on it.`);
     if (st.size > MAX_FILE_BYTES)
       throw new ToolUsageError(`${rel} is too large to handle (${st.size} bytes).`);
-    const text = readFileSync(abs, "utf8");
+    // Only a regular file: a FIFO the model made with `run` would block the read and the whole campaign.
+    const read = readRegularFile(abs, MAX_FILE_BYTES);
+    if (read.kind !== "text")
+      throw new ToolUsageError(`${rel} cannot be read: ${read.kind === "refused" ? read.why : "gone"}.`);
+    const text = read.text;
     if (text.includes("\0")) throw new ToolUsageError(`${rel} is a binary file.`);
     return text;
   }

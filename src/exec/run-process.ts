@@ -5,7 +5,9 @@ import { execa } from "execa";
  *
  * Why not execa's own `timeout`: it kills only the direct child; a grandchild (pytest workers, a shell's
  * children) keeps the pipes open and the call hangs. We start every child in its own process group
- * (`detached`) and, on timeout or abort, kill the whole group: TERM, then KILL after a grace period.
+ * (`detached`) and, on timeout or abort, kill the whole group: TERM, then KILL after a grace period. A process
+ * that left the group (its own session, `setsid`) can still hold the pipes open: once the command itself has ended,
+ * its output gets `DRAIN_MS` to close and is then cut, so no call outlives its command by more than that.
  */
 export interface RunOptions {
   cwd: string;
@@ -43,6 +45,8 @@ export interface RunResult {
 }
 
 export const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
+/** How long the output pipes may stay open after the command ended (held by a process that escaped its group). */
+const DRAIN_MS = 2000;
 
 export class TailBuffer {
   private chunks: Buffer[] = [];
@@ -139,9 +143,18 @@ export async function runProcess(
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener("abort", onAbort, { once: true });
 
+  let drainTimer: NodeJS.Timeout | undefined;
+  child.once("exit", () => {
+    drainTimer = setTimeout(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }, DRAIN_MS);
+  });
+
   const result = await child;
   if (timer) clearTimeout(timer);
   if (killTimer) clearTimeout(killTimer);
+  if (drainTimer) clearTimeout(drainTimer);
   opts.signal?.removeEventListener("abort", onAbort);
   // The leader is gone; make sure nothing it left in its group outlives the call.
   if (timedOut || aborted) killGroup(child.pid, "SIGKILL");

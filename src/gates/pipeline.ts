@@ -9,7 +9,7 @@ import { PROFILE_TABLE } from "../profiles/profiles.js";
 import type { GateCache } from "./cache.js";
 import type { Gate, GateContext, GateRunOptions } from "./gate.js";
 import { registeredGates } from "./registry.js";
-import { decideVerdict, matchKey, type VerdictMode } from "./verdict.js";
+import { decideVerdict, failureText, matchKey, type VerdictMode } from "./verdict.js";
 
 /** The diff policy gate (src/policy): the candidate's diff in, one failing check per violation out. */
 export type PolicyHook = (diff: string, config: Config) => Check[];
@@ -50,11 +50,17 @@ export function applicableGates(ctx: GateContext): Gate[] {
   return registeredGates().filter((g) => allowed.includes(g.name) && g.applies(ctx));
 }
 
+/** Checks that name no test to select (a crash, channels that disagree): never re-run, never flaky. */
+const untestable = (c: Check) => c.id.endsWith(":crash") || c.errorType === "report-inconsistent";
+
 /**
- * Run a gate, then re-run its failing checks up to `reruns` times: a check that fails and then passes is
- * `flaky` (excluded from verdicts). Gates that can run a subset re-run only the failing ids; others re-run whole.
- * Crash checks (`<tool>:crash`) are not re-run: there is no such test to select. Tools that cannot select tests
- * (cargo test, unknown commands) are therefore not re-run either (the tests gate runs nothing for them).
+ * Run a gate, then re-run its failing checks up to `reruns` times: gates that can run a subset re-run only the
+ * failing ids ("alone"), others re-run whole. A check that fails and then passes alone is not yet flaky: it may
+ * depend on what ran before it. It is re-run in the same scope as the first run (up to `reruns` times, stopping at
+ * its first pass): passing there it is `flaky` (excluded from verdicts); failing in every one it is a failure with
+ * errorType `order-dependent`, a real failure for verdicts. Crash and report-inconsistent checks are not re-run:
+ * there is no such test to select. Tools that cannot select tests (cargo test, unknown commands) are therefore not
+ * re-run either (the tests gate runs nothing for them).
  */
 export async function runWithFlakeReruns(
   gate: Gate,
@@ -66,7 +72,8 @@ export async function runWithFlakeReruns(
 ): Promise<GateRun> {
   const run = await gate.run(ctx, opts);
   if (!gate.rerunnable || reruns <= 0) return run;
-  let failing = run.checks.filter((c) => c.status === "fail" && !c.id.endsWith(":crash") && !known?.(c));
+  let failing = run.checks.filter((c) => c.status === "fail" && !untestable(c) && !known?.(c));
+  const passedAlone: Check[] = [];
   for (let i = 1; i <= reruns && failing.length > 0; i++) {
     if (ctx.signal?.aborted) break;
     const again = await gate.run(ctx, gate.targeted ? { only: failing.map((c) => c.id) } : opts);
@@ -76,10 +83,74 @@ export async function runWithFlakeReruns(
       if (!passed.has(c.id)) continue;
       c.status = "flaky";
       c.message = `failed, then passed on re-run ${i} of ${reruns}: ${c.message ?? ""}`.trim();
+      if (gate.targeted) passedAlone.push(c);
     }
     failing = failing.filter((c) => c.status === "fail");
   }
+  // Passing alone proves nothing about the run it failed in: run that scope again.
+  let suspects = passedAlone;
+  let confirmations = 0;
+  // A confirmation run that did not complete (or none at all) says nothing either way: the checks stay failures.
+  const unconfirmed = (why: string) => {
+    for (const c of suspects) {
+      c.status = "fail";
+      c.message = `${c.message ?? ""} (not confirmed in the full run: ${why})`.trim();
+    }
+    return run;
+  };
+  for (let i = 1; i <= reruns && suspects.length > 0; i++) {
+    if (ctx.signal?.aborted) return unconfirmed("stopped");
+    const again = await gate.run(ctx, opts);
+    run.durationMs += again.durationMs;
+    if (again.error !== undefined) return unconfirmed(again.error);
+    confirmations = i;
+    const passed = new Set(again.checks.filter((c) => c.status === "pass").map((c) => c.id));
+    suspects = suspects.filter((c) => !passed.has(c.id));
+  }
+  for (const c of suspects) {
+    c.status = "fail";
+    c.errorType = "order-dependent";
+    c.message =
+      `fails in the full run (again in ${confirmations} more) and passes alone: it depends on what runs ` +
+      `before it; ${c.message?.replace(/^failed, then passed on re-run \d+ of \d+: /, "") ?? ""}`.trim();
+  }
   return run;
+}
+
+/**
+ * The target of a fix task, passing in `run`, is run once more alone in a fresh process: a pass that needs the
+ * rest of the suite (state left by another test, a forged report) is no fix. Not passing there, the target's
+ * check in `run` becomes a failure (errorType `order-dependent` when it failed alone, `target-unverified` when the
+ * run gave no result for it).
+ */
+export async function verifyTargetAlone(
+  gate: Gate,
+  ctx: GateContext,
+  run: GateRun,
+  target: string,
+): Promise<GateRun> {
+  const check = run.checks.find((c) => c.id === target && c.status === "pass");
+  if (!check || !gate.targeted) return run;
+  const alone = await gate.run(ctx, { only: [target] });
+  // No checks and no error: the tool cannot run a single check (cargo test, a plain command).
+  if (alone.checks.length === 0 && alone.error === undefined) return run;
+  const mine = alone.checks.find((c) => c.id === target);
+  if (mine?.status === "pass") return { ...run, durationMs: run.durationMs + alone.durationMs };
+  const failed = mine?.status === "fail";
+  const verified: Check = {
+    ...check,
+    status: "fail",
+    errorType: failed ? "order-dependent" : "target-unverified",
+    message: failed
+      ? `passes in the full run but fails alone in a fresh process: ${failureText(mine) ?? ""}`.trim()
+      : `passes in the full run but gave no result alone in a fresh process${alone.error ? `: ${alone.error}` : ""}`,
+    detail: mine?.detail ?? check.detail,
+  };
+  return {
+    ...run,
+    durationMs: run.durationMs + alone.durationMs,
+    checks: run.checks.map((c) => (c === check ? verified : c)),
+  };
 }
 
 function realFailures(run: GateRun, baseline: GateResult | undefined, mode: VerdictMode): Check[] {
@@ -169,15 +240,18 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
           })
         : undefined;
     const hit = key ? opts.cache!.get(key) : undefined;
+    // The target is verified alone on every check, cached or not (the cache is keyed by tree, not by task).
+    const verify = (run: GateRun) =>
+      targetIds.length > 0 ? verifyTargetAlone(gate, ctx, run, targetIds[0]!) : run;
     if (hit) {
       ctx.log?.(`[${gate.name}] cached result for tree ${treeHash.slice(0, 10)}`);
-      if (record({ ...hit, cached: true })) return done();
+      if (record(await verify({ ...hit, cached: true }))) return done();
       continue;
     }
     const run = await runWithFlakeReruns(gate, ctx, {}, reruns, knownFailure);
     // A timeout or a tool that would not start may be transient: not cached.
     if (key && run.error === undefined && !ctx.signal?.aborted) opts.cache!.set(key, run);
-    if (record(run)) return done();
+    if (record(await verify(run))) return done();
   }
   return done();
 }

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { errorMessage } from "../core/errors.js";
 import type { Check, GateName, GateRun } from "../core/types.js";
+import { readRegularFile } from "../exec/read-regular-file.js";
 import { describeEnd, splitCommandLine } from "../exec/run-process.js";
 import type { GateContext } from "./gate.js";
-import { crashCheck } from "./parsers/common.js";
+import { crashCheck, inconsistentCheck } from "./parsers/common.js";
 import { adapterFor, type ToolAdapter } from "./tools.js";
 
 export interface ToolRunOptions {
@@ -18,8 +20,9 @@ function tail(text: string, lines = 30): string {
 
 /**
  * Run one configured tool command for a gate and turn what it wrote into checks. A tool that could not start,
- * timed out, crashed, or failed without reporting a failing result becomes a failing `<tool>:crash` check and the
- * run's `error`: never a pass.
+ * timed out or crashed becomes a failing `<tool>:crash` check and the run's `error`: never a pass. A result whose
+ * channels disagree (exit code, report, the tool's own summary, a separate count; a report that is not a regular
+ * file or is missing) becomes a failing `<tool>:report-inconsistent` check and the run's `error`.
  */
 export async function runToolCommand(
   ctx: GateContext,
@@ -31,11 +34,14 @@ export async function runToolCommand(
   const configured = splitCommandLine(commandLine);
   const adapter = adapterFor(configured);
   mkdirSync(ctx.outputDir, { recursive: true });
-  const prepared = adapter.prepare(configured, {
-    outputDir: ctx.outputDir,
-    runId: `${gate}-${adapter.tool}-${randomUUID().slice(0, 8)}`,
+  const selection = {
     only: adapter.selects ? opts.only : undefined,
     files: adapter.selects ? opts.files : undefined,
+  };
+  const prepared = adapter.prepare(configured, {
+    outputDir: ctx.outputDir,
+    runId: `${gate}-${adapter.tool}-${randomUUID()}`,
+    ...selection,
   });
   const [file, ...args] = prepared.argv;
   // The user's command and what it was narrowed to (the report/format flags the adapter adds are noise here).
@@ -50,12 +56,27 @@ export async function runToolCommand(
     timeoutMs: ctx.timeoutMs,
     signal: ctx.signal,
   });
+  /** The separate counting run's output (undefined when it gave none), or "stopped". */
+  const collect = async (argv: string[]): Promise<string | undefined | "stopped"> => {
+    const c = await ctx.run(argv[0]!, argv.slice(1), {
+      cwd: ctx.workdir,
+      env: ctx.env,
+      timeoutMs: ctx.timeoutMs,
+      signal: ctx.signal,
+    });
+    if (c.aborted) return "stopped";
+    return c.spawnError || c.timedOut ? undefined : c.stdout;
+  };
   const pctx = { gate, workdir: ctx.workdir };
   const checks: Check[] = [];
   let error: string | undefined;
   const crash = (message: string, detail?: string) => {
     error = message;
     checks.push(crashCheck(pctx, adapter.tool, message, detail));
+  };
+  const inconsistent = (message: string) => {
+    error ??= message;
+    checks.push(inconsistentCheck(pctx, adapter.tool, message, tail(`${r.stdout}\n${r.stderr}`)));
   };
 
   if (r.spawnError) crash(`could not start ${file}: ${r.spawnError}`);
@@ -67,14 +88,16 @@ export async function runToolCommand(
     checks[checks.length - 1]!.errorType = "GateTimeout";
   } else if (r.aborted) crash(`${commandLine}: stopped`);
   else {
-    const report =
-      prepared.reportFile && existsSync(prepared.reportFile)
-        ? readFileSync(prepared.reportFile, "utf8")
-        : undefined;
+    // The report lies in a folder the jailed command can write: it is candidate bytes (see read-regular-file.ts).
+    const read = prepared.reportFile ? readRegularFile(prepared.reportFile) : undefined;
+    const report = read?.kind === "text" ? read.text : undefined;
+    if (read?.kind === "refused")
+      inconsistent(`the report ${path.basename(prepared.reportFile!)} is ${read.why}: it cannot be trusted`);
+    else if (read?.kind === "absent" && adapter.okExit(r.exitCode))
+      inconsistent(`${adapter.tool} ended with ${describeEnd(r)} but its report was not there`);
+    const toolOutput = { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, report };
     try {
-      checks.push(
-        ...adapter.parse({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, report }, pctx),
-      );
+      checks.push(...adapter.parse(toolOutput, pctx));
     } catch (e) {
       crash(
         `${adapter.tool} output could not be read (${describeEnd(r)}): ${errorMessage(e)}`,
@@ -84,13 +107,25 @@ export async function runToolCommand(
     const failing = checks.some((c) => c.status === "fail");
     if (error === undefined && !adapter.okExit(r.exitCode))
       crash(`${adapter.tool} did not complete (${describeEnd(r)})`, tail(`${r.stdout}\n${r.stderr}`));
-    else if (error === undefined && r.exitCode !== 0 && !failing)
-      crash(
-        `${adapter.tool} failed (${describeEnd(r)}) without reporting a failing check`,
-        tail(`${r.stdout}\n${r.stderr}`),
-      );
-    else if (checks.length === 0)
-      checks.push({ gate, id: adapter.tool, status: "pass", message: describeEnd(r) });
+    else if (error === undefined) {
+      // The exit code, the report, the terminal summary and a separate count must tell the same story.
+      const disagreements: string[] = [];
+      if (r.exitCode !== 0 && !failing)
+        disagreements.push(`${adapter.tool} failed (${describeEnd(r)}) but reported no failing check`);
+      if (r.exitCode === 0 && failing && prepared.reportFile)
+        disagreements.push(`${adapter.tool} exited 0 but its report has failing checks`);
+      if (adapter.disagreements) {
+        const collected = adapter.collectArgv
+          ? await collect(
+              adapter.collectArgv(configured, { ...selection, outputDir: ctx.outputDir, runId: "" }),
+            )
+          : undefined;
+        if (collected === "stopped") crash(`${commandLine}: stopped`);
+        else disagreements.push(...adapter.disagreements(toolOutput, checks, collected));
+      }
+      if (error === undefined) for (const d of disagreements) inconsistent(d);
+    }
+    if (checks.length === 0) checks.push({ gate, id: adapter.tool, status: "pass", message: describeEnd(r) });
   }
   return {
     gate,

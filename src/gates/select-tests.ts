@@ -1,10 +1,12 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { readRegularFile } from "../exec/read-regular-file.js";
 
 /**
  * Tests touching a change, for the cascade's cheap step: changed test files themselves, and test files that
  * mention a changed module (import of its dotted path or its file stem). A heuristic that only orders work: the
- * full suite still runs before any promotion.
+ * full suite still runs before any promotion. The tree is a candidate's: links are not followed and only
+ * regular files are read (a FIFO named like a test would block the read, and the whole process with it).
  */
 const SKIP_DIRS = new Set([
   ".git",
@@ -17,6 +19,7 @@ const SKIP_DIRS = new Set([
   ".odibi-improve",
 ]);
 const MAX_FILES = 5000;
+const MAX_TEST_FILE_BYTES = 4 * 1024 * 1024;
 
 function isTestFile(rel: string): boolean {
   const b = path.posix.basename(rel);
@@ -42,14 +45,14 @@ function listTestFiles(root: string): string[] {
       if (SKIP_DIRS.has(n)) continue;
       const abs = path.join(dir, n);
       const r = rel ? `${rel}/${n}` : n;
-      let st: ReturnType<typeof statSync>;
+      let st: ReturnType<typeof lstatSync>;
       try {
-        st = statSync(abs);
+        st = lstatSync(abs);
       } catch {
         continue;
       }
       if (st.isDirectory()) walk(abs, r);
-      else if (isTestFile(r)) out.push(r);
+      else if (st.isFile() && isTestFile(r)) out.push(r);
     }
   };
   walk(root, "");
@@ -91,12 +94,9 @@ export function selectTestsForChanges(
   if (needles.length > 0) {
     for (const t of tests) {
       if (selected.has(t)) continue;
-      let text: string;
-      try {
-        text = readFileSync(path.join(workdir, t), "utf8");
-      } catch {
-        continue;
-      }
+      const read = readRegularFile(path.join(workdir, t), MAX_TEST_FILE_BYTES);
+      if (read.kind !== "text") continue;
+      const text = read.text;
       if (needles.some((n) => text.includes(n.dotted) || n.stem.test(text))) selected.add(t);
     }
   }

@@ -5,7 +5,8 @@ import { capDetail, type ParseContext } from "./parsers/common.js";
 import { parseGoTestJson, parseGoVet } from "./parsers/go.js";
 import { parseBiomeJson, parseEslintJson } from "./parsers/js-lint.js";
 import { parseJUnitXml } from "./parsers/junit.js";
-import { withNodeFileOutput } from "./parsers/node-test-output.js";
+import { nodeTestDisagreements, withNodeFileOutput } from "./parsers/node-test-output.js";
+import { parsePytestCollected, parsePytestSummary, pytestDisagreements } from "./parsers/pytest-summary.js";
 import { parseRuffJson } from "./parsers/ruff.js";
 
 /**
@@ -47,6 +48,16 @@ export interface ToolAdapter {
   versionArgv(argv: readonly string[]): string[];
   /** Can run a subset of its checks by id / file. */
   selects: boolean;
+  /**
+   * A separate run that only counts the tests the real run should have run (the independent channel of
+   * `disagreements`): the same selection, in a fresh process.
+   */
+  collectArgv?(argv: readonly string[], p: PrepareInput): string[];
+  /**
+   * Where the run's own channels disagree (report vs terminal summary vs the separate count): one sentence each.
+   * Any disagreement makes the run a failing `report-inconsistent` check.
+   */
+  disagreements?(out: ToolOutput, checks: readonly Check[], collectStdout: string | undefined): string[];
 }
 
 const base = (s: string) =>
@@ -84,13 +95,44 @@ function reportPath(p: PrepareInput, ext: string): string {
   return path.join(p.outputDir, `${p.runId}.${ext}`);
 }
 
+/** Last, so it wins over `-q`/`-v` in the command and in addopts: the summary and count lines are then printed. */
+const PYTEST_VERBOSITY = "--verbosity=-1";
+
+/**
+ * `python -m pytest …` runs as `python -c <this> …`: pytest imported from the environment with the tree's folder
+ * taken off `sys.path` for that import (a candidate's `pytest.py` cannot stand in for pytest; the folder is put
+ * back for the tests), pytest itself, then an exit that skips the interpreter's exit handlers (`atexit`,
+ * finalizers), so code under test cannot rewrite the report or the exit code after pytest wrote them. (The output
+ * is flushed first: `os._exit` does not.) A `pytest` executable is run as it is.
+ */
+export const PYTEST_WITHOUT_EXIT_HANDLERS = [
+  "import os, sys",
+  "head = sys.path[:1] if sys.path[:1] in ([''], [os.getcwd()]) else []",
+  "del sys.path[:len(head)]",
+  "import pytest",
+  "sys.path[:0] = head",
+  "rc = pytest.main(sys.argv[1:])",
+  "sys.stdout.flush()",
+  "sys.stderr.flush()",
+  "os._exit(int(rc))",
+].join("; ");
+
+function withoutExitHandlers(argv: readonly string[]): string[] {
+  const i = toolIndex(argv, ["pytest"]);
+  if (i < 2 || argv[i - 1] !== "-m") return [...argv];
+  return [...argv.slice(0, i - 1), "-c", PYTEST_WITHOUT_EXIT_HANDLERS, ...argv.slice(i + 1)];
+}
+
 export const pytest: ToolAdapter = {
   tool: "pytest",
   matches: (argv) => toolIndex(argv, ["pytest", "py.test"]) >= 0,
   prepare(argv, p) {
     const reportFile = reportPath(p, "junit.xml");
-    const args = withoutFlag(argv, ["--junitxml", "--junit-xml"]);
+    const args = withoutExitHandlers(withoutFlag(argv, ["--junitxml", "--junit-xml"]));
     args.push(
+      PYTEST_VERBOSITY,
+      // A run stopped at the first failures (`-x`, `--maxfail` in the command or addopts) is an incomplete result.
+      "--maxfail=0",
       `--junitxml=${reportFile}`,
       // xunit1 carries each test's file and line.
       "-o",
@@ -109,6 +151,24 @@ export const pytest: ToolAdapter = {
   okExit: exitIn(0, 1),
   versionArgv: (argv) => [...argv.slice(0, toolIndex(argv, ["pytest", "py.test"]) + 1), "--version"],
   selects: true,
+  // The gates run on the candidate with Master's oracle (tests, conftest, pytest configuration) restored over it,
+  // so this collection counts Master's tests, in a process the run's code under test does not share.
+  collectArgv: (argv, p) => [
+    ...withoutExitHandlers(withoutFlag(argv, ["--junitxml", "--junit-xml"])),
+    "--collect-only",
+    PYTEST_VERBOSITY,
+    "--continue-on-collection-errors",
+    "-p",
+    "no:cacheprovider",
+    ...(p.files ?? []),
+    ...(p.only ?? []),
+  ],
+  disagreements: (out, checks, collectStdout) =>
+    pytestDisagreements(
+      checks,
+      parsePytestSummary(out.stdout),
+      collectStdout === undefined ? undefined : parsePytestCollected(collectStdout),
+    ),
 };
 
 export const ruff: ToolAdapter = {
@@ -201,6 +261,7 @@ export const nodeTest: ToolAdapter = {
   okExit: exitIn(0, 1),
   versionArgv: (argv) => [argv[0]!, "--version"],
   selects: true,
+  disagreements: (out, checks) => nodeTestDisagreements(out.stdout, checks),
 };
 
 export const vitest: ToolAdapter = {

@@ -5,7 +5,8 @@ import type { Check, GateName, GateResult, GateRun, Task } from "../core/types.j
  *
  * Baseline & ratchet: Master's failures are known; a candidate is promotable when it adds no failure outside
  * them, fixes what it targeted, and every gate Master ran also ran fully on the candidate. `strict` requires
- * every check green. Flaky checks (on either side) count for nothing.
+ * every check green. Flaky checks (on either side) count for nothing. A `report-inconsistent` check (the tool's
+ * channels disagree) is always a new failure, even when Master had one too.
  */
 export type VerdictMode = "baseline" | "strict";
 
@@ -110,6 +111,11 @@ export function decideVerdict(
   const newFailures: Check[] = [];
   const stillFailing: Check[] = [];
   for (const c of candFails) {
+    // A result whose channels disagree cannot be trusted on either side: never a known failure.
+    if (c.errorType === "report-inconsistent") {
+      newFailures.push(c);
+      continue;
+    }
     const k = matchKey(c);
     const n = baseLeft.get(k) ?? 0;
     if (n > 0) {

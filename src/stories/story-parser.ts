@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { OdibiImproveError } from "../core/errors.js";
+import { readRegularFile } from "../exec/read-regular-file.js";
 import { type RawStory, type RawStoryNode, StorySchema } from "./story-schema.js";
 
 /** A story file that is missing, not JSON, or not shaped like an odibi run story. */
@@ -140,8 +141,11 @@ function looksLikeRunStory(doc: unknown): boolean {
  */
 export class StoryParser {
   parse(file: string): ParsedStory {
-    if (!existsSync(file)) throw new StoryError(file, "not found");
-    return this.parseText(readFileSync(file, "utf8"), file);
+    // Stories are written by the jailed odibi run: a FIFO or a link in their place must not block or redirect us.
+    const read = readRegularFile(file);
+    if (read.kind === "absent") throw new StoryError(file, "not found");
+    if (read.kind === "refused") throw new StoryError(file, read.why);
+    return this.parseText(read.text, file);
   }
 
   parseText(text: string, file = "<story>"): ParsedStory {
@@ -168,15 +172,19 @@ export class StoryParser {
     for (const rel of readdirSync(storyDir, { recursive: true, encoding: "utf8" })) {
       if (!rel.endsWith(".json")) continue;
       const file = path.join(storyDir, rel);
+      const read = readRegularFile(file);
+      if (read.kind === "absent") continue;
+      const mtime = lstatSync(file).mtimeMs;
       let doc: unknown;
       try {
-        doc = JSON.parse(readFileSync(file, "utf8"));
+        if (read.kind === "refused") throw new Error(read.why);
+        doc = JSON.parse(read.text);
       } catch {
-        // A truncated run story still has to surface: keep it so parse() reports it as malformed.
-        if (path.basename(file).startsWith("run_")) out.push({ file, mtime: statSync(file).mtimeMs });
+        // A truncated (or unreadable) run story still has to surface: keep it so parse() reports it.
+        if (path.basename(file).startsWith("run_")) out.push({ file, mtime });
         continue;
       }
-      if (looksLikeRunStory(doc)) out.push({ file, mtime: statSync(file).mtimeMs });
+      if (looksLikeRunStory(doc)) out.push({ file, mtime });
     }
     return out.sort((a, b) => a.mtime - b.mtime || a.file.localeCompare(b.file)).map((o) => o.file);
   }

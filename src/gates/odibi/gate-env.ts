@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { buildGateEnv as buildBaseGateEnv } from "../env.js";
+import { ensureRealDir } from "../output-dirs.js";
 
 /**
  * Where a tree's `odibi` package is imported from. odibi's sdist (and its git repository) uses the flat layout:
@@ -60,9 +61,10 @@ export function buildGateEnv(
 
 /** HOME, temp and caches inside the gate's output folder (created). */
 export function hermeticDirs(outputDir: string): Record<string, string> {
-  const home = path.join(outputDir, "home");
-  const tmp = path.join(outputDir, "tmp");
-  for (const d of [home, tmp]) mkdirSync(d, { recursive: true });
+  // `outputDir` is a folder under the gate output folder (its parent, made by the runner, is the trusted base).
+  const base = path.dirname(outputDir);
+  const home = ensureRealDir(base, path.basename(outputDir), "home");
+  const tmp = ensureRealDir(base, path.basename(outputDir), "tmp");
   return {
     HOME: home,
     USERPROFILE: home,

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { errorMessage } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
@@ -6,6 +6,7 @@ import { compareFingerprints, takeFingerprint } from "../../environment/sacred.j
 import { describeEnd, type RunResult } from "../../exec/run-process.js";
 import { type ParsedStory, StoryParser } from "../../stories/story-parser.js";
 import type { Gate, GateContext, GateRunOptions } from "../gate.js";
+import { freshRealDir, replaceFileIn } from "../output-dirs.js";
 import { expandCommand, tail } from "./command.js";
 import { gateRunEnv } from "./gate-env.js";
 import { type GoldenProject, listGoldenProjects, odibiGateFingerprint } from "./golden-projects.js";
@@ -84,9 +85,7 @@ function pipelineCheck(
 
 /** Run one golden project in `<outputDir>/golden/<name>/` and turn its stories into checks. */
 export async function runGoldenProject(ctx: GateContext, project: GoldenProject): Promise<GoldenProjectRun> {
-  const runDir = path.join(ctx.outputDir, "golden", project.name);
-  rmSync(runDir, { recursive: true, force: true });
-  mkdirSync(runDir, { recursive: true });
+  const runDir = freshRealDir(ctx.outputDir, "golden", project.name);
   const checks: Check[] = [];
   const projectCheck: Check = {
     gate: GOLDEN_GATE,
@@ -119,9 +118,11 @@ export async function runGoldenProject(ctx: GateContext, project: GoldenProject)
     timeoutMs: ctx.timeoutMs,
     signal: ctx.signal,
   });
+  // Written after the jailed run, into a folder it could write: "wx" creates the file, never follows a link.
   writeFileSync(
-    path.join(runDir, "run.log"),
+    replaceFileIn(runDir, "run.log"),
     `$ ${[file, ...args].join(" ")}\n${result.stdout}\n--- stderr ---\n${result.stderr}`,
+    { flag: "wx" },
   );
   projectCheck.durationMs = result.durationMs;
   if (result.exitCode !== 0) {

@@ -46,6 +46,22 @@ export function crashCheck(ctx: ParseContext, tool: string, message: string, det
   };
 }
 
+/**
+ * The tool's channels disagree (exit code, report, terminal summary, separate collection), or its report is not a
+ * plain file: the result cannot be trusted, so it is a failing check. Its own id, so a baseline crash never
+ * tolerates it.
+ */
+export function inconsistentCheck(ctx: ParseContext, tool: string, message: string, detail?: string): Check {
+  return {
+    gate: ctx.gate,
+    id: `${tool}:report-inconsistent`,
+    status: "fail",
+    errorType: "report-inconsistent",
+    message: capMessage(message),
+    detail: capDetail(detail),
+  };
+}
+
 /** `path:line` or `path:line:col` in a line of text. */
 export function parseLocation(text: string): { file: string; line: number; column?: number } | undefined {
   const m = /((?:(?<![A-Za-z])[A-Za-z]:(?=[\\/]))?[^\s:()'"]+):(\d+)(?::(\d+))?/.exec(text);

@@ -49,3 +49,31 @@ export function withNodeFileOutput(checks: Check[], tap: string, ctx: ParseConte
     return next;
   });
 }
+
+/**
+ * Where `node --test`'s TAP summary (`# pass 2`, `# fail 3`, … at the end of stdout, written by the runner process,
+ * not by the test files' processes) disagrees with its JUnit report. Pure.
+ */
+export function nodeTestDisagreements(tap: string, checks: readonly Check[]): string[] {
+  const last = (name: string): number | undefined => {
+    const all = [...tap.matchAll(new RegExp(`^# ${name} (\\d+)\\s*$`, "gm"))];
+    return all.length === 0 ? undefined : Number(all.at(-1)![1]);
+  };
+  const pass = last("pass");
+  const fail = last("fail");
+  if (pass === undefined || fail === undefined)
+    return ["node --test printed no TAP summary (`# pass N`, `# fail N`)"];
+  const said = {
+    pass,
+    fail: fail + (last("cancelled") ?? 0),
+    skip: (last("skipped") ?? 0) + (last("todo") ?? 0),
+  };
+  const count = (s: Check["status"]) => checks.filter((c) => c.status === s).length;
+  const report = { pass: count("pass"), fail: count("fail"), skip: count("skip") };
+  return said.pass === report.pass && said.fail === report.fail && said.skip === report.skip
+    ? []
+    : [
+        `node --test's summary says ${said.pass} passed, ${said.fail} failed or cancelled, ${said.skip} skipped; ` +
+          `its report says ${report.pass}, ${report.fail}, ${report.skip}`,
+      ];
+}
