@@ -11,6 +11,7 @@ import {
   testDeletedRule,
   testSkippedRule,
 } from "./rules/tests-weakened.js";
+import { unsafeGitPathRule } from "./rules/unsafe-git.js";
 import {
   type ChangedFile,
   type FileReaders,
@@ -32,6 +33,7 @@ export const RULES: Record<PolicyRule, PolicyRuleFn> = {
   "size-limit": sizeLimitRule,
   "binary-file": binaryFileRule,
   "outside-repo": outsideRepoRule,
+  "unsafe-git-path": unsafeGitPathRule,
 };
 
 function settingsOf(config: Config | PolicySettings): PolicySettings {

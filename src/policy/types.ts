@@ -14,6 +14,7 @@ export const POLICY_RULES = [
   "size-limit",
   "binary-file",
   "outside-repo",
+  "unsafe-git-path",
 ] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 
