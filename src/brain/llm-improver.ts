@@ -4,6 +4,7 @@ import type { GateResult, Task } from "../core/types.js";
 import type { SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
+import { assertSafeGitTree } from "../environment/tree-safety.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
@@ -40,6 +41,7 @@ export function focusOnTask(baseline: GateResult, task: Task): GateResult {
 
 /** Paths that differ from `base` in the work tree: changed tracked files and untracked (not ignored) files. */
 async function changedPaths(dir: string, base: string): Promise<Set<string>> {
+  await assertSafeGitTree(dir, base); // the gates ran the candidate's code: no git on a tree it made unsafe
   const tracked = await git(dir, ["diff", "--name-only", "-z", base, "--"]);
   const untracked = await git(dir, ["ls-files", "-z", "--others", "--exclude-standard"]);
   return new Set(`${tracked}\0${untracked}`.split("\0").filter(Boolean));
@@ -51,6 +53,7 @@ async function changedPaths(dir: string, base: string): Promise<Set<string>> {
  * index is put back afterwards: an intent-to-add entry for a file a reverted attempt created would look like a change.
  */
 async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<string>) {
+  await assertSafeGitTree(sandbox.path, base);
   await git(sandbox.path, ["add", "-A", "-N"]);
   try {
     const exclude = [...gateOutputs].map((f) => `:(exclude,literal)${f}`);
@@ -58,6 +61,7 @@ async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<str
       "diff",
       "--no-color",
       "--no-ext-diff",
+      "--no-textconv",
       "--binary",
       base,
       "--",

@@ -9,6 +9,7 @@ import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
 import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import { installedDependencies } from "../environment/staged-install.js";
+import { UnsafeGitTreeError, unsafeGitViolations } from "../environment/tree-safety.js";
 import {
   createJailedRunner,
   describeIsolation,
@@ -23,7 +24,7 @@ import type { CommandRunner, GateContext } from "../gates/gate.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
-import { checkPolicy, loadFileReaders } from "../policy/index.js";
+import { checkPolicy, loadFileReaders, violationToCheck } from "../policy/index.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
@@ -565,10 +566,32 @@ export class CampaignRunner {
       llmEnd = { error: r.error, rejected: r.rejected };
     }
     report.approach.summary = summary;
-    const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
-    const { files, diff } = changed.length
-      ? await env.freezeCandidate(sandbox, llmFiles)
-      : { files: [] as string[], diff: "" };
+    let frozen: { files: string[]; diff: string };
+    try {
+      const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
+      frozen = changed.length ? await env.freezeCandidate(sandbox, llmFiles) : { files: [], diff: "" };
+    } catch (e) {
+      if (!(e instanceof UnsafeGitTreeError)) throw e;
+      // No git command ran on this tree: the candidate is rejected (policy rule unsafe-git-path), the campaign goes on.
+      const reason = `policy: ${unsafeGitViolations(e.paths)
+        .map((v) => violationToCheck(v).message)
+        .join("; ")}`;
+      const files = e.paths.map((p) => p.path);
+      const lesson = this.lesson(cycle, task, approach, "rejected", {
+        reason,
+        gate: "policy",
+        files,
+        summary,
+        tokens,
+        costUsd,
+      });
+      this.step(cycle, "decided", { action: "reject", reason, lesson });
+      this.memory.record(lesson);
+      report.decision = { action: "reject", reason };
+      await this.resetSandbox(sandbox);
+      return { promoted: false, rejected: true, learned: true };
+    }
+    const { files, diff } = frozen;
     this.step(cycle, "attempt_done", { approach: approachId(approach), files });
     if (files.length === 0) {
       await this.resetSandbox(sandbox);
