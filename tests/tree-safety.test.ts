@@ -21,7 +21,10 @@ import { takeFingerprint } from "../src/environment/sacred.js";
 import { findUnsafeGitPaths, UnsafeGitTreeError } from "../src/environment/tree-safety.js";
 import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
 import { checkPolicy } from "../src/policy/index.js";
+import { cli, jsonl, runWithLlm } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
+import { CALC_FILES } from "./llm-fixtures.js";
+import { startLlmServer } from "./llm-server.js";
 
 /**
  * Issue 10, items 3 and 4: everything under a sandbox is hostile. Each attack is planted the way a candidate would
@@ -308,6 +311,85 @@ describe("attacks planted by code in the real jail", async () => {
       expect(existsSync(witness)).toBe(false);
       await env.destroySandbox(sandbox);
       sacredIntact();
+    },
+  );
+});
+
+describe("a whole campaign against a scripted model whose test code plants both attacks", async () => {
+  const probe = await probeIsolation();
+
+  it.runIf(probe.available || process.env.CI === "true")(
+    "the candidate is rejected by rule unsafe-git-path, nothing planted runs, Sacred and Master unchanged",
+    async () => {
+      const base = tempDir();
+      const sacred = await makeGitRepo(path.join(base, "calc"), CALC_FILES);
+      const root = path.join(base, "root");
+      expect((await cli(["init", "--source", sacred, "--root", root, "--profile", "python"])).code).toBe(0);
+      const master = path.join(root, "master");
+      const before = { sacred: takeFingerprint(sacred).digest, master: takeFingerprint(master).digest };
+      const witness = witnessPath();
+      // The real fix, plus a test that (run by the gates, in the jail) turns calc.py into a link to a Sacred file
+      // and makes a nested repository whose clean filter would write the witness if git on the host ran it.
+      const plant = [
+        "import subprocess",
+        "from pathlib import Path",
+        "",
+        "",
+        "def test_plant():",
+        "    calc = Path('calc.py')",
+        "    calc.unlink()",
+        `    calc.symlink_to(${JSON.stringify(path.join(sacred, "pytest.ini"))})`,
+        "    v = Path('vendor')",
+        "    v.mkdir()",
+        "    (v / 'f.txt').write_text('hi')",
+        "    (v / '.gitattributes').write_text('f.txt filter=x')",
+        "    ident = ['-c', 'user.name=x', '-c', 'user.email=x@x']",
+        "    subprocess.run(['git', 'init', '-q'], cwd=v, check=True)",
+        "    subprocess.run(['git', *ident, 'add', '-A'], cwd=v, check=True)",
+        "    subprocess.run(['git', *ident, 'commit', '-qm', 'v'], cwd=v, check=True)",
+        "    with open(v / '.git' / 'config', 'a') as f:",
+        `        f.write('[filter "x"]\\n\\tclean = "sh -c \\'touch ${witness}; cat\\'"\\n')`,
+        "",
+      ].join("\n");
+      const server = await startLlmServer([
+        {
+          type: "tools",
+          calls: [
+            {
+              name: "replace_in_file",
+              args: { path: "calc.py", old_text: "return a - b", new_text: "return a + b" },
+            },
+            { name: "create_file", args: { path: "tests/test_plant.py", content: plant } },
+          ],
+        },
+        { type: "tools", calls: [{ name: "finish", args: { summary: "done" } }] },
+      ]);
+      let run: Awaited<ReturnType<typeof cli>>;
+      try {
+        run = await runWithLlm(root, server.origin, "tree-safety-model", "sk-tree-safety", [
+          "--max-attempts",
+          "1",
+          "--max-cycles",
+          "1",
+        ]);
+      } finally {
+        await server.close();
+      }
+      expect(server.requests, run.out + run.err).toHaveLength(2);
+      const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
+        (l) => l.approach.kind === "llm",
+      );
+      expect(lessons, run.out).toHaveLength(1);
+      expect(lessons[0], run.out).toMatchObject({
+        outcome: "rejected",
+        gate: "policy",
+        reason: expect.stringContaining("policy:unsafe-git-path:vendor/.git"),
+      });
+      expect(existsSync(witness)).toBe(false);
+      expect({ sacred: takeFingerprint(sacred).digest, master: takeFingerprint(master).digest }).toEqual(
+        before,
+      );
+      expect(readFileSync(path.join(sacred, "pytest.ini"), "utf8")).toBe(CALC_FILES["pytest.ini"]);
     },
   );
 });

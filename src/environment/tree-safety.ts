@@ -128,7 +128,7 @@ export function unsafeGitViolations(paths: UnsafeGitPath[]): PolicyViolation[] {
     rule: "unsafe-git-path" as const,
     file: p.path,
     line: 0,
-    message: `${p.path}: ${p.reason}; no git command runs on a tree holding it`,
+    message: `${p.reason}; no git command runs on a tree holding it`,
     lines: [],
   }));
 }
