@@ -20,6 +20,7 @@ import { git } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { findUnsafeGitPaths, UnsafeGitTreeError } from "../src/environment/tree-safety.js";
 import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
+import { hermeticDirs } from "../src/gates/odibi/gate-env.js";
 import { checkPolicy } from "../src/policy/index.js";
 import { cli, jsonl, runWithLlm } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
@@ -222,6 +223,20 @@ describe("no git command runs on a tree holding a nested repository or driver at
       ["sub/.GIT/config", undefined],
       [".gitattributes", 2],
     ]);
+  });
+});
+
+describe("folders the host makes in a gate's output folder (writable by jailed code)", () => {
+  it("a planted link to a Sacred folder is replaced by a real folder, never written through", async () => {
+    const { base, sacred, sacredIntact } = await setup();
+    const out = path.join(base, "stories", "cycle_001", "after");
+    mkdirSync(out, { recursive: true });
+    symlinkSync(path.join(sacred, "mypkg"), path.join(out, "env"), "dir");
+    const dirs = hermeticDirs(path.join(out, "env"));
+    expect(lstatSync(path.join(out, "env")).isDirectory()).toBe(true);
+    expect(existsSync(dirs.HOME!)).toBe(true);
+    expect(existsSync(path.join(sacred, "mypkg", "home"))).toBe(false);
+    sacredIntact();
   });
 });
 

@@ -150,3 +150,20 @@ export function writeInside(root: string, abs: string, content: string): void {
     closeSync(fd);
   }
 }
+
+/**
+ * Make `dir` under `root` a real folder, every folder on the way too: a link or file standing where one of them
+ * belongs is removed (the link, never its target) and replaced by a folder. For folders the host makes inside a
+ * tree that jailed code could write (a gate's output folder).
+ */
+export function folderInside(root: string, dir: string): void {
+  mkdirSync(root, { recursive: true }); // the root is the host's own
+  let cur = root;
+  for (const seg of segmentsBelow(root, dir)) {
+    cur = path.join(cur, seg);
+    const st = lstatIf(cur);
+    if (st?.isDirectory()) continue;
+    if (st) rmSync(cur, { force: true });
+    mkdirSync(cur);
+  }
+}

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { folderInside } from "../../environment/fs-safe.js";
 import { buildGateEnv as buildBaseGateEnv } from "../env.js";
 
 /**
@@ -62,7 +63,8 @@ export function buildGateEnv(
 export function hermeticDirs(outputDir: string): Record<string, string> {
   const home = path.join(outputDir, "home");
   const tmp = path.join(outputDir, "tmp");
-  for (const d of [home, tmp]) mkdirSync(d, { recursive: true });
+  // Inside a folder jailed code can write: never made through a link it planted.
+  for (const d of [home, tmp]) folderInside(path.dirname(outputDir), d);
   return {
     HOME: home,
     USERPROFILE: home,

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { errorMessage } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
+import { folderInside, removeInside, restoreInside } from "../../environment/fs-safe.js";
 import { compareFingerprints, takeFingerprint } from "../../environment/sacred.js";
 import { describeEnd, type RunResult } from "../../exec/run-process.js";
 import { type ParsedStory, StoryParser } from "../../stories/story-parser.js";
@@ -85,8 +86,9 @@ function pipelineCheck(
 /** Run one golden project in `<outputDir>/golden/<name>/` and turn its stories into checks. */
 export async function runGoldenProject(ctx: GateContext, project: GoldenProject): Promise<GoldenProjectRun> {
   const runDir = path.join(ctx.outputDir, "golden", project.name);
-  rmSync(runDir, { recursive: true, force: true });
-  mkdirSync(runDir, { recursive: true });
+  // The output folder is writable by the jailed code of earlier runs: nothing here follows a link it planted.
+  removeInside(ctx.outputDir, runDir);
+  folderInside(ctx.outputDir, runDir);
   const checks: Check[] = [];
   const projectCheck: Check = {
     gate: GOLDEN_GATE,
@@ -119,7 +121,8 @@ export async function runGoldenProject(ctx: GateContext, project: GoldenProject)
     timeoutMs: ctx.timeoutMs,
     signal: ctx.signal,
   });
-  writeFileSync(
+  restoreInside(
+    ctx.outputDir,
     path.join(runDir, "run.log"),
     `$ ${[file, ...args].join(" ")}\n${result.stdout}\n--- stderr ---\n${result.stderr}`,
   );

@@ -1,7 +1,7 @@
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { Check, GateRun } from "../../core/types.js";
+import { folderInside } from "../../environment/fs-safe.js";
 import { describeEnd, type RunResult } from "../../exec/run-process.js";
 import type { Gate, GateContext, GateRunOptions } from "../gate.js";
 import { expandCommand, tail } from "./command.js";
@@ -117,7 +117,7 @@ export async function validateProject(ctx: GateContext, project: GoldenProject):
   const { file, args } = expandCommand(line, "file", project.config);
   // Run outside the golden folder: validate should not write, but if it ever does, not there.
   const cwd = path.join(ctx.outputDir, "validate", project.name);
-  mkdirSync(cwd, { recursive: true });
+  folderInside(ctx.outputDir, cwd); // never through a link planted by jailed code
   ctx.log?.(`validate ${project.name}: ${[file, ...args].join(" ")}`);
   const r = await ctx.run(file, args, {
     cwd,
