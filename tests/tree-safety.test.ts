@@ -2,6 +2,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmdirSync,
   rmSync,
@@ -274,6 +275,22 @@ describe("destroying a sandbox never leaves it", () => {
     await env.destroySandbox(sandbox);
     expect(existsSync(sandbox.path)).toBe(false);
     expect(readFileSync(path.join(outside, "keep.txt"), "utf8")).toBe("keep\n");
+    sacredIntact();
+  });
+
+  it("a recycled sandbox whose .git is a link is not reset through it: a fresh one is made", async () => {
+    const { base, env, sandbox, sacredIntact } = await setup();
+    const outside = path.join(base, "outside-git");
+    mkdirSync(outside);
+    await env.destroySandbox(sandbox);
+    // The parked warm sandbox, its .git replaced by a link (what a jail without a read-only .git would allow).
+    const warm = path.join(env.layout.sandboxes, ".pool", "warm");
+    mkdirSync(warm, { recursive: true });
+    symlinkSync(outside, path.join(warm, ".git"), "dir");
+    const again = await env.createSandbox(2, { reuse: true });
+    expect(lstatSync(path.join(again.path, ".git")).isDirectory()).toBe(true);
+    expect(await env.sandboxChanges(again)).toEqual([]);
+    expect(readdirSync(outside)).toEqual([]);
     sacredIntact();
   });
 

@@ -1,6 +1,7 @@
 import {
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -351,6 +352,8 @@ export class ImprovementEnvironment {
    */
   private async resetSandbox(dir: string, base: string): Promise<void> {
     const dotGit = path.join(dir, ".git");
+    if (!lstatSync(dotGit, { throwIfNoEntry: false })?.isDirectory())
+      throw new EnvironmentStateError(`${dotGit} is not a folder`); // never written through a link
     writeFileAtomic(this.guard, path.join(dotGit, "config"), SANDBOX_GIT_CONFIG);
     rmGuarded(this.guard, path.join(dotGit, "hooks"));
     rmGuarded(this.guard, path.join(dotGit, "info", "exclude"));
