@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, type Dirent, lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { OdibiImproveError } from "../core/errors.js";
 import type { PolicyViolation } from "../policy/types.js";
@@ -70,7 +70,14 @@ export async function findUnsafeGitPaths(root: string, base?: string): Promise<U
   }
   const dirs = [""];
   for (let rel = dirs.pop(); rel !== undefined; rel = dirs.pop()) {
-    for (const e of readdirSync(path.join(root, rel), { withFileTypes: true })) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      unsafe.push({ path: rel, reason: "a folder that cannot be read (what it holds cannot be checked)" });
+      continue;
+    }
+    for (const e of entries) {
       const relPath = rel ? `${rel}/${e.name}` : e.name;
       const seen = gitSeenName(e.name);
       if (isGitDirName(e.name)) {
@@ -117,8 +124,13 @@ export async function assertSafeGitTree(root: string, base?: string): Promise<vo
  * folders), so that git can reset the tree. Returns what was removed. The top-level `.git` is never removed.
  */
 export async function removeUnsafeGitPaths(root: string, base?: string): Promise<UnsafeGitPath[]> {
-  const unsafe = (await findUnsafeGitPaths(root, base)).filter((p) => p.path !== ".git");
-  for (const p of unsafe) rmSync(path.join(root, p.path), { recursive: true, force: true });
+  const unsafe = (await findUnsafeGitPaths(root, base)).filter((p) => p.path !== ".git" && p.path !== "");
+  for (const p of unsafe) {
+    const abs = path.join(root, p.path);
+    // An unreadable folder is made readable first (it is a real folder: the walk saw it with lstat).
+    if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) chmodSync(abs, 0o700);
+    rmSync(abs, { recursive: true, force: true });
+  }
   return unsafe;
 }
 
