@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import {
   existsSync,
   lstatSync,
@@ -122,6 +123,16 @@ describe("undo of a failed attempt never follows a link a test planted", () => {
     sacredIntact();
     expect(existsSync(path.join(sacred, "lib", "new.py"))).toBe(true);
     expect(existsSync(made)).toBe(false);
+  });
+});
+
+describe("the model's file tools on what code the gates ran left behind", () => {
+  it("a FIFO is refused at once, never read (a read would block the campaign)", async () => {
+    const { sandbox } = await setup();
+    execFileSync("mkfifo", [path.join(sandbox.path, "mypkg", "fifo.py")]);
+    const files = new SandboxFiles(sandbox.path);
+    expect(() => files.viewFile("mypkg/fifo.py")).toThrow(/not a regular file/);
+    expect(() => files.replaceInFile("mypkg/fifo.py", "a", "b")).toThrow(/not a regular file/);
   });
 });
 

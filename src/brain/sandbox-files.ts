@@ -77,6 +77,8 @@ export class SandboxFiles {
       throw new ToolUsageError(`${rel} does not exist. Use list_dir or search_text to find the right path.`);
     }
     if (st.isDirectory()) throw new ToolUsageError(`${rel} is a directory; use list_dir on it.`);
+    // A FIFO or device (made by code the gates ran) would block the read forever.
+    if (!st.isFile()) throw new ToolUsageError(`${rel} is not a regular file.`);
     if (st.size > MAX_FILE_BYTES)
       throw new ToolUsageError(`${rel} is too large to handle (${st.size} bytes).`);
     const text = readFileSync(abs, "utf8");

@@ -62,6 +62,8 @@ export class UnsafePathError extends OdibiImproveError {}
 
 /** 0 where the platform has no O_NOFOLLOW (Windows): the lstat checks below then stand alone. */
 const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+/** Opening a FIFO for writing never blocks (it fails without a reader); no effect on a regular file. */
+const O_NONBLOCK = fsConstants.O_NONBLOCK ?? 0;
 
 function segmentsBelow(root: string, abs: string): string[] {
   const rel = path.relative(root, abs);
@@ -140,7 +142,7 @@ export function writeInside(root: string, abs: string, content: string): void {
   const bad = firstNonFolder(root, abs);
   if (bad)
     throw new UnsafePathError(`${path.relative(root, bad)} is not a folder (a link?): refusing to write`);
-  const fd = openSync(abs, fsConstants.O_WRONLY | fsConstants.O_CREAT | O_NOFOLLOW, 0o644);
+  const fd = openSync(abs, fsConstants.O_WRONLY | fsConstants.O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
   try {
     if (!fstatSync(fd).isFile())
       throw new UnsafePathError(`${path.relative(root, abs)} is not a regular file: refusing to write`);
