@@ -436,3 +436,57 @@ describe("a whole campaign against a scripted model whose test code plants both 
     },
   );
 });
+
+describe("a campaign whose fixer runs repository code that plants a nested repository", async () => {
+  const probe = await probeIsolation();
+
+  it.runIf(probe.available || process.env.CI === "true")(
+    "the candidate is rejected by rule unsafe-git-path before any git command, the campaign goes on",
+    async () => {
+      const base = tempDir();
+      const witness = witnessPath();
+      const plant = [
+        "import subprocess",
+        "from pathlib import Path",
+        "",
+        "Path('calc.py').write_text(Path('calc.py').read_text().replace('a - b', 'a + b'))",
+        "v = Path('vendor')",
+        "v.mkdir()",
+        "(v / 'f.txt').write_text('hi')",
+        "(v / '.gitattributes').write_text('f.txt filter=x')",
+        "ident = ['-c', 'user.name=x', '-c', 'user.email=x@x']",
+        "subprocess.run(['git', 'init', '-q'], cwd=v, check=True)",
+        "subprocess.run(['git', *ident, 'add', '-A'], cwd=v, check=True)",
+        "subprocess.run(['git', *ident, 'commit', '-qm', 'v'], cwd=v, check=True)",
+        "with open(v / '.git' / 'config', 'a') as f:",
+        `    f.write('[filter "x"]\\n\\tclean = "sh -c \\'touch ${witness}; cat\\'"\\n')`,
+        "",
+      ].join("\n");
+      const sacred = await makeGitRepo(path.join(base, "calc"), { ...CALC_FILES, "tools/plant.py": plant });
+      const root = path.join(base, "root");
+      expect((await cli(["init", "--source", sacred, "--root", root, "--profile", "python"])).code).toBe(0);
+      const cfg = path.join(root, "config.yaml");
+      const text = readFileSync(cfg, "utf8");
+      expect(text).toContain("commands: {}");
+      writeFileSync(cfg, text.replace("commands: {}", "commands:\n  fix:\n    - python tools/plant.py"));
+      const master = path.join(root, "master");
+      const before = { sacred: takeFingerprint(sacred).digest, master: takeFingerprint(master).digest };
+      const run = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"]);
+      expect(run.code, run.out + run.err).toBe(3); // the cycle limit ended it, not an error
+      const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
+        (l) => l.approach.kind === "fixer",
+      );
+      expect(lessons[0], run.out).toMatchObject({
+        outcome: "rejected",
+        gate: "policy",
+        reason: expect.stringContaining("[unsafe-git-path]"),
+        files: ["vendor/.git", "vendor/.gitattributes"],
+      });
+      expect(existsSync(witness)).toBe(false);
+      expect({ sacred: takeFingerprint(sacred).digest, master: takeFingerprint(master).digest }).toEqual(
+        before,
+      );
+      expect(readdirSync(path.join(root, "sandboxes")).filter((n) => !n.startsWith("."))).toEqual([]);
+    },
+  );
+});
