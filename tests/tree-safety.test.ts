@@ -182,6 +182,7 @@ describe("no git command runs on a tree holding a nested repository or driver at
       ".gitmodules": '[submodule "x"]\n\tpath = x\n\turl = ../x\n',
       "src/.gitattributes": "[attr]evil filter=x\n*.txt evil\n",
       "docs/.gitattributes": "*.md -diff\n", // no driver: harmless
+      "big/.gitattributes": `# ${"x".repeat(2 * 1024 * 1024)}\n`, // not read: too large to check
     };
     for (const [rel, content] of Object.entries(plant)) {
       mkdirSync(path.dirname(path.join(sb, rel)), { recursive: true });
@@ -195,6 +196,7 @@ describe("no git command runs on a tree holding a nested repository or driver at
         ".GIT",
         ".gitmodules",
         "a/.Git",
+        "big/.gitattributes",
         "b/.git",
         "c/GIT~1",
         "d/.git.",

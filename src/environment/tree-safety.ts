@@ -50,6 +50,9 @@ export function isGitDirName(name: string): boolean {
   return n === ".git" || n === "git~1";
 }
 
+/** Larger `.gitattributes` and `.gitmodules` are not read (and not accepted). */
+const MAX_ATTRIBUTES_BYTES = 1024 * 1024;
+
 /** An attribute that names a driver git would run: `filter=x`, `diff=x`, `merge=x` (also in `[attr]` macros). */
 export const DRIVER_ATTRIBUTE = /(^|\s)(filter|diff|merge)=/m;
 
@@ -85,6 +88,8 @@ export async function findUnsafeGitPaths(root: string, base?: string): Promise<U
           unsafe.push({ path: relPath, reason: "a nested git repository or gitdir pointer" });
       } else if (seen === ".gitmodules") {
         if (!e.isFile()) unsafe.push({ path: relPath, reason: "submodule configuration that is not a file" });
+        else if (lstatSync(path.join(root, relPath)).size > MAX_ATTRIBUTES_BYTES)
+          unsafe.push({ path: relPath, reason: "submodule configuration too large to check" });
         else
           compareWithBase.push({
             path: relPath,
@@ -93,6 +98,8 @@ export async function findUnsafeGitPaths(root: string, base?: string): Promise<U
           });
       } else if (seen === ".gitattributes") {
         if (!e.isFile()) unsafe.push({ path: relPath, reason: "git attributes that are not a regular file" });
+        else if (lstatSync(path.join(root, relPath)).size > MAX_ATTRIBUTES_BYTES)
+          unsafe.push({ path: relPath, reason: "git attributes too large to check" });
         else {
           const content = readFileSync(path.join(root, relPath), "utf8");
           if (DRIVER_ATTRIBUTE.test(content))
