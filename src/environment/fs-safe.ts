@@ -10,7 +10,6 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  unlinkSync,
   writeSync,
 } from "node:fs";
 import path from "node:path";
@@ -96,6 +95,14 @@ function firstNonFolder(root: string, abs: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Remove one entry that is not a real folder (a link or a file). rm's recursive mode because it removes a link to
+ * a folder on Windows too (plain unlink fails there); it never descends a link.
+ */
+function removeEntry(p: string): void {
+  rmSync(p, { recursive: true, force: true });
+}
+
 function createExclusive(abs: string, content: string): void {
   const fd = openSync(
     abs,
@@ -116,7 +123,7 @@ function createExclusive(abs: string, content: string): void {
  */
 export function restoreInside(root: string, abs: string, content: string | undefined): void {
   for (let bad = firstNonFolder(root, abs); bad; bad = firstNonFolder(root, abs)) {
-    unlinkSync(bad);
+    removeEntry(bad);
     if (content !== undefined) mkdirSync(bad);
   }
   if (lstatIf(abs)) rmSync(abs, { recursive: true, force: true });
@@ -165,7 +172,7 @@ export function folderInside(root: string, dir: string): void {
     cur = path.join(cur, seg);
     const st = lstatIf(cur);
     if (st?.isDirectory()) continue;
-    if (st) rmSync(cur, { force: true });
+    if (st) removeEntry(cur);
     mkdirSync(cur);
   }
 }
