@@ -59,6 +59,8 @@ const SAFE_GIT_OPTS = [
   ...["submodule.recurse=false", "status.submoduleSummary=false", "fetch.recurseSubmodules=false"],
   ...["protocol.allow=never", "protocol.file.allow=always", "commit.gpgSign=false", "tag.gpgSign=false"],
   "gc.auto=0",
+  // Git for Windows users often rely on this from their (now unread) global config; deep sandboxes need it.
+  "core.longpaths=true",
 ].flatMap((o) => ["-c", o]);
 
 /**
