@@ -5,10 +5,10 @@ import { describe, expect, inject, it } from "vitest";
 import { SandboxFiles, ToolUsageError } from "../src/brain/sandbox-files.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import type { Check, GateResult, GateRun } from "../src/core/types.js";
+import { folderInside, removeInside, restoreInside } from "../src/environment/fs-safe.js";
 import { createJailedRunner } from "../src/exec/jail.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { GateContext } from "../src/gates/gate.js";
-import { ensureRealDir, freshRealDir, replaceFileIn } from "../src/gates/output-dirs.js";
 import { nodeTestDisagreements } from "../src/gates/parsers/node-test-output.js";
 import { parsePytestCollected, parsePytestSummary } from "../src/gates/parsers/pytest-summary.js";
 import { checkGates, runWithFlakeReruns } from "../src/gates/pipeline.js";
@@ -298,12 +298,16 @@ describe("the host reads nothing of a candidate's tree that could block or lead 
     // What jailed code could leave in the output folder between two gate runs.
     symlinkSync(outside, path.join(out, "golden"));
     symlinkSync(outside, path.join(out, "validate"));
-    const runDir = freshRealDir(out, "golden", "hello");
+    // As the golden and validate gates make their folders and write run.log.
+    const runDir = path.join(out, "golden", "hello");
+    removeInside(out, runDir);
+    folderInside(out, runDir);
     expect(lstatSync(path.join(out, "golden")).isSymbolicLink()).toBe(false);
     execFileSync("mkfifo", [path.join(runDir, "run.log")]);
-    writeFileSync(replaceFileIn(runDir, "run.log"), "log\n", { flag: "wx" });
+    restoreInside(out, path.join(runDir, "run.log"), "log\n");
     expect(readFileSync(path.join(runDir, "run.log"), "utf8")).toBe("log\n");
-    expect(ensureRealDir(out, "validate", "hello")).toBe(path.join(out, "validate", "hello"));
+    folderInside(out, path.join(out, "validate", "hello"));
+    expect(lstatSync(path.join(out, "validate", "hello")).isDirectory()).toBe(true);
     expect(readFileSync(path.join(outside, "hello", "keep.txt"), "utf8")).toBe("not the gate's\n");
     expect(readdirSync(outside)).toEqual(["hello"]);
   });

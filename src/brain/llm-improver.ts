@@ -1,14 +1,15 @@
 import path from "node:path";
 import type { LlmImprover } from "../campaign/runner.js";
-import type { GateResult, Task } from "../core/types.js";
+import type { GateResult, GateRun, Task } from "../core/types.js";
 import type { SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
+import { findUnsafeGitPaths, type UnsafeGitPath, unsafeGitViolations } from "../environment/tree-safety.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
 import type { LlmRunLimits } from "../llm/options.js";
-import { checkPolicy, loadFileReaders } from "../policy/index.js";
+import { checkPolicy, loadFileReaders, violationToCheck } from "../policy/index.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
 
@@ -38,6 +39,11 @@ export function focusOnTask(baseline: GateResult, task: Task): GateResult {
   };
 }
 
+/** A failing policy run naming each path git must not see (rule `unsafe-git-path`). */
+function unsafeRun(paths: UnsafeGitPath[]): GateRun {
+  return { gate: "policy", checks: unsafeGitViolations(paths).map(violationToCheck), durationMs: 0 };
+}
+
 /** Paths that differ from `base` in the work tree: changed tracked files and untracked (not ignored) files. */
 async function changedPaths(dir: string, base: string): Promise<Set<string>> {
   const tracked = await git(dir, ["diff", "--name-only", "-z", base, "--"]);
@@ -58,6 +64,7 @@ async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<str
       "diff",
       "--no-color",
       "--no-ext-diff",
+      "--no-textconv",
       "--binary",
       base,
       "--",
@@ -124,6 +131,16 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         avoid,
         goal,
         runGates: async ({ scope, signal: s }) => {
+          // No git command on a tree holding what git must not see (the candidate's code, run by earlier gates,
+          // may have planted it): the candidate fails the policy (rule unsafe-git-path), nothing else runs.
+          const unsafe = await findUnsafeGitPaths(sandbox.path, base);
+          if (unsafe.length > 0)
+            return {
+              treeHash: "",
+              runs: [unsafeRun(unsafe)],
+              startedAt: new Date().toISOString(),
+              durationMs: 0,
+            };
           const before = await changedPaths(sandbox.path, base);
           const result = await checkGates(
             { ...gateCtx, signal: s ?? signal },
@@ -135,6 +152,8 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
               ...(await policyOn(sandbox, base, gateOutputs)),
             },
           );
+          const planted = await findUnsafeGitPaths(sandbox.path, base);
+          if (planted.length > 0) return { ...result, runs: [...result.runs, unsafeRun(planted)] };
           for (const f of await changedPaths(sandbox.path, base)) if (!before.has(f)) gateOutputs.add(f);
           return result;
         },

@@ -1,15 +1,6 @@
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
+import { removeInside, restoreInside, UnsafePathError, writeInside } from "../environment/fs-safe.js";
 import { readRegularFile } from "../exec/read-regular-file.js";
 import { resolveInSandbox, SandboxPathError } from "./sandbox-path.js";
 
@@ -61,13 +52,14 @@ export class SandboxFiles {
       .sort();
   }
 
-  /** Put back every file written since the last mark (a failed attempt leaves no trace for the next one). */
+  /**
+   * Put back every file written since the last mark (a failed attempt leaves no trace for the next one). The gates
+   * ran the candidate's code in between, which may have replaced any of these paths (or a folder on the way) by a
+   * link to anywhere: nothing here follows a link (a link is removed and the file written anew).
+   */
   undo(): void {
-    for (const [abs, content] of this.originals) {
-      if (content === undefined) rmSync(abs, { force: true });
-      else writeFileSync(abs, content);
-    }
-    for (const dir of this.createdDirs.reverse()) rmSync(dir, { recursive: true, force: true });
+    for (const [abs, content] of this.originals) restoreInside(this.root, abs, content);
+    for (const dir of this.createdDirs.reverse()) removeInside(this.root, dir);
     this.originals.clear();
     this.createdDirs.length = 0;
   }
@@ -104,9 +96,16 @@ export class SandboxFiles {
   }
 
   private write(abs: string, content: string): void {
-    if (!this.originals.has(abs))
-      this.originals.set(abs, existsSync(abs) ? readFileSync(abs, "utf8") : undefined);
-    writeFileSync(abs, content);
+    if (!this.originals.has(abs)) {
+      const st = lstatSync(abs, { throwIfNoEntry: false });
+      this.originals.set(abs, st?.isFile() ? readFileSync(abs, "utf8") : undefined);
+    }
+    try {
+      writeInside(this.root, abs, content);
+    } catch (e) {
+      if (e instanceof UnsafePathError) throw new ToolUsageError(`${e.message}. Write regular files only.`);
+      throw e;
+    }
   }
 
   listDir(p = ".", depth = 1): string {

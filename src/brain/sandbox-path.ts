@@ -1,6 +1,7 @@
 import { lstatSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { OdibiImproveError } from "../core/errors.js";
+import { isGitDirName } from "../environment/tree-safety.js";
 
 /**
  * A tool call asked for a path outside the sandbox (absolute, `..` leading out, a symlink pointing out) or for
@@ -32,7 +33,8 @@ function nearestExisting(p: string): string {
 
 /**
  * Resolve a path the model gave, relative to the sandbox root, to a real absolute path inside the sandbox.
- * Symlinks are resolved with realpath (for a path that does not exist yet: its nearest existing ancestor), so a
+ * A `.git` segment (any case or spelling git or a file system would take for `.git`) is refused anywhere, in the
+ * path as given and as resolved. Symlinks are resolved with realpath (for a path that does not exist yet: its nearest existing ancestor), so a
  * link inside the sandbox that points outside is refused like `../../etc/passwd` is.
  */
 export function resolveInSandbox(rootReal: string, requested: string): { abs: string; rel: string } {
@@ -49,12 +51,10 @@ export function resolveInSandbox(rootReal: string, requested: string): { abs: st
   if (!isInside(rootReal, lexical)) {
     throw new SandboxPathError(`refused ${shown}: it leads outside the sandbox (through ".."). ${hint}`);
   }
-  const rel = path.relative(rootReal, lexical);
-  if (rel.split(path.sep)[0] === ".git") {
-    throw new SandboxPathError(
-      `refused ${shown}: the .git folder is off limits; edit only the working tree. ${hint}`,
-    );
-  }
+  const gitRefusal = new SandboxPathError(
+    `refused ${shown}: the .git folder is off limits (so is any .git, in any spelling, at any depth); edit only the working tree. ${hint}`,
+  );
+  if (path.relative(rootReal, lexical).split(path.sep).some(isGitDirName)) throw gitRefusal;
   const existing = nearestExisting(lexical);
   let real: string;
   try {
@@ -70,5 +70,7 @@ export function resolveInSandbox(rootReal: string, requested: string): { abs: st
     );
   }
   const abs = existing === lexical ? real : path.join(real, path.relative(existing, lexical));
-  return { abs, rel: path.relative(rootReal, abs).split(path.sep).join("/") || "." };
+  const rel = path.relative(rootReal, abs);
+  if (rel.split(path.sep).some(isGitDirName)) throw gitRefusal; // reached through a link
+  return { abs, rel: rel.split(path.sep).join("/") || "." };
 }

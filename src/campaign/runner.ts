@@ -10,6 +10,7 @@ import { WriterLock } from "../environment/lock.js";
 import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import { type Fingerprint, takeFingerprint, watchSacred } from "../environment/sacred.js";
 import { installedDependencies } from "../environment/staged-install.js";
+import { assertSafeGitTree, UnsafeGitTreeError, unsafeGitViolations } from "../environment/tree-safety.js";
 import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
@@ -17,7 +18,7 @@ import type { GateContext } from "../gates/gate.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
-import { checkPolicy, loadFileReaders } from "../policy/index.js";
+import { checkPolicy, loadFileReaders, violationToCheck } from "../policy/index.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
@@ -550,28 +551,55 @@ export class CampaignRunner {
     report.approach.summary = summary;
     // What the approach did is judged only if the tools could run meanwhile (a venv deleted is not its failure).
     await this.toolsStart(ctx);
-    // A path git ignores cannot be committed: that candidate is rejected, and only it.
-    const ignored = rejectIgnoredPaths(await ignoredByGit(sandbox.path, llmFiles ?? []));
-    if (ignored) {
-      await this.resetSandbox(sandbox);
+    let frozen: { commit: string; files: string[]; diff: string };
+    try {
+      // The tree is walked before any git command runs on it (ignoredByGit included).
+      await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
+      // A path git ignores cannot be committed: that candidate is rejected, and only it.
+      const ignored = rejectIgnoredPaths(await ignoredByGit(sandbox.path, llmFiles ?? []));
+      if (ignored) {
+        await this.resetSandbox(sandbox);
+        const lesson = this.lesson(cycle, task, approach, "rejected", {
+          reason: ignored.reason,
+          gate: ignored.gate,
+          files: llmFiles,
+          summary,
+          tokens,
+          costUsd,
+        });
+        report.decision = { action: "reject", reason: ignored.reason };
+        this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
+        this.memory.record(lesson);
+        this.step(cycle, "lesson_recorded");
+        return { promoted: false, rejected: true, learned: true };
+      }
+      const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
+      frozen = changed.length
+        ? await env.freezeCandidate(sandbox, llmFiles)
+        : { commit: sandbox.baseCommit, files: [], diff: "" };
+    } catch (e) {
+      if (!(e instanceof UnsafeGitTreeError)) throw e;
+      // No git command ran on this tree: the candidate is rejected (policy rule unsafe-git-path), the campaign goes on.
+      const reason = `policy: ${unsafeGitViolations(e.paths)
+        .map((v) => violationToCheck(v).message)
+        .join("; ")}`;
+      const files = e.paths.map((p) => p.path);
       const lesson = this.lesson(cycle, task, approach, "rejected", {
-        reason: ignored.reason,
-        gate: ignored.gate,
-        files: llmFiles,
+        reason,
+        gate: "policy",
+        files,
         summary,
         tokens,
         costUsd,
       });
-      report.decision = { action: "reject", reason: ignored.reason };
-      this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
+      this.step(cycle, "decided", { action: "reject", reason, lesson });
       this.memory.record(lesson);
       this.step(cycle, "lesson_recorded");
+      report.decision = { action: "reject", reason };
+      await this.resetSandbox(sandbox);
       return { promoted: false, rejected: true, learned: true };
     }
-    const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
-    const { commit, files, diff } = changed.length
-      ? await env.freezeCandidate(sandbox, llmFiles)
-      : { commit: sandbox.baseCommit, files: [] as string[], diff: "" };
+    const { commit, files, diff } = frozen;
     this.step(cycle, "attempt_done", { approach: approachId(approach), files });
     if (files.length === 0) {
       await this.resetSandbox(sandbox);

@@ -1,6 +1,7 @@
 import {
   cpSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -20,6 +21,7 @@ import { git, gitRaw, gitTopLevel, headCommit, statusLines, treeHash } from "./g
 import { LAYOUT_DIRS, type Layout, layoutOf, OWNED_NAMES, sandboxName } from "./layout.js";
 import { WriterLock } from "./lock.js";
 import { type Fingerprint, isInside, SacredGuard, takeFingerprint, verifyFingerprint } from "./sacred.js";
+import { assertSafeGitTree, removeUnsafeGitPaths } from "./tree-safety.js";
 
 export const MASTER_BRANCH = "master";
 
@@ -351,6 +353,8 @@ export class ImprovementEnvironment {
    */
   private async resetSandbox(dir: string, base: string): Promise<void> {
     const dotGit = path.join(dir, ".git");
+    if (!lstatSync(dotGit, { throwIfNoEntry: false })?.isDirectory())
+      throw new EnvironmentStateError(`${dotGit} is not a folder`); // never written through a link
     writeFileAtomic(this.guard, path.join(dotGit, "config"), SANDBOX_GIT_CONFIG);
     rmGuarded(this.guard, path.join(dotGit, "hooks"));
     rmGuarded(this.guard, path.join(dotGit, "info", "exclude"));
@@ -359,6 +363,7 @@ export class ImprovementEnvironment {
       path.join(dotGit, "objects", "info", "alternates"),
       `${path.join(this.layout.master, ".git", "objects")}\n`,
     );
+    await removeUnsafeGitPaths(dir, base);
     await git(dir, ["checkout", "-q", "-f", "--detach", base]);
     await git(dir, ["clean", "-q", "-ffdx"]);
     if (
@@ -428,15 +433,31 @@ export class ImprovementEnvironment {
     return cleaned;
   }
 
-  /** Files changed in the sandbox against its base (tracked changes + untracked, not ignored). */
+  /**
+   * Files changed in the sandbox against its base (tracked changes + untracked, not ignored). Throws
+   * UnsafeGitTreeError (no git command run) when the tree holds a path git must not see.
+   */
   async sandboxChanges(sandbox: SandboxInfo): Promise<string[]> {
+    await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
     return (await statusLines(sandbox.path)).map((l) => l.slice(3));
   }
 
-  /** Unified diff of the sandbox against its base, untracked files included. Does not change the sandbox's HEAD. */
+  /**
+   * Unified diff of the sandbox against its base, untracked files included. Does not change the sandbox's HEAD.
+   * Throws UnsafeGitTreeError (no git command run) when the tree holds a path git must not see.
+   */
   async sandboxDiff(sandbox: SandboxInfo): Promise<string> {
+    await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
     await git(sandbox.path, ["add", "-A", "-N"]);
-    return git(sandbox.path, ["diff", "--no-color", "--no-ext-diff", "--binary", sandbox.baseCommit, "--"]);
+    return git(sandbox.path, [
+      "diff",
+      "--no-color",
+      "--no-ext-diff",
+      "--no-textconv",
+      "--binary",
+      sandbox.baseCommit,
+      "--",
+    ]);
   }
 
   // ---- Promotion ----------------------------------------------------------------------------------------
@@ -460,6 +481,7 @@ export class ImprovementEnvironment {
       await this.cleanSandbox(sandbox, "HEAD");
       await git(sandbox.path, ["reset", "-q", "--soft", sandbox.baseCommit]);
     } else {
+      await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
       await git(sandbox.path, ["add", "-A"]);
     }
     const files = (await git(sandbox.path, ["diff", "--cached", "--name-only", "-z"]))
@@ -491,11 +513,14 @@ export class ImprovementEnvironment {
    * Record the candidate as it is now (a commit in the sandbox), before the gates run on it: gates write files
    * (test data, caches, odibi's system catalog) that must never be mistaken for the candidate's changes. With
    * `paths`, only those paths are taken (an LLM reports the files it wrote). Returns the diff against the base.
+   * The whole tree is walked first: when it holds a path git must not see, UnsafeGitTreeError is thrown before any
+   * git command runs (the caller rejects the candidate, rule `unsafe-git-path`, and cleans the sandbox).
    */
   async freezeCandidate(
     sandbox: SandboxInfo,
     paths?: string[],
   ): Promise<{ commit: string; files: string[]; diff: string }> {
+    await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
     if (paths) {
       if (paths.length) await git(sandbox.path, ["add", "-A", "--", ...paths]);
     } else await git(sandbox.path, ["add", "-A"]);
@@ -516,6 +541,7 @@ export class ImprovementEnvironment {
       "diff",
       "--no-color",
       "--no-ext-diff",
+      "--no-textconv",
       "--binary",
       sandbox.baseCommit,
       commit,
@@ -523,8 +549,12 @@ export class ImprovementEnvironment {
     return { commit, files, diff };
   }
 
-  /** Reset a sandbox's tree to `rev` (default its base) and remove every untracked and ignored file. */
+  /**
+   * Reset a sandbox's tree to `rev` (default its base) and remove every untracked and ignored file. What git must
+   * not see (a nested repository, submodule or driver configuration) is removed first, without following links.
+   */
   async cleanSandbox(sandbox: SandboxInfo, rev: string = sandbox.baseCommit): Promise<void> {
+    await removeUnsafeGitPaths(sandbox.path, sandbox.baseCommit);
     await git(sandbox.path, ["reset", "-q", "--hard", rev]);
     await git(sandbox.path, ["clean", "-q", "-ffdx"]);
   }

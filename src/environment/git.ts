@@ -1,11 +1,16 @@
+import os from "node:os";
+import path from "node:path";
 import { OdibiImproveError } from "../core/errors.js";
 import { describeEnd, type RunResult, runProcess } from "../exec/run-process.js";
 
 /**
  * git through the one process runner. No prompts, no optional locks (so that reading a repository — Sacred —
- * never rewrites its index), a fixed identity so commits work on machines with no git config.
+ * never rewrites its index), a fixed identity so commits work on machines with no git config. No system or global
+ * configuration or attributes: the only configuration git reads is the repository's own `.git/config` (for a
+ * sandbox, written by us and mounted read-only in the jail) and the `-c` options below. Variables that would point
+ * git elsewhere (another repository, index, config, external diff) are removed from the inherited environment.
  */
-export const GIT_ENV: Record<string, string> = {
+export const GIT_ENV: Record<string, string | undefined> = {
   GIT_TERMINAL_PROMPT: "0",
   GIT_OPTIONAL_LOCKS: "0",
   GIT_AUTHOR_NAME: "odibi-improve",
@@ -13,27 +18,58 @@ export const GIT_ENV: Record<string, string> = {
   GIT_COMMITTER_NAME: "odibi-improve",
   GIT_COMMITTER_EMAIL: "odibi-improve@localhost",
   GIT_CONFIG_NOSYSTEM: "1",
+  GIT_CONFIG_GLOBAL: os.devNull,
+  GIT_ATTR_NOSYSTEM: "1",
   LC_ALL: "C",
+  GIT_DIR: undefined,
+  GIT_WORK_TREE: undefined,
+  GIT_INDEX_FILE: undefined,
+  GIT_OBJECT_DIRECTORY: undefined,
+  GIT_ALTERNATE_OBJECT_DIRECTORIES: undefined,
+  GIT_COMMON_DIR: undefined,
+  GIT_CONFIG: undefined,
+  GIT_CONFIG_PARAMETERS: undefined,
+  GIT_CONFIG_COUNT: undefined,
+  GIT_EXTERNAL_DIFF: undefined,
+  GIT_EXEC_PATH: undefined,
+  GIT_TEMPLATE_DIR: undefined,
+  GIT_SSH: undefined,
+  GIT_SSH_COMMAND: undefined,
+  GIT_ASKPASS: undefined,
+  GIT_PAGER: undefined,
+  GIT_EDITOR: undefined,
 };
 
 export class GitError extends OdibiImproveError {}
 
 /**
- * Options on every git call. A sandbox's `.git/config` is writable by candidate code: settings that make git run
- * programs (fsmonitor, hooks) are overridden so that our own git commands never execute what a candidate planted.
+ * Options on every git call (they reach git's own child processes too, through GIT_CONFIG_PARAMETERS). A candidate
+ * writes the work tree and the jail's code may have planted anything in it: nothing git reads from there may make
+ * it run a program. Hooks, fsmonitor, external diff and signing are off; submodules (a nested repository has its
+ * own config, whose filters a recursive status or diff would run) are never looked into; no transport but local
+ * paths (our clones and fetches between Master and sandboxes). Filter, textconv and merge drivers cannot be turned
+ * off generically: none is defined in any config git reads, and `findUnsafeGitPaths` rejects a candidate's
+ * attributes naming one. `core.symlinks` keeps git's default (false on Windows: a link is checked out as a file).
  */
 const SAFE_GIT_OPTS = [
-  "-c",
-  "core.quotepath=off",
-  "-c",
-  "safe.directory=*",
-  "-c",
-  "core.fsmonitor=false",
-  "-c",
-  `core.hooksPath=${process.platform === "win32" ? "NUL" : "/dev/null"}`,
-  "-c",
+  ...["core.quotepath=off", "safe.directory=*", "core.fsmonitor=false", "core.untrackedCache=false"],
+  `core.hooksPath=${os.devNull}`,
+  `core.attributesFile=${os.devNull}`,
+  ...["core.protectNTFS=true", "core.protectHFS=true", "diff.external=", "diff.ignoreSubmodules=all"],
+  ...["submodule.recurse=false", "status.submoduleSummary=false", "fetch.recurseSubmodules=false"],
+  ...["protocol.allow=never", "protocol.file.allow=always", "commit.gpgSign=false", "tag.gpgSign=false"],
   "gc.auto=0",
-];
+  // Git for Windows users often rely on this from their (now unread) global config; deep sandboxes need it.
+  "core.longpaths=true",
+].flatMap((o) => ["-c", o]);
+
+/**
+ * The environment of one git call in `cwd`: git looks for the repository in `cwd` itself and never in a folder
+ * above (a sandbox whose `.git` is gone must fail, not be taken for the repository around the environment root).
+ */
+function gitEnvFor(cwd: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
+  return { ...GIT_ENV, GIT_CEILING_DIRECTORIES: path.dirname(path.resolve(cwd)), ...extra };
+}
 
 export async function gitRaw(
   cwd: string,
@@ -42,7 +78,7 @@ export async function gitRaw(
 ): Promise<RunResult> {
   return runProcess("git", [...SAFE_GIT_OPTS, ...args], {
     cwd,
-    env: GIT_ENV,
+    env: gitEnvFor(cwd),
     input: opts.input,
     timeoutMs: opts.timeoutMs ?? 600_000,
   });
@@ -98,7 +134,7 @@ export async function statusLines(repo: string): Promise<string[]> {
  * `git hash-object` over a private index in a temp GIT_INDEX_FILE. Used for the gate cache.
  */
 export async function workingTreeHash(repo: string, tmpIndex: string): Promise<string> {
-  const env = { ...GIT_ENV, GIT_INDEX_FILE: tmpIndex };
+  const env = gitEnvFor(repo, { GIT_INDEX_FILE: tmpIndex });
   const run = (args: string[]) =>
     runProcess("git", [...SAFE_GIT_OPTS, ...args], { cwd: repo, env, timeoutMs: 600_000 });
   let r = await run(["read-tree", "HEAD"]);

@@ -11,6 +11,7 @@ import {
   testDeletedRule,
   testSkippedRule,
 } from "./rules/tests-weakened.js";
+import { unsafeGitPathRule } from "./rules/unsafe-git.js";
 import {
   type ChangedFile,
   type FileReaders,
@@ -33,6 +34,7 @@ export const RULES: Record<Exclude<PolicyRule, "ignored-path">, PolicyRuleFn> = 
   "size-limit": sizeLimitRule,
   "binary-file": binaryFileRule,
   "outside-repo": outsideRepoRule,
+  "unsafe-git-path": unsafeGitPathRule,
 };
 
 function settingsOf(config: Config | PolicySettings): PolicySettings {

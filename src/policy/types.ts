@@ -14,6 +14,7 @@ export const POLICY_RULES = [
   "size-limit",
   "binary-file",
   "outside-repo",
+  "unsafe-git-path",
   // Judged before a diff exists (campaign/candidate-checks.ts): git cannot stage a path it ignores.
   "ignored-path",
 ] as const;

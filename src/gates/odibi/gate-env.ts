@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { folderInside } from "../../environment/fs-safe.js";
 import { buildGateEnv as buildBaseGateEnv } from "../env.js";
-import { ensureRealDir } from "../output-dirs.js";
 
 /**
  * Where a tree's `odibi` package is imported from. odibi's sdist (and its git repository) uses the flat layout:
@@ -61,10 +61,10 @@ export function buildGateEnv(
 
 /** HOME, temp and caches inside the gate's output folder (created). */
 export function hermeticDirs(outputDir: string): Record<string, string> {
-  // `outputDir` is a folder under the gate output folder (its parent, made by the runner, is the trusted base).
-  const base = path.dirname(outputDir);
-  const home = ensureRealDir(base, path.basename(outputDir), "home");
-  const tmp = ensureRealDir(base, path.basename(outputDir), "tmp");
+  const home = path.join(outputDir, "home");
+  const tmp = path.join(outputDir, "tmp");
+  // Inside a folder jailed code can write: never made through a link it planted.
+  for (const d of [home, tmp]) folderInside(path.dirname(outputDir), d);
   return {
     HOME: home,
     USERPROFILE: home,

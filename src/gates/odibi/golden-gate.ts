@@ -2,11 +2,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { errorMessage } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
+import { folderInside, removeInside, restoreInside } from "../../environment/fs-safe.js";
 import { compareFingerprints, takeFingerprint } from "../../environment/sacred.js";
 import { describeEnd, type RunResult } from "../../exec/run-process.js";
 import { type ParsedStory, StoryParser } from "../../stories/story-parser.js";
 import type { Gate, GateContext, GateRunOptions } from "../gate.js";
-import { freshRealDir, replaceFileIn } from "../output-dirs.js";
 import { expandCommand, tail } from "./command.js";
 import { gateRunEnv } from "./gate-env.js";
 import { type GoldenProject, listGoldenProjects, odibiGateFingerprint } from "./golden-projects.js";
@@ -85,7 +85,10 @@ function pipelineCheck(
 
 /** Run one golden project in `<outputDir>/golden/<name>/` and turn its stories into checks. */
 export async function runGoldenProject(ctx: GateContext, project: GoldenProject): Promise<GoldenProjectRun> {
-  const runDir = freshRealDir(ctx.outputDir, "golden", project.name);
+  const runDir = path.join(ctx.outputDir, "golden", project.name);
+  // The output folder is writable by the jailed code of earlier runs: nothing here follows a link it planted.
+  removeInside(ctx.outputDir, runDir);
+  folderInside(ctx.outputDir, runDir);
   const checks: Check[] = [];
   const projectCheck: Check = {
     gate: GOLDEN_GATE,
@@ -118,11 +121,10 @@ export async function runGoldenProject(ctx: GateContext, project: GoldenProject)
     timeoutMs: ctx.timeoutMs,
     signal: ctx.signal,
   });
-  // Written after the jailed run, into a folder it could write: "wx" creates the file, never follows a link.
-  writeFileSync(
-    replaceFileIn(runDir, "run.log"),
+  restoreInside(
+    ctx.outputDir,
+    path.join(runDir, "run.log"),
     `$ ${[file, ...args].join(" ")}\n${result.stdout}\n--- stderr ---\n${result.stderr}`,
-    { flag: "wx" },
   );
   projectCheck.durationMs = result.durationMs;
   if (result.exitCode !== 0) {

@@ -1,9 +1,9 @@
 import path from "node:path";
 import { z } from "zod";
 import type { Check, GateRun } from "../../core/types.js";
+import { folderInside } from "../../environment/fs-safe.js";
 import { describeEnd, type RunResult } from "../../exec/run-process.js";
 import type { Gate, GateContext, GateRunOptions } from "../gate.js";
-import { ensureRealDir } from "../output-dirs.js";
 import { expandCommand, tail } from "./command.js";
 import { gateRunEnv } from "./gate-env.js";
 import { type GoldenProject, listGoldenProjects, odibiGateFingerprint } from "./golden-projects.js";
@@ -116,7 +116,8 @@ export async function validateProject(ctx: GateContext, project: GoldenProject):
   const line = withJsonFormat(ctx.commands.validate ?? "python -m odibi validate {file}");
   const { file, args } = expandCommand(line, "file", project.config);
   // Run outside the golden folder: validate should not write, but if it ever does, not there.
-  const cwd = ensureRealDir(ctx.outputDir, "validate", project.name);
+  const cwd = path.join(ctx.outputDir, "validate", project.name);
+  folderInside(ctx.outputDir, cwd); // never through a link planted by jailed code
   ctx.log?.(`validate ${project.name}: ${[file, ...args].join(" ")}`);
   const r = await ctx.run(file, args, {
     cwd,
