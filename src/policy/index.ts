@@ -1,5 +1,6 @@
 export * from "./check-policy.js";
 export * from "./diff.js";
+export * from "./oracle.js";
 export * from "./paths.js";
 export * from "./readers.js";
 export { forbiddenPatterns } from "./rules/forbidden-connections.js";

@@ -14,6 +14,9 @@ export const POLICY_RULES = [
   "size-limit",
   "binary-file",
   "outside-repo",
+  "oracle-modified",
+  "suppression-added",
+  "import-path-changed",
 ] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 
@@ -63,6 +66,8 @@ export interface ChangedFile {
 export interface FileReaders {
   base(path: string): string | undefined;
   current(path: string): string | undefined;
+  /** Every file in the base tree (posix, repo-relative), when known: what a new module could shadow. */
+  baseFiles?: readonly string[];
 }
 
 /** The policy settings (config `policy`) the rules read. */
@@ -78,6 +83,8 @@ export interface RuleInput {
   files: ChangedFile[];
   settings: PolicySettings;
   readers?: FileReaders;
+  /** The oracle's globs (the profile's, src/profiles/oracle-paths.ts); default: every profile's. */
+  oracle?: readonly string[];
 }
 
 export type PolicyRuleFn = (input: RuleInput) => PolicyViolation[];
