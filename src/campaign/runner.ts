@@ -23,7 +23,7 @@ import type { CommandRunner, GateContext } from "../gates/gate.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
-import { checkPolicy, loadFileReaders } from "../policy/index.js";
+import { checkPolicy, loadFileReaders, oracleGlobs, restoreOracle } from "../policy/index.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
@@ -588,6 +588,12 @@ export class CampaignRunner {
       return { promoted: false, rejected, learned: true };
     }
     const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, diff);
+    // The gates judge the candidate with Master's oracle; the policy judges the candidate's diff, taken before.
+    report.oracleRestored = await restoreOracle(
+      sandbox.path,
+      sandbox.baseCommit,
+      oracleGlobs(env.config.profile),
+    );
     const candidate = await checkGates(ctx, {
       policy: (d, c) => checkPolicy(d, c, readers),
       diff,
@@ -622,7 +628,12 @@ export class CampaignRunner {
       tokens,
       costUsd,
     });
-    this.step(cycle, "decided", { action: decision.action, reason: decision.reason, lesson });
+    this.step(cycle, "decided", {
+      action: decision.action,
+      reason: decision.reason,
+      lesson,
+      oracleRestored: report.oracleRestored,
+    });
     if (decision.action === "reject") {
       this.memory.record(lesson);
       this.step(cycle, "lesson_recorded");

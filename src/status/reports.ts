@@ -89,6 +89,13 @@ export function renderCycleReport(d: CycleReportData): string {
   }
   out.push("", "## Gates", "", gatesTable(d.gatesBefore, d.gatesAfter));
   if (d.newFailures?.length) out.push("", "New failures on the candidate:", "", checkList(d.newFailures));
+  if (d.oracleRestored?.length)
+    out.push(
+      "",
+      "Oracle paths the candidate changed, put back to Master's before the gates ran:",
+      "",
+      ...d.oracleRestored.map((p) => `- ${escapeInline(p)}`),
+    );
   out.push("", "## Diff", "");
   if (!d.diff?.trim()) out.push("_No change._");
   else {
