@@ -137,6 +137,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       const gateCtx = { ...ctx, env: { ...ctx.env, ...unset } as Record<string, string> };
       const base = sandbox.baseCommit || "HEAD";
       const oracle = oracleGlobs(ctx.config.profile);
+      const oracleRestored = new Set<string>();
       // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
       const gateOutputs = new Set<string>();
       const r = await improveSandbox({
@@ -153,7 +154,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
           const policy = await policyOn(sandbox, base, gateOutputs);
           // The model's own gate runs judge with Master's oracle too: its changes to tests and checker
           // configuration are undone here (the policy, on the diff taken above, tells it why).
-          await restoreOracle(sandbox.path, base, oracle);
+          for (const p of await restoreOracle(sandbox.path, base, oracle)) oracleRestored.add(p);
           const result = await checkGates(
             { ...gateCtx, signal: s ?? signal },
             { baseline, target, mode, failFast: scope === "targeted", ...policy },
@@ -173,6 +174,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         trajectories: r.attempts.map((a) => a.trajectoryFile),
         budgetExhausted: r.status === "budget_exhausted",
         filesChanged: await stillChanged(sandbox.path, base, r.filesChanged),
+        ...(oracleRestored.size ? { oracleRestored: [...oracleRestored].sort() } : {}),
         ...whyNothingKept(r),
       };
     },

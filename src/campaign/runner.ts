@@ -62,6 +62,8 @@ export interface LlmImprover {
     error?: string;
     /** Nothing kept because the gates rejected what the attempts changed: the lesson is a rejection by `gate`. */
     rejected?: { gate?: string; reason: string };
+    /** Oracle paths the model changed that were put back to Master's before its own gate runs. */
+    oracleRestored?: string[];
   }>;
 }
 
@@ -563,6 +565,7 @@ export class CampaignRunner {
       if (r.budgetExhausted) this.store.markBudgetExhausted(this.record);
       llmFiles = r.filesChanged;
       llmEnd = { error: r.error, rejected: r.rejected };
+      if (r.oracleRestored?.length) report.oracleRestored = r.oracleRestored;
     }
     report.approach.summary = summary;
     const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
@@ -589,11 +592,8 @@ export class CampaignRunner {
     }
     const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, diff);
     // The gates judge the candidate with Master's oracle; the policy judges the candidate's diff, taken before.
-    report.oracleRestored = await restoreOracle(
-      sandbox.path,
-      sandbox.baseCommit,
-      oracleGlobs(env.config.profile),
-    );
+    const restored = await restoreOracle(sandbox.path, sandbox.baseCommit, oracleGlobs(env.config.profile));
+    report.oracleRestored = [...new Set([...(report.oracleRestored ?? []), ...restored])].sort();
     const candidate = await checkGates(ctx, {
       policy: (d, c) => checkPolicy(d, c, readers),
       diff,
