@@ -119,4 +119,21 @@ describe("the frozen oracle in a campaign", () => {
     expect(toolResults).toMatch(/test_calc\.py::test_add/);
     expect(c.sacredIntact).toBe(true);
   });
+
+  it("puts the oracle back before every gate run: a conftest.py the code under test plants in one run never judges the next", async () => {
+    const plant = [
+      "from pathlib import Path",
+      "",
+      'Path(__file__).with_name("tests").joinpath("conftest.py").write_text(',
+      '    "import calc\\n\\ncalc.add = lambda a, b: a + b\\n"',
+      ")",
+      "",
+      "",
+      "def add(a, b):",
+    ].join("\n");
+    const c = await campaign("planted", [[replace("calc.py", "def add(a, b):", plant)]]);
+    expect(c.promoted, c.run.out).toBe(false);
+    expect(c.report).toMatch(/put back to Master's before the gates ran:\n\n- tests\/conftest\.py\n/);
+    expect(c.report).toMatch(/; tests tests\/test_calc\.py::test_add/);
+  });
 });

@@ -154,10 +154,13 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
           const policy = await policyOn(sandbox, base, gateOutputs);
           // The model's own gate runs judge with Master's oracle too: its changes to tests and checker
           // configuration are undone here (the policy, on the diff taken above, tells it why).
-          for (const p of await restoreOracle(sandbox.path, base, oracle)) oracleRestored.add(p);
+          const restore = async () => {
+            for (const p of await restoreOracle(sandbox.path, base, oracle)) oracleRestored.add(p);
+          };
+          await restore();
           const result = await checkGates(
             { ...gateCtx, signal: s ?? signal },
-            { baseline, target, mode, failFast: scope === "targeted", ...policy },
+            { baseline, target, mode, failFast: scope === "targeted", ...policy, beforeRun: restore },
           );
           for (const f of await changedPaths(sandbox.path, base)) if (!before.has(f)) gateOutputs.add(f);
           return result;

@@ -592,9 +592,15 @@ export class CampaignRunner {
     }
     const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, diff);
     // The gates judge the candidate with Master's oracle; the policy judges the candidate's diff, taken before.
-    const restored = await restoreOracle(sandbox.path, sandbox.baseCommit, oracleGlobs(env.config.profile));
-    report.oracleRestored = [...new Set([...(report.oracleRestored ?? []), ...restored])].sort();
+    const restored = new Set(report.oracleRestored);
+    const restore = async () => {
+      for (const p of await restoreOracle(sandbox.path, sandbox.baseCommit, oracleGlobs(env.config.profile)))
+        restored.add(p);
+      report.oracleRestored = [...restored].sort();
+    };
+    await restore();
     const candidate = await checkGates(ctx, {
+      beforeRun: restore,
       policy: (d, c) => checkPolicy(d, c, readers),
       diff,
       failFast: true,
