@@ -295,6 +295,7 @@ describe("import-path-changed", () => {
       "PYTHONPATH set by the code",
       () => edit("calc.py", "import math\n", "import math\nimport os\n\nos.environ['PYTHONPATH'] = 'fake'\n"),
     ],
+    ["PYTHONPATH in a .env file", () => write(".env", "PYTHONPATH=fake\n")],
     ["a module named like a test-time import", () => write("pytest.py", "def main():\n    return 0\n")],
     [
       "a package at the root shadowing src/mypkg",

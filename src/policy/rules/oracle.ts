@@ -236,7 +236,8 @@ export function importPathChangedRule(input: RuleInput): PolicyViolation[] {
     }
     for (const l of f.added) {
       if (isCommentLine(l.text)) continue;
-      if (isCodeOrConfig(f.path) && IMPORT_ENV.test(l.text))
+      // Any file but prose: `.env`, `.envrc` and Makefiles set the environment too.
+      if (!/\.(?:md|rst|txt|adoc)$/i.test(f.path) && IMPORT_ENV.test(l.text))
         add(f.path, l.line, "import-path environment variable set", [plus(l)]);
       else if (isPythonFile(f.path) && PYTHON_IMPORT_HOOKS.test(l.text))
         add(f.path, l.line, "sys.path, sys.modules or the import machinery changed", [plus(l)]);
