@@ -80,7 +80,9 @@ describe("the frozen oracle in a campaign", () => {
       gate: "policy",
       reason: expect.stringContaining("policy:oracle-modified:tests/test_calc.py"),
     });
-    expect(c.report).toMatch(/put back to Master's before the gates ran:\n\n- tests\/test\\_calc\.py\n/);
+    expect(c.report).toMatch(
+      /before a gate run \(changed by the candidate, or written by its code in an earlier gate run\):\n\n- tests\/test\\_calc\.py\n/,
+    );
     // The model's own full gate run judged Master's test: add(2, 3) is still -1, and Master's test wants 5.
     expect(c.report).toMatch(
       /; tests tests\/test_calc\.py::test_add \(tests\/test_calc\.py:4\): assert -1 == 5/,
@@ -102,7 +104,9 @@ describe("the frozen oracle in a campaign", () => {
     const reason = String(c.lessons[0]?.reason);
     expect(reason).toContain("policy:suppression-added:calc.py");
     expect(reason).toContain("policy:oracle-modified:ruff.toml");
-    expect(c.report).toMatch(/put back to Master's before the gates ran:\n\n- ruff\.toml\n/);
+    expect(c.report).toMatch(
+      /before a gate run \(changed by the candidate, or written by its code in an earlier gate run\):\n\n- ruff\.toml\n/,
+    );
   });
 
   it("judges the model's own run_gates with Master's oracle: a conftest.py patching add does not make test_add pass", async () => {
@@ -133,7 +137,9 @@ describe("the frozen oracle in a campaign", () => {
     ].join("\n");
     const c = await campaign("planted", [[replace("calc.py", "def add(a, b):", plant)]]);
     expect(c.promoted, c.run.out).toBe(false);
-    expect(c.report).toMatch(/put back to Master's before the gates ran:\n\n- tests\/conftest\.py\n/);
+    expect(c.report).toMatch(
+      /before a gate run \(changed by the candidate, or written by its code in an earlier gate run\):\n\n- tests\/conftest\.py\n/,
+    );
     expect(c.report).toMatch(/; tests tests\/test_calc\.py::test_add/);
   });
 });

@@ -92,7 +92,7 @@ export function renderCycleReport(d: CycleReportData): string {
   if (d.oracleRestored?.length)
     out.push(
       "",
-      "Oracle paths the candidate changed, put back to Master's before the gates ran:",
+      "Oracle paths put back to Master's before a gate run (changed by the candidate, or written by its code in an earlier gate run):",
       "",
       ...d.oracleRestored.map((p) => `- ${escapeInline(p)}`),
     );
