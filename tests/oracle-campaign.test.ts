@@ -142,20 +142,4 @@ describe("the frozen oracle in a campaign", () => {
     );
     expect(c.report).toMatch(/; tests tests\/test_calc\.py::test_add/);
   });
-
-  it("drops a fixer's edits to test files and keeps the rest: ruff --fix on calc.py is promoted, the test file stays Master's", async () => {
-    const repo = await makeGitRepo(path.join(base, "lint-repo"), {
-      "calc.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
-      "tests/test_calc.py":
-        "import sys\n\nfrom calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
-      "pytest.ini": "[pytest]\npythonpath = .\n",
-    });
-    const root = path.join(base, "fixer");
-    expect((await cli(["init", "--source", repo, "--root", root, "--profile", "python"])).code).toBe(0);
-    const run = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"]);
-    const master = path.join(root, "master");
-    expect(await git(master, ["diff", "--name-only", "sacred", "HEAD"]), run.out + run.err).toBe("calc.py\n");
-    expect(readFileSync(path.join(master, "calc.py"), "utf8")).not.toContain("import os");
-    expect(readFileSync(path.join(master, "tests/test_calc.py"), "utf8")).toContain("import sys");
-  });
 });

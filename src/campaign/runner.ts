@@ -540,9 +540,6 @@ export class CampaignRunner {
     if (approach.kind === "fixer") {
       const r = await runFixer(approach, ctx);
       summary = r.ok ? `ran ${approach.commands.map((c) => c.join(" ")).join("; ")}` : r.log.slice(-500);
-      // A fixer is not an adversary, but its edits to tests or checker configuration (`ruff check --fix .` also
-      // fixes test files) are not a fix task's to make: they are dropped, and the rest is the candidate.
-      await restoreOracle(sandbox.path, sandbox.baseCommit, oracleGlobs(env.config.profile));
     } else {
       const avoid = this.memory
         .getFailedApproaches(task.signature)
