@@ -330,7 +330,7 @@ describe("import-path-changed", () => {
 
 describe("restoreOracle", () => {
   it("puts Master's oracle back over a committed candidate, keeps the fix, removes what Master lacks", async () => {
-    const dir = await makeGitRepo(path.join(tempDir(), "sandbox"), FILES);
+    const dir = await makeGitRepo(path.join(tempDir(), "sandbox"), { ...FILES, "tox.ini": "[tox]\n" });
     const base = (await git(dir, ["rev-parse", "HEAD"])).trim();
     const w = (rel: string, text: string) => {
       mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
@@ -341,6 +341,9 @@ describe("restoreOracle", () => {
     rmSync(path.join(dir, "tests/conftest.py"));
     w("pytest.toml", "[pytest]\n");
     w("shapes/.ruff.toml", "[lint]\n");
+    // An oracle file replaced by a folder: what is in the folder is in the way of Master's file.
+    rmSync(path.join(dir, "tox.ini"));
+    w("tox.ini/notes.txt", "x\n");
     await git(dir, ["add", "-A"]);
     await git(dir, ["commit", "-qm", "candidate"]);
     // What gates or the candidate's code write after the freeze: untracked, and ignored.
@@ -355,8 +358,11 @@ describe("restoreOracle", () => {
       "tests/conftest.py",
       "tests/test_calc.py",
       "tests/test_extra.py",
+      "tox.ini",
+      "tox.ini/notes.txt",
     ]);
     expect(readFileSync(path.join(dir, "tests/test_calc.py"), "utf8")).toBe(TEST_CALC);
+    expect(readFileSync(path.join(dir, "tox.ini"), "utf8")).toBe("[tox]\n");
     expect(readFileSync(path.join(dir, "tests/conftest.py"), "utf8")).toBe(FILES["tests/conftest.py"]);
     for (const gone of ["pytest.toml", "shapes/.ruff.toml", "tests/test_extra.py", "build/conftest.py"])
       expect(existsSync(path.join(dir, gone))).toBe(false);

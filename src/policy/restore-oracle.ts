@@ -32,7 +32,16 @@ export async function restoreOracle(
   const base = new Set(split0(await g(["ls-tree", "-r", "-z", "--name-only", baseCommit])));
   const changed = split0(await g(["diff", "--name-only", "-z", "--no-renames", baseCommit, "--"]));
   const untracked = split0(await g(["ls-files", "-z", "--others"]));
-  const touched = [...new Set([...changed, ...untracked])].filter(isOracle).sort();
+  // A path inside a folder that stands where Master has an oracle file (pytest.ini/x) is in that file's way.
+  const inTheWay = (p: string) =>
+    p
+      .split("/")
+      .slice(0, -1)
+      .some((_, i, parts) => {
+        const prefix = parts.slice(0, i + 1).join("/");
+        return base.has(prefix) && isOracle(prefix);
+      });
+  const touched = [...new Set([...changed, ...untracked])].filter((p) => isOracle(p) || inTheWay(p)).sort();
   const extra = touched.filter((p) => !base.has(p));
   const back = touched.filter((p) => base.has(p));
   // First what Master does not have (so a symlink or file standing where an oracle folder was is gone), then
