@@ -62,7 +62,7 @@ export interface LlmImprover {
     error?: string;
     /** Nothing kept because the gates rejected what the attempts changed: the lesson is a rejection by `gate`. */
     rejected?: { gate?: string; reason: string };
-    /** Oracle paths the model changed that were put back to Master's before its own gate runs. */
+    /** Oracle paths put back to Master's before the model's own gate runs (it changed them, or its code wrote them). */
     oracleRestored?: string[];
   }>;
 }
