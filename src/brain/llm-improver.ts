@@ -1,15 +1,27 @@
+import { lstatSync } from "node:fs";
 import path from "node:path";
 import type { LlmImprover } from "../campaign/runner.js";
 import type { GateResult, GateRun, Task } from "../core/types.js";
 import type { SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
-import { findUnsafeGitPaths, type UnsafeGitPath, unsafeGitViolations } from "../environment/tree-safety.js";
+import {
+  findUnsafeGitPaths,
+  type UnsafeGitPath,
+  UnsafeGitTreeError,
+  unsafeGitViolations,
+} from "../environment/tree-safety.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
 import type { LlmRunLimits } from "../llm/options.js";
-import { checkPolicy, loadFileReaders, violationToCheck } from "../policy/index.js";
+import {
+  checkPolicy,
+  loadFileReaders,
+  oracleGlobs,
+  restoreOracle,
+  violationToCheck,
+} from "../policy/index.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
 
@@ -49,6 +61,29 @@ async function changedPaths(dir: string, base: string): Promise<Set<string>> {
   const tracked = await git(dir, ["diff", "--name-only", "-z", base, "--"]);
   const untracked = await git(dir, ["ls-files", "-z", "--others", "--exclude-standard"]);
   return new Set(`${tracked}\0${untracked}`.split("\0").filter(Boolean));
+}
+
+/**
+ * The files the model wrote that still exist or that `base` has (a deletion): a new oracle file the model created
+ * was removed by restoreOracle, and the candidate is made from the rest.
+ */
+async function stillChanged(dir: string, base: string, files: string[]): Promise<string[]> {
+  if (files.length === 0) return files;
+  const inBase = new Set(
+    (await git(dir, ["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only", base, "--", ...files]))
+      .split("\0")
+      .filter(Boolean),
+  );
+  return files.filter((f) => inBase.has(f) || lexists(path.join(dir, f)));
+}
+
+function lexists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -119,6 +154,8 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       const unset = Object.fromEntries(o.client.secretEnvNames.map((n) => [n, undefined]));
       const gateCtx = { ...ctx, env: { ...ctx.env, ...unset } as Record<string, string> };
       const base = sandbox.baseCommit || "HEAD";
+      const oracle = oracleGlobs(ctx.config.profile);
+      const oracleRestored = new Set<string>();
       // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
       const gateOutputs = new Set<string>();
       const r = await improveSandbox({
@@ -142,16 +179,29 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
               durationMs: 0,
             };
           const before = await changedPaths(sandbox.path, base);
-          const result = await checkGates(
-            { ...gateCtx, signal: s ?? signal },
-            {
-              baseline,
-              target,
-              mode,
-              failFast: scope === "targeted",
-              ...(await policyOn(sandbox, base, gateOutputs)),
-            },
-          );
+          const policy = await policyOn(sandbox, base, gateOutputs);
+          // The model's own gate runs judge with Master's oracle too: its changes to tests and checker
+          // configuration are undone here (the policy, on the diff taken above, tells it why).
+          const restore = async () => {
+            for (const p of await restoreOracle(sandbox.path, base, oracle)) oracleRestored.add(p);
+          };
+          let result: GateResult;
+          try {
+            await restore();
+            result = await checkGates(
+              { ...gateCtx, signal: s ?? signal },
+              { baseline, target, mode, failFast: scope === "targeted", ...policy, beforeRun: restore },
+            );
+          } catch (e) {
+            // Planted by the candidate's code during a gate run, found by the walk before the next restore.
+            if (!(e instanceof UnsafeGitTreeError)) throw e;
+            return {
+              treeHash: "",
+              runs: [unsafeRun(e.paths)],
+              startedAt: new Date().toISOString(),
+              durationMs: 0,
+            };
+          }
           const planted = await findUnsafeGitPaths(sandbox.path, base);
           if (planted.length > 0) return { ...result, runs: [...result.runs, unsafeRun(planted)] };
           for (const f of await changedPaths(sandbox.path, base)) if (!before.has(f)) gateOutputs.add(f);
@@ -168,7 +218,8 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         costUsd: r.costUsd,
         trajectories: r.attempts.map((a) => a.trajectoryFile),
         budgetExhausted: r.status === "budget_exhausted",
-        filesChanged: r.filesChanged,
+        filesChanged: await stillChanged(sandbox.path, base, r.filesChanged),
+        ...(oracleRestored.size ? { oracleRestored: [...oracleRestored].sort() } : {}),
         ...whyNothingKept(r),
       };
     },

@@ -18,7 +18,13 @@ import type { GateContext } from "../gates/gate.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
-import { checkPolicy, loadFileReaders, violationToCheck } from "../policy/index.js";
+import {
+  checkPolicy,
+  loadFileReaders,
+  oracleGlobs,
+  restoreOracle,
+  violationToCheck,
+} from "../policy/index.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
@@ -60,6 +66,8 @@ export interface LlmImprover {
     error?: string;
     /** Nothing kept because the gates rejected what the attempts changed: the lesson is a rejection by `gate`. */
     rejected?: { gate?: string; reason: string };
+    /** Oracle paths put back to Master's before the model's own gate runs (it changed them, or its code wrote them). */
+    oracleRestored?: string[];
   }>;
 }
 
@@ -547,10 +555,32 @@ export class CampaignRunner {
       if (r.budgetExhausted) this.store.markBudgetExhausted(this.record);
       llmFiles = r.filesChanged;
       llmEnd = { error: r.error, rejected: r.rejected };
+      if (r.oracleRestored?.length) report.oracleRestored = r.oracleRestored;
     }
     report.approach.summary = summary;
     // What the approach did is judged only if the tools could run meanwhile (a venv deleted is not its failure).
     await this.toolsStart(ctx);
+    // No git command ran on a tree holding what git must not see: the candidate is rejected (policy rule
+    // unsafe-git-path), the campaign goes on.
+    const rejectUnsafe = async (e: UnsafeGitTreeError) => {
+      const reason = `policy: ${unsafeGitViolations(e.paths)
+        .map((v) => violationToCheck(v).message)
+        .join("; ")}`;
+      const lesson = this.lesson(cycle, task, approach, "rejected", {
+        reason,
+        gate: "policy",
+        files: e.paths.map((p) => p.path),
+        summary,
+        tokens,
+        costUsd,
+      });
+      this.step(cycle, "decided", { action: "reject", reason, lesson });
+      this.memory.record(lesson);
+      this.step(cycle, "lesson_recorded");
+      report.decision = { action: "reject", reason };
+      await this.resetSandbox(sandbox);
+      return { promoted: false, rejected: true, learned: true };
+    };
     let frozen: { commit: string; files: string[]; diff: string };
     try {
       // The tree is walked before any git command runs on it (ignoredByGit included).
@@ -579,25 +609,7 @@ export class CampaignRunner {
         : { commit: sandbox.baseCommit, files: [], diff: "" };
     } catch (e) {
       if (!(e instanceof UnsafeGitTreeError)) throw e;
-      // No git command ran on this tree: the candidate is rejected (policy rule unsafe-git-path), the campaign goes on.
-      const reason = `policy: ${unsafeGitViolations(e.paths)
-        .map((v) => violationToCheck(v).message)
-        .join("; ")}`;
-      const files = e.paths.map((p) => p.path);
-      const lesson = this.lesson(cycle, task, approach, "rejected", {
-        reason,
-        gate: "policy",
-        files,
-        summary,
-        tokens,
-        costUsd,
-      });
-      this.step(cycle, "decided", { action: "reject", reason, lesson });
-      this.memory.record(lesson);
-      this.step(cycle, "lesson_recorded");
-      report.decision = { action: "reject", reason };
-      await this.resetSandbox(sandbox);
-      return { promoted: false, rejected: true, learned: true };
+      return rejectUnsafe(e);
     }
     const { commit, files, diff } = frozen;
     this.step(cycle, "attempt_done", { approach: approachId(approach), files });
@@ -619,15 +631,32 @@ export class CampaignRunner {
       return { promoted: false, rejected, learned: true };
     }
     const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, diff);
-    const candidate = await checkGates(ctx, {
-      policy: (d, c) => checkPolicy(d, c, readers),
-      diff,
-      failFast: true,
-      baseline,
-      target: task.kind === "failure" ? task : undefined,
-      changedFiles: files,
-      cache,
-    });
+    // The gates judge the candidate with Master's oracle; the policy judges the candidate's diff, taken before.
+    const restored = new Set(report.oracleRestored);
+    const restore = async () => {
+      for (const p of await restoreOracle(sandbox.path, sandbox.baseCommit, oracleGlobs(env.config.profile)))
+        restored.add(p);
+      report.oracleRestored = [...restored].sort();
+    };
+    let candidate: GateResult;
+    try {
+      await restore();
+      candidate = await checkGates(ctx, {
+        beforeRun: restore,
+        policy: (d, c) => checkPolicy(d, c, readers),
+        diff,
+        failFast: true,
+        baseline,
+        target: task.kind === "failure" ? task : undefined,
+        changedFiles: files,
+        cache,
+      });
+      // The candidate's code ran in the gates: the tree is walked again before git touches it (promotion).
+      await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
+    } catch (e) {
+      if (!(e instanceof UnsafeGitTreeError)) throw e;
+      return rejectUnsafe(e);
+    }
     await this.toolsStart(ctx);
     const verdict = decideVerdict(
       baseline,
@@ -657,7 +686,12 @@ export class CampaignRunner {
       tokens,
       costUsd,
     });
-    this.step(cycle, "decided", { action: decision.action, reason: decision.reason, lesson });
+    this.step(cycle, "decided", {
+      action: decision.action,
+      reason: decision.reason,
+      lesson,
+      oracleRestored: report.oracleRestored,
+    });
     if (decision.action === "reject") {
       this.memory.record(lesson);
       this.step(cycle, "lesson_recorded");

@@ -36,6 +36,11 @@ export interface CheckGatesOptions {
   treeHash?: string;
   /** Called after each gate run (progress). */
   onRun?: (run: GateRun) => void;
+  /**
+   * Awaited before every run of a gate (targeted, full, re-runs): the campaign puts Master's oracle back here, so
+   * that what code under test wrote during one gate run (a conftest.py, a ruff.toml) never judges the next.
+   */
+  beforeRun?: () => Promise<unknown>;
 }
 
 export class GatesStopped extends OdibiImproveError {
@@ -218,7 +223,19 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
     if (record(run)) return done();
   }
 
-  for (const gate of opts.gates ?? applicableGates(ctx)) {
+  const before = opts.beforeRun;
+  const gates = (opts.gates ?? applicableGates(ctx)).map(
+    (g): Gate =>
+      before
+        ? Object.assign(Object.create(g) as Gate, {
+            run: async (c: GateContext, o?: GateRunOptions) => {
+              await before();
+              return g.run(c, o);
+            },
+          })
+        : g,
+  );
+  for (const gate of gates) {
     const targetIds =
       opts.target && (opts.target.gate ?? gate.name) === gate.name ? [opts.target.target] : [];
     const changed = gate.selectsByChangedFiles ? (opts.changedFiles ?? []) : [];

@@ -1,9 +1,11 @@
 import type { Config } from "../config/schema.js";
 import type { Check } from "../core/types.js";
 import { parseGitDiff } from "./diff.js";
+import { oracleGlobs } from "./oracle.js";
 import { forbiddenConnectionRule } from "./rules/forbidden-connections.js";
 import { binaryFileRule, outsideRepoRule, sizeLimitRule } from "./rules/limits.js";
 import { newFeatureRule } from "./rules/new-features.js";
+import { importPathChangedRule, oracleModifiedRule, suppressionAddedRule } from "./rules/oracle.js";
 import { protectedPathRule } from "./rules/protected-paths.js";
 import {
   assertWeakenedRule,
@@ -35,6 +37,9 @@ export const RULES: Record<Exclude<PolicyRule, "ignored-path">, PolicyRuleFn> = 
   "binary-file": binaryFileRule,
   "outside-repo": outsideRepoRule,
   "unsafe-git-path": unsafeGitPathRule,
+  "oracle-modified": oracleModifiedRule,
+  "suppression-added": suppressionAddedRule,
+  "import-path-changed": importPathChangedRule,
 };
 
 function settingsOf(config: Config | PolicySettings): PolicySettings {
@@ -48,7 +53,8 @@ export function evaluatePolicy(
   readers?: FileReaders,
 ): PolicyViolation[] {
   const files = typeof diff === "string" ? parseGitDiff(diff) : diff;
-  const input = { files, settings: settingsOf(config), readers };
+  const oracle = oracleGlobs("profile" in config ? config.profile : undefined);
+  const input = { files, settings: settingsOf(config), readers, oracle };
   return POLICY_RULES.flatMap((rule) => (rule === "ignored-path" ? [] : RULES[rule](input)));
 }
 

@@ -39,10 +39,16 @@ export async function loadFileReaders(
       }
     }
   }
-  return { base: (p) => base.get(p), current: (p) => current.get(p) };
+  const listed = await gitRaw(workdir, ["ls-tree", "-r", "-z", "--name-only", baseCommit]);
+  const baseFiles = listed.exitCode === 0 ? listed.stdout.split("\0").filter(Boolean) : undefined;
+  return { base: (p) => base.get(p), current: (p) => current.get(p), baseFiles };
 }
 
 /** Readers over in-memory contents (tests, or callers that already hold the files). */
-export function readersFromMaps(base: Record<string, string>, current: Record<string, string>): FileReaders {
-  return { base: (p) => base[p], current: (p) => current[p] };
+export function readersFromMaps(
+  base: Record<string, string>,
+  current: Record<string, string>,
+  baseFiles?: readonly string[],
+): FileReaders {
+  return { base: (p) => base[p], current: (p) => current[p], baseFiles };
 }

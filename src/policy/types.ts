@@ -15,6 +15,9 @@ export const POLICY_RULES = [
   "binary-file",
   "outside-repo",
   "unsafe-git-path",
+  "oracle-modified",
+  "suppression-added",
+  "import-path-changed",
   // Judged before a diff exists (campaign/candidate-checks.ts): git cannot stage a path it ignores.
   "ignored-path",
 ] as const;
@@ -66,6 +69,8 @@ export interface ChangedFile {
 export interface FileReaders {
   base(path: string): string | undefined;
   current(path: string): string | undefined;
+  /** Every file in the base tree (posix, repo-relative), when known: what a new module could shadow. */
+  baseFiles?: readonly string[];
 }
 
 /** The policy settings (config `policy`) the rules read. */
@@ -81,6 +86,8 @@ export interface RuleInput {
   files: ChangedFile[];
   settings: PolicySettings;
   readers?: FileReaders;
+  /** The oracle's globs (the profile's, src/profiles/oracle-paths.ts); default: every profile's. */
+  oracle?: readonly string[];
 }
 
 export type PolicyRuleFn = (input: RuleInput) => PolicyViolation[];

@@ -1,1 +1,2 @@
+export * from "./oracle-paths.js";
 export * from "./profiles.js";

@@ -89,6 +89,13 @@ export function renderCycleReport(d: CycleReportData): string {
   }
   out.push("", "## Gates", "", gatesTable(d.gatesBefore, d.gatesAfter));
   if (d.newFailures?.length) out.push("", "New failures on the candidate:", "", checkList(d.newFailures));
+  if (d.oracleRestored?.length)
+    out.push(
+      "",
+      "Oracle paths put back to Master's before a gate run (changed by the candidate, or written by its code in an earlier gate run):",
+      "",
+      ...d.oracleRestored.map((p) => `- ${escapeInline(p)}`),
+    );
   out.push("", "## Diff", "");
   if (d.unrelatedFiles?.length)
     out.push(

@@ -36,6 +36,8 @@ export interface CycleReportData {
   gatesAfter: GateSummary[] | null;
   /** Failures the candidate introduced (outside the baseline). */
   newFailures?: CheckRef[];
+  /** Oracle paths (tests, test and checker configuration) put back to Master's before the gates judged the candidate. */
+  oracleRestored?: string[];
   /** The candidate's unified diff against Master (capped when rendered). */
   diff?: string;
   /** Changed files the task does not name, nor lie in a named file's folder (candidate-checks.ts): for review. */
