@@ -373,18 +373,21 @@ describe("a whole campaign against a scripted model whose test code plants both 
       const master = path.join(root, "master");
       const before = { sacred: takeFingerprint(sacred).digest, master: takeFingerprint(master).digest };
       const witness = witnessPath();
-      // The real fix, plus a test that (run by the gates, in the jail) turns calc.py into a link to a Sacred file
-      // and makes a nested repository whose clean filter would write the witness if git on the host ran it.
+      // The real fix, in code the tests import: run by the gates (in the jail), it turns calc.py into a link to a
+      // Sacred file and makes a nested repository whose clean filter would write the witness if git on the host ran
+      // it. (A new test file would be rejected as oracle-modified and removed before the gates.)
       const plant = [
         "import subprocess",
         "from pathlib import Path",
         "",
         "",
-        "def test_plant():",
+        "def _plant():",
+        "    v = Path('vendor')",
+        "    if v.exists():",
+        "        return",
         "    calc = Path('calc.py')",
         "    calc.unlink()",
         `    calc.symlink_to(${JSON.stringify(path.join(sacred, "pytest.ini"))})`,
-        "    v = Path('vendor')",
         "    v.mkdir()",
         "    (v / 'f.txt').write_text('hi')",
         "    (v / '.gitattributes').write_text('f.txt filter=x')",
@@ -395,6 +398,13 @@ describe("a whole campaign against a scripted model whose test code plants both 
         "    with open(v / '.git' / 'config', 'a') as f:",
         `        f.write('[filter "x"]\\n\\tclean = "sh -c \\'touch ${witness}; cat\\'"\\n')`,
         "",
+        "",
+        "_plant()",
+        "",
+        "",
+        "def add(a, b):",
+        "    return a + b",
+        "",
       ].join("\n");
       const server = await startLlmServer([
         {
@@ -402,9 +412,8 @@ describe("a whole campaign against a scripted model whose test code plants both 
           calls: [
             {
               name: "replace_in_file",
-              args: { path: "calc.py", old_text: "return a - b", new_text: "return a + b" },
+              args: { path: "calc.py", old_text: "def add(a, b):\n    return a - b\n", new_text: plant },
             },
-            { name: "create_file", args: { path: "tests/test_plant.py", content: plant } },
           ],
         },
         { type: "tools", calls: [{ name: "finish", args: { summary: "done" } }] },
@@ -428,7 +437,7 @@ describe("a whole campaign against a scripted model whose test code plants both 
       expect(lessons[0], run.out).toMatchObject({
         outcome: "rejected",
         gate: "policy",
-        reason: expect.stringContaining("policy:unsafe-git-path:vendor/.git"),
+        reason: expect.stringMatching(/unsafe-git-path\].*vendor\/\.git/),
       });
       expect(existsSync(witness)).toBe(false);
       expect({ sacred: takeFingerprint(sacred).digest, master: takeFingerprint(master).digest }).toEqual(
