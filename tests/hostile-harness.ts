@@ -10,7 +10,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createServer, type Server } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { git } from "../src/environment/git.js";
@@ -71,8 +70,6 @@ export interface HostileCase {
    * promoted (Master then moves by exactly that commit).
    */
   honestFix?: ScriptedCall[];
-  /** Wall time of the whole `run` before it counts as hung (default 240 s). */
-  runTimeoutMs?: number;
 }
 
 export interface Outcome {
@@ -82,6 +79,9 @@ export interface Outcome {
 }
 
 const MODEL = "hostile-model";
+/** A run still going after this long hung (every gate command has a 60 s timeout in the cases' config). */
+const RUN_TIMEOUT_MS = 150_000;
+const CASE_TIMEOUT_MS = RUN_TIMEOUT_MS + 60_000;
 const LLM_KEY = "sk-hostile-campaign";
 /** Secrets in the run's environment that nothing may ever see: an OpenAI-style key and a token. */
 export const DECOY_KEY = `sk-proj-DECOY${randomBytes(12).toString("hex")}`;
@@ -244,7 +244,7 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
 
   beforeAll(async () => {
     base = tempDir(`oi hostile ${label} `);
-    outsideBase = mkdtempSync(path.join(os.tmpdir(), "oi-hostile-outside-"));
+    outsideBase = tempDir("oi-hostile-outside-");
     listener = createServer((s) => {
       hits++;
       s.destroy();
@@ -308,7 +308,7 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
         LLM_KEY,
         ["--max-attempts", "1", "--max-cycles", c.honestFix ? "2" : "1"],
         { OPENAI_API_KEY: DECOY_KEY, DEPLOY_TOKEN: DECOY_TOKEN },
-        c.runTimeoutMs ?? 240_000,
+        RUN_TIMEOUT_MS,
       );
       return { run, requests: server.requests };
     } finally {
@@ -333,7 +333,10 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
       if (hung) fail(`the run did not end by itself (killed by ${run.signal})`);
       if (requests.length < 2)
         fail(`the model was asked ${requests.length} time(s), not 2: ${run.err.slice(-300)}`);
-      const replies = JSON.stringify(requests[1]?.body?.messages ?? []);
+      // The tool results the model got back (not its own calls, whose payloads may say anything).
+      const replies = JSON.stringify(
+        (requests[1]?.body?.messages ?? []).filter((m: { role?: string }) => m.role === "tool"),
+      );
       if (/not found|not unique/i.test(replies)) fail("an edit did not apply (fixture and case disagree)");
       if (/refused/i.test(replies) && !c.toolMayRefuse)
         fail("a file tool refused an edit the case expected to apply");
@@ -407,13 +410,18 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
       outcomes.push({ name: c.name, contained, notes });
       expect(notes.slice(1), `${run.out.slice(-1500)}\n${run.err.slice(-1500)}`).toEqual([]);
     },
+    CASE_TIMEOUT_MS,
   );
 
-  it.each(controls)("control: $name is promoted (the gates can say yes)", async (c) => {
-    const { ctx, master } = await prepare(c);
-    const { run } = await runCampaign(c, ctx);
-    expect([0, 3], run.err).toContain(run.code); // 3: stopped by --max-cycles
-    const headAfter = (await git(master, ["rev-parse", "HEAD"])).trim();
-    expect(headAfter, run.out).not.toBe(ctx.masterHead);
-  });
+  it.each(controls)(
+    "control: $name is promoted (the gates can say yes)",
+    async (c) => {
+      const { ctx, master } = await prepare(c);
+      const { run } = await runCampaign(c, ctx);
+      expect([0, 3], run.err).toContain(run.code); // 3: stopped by --max-cycles
+      const headAfter = (await git(master, ["rev-parse", "HEAD"])).trim();
+      expect(headAfter, run.out).not.toBe(ctx.masterHead);
+    },
+    CASE_TIMEOUT_MS,
+  );
 }
