@@ -59,7 +59,10 @@ export interface HostileCase {
   rule?: RuleName | RuleName[];
   /** For rejections that are not a policy matter: what the lesson or the cycle report must say (an errorType). */
   named?: RegExp;
-  /** Text in some file under the root that shows the hostile code really ran (the payload spells it in pieces). */
+  /**
+   * Text in some file under the root that shows the hostile code really ran (the payload spells it in pieces), so
+   * a case cannot pass because its payload never ran. Not required when the policy rejected the candidate.
+   */
   proof?: RegExp;
   /** What shows the change got out (undefined = nothing did). */
   witness?: (ctx: CaseContext & { hits: number; rootText: string }) => string | undefined;
@@ -397,7 +400,9 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
         if (rootText.includes(secret) || rootText.includes(reversed))
           fail("a secret of the run's environment was written under the root");
       }
-      if (c.proof && !c.proof.test(rootText)) fail(`no proof the hostile code ran (${c.proof})`);
+      // Rejected by the policy, the code may never have run; rejected by a gate, it must have.
+      if (c.proof && lesson?.gate !== "policy" && !c.proof.test(rootText))
+        fail(`no proof the hostile code ran (${c.proof})`);
       const escaped = c.witness?.({ ...ctx, hits: hits - hitsBefore, rootText });
       if (escaped) fail(`escaped: ${escaped}`);
 
