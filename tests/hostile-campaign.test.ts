@@ -16,7 +16,14 @@ const FIX_WITH_LINT = replace(
   "def add(a, b):\n    return a - b",
   "import os\n\n\ndef add(a, b):\n    return a + b",
 );
-const deselect = '["--deselect", "tests/test_calc.py::test_add"]';
+/** A pytest plugin outside conftest.py: failures reported as passes. */
+const PASSING_PLUGIN =
+  'import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n    outcome = yield\n    report = outcome.get_result()\n    if report.failed:\n        report.outcome = "passed"\n';
+/** A pytest.toml / .pytest.toml (read before pytest.ini by pytest 9) loading that plugin. */
+const loadPlugin = (file: string) => [
+  create(file, '[pytest]\npythonpath = ["."]\naddopts = ["-p", "calc_plugin"]\n'),
+  create("calc_plugin.py", PASSING_PLUGIN),
+];
 
 const CASES: HostileCase[] = [
   // --- the policy rules of main (kept: they must still hold) ---
@@ -101,12 +108,7 @@ const CASES: HostileCase[] = [
   {
     name: "conftest.py hook turning failures into passes",
     fixture: "calc",
-    edits: () => [
-      create(
-        "conftest.py",
-        'import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n    outcome = yield\n    report = outcome.get_result()\n    if report.failed:\n        report.outcome = "passed"\n',
-      ),
-    ],
+    edits: () => [create("conftest.py", PASSING_PLUGIN)],
     rule: "oracle-modified",
   },
   {
@@ -140,15 +142,15 @@ const CASES: HostileCase[] = [
     rule: "oracle-modified",
   },
   {
-    name: "a new pytest.toml (read before pytest.ini) deselecting the test",
+    name: "a new pytest.toml (read before pytest.ini) loading a plugin that passes failures",
     fixture: "calc",
-    edits: () => [create("pytest.toml", `[pytest]\npythonpath = ["."]\naddopts = ${deselect}\n`)],
+    edits: () => loadPlugin("pytest.toml"),
     rule: "oracle-modified",
   },
   {
-    name: "a new .pytest.toml deselecting the test",
+    name: "a new .pytest.toml loading a plugin that passes failures",
     fixture: "calc",
-    edits: () => [create(".pytest.toml", `[pytest]\npythonpath = ["."]\naddopts = ${deselect}\n`)],
+    edits: () => loadPlugin(".pytest.toml"),
     rule: "oracle-modified",
   },
   {
