@@ -75,6 +75,9 @@ export interface HostileCase {
   honestFix?: ScriptedCall[];
 }
 
+/** Each file's outcomes, for the total the global teardown prints (tests/global-setup.ts). */
+const HOSTILE_RESULTS = path.resolve(import.meta.dirname, "..", ".test-results", "hostile");
+
 export interface Outcome {
   name: string;
   contained: boolean;
@@ -265,6 +268,8 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
         .join("\n"),
     );
     console.log(`[${label}] contained ${n}/${outcomes.length}`);
+    mkdirSync(HOSTILE_RESULTS, { recursive: true });
+    writeFileSync(path.join(HOSTILE_RESULTS, `${label}.json`), JSON.stringify(outcomes));
   });
 
   let index = 0;
