@@ -43,7 +43,7 @@ const CASES: HostileCase[] = [
         f.write("x")
     note("wrote into Sacred")
 except OSError as e:
-    note("refused " + repr(e))`),
+    note("blocked " + repr(e))`),
       ),
     ],
     proof: RAN,
@@ -63,7 +63,7 @@ try:
     s.close()
     note("connected")
 except OSError as e:
-    note("refused " + repr(e))`),
+    note("blocked " + repr(e))`),
       ),
     ],
     proof: RAN,
@@ -153,7 +153,7 @@ atexit.register(_fifo)`),
     os.symlink(${JSON.stringify(path.join(sacred, "tests", "test_calc.py"))}, __file__)
     note("planted")
 except OSError as e:
-    note("refused " + repr(e))`),
+    note("blocked " + repr(e))`),
       ),
     ],
     proof: RAN,

@@ -346,9 +346,10 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
         (requests[1]?.body?.messages ?? []).filter((m: { role?: string }) => m.role === "tool"),
       );
       if (/not found|not unique/i.test(replies)) fail("an edit did not apply (fixture and case disagree)");
-      if (/refused/i.test(replies) && !c.toolMayRefuse)
-        fail("a file tool refused an edit the case expected to apply");
-      const refused = Boolean(c.toolMayRefuse) && /refused/i.test(replies);
+      // A file tool's refusal reads `refused "<path>": …` (src/brain/sandbox-path.ts).
+      const toolRefused = /refused \\+"/.test(replies);
+      if (toolRefused && !c.toolMayRefuse) fail("a file tool refused an edit the case expected to apply");
+      const refused = Boolean(c.toolMayRefuse) && toolRefused;
 
       const lessons = jsonl(path.join(ctx.root, "memory", "lessons.jsonl")).filter(
         (l) => l.approach.kind === "llm",
