@@ -101,21 +101,19 @@ note("environ files read: " + str(_seen))`),
       /JAILED-UID=0\b/.test(rootText) ? "the code under test ran as uid 0" : undefined,
   },
   {
-    name: "a forged test report written at exit by the code under test",
+    name: "a forged test report written by the code under test once pytest has written it",
     fixture: "calc",
+    // Through pytest's own cleanup (no atexit needed): runs after the junit report is written, before pytest returns.
     edits: () => [
       rewriteCalc(
-        pyPayload(`import atexit
+        pyPayload(`def _forge():
+    with open(REPORT, "w") as f:
+        f.write(${JSON.stringify(FORGED_XML)})
+    note("forged")
 
 
-def _forge():
-    if REPORT:
-        with open(REPORT, "w") as f:
-            f.write(${JSON.stringify(FORGED_XML)})
-        note("forged")
-
-
-atexit.register(_forge)`),
+if CONFIG is not None and REPORT:
+    CONFIG.add_cleanup(_forge)`),
       ),
     ],
     named: /report-inconsistent/,
@@ -126,17 +124,14 @@ atexit.register(_forge)`),
     fixture: "calc",
     edits: () => [
       rewriteCalc(
-        pyPayload(`import atexit
+        pyPayload(`def _fifo():
+    os.remove(REPORT)
+    os.mkfifo(REPORT)
+    note("fifo")
 
 
-def _fifo():
-    if REPORT:
-        os.remove(REPORT)
-        os.mkfifo(REPORT)
-        note("fifo")
-
-
-atexit.register(_fifo)`),
+if CONFIG is not None and REPORT:
+    CONFIG.add_cleanup(_fifo)`),
       ),
     ],
     proof: /HOSTILE-RAN fifo/,

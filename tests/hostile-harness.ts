@@ -147,14 +147,20 @@ const OWN_NODE_MODULES = path.resolve(import.meta.dirname, "..", "node_modules")
 
 /**
  * Python code under test that runs a payload at import (inside pytest, inside the jail) and keeps the fixture's
- * functions (add still subtracts). `note(text)` appends to `hostile.txt` beside the test report, under the root.
+ * functions (add still subtracts). `note(text)` appends to `hostile.txt` beside the test report, under the root;
+ * `CONFIG` is the running pytest's Config and `REPORT` its junit report path.
  * The marker words are built at run time, so the model's own edit (recorded in the trajectory) never proves a run.
  */
 export function pyPayload(body: string, opts: { fixed?: boolean } = {}): string {
-  return `import os
-import sys
+  return `import gc
+import os
 
-REPORT = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--junitxml=")), "")
+# The running pytest's Config, found from inside the code under test (pytest may run as \`python -m pytest\` or
+# through pytest.main, so sys.argv is no guide): its junit path, and add_cleanup to act after the report is written.
+CONFIG = next(
+    (o for o in gc.get_objects() if type(o).__module__ == "_pytest.config" and type(o).__name__ == "Config"), None
+)
+REPORT = getattr(getattr(CONFIG, "option", None), "xmlpath", None) or ""
 OUT = os.path.dirname(REPORT) or "."
 
 
