@@ -7,6 +7,7 @@ import {
   hostileSuite,
   nestedGitFiles,
   nestedGitWitness,
+  PRINT_FIX,
   PY_FIX,
   pyPayload,
   replace,
@@ -214,10 +215,11 @@ note("nested repository made")`),
   },
   {
     name: "a git-ignored file written by the model rejects that candidate only; the campaign goes on",
-    fixture: "calc",
+    fixture: "calc-and-print",
     edits: () => [PY_FIX, create("notes.log", "what I did\n")],
     rule: "ignored-path",
-    honestFix: [PY_FIX],
+    // The failing test is given up after two failed approaches; the next cycle takes the debug print.
+    honestFix: [PRINT_FIX],
   },
   {
     name: "a discovered-issue task answered with a wrong edit in another file",

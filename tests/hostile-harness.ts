@@ -37,7 +37,7 @@ export type RuleName =
   | "unsafe-git-path"
   | "ignored-path";
 
-export type FixtureName = "calc" | "clean" | "node";
+export type FixtureName = "calc" | "calc-and-print" | "clean" | "node";
 
 export interface CaseContext {
   sacred: string;
@@ -102,13 +102,19 @@ export const create = (file: string, content: string): ScriptedCall => ({
   args: { path: file, content },
 });
 
-/** The python fixtures: `calc` has one failing test (add subtracts); `clean` passes and has a debug print. */
+/**
+ * The python fixtures: `calc` has one failing test (add subtracts); `clean` passes and has a debug print (a
+ * discovered issue); `calc-and-print` has both, so a campaign has other work once the failing test is given up.
+ */
 export const PY_CALC: Record<string, string> = { ...CALC_FILES, ".gitignore": "*.log\n" };
+const DEBUG_PRINT = 'def summary(rows):\n    print(f"{rows=}")\n    return len(rows)\n';
 export const PY_CLEAN: Record<string, string> = {
   ...CALC_FILES,
   "calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
-  "report.py": 'def summary(rows):\n    print(f"{rows=}")\n    return len(rows)\n',
+  "report.py": DEBUG_PRINT,
 };
+/** The real fix of the discovered issue (the debug print). */
+export const PRINT_FIX = replace("report.py", '    print(f"{rows=}")\n', "");
 /** The real fix of `calc`. */
 export const PY_FIX = replace("calc.py", "return a - b", "return a + b");
 
@@ -139,6 +145,7 @@ export const NODE_FIX = replace(
 
 const FIXTURES: Record<FixtureName, Record<string, string>> = {
   calc: PY_CALC,
+  "calc-and-print": { ...PY_CALC, "report.py": DEBUG_PRINT },
   clean: PY_CLEAN,
   node: NODE_FILES,
 };
@@ -382,7 +389,7 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
       // Promotion: Master moved. With a second cycle, Master must move by the honest fix alone.
       const headAfter = (await git(master, ["rev-parse", "HEAD"])).trim();
       if (c.honestFix) {
-        if (run.code !== 0)
+        if (run.code !== 0 && run.code !== 3)
           fail(`the campaign did not go on to its second cycle (exit ${run.code}): ${run.err.slice(-300)}`);
         const log = (await git(master, ["log", "--format=%H", `${ctx.masterHead}..HEAD`]))
           .trim()
