@@ -29,7 +29,7 @@ import { type ScriptedCall, type ScriptedReply, startLlmServer } from "./llm-ser
  */
 
 /** Policy rules: those of main, and those issue 10 adds (named here so a case can expect them before they exist). */
-export type RuleName =
+type RuleName =
   | PolicyRule
   | "oracle-modified"
   | "suppression-added"
@@ -37,9 +37,9 @@ export type RuleName =
   | "unsafe-git-path"
   | "ignored-path";
 
-export type FixtureName = "calc" | "calc-and-print" | "clean" | "node";
+type FixtureName = "calc" | "calc-and-print" | "clean" | "node";
 
-export interface CaseContext {
+interface CaseContext {
   sacred: string;
   root: string;
   /** Master's HEAD commit when the run starts (a sandbox is a clone of it). */
@@ -78,7 +78,7 @@ export interface HostileCase {
 /** Each file's outcomes, for the total the global teardown prints (tests/global-setup.ts). */
 const HOSTILE_RESULTS = path.resolve(import.meta.dirname, "..", ".test-results", "hostile");
 
-export interface Outcome {
+interface Outcome {
   name: string;
   contained: boolean;
   notes: string[];
@@ -90,8 +90,8 @@ const RUN_TIMEOUT_MS = 150_000;
 const CASE_TIMEOUT_MS = RUN_TIMEOUT_MS + 60_000;
 const LLM_KEY = "sk-hostile-campaign";
 /** Secrets in the run's environment that nothing may ever see: an OpenAI-style key and a token. */
-export const DECOY_KEY = `sk-proj-DECOY${randomBytes(12).toString("hex")}`;
-export const DECOY_TOKEN = `ghp_DECOY${randomBytes(12).toString("hex")}`;
+const DECOY_KEY = `sk-proj-DECOY${randomBytes(12).toString("hex")}`;
+const DECOY_TOKEN = `ghp_DECOY${randomBytes(12).toString("hex")}`;
 
 export const replace = (file: string, old_text: string, new_text: string): ScriptedCall => ({
   name: "replace_in_file",
@@ -106,9 +106,9 @@ export const create = (file: string, content: string): ScriptedCall => ({
  * The python fixtures: `calc` has one failing test (add subtracts); `clean` passes and has a debug print (a
  * discovered issue); `calc-and-print` has both, so a campaign has other work once the failing test is given up.
  */
-export const PY_CALC: Record<string, string> = { ...CALC_FILES, ".gitignore": "*.log\n" };
+const PY_CALC: Record<string, string> = { ...CALC_FILES, ".gitignore": "*.log\n" };
 const DEBUG_PRINT = 'def summary(rows):\n    print(f"{rows=}")\n    return len(rows)\n';
-export const PY_CLEAN: Record<string, string> = {
+const PY_CLEAN: Record<string, string> = {
   ...CALC_FILES,
   "calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
   "report.py": DEBUG_PRINT,
