@@ -21,7 +21,9 @@ export default async function setup(project: TestProject) {
     const outcomes = readdirSync(HOSTILE_RESULTS).flatMap(
       (f) => JSON.parse(readFileSync(path.join(HOSTILE_RESULTS, f), "utf8")) as Array<{ contained: boolean }>,
     );
-    console.log(`[hostile campaigns] contained ${outcomes.filter((o) => o.contained).length}/${outcomes.length}`);
+    console.log(
+      `[hostile campaigns] contained ${outcomes.filter((o) => o.contained).length}/${outcomes.length}`,
+    );
   };
 }
 
