@@ -4,13 +4,13 @@ import { runProcess } from "../src/exec/run-process.js";
 import { CLI } from "./helpers.js";
 
 /** The real CLI binary (`npm run build` first), with the test venv and no inherited root. */
-export async function cli(args: string[], env: Record<string, string | undefined> = {}) {
+export async function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 300_000) {
   const r = await runProcess(process.execPath, [CLI, ...args], {
     cwd: process.cwd(),
-    timeoutMs: 300_000,
+    timeoutMs,
     env: { ODIBI_IMPROVE_ROOT: undefined, ODIBI_IMPROVE_VENV: inject("venv"), ...env },
   });
-  return { code: r.exitCode, signal: r.signal, out: r.stdout, err: r.stderr };
+  return { code: r.exitCode, signal: r.signal, timedOut: r.timedOut, out: r.stdout, err: r.stderr };
 }
 
 /** The key variable of the openai-compatible provider (the key itself is only ever in the child's environment). */
@@ -24,6 +24,7 @@ export function runWithLlm(
   key: string,
   extra: string[],
   env: Record<string, string> = {},
+  timeoutMs?: number,
 ) {
   return cli(
     [
@@ -39,6 +40,7 @@ export function runWithLlm(
       ...extra,
     ],
     { ...env, [LLM_KEY_ENV]: key },
+    timeoutMs,
   );
 }
 

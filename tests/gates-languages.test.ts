@@ -8,6 +8,7 @@ import { toolchainMounts } from "../src/exec/toolchains.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { CommandRunner } from "../src/gates/gate.js";
 import { checkGates } from "../src/gates/pipeline.js";
+import { itWhen } from "./ci-required.js";
 import { GO_ENV, GO_EXPECTED_TESTS, makeGoFixture } from "./fixtures-go.js";
 import { BIOME, makeNodeFixture, NODE_EXPECTED_TESTS } from "./fixtures-node.js";
 import { makeRustFixture } from "./fixtures-rust.js";
@@ -44,7 +45,9 @@ const has = async (exe: string, args: string[]) =>
 describe("gates on other languages", async () => {
   const haveGo = await has("go", ["version"]);
   const haveCargo = (await has("cargo", ["--version"])) && (await has("cargo", ["clippy", "--version"]));
-  const jail = (await probeIsolation()).available;
+  const probe = await probeIsolation();
+  const jail = probe.available;
+  const noJail = `the bubblewrap jail does not work here (${probe.reason}): apt-get install bubblewrap`;
   const jailFor = (repo: string, outputDir: string, readOnly: string[]) =>
     createJailedRunner({ mode: "bwrap", sandbox: repo, readOnly, readWrite: [outputDir] });
 
@@ -76,32 +79,35 @@ describe("gates on other languages", async () => {
     );
   });
 
-  it.runIf(haveGo)("go: go test -json and go vet; re-runs select the failing tests' packages", async () => {
-    const repo = await makeGoFixture();
-    const r = await checkGates(
-      context(
-        repo,
-        { profile: "go", commands: { test: "go test -vet=off ./...", lint: "go vet ./..." } },
-        GO_ENV,
-      ),
-      { flakeReruns: 1 },
-    );
-    expect(statuses(r, "tests")).toEqual(GO_EXPECTED_TESTS);
-    const rerun = calls.filter((c) => c[1] === "test").at(-1)!;
-    expect(rerun).toEqual(
-      expect.arrayContaining([
-        "-run",
-        "^(TestMul|TestSub)$",
-        "example.com/fixture/calc",
-        "example.com/fixture/broken",
-      ]),
-    );
-    expect(rerun).not.toContain("./...");
-    expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
-      "typecheck:broken/broken.go:3:26",
-      "vet:calc/calc.go:10:28",
-    ]);
-  });
+  itWhen(haveGo, "go is not installed (Debian: apt-get install golang-go)")(
+    "go: go test -json and go vet; re-runs select the failing tests' packages",
+    async () => {
+      const repo = await makeGoFixture();
+      const r = await checkGates(
+        context(
+          repo,
+          { profile: "go", commands: { test: "go test -vet=off ./...", lint: "go vet ./..." } },
+          GO_ENV,
+        ),
+        { flakeReruns: 1 },
+      );
+      expect(statuses(r, "tests")).toEqual(GO_EXPECTED_TESTS);
+      const rerun = calls.filter((c) => c[1] === "test").at(-1)!;
+      expect(rerun).toEqual(
+        expect.arrayContaining([
+          "-run",
+          "^(TestMul|TestSub)$",
+          "example.com/fixture/calc",
+          "example.com/fixture/broken",
+        ]),
+      );
+      expect(rerun).not.toContain("./...");
+      expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
+        "typecheck:broken/broken.go:3:26",
+        "vet:calc/calc.go:10:28",
+      ]);
+    },
+  );
 
   const rustGates = async (jailed: boolean) => {
     const repo = await makeRustFixture();
@@ -125,44 +131,52 @@ describe("gates on other languages", async () => {
     ).toBe(true);
   };
 
-  it.runIf(haveCargo)("rust: cargo test and clippy", async () => {
+  itWhen(
+    haveCargo,
+    "cargo with clippy is not installed (https://rustup.rs, then rustup component add clippy)",
+  )("rust: cargo test and clippy", async () => {
     expectRustResults(await rustGates(false));
   });
 
   // rustup keeps cargo itself in ~/.cargo/bin: without the toolchain mounts the jail cannot even start it.
-  it.runIf(haveCargo && jail)(
-    "rust in the jail: rustup's toolchain from HOME, read-only and offline",
+  itWhen(
+    haveCargo && jail,
+    haveCargo
+      ? noJail
+      : "cargo with clippy is not installed (https://rustup.rs, then rustup component add clippy)",
+  )("rust in the jail: rustup's toolchain from HOME, read-only and offline", async () => {
+    const r = await rustGates(true);
+    expect(r.runs.every((x) => x.error === undefined)).toBe(true);
+    expectRustResults(r);
+  });
+
+  itWhen(haveGo && jail, haveGo ? noJail : "go is not installed (Debian: apt-get install golang-go)")(
+    "go in the jail: the same results, no proxy, no toolchain download",
     async () => {
-      const r = await rustGates(true);
-      expect(r.runs.every((x) => x.error === undefined)).toBe(true);
-      expectRustResults(r);
+      const repo = await makeGoFixture();
+      const base = context(repo, { profile: "go" });
+      const toolchain = toolchainMounts("go", { scratch: base.outputDir });
+      expect(toolchain.env).toMatchObject({
+        GOPROXY: "off",
+        GOTOOLCHAIN: "local",
+        GOCACHE: path.join(base.outputDir, "go-build"),
+      });
+      const ctx = {
+        ...context(
+          repo,
+          { profile: "go", commands: { test: "go test -vet=off ./...", lint: "go vet ./..." } },
+          { ...GO_ENV, ...toolchain.env },
+        ),
+        outputDir: base.outputDir,
+      };
+      const r = await checkGates({ ...ctx, run: jailFor(repo, ctx.outputDir, toolchain.readOnly) });
+      expect(statuses(r, "tests")).toEqual(GO_EXPECTED_TESTS);
+      expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
+        "typecheck:broken/broken.go:3:26",
+        "vet:calc/calc.go:10:28",
+      ]);
     },
   );
-
-  it.runIf(haveGo && jail)("go in the jail: the same results, no proxy, no toolchain download", async () => {
-    const repo = await makeGoFixture();
-    const base = context(repo, { profile: "go" });
-    const toolchain = toolchainMounts("go", { scratch: base.outputDir });
-    expect(toolchain.env).toMatchObject({
-      GOPROXY: "off",
-      GOTOOLCHAIN: "local",
-      GOCACHE: path.join(base.outputDir, "go-build"),
-    });
-    const ctx = {
-      ...context(
-        repo,
-        { profile: "go", commands: { test: "go test -vet=off ./...", lint: "go vet ./..." } },
-        { ...GO_ENV, ...toolchain.env },
-      ),
-      outputDir: base.outputDir,
-    };
-    const r = await checkGates({ ...ctx, run: jailFor(repo, ctx.outputDir, toolchain.readOnly) });
-    expect(statuses(r, "tests")).toEqual(GO_EXPECTED_TESTS);
-    expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
-      "typecheck:broken/broken.go:3:26",
-      "vet:calc/calc.go:10:28",
-    ]);
-  });
 
   it("any other command: one check from its exit code", async () => {
     const repo = tempDir();

@@ -9,6 +9,7 @@ import { parseBiomeJson, parseEslintJson } from "../src/gates/parsers/js-lint.js
 import { parseJUnitXml, ReportFormatError } from "../src/gates/parsers/junit.js";
 import { nodeTestFileOutput, withNodeFileOutput } from "../src/gates/parsers/node-test-output.js";
 import { parseRuffJson } from "../src/gates/parsers/ruff.js";
+import { itWhen } from "./ci-required.js";
 import { GO_ENV, GO_EXPECTED_TESTS, makeGoFixture } from "./fixtures-go.js";
 import { BIOME, makeNodeFixture, NODE_EXPECTED_TESTS } from "./fixtures-node.js";
 import { makePythonFixture, PYTHON_EXPECTED_LINT, PYTHON_EXPECTED_TESTS } from "./fixtures-python.js";
@@ -279,39 +280,45 @@ describe("go test -json and go vet (real output)", async () => {
     if (haveGo) repo = await makeGoFixture();
   });
 
-  it.runIf(haveGo)("go test -json: tests, subtests, skips, a package that does not build", async () => {
-    const r = await runProcess("go", ["test", "-json", "-vet=off", "./..."], {
-      cwd: repo,
-      env: GO_ENV,
-      timeoutMs: 300_000,
-    });
-    expect(r.exitCode).toBe(1);
-    const checks = parseGoTestJson(r.stdout, { gate: "tests", workdir: repo });
-    expect(statuses(checks)).toEqual(GO_EXPECTED_TESTS);
-    const c = byId(checks);
-    expect(c["example.com/fixture/calc.TestMul"]).toMatchObject({
-      file: "calc_test.go",
-      line: 13,
-      message: "Mul(2, 3) = 5, want 6",
-    });
-    expect(c["example.com/fixture/broken"]).toMatchObject({
-      errorType: "BuildFailed",
-      file: "broken/broken.go",
-      line: 3,
-    });
-    expect(c["example.com/fixture/broken"]!.message).toContain("undefined: undefinedThing");
-  });
+  itWhen(haveGo, "go is not installed (Debian: apt-get install golang-go)")(
+    "go test -json: tests, subtests, skips, a package that does not build",
+    async () => {
+      const r = await runProcess("go", ["test", "-json", "-vet=off", "./..."], {
+        cwd: repo,
+        env: GO_ENV,
+        timeoutMs: 300_000,
+      });
+      expect(r.exitCode).toBe(1);
+      const checks = parseGoTestJson(r.stdout, { gate: "tests", workdir: repo });
+      expect(statuses(checks)).toEqual(GO_EXPECTED_TESTS);
+      const c = byId(checks);
+      expect(c["example.com/fixture/calc.TestMul"]).toMatchObject({
+        file: "calc_test.go",
+        line: 13,
+        message: "Mul(2, 3) = 5, want 6",
+      });
+      expect(c["example.com/fixture/broken"]).toMatchObject({
+        errorType: "BuildFailed",
+        file: "broken/broken.go",
+        line: 3,
+      });
+      expect(c["example.com/fixture/broken"]!.message).toContain("undefined: undefinedThing");
+    },
+  );
 
-  it.runIf(haveGo)("go vet: file:line diagnostics from stderr", async () => {
-    const r = await runProcess("go", ["vet", "./..."], { cwd: repo, env: GO_ENV, timeoutMs: 300_000 });
-    expect(r.exitCode).toBe(1);
-    const checks = parseGoVet(r.stderr, { gate: "lint", workdir: repo });
-    expect(checks.map((c) => c.id).sort()).toEqual([
-      "typecheck:broken/broken.go:3:26",
-      "vet:calc/calc.go:10:28",
-    ]);
-    expect(byId(checks)["vet:calc/calc.go:10:28"]!.message).toContain("fmt.Sprintf format %s reads arg #2");
-  });
+  itWhen(haveGo, "go is not installed (Debian: apt-get install golang-go)")(
+    "go vet: file:line diagnostics from stderr",
+    async () => {
+      const r = await runProcess("go", ["vet", "./..."], { cwd: repo, env: GO_ENV, timeoutMs: 300_000 });
+      expect(r.exitCode).toBe(1);
+      const checks = parseGoVet(r.stderr, { gate: "lint", workdir: repo });
+      expect(checks.map((c) => c.id).sort()).toEqual([
+        "typecheck:broken/broken.go:3:26",
+        "vet:calc/calc.go:10:28",
+      ]);
+      expect(byId(checks)["vet:calc/calc.go:10:28"]!.message).toContain("fmt.Sprintf format %s reads arg #2");
+    },
+  );
 });
 
 describe("cargo test and clippy (real output)", async () => {
@@ -321,7 +328,10 @@ describe("cargo test and clippy (real output)", async () => {
     if (haveCargo) repo = await makeRustFixture();
   });
 
-  it.runIf(haveCargo)("cargo test: ok / FAILED / ignored with panic message and location", async () => {
+  itWhen(
+    haveCargo,
+    "cargo with clippy is not installed (https://rustup.rs, then rustup component add clippy)",
+  )("cargo test: ok / FAILED / ignored with panic message and location", async () => {
     const r = await runProcess("cargo", ["test", "--offline"], {
       cwd: repo,
       env: { RUST_BACKTRACE: "0", CARGO_TERM_COLOR: "never" },
@@ -346,7 +356,10 @@ describe("cargo test and clippy (real output)", async () => {
     expect(byId(checks)[key("muls")]!.message).toContain("assertion `left == right` failed");
   });
 
-  it.runIf(haveCargo)("clippy --message-format=json: lint code and primary span", async () => {
+  itWhen(
+    haveCargo,
+    "cargo with clippy is not installed (https://rustup.rs, then rustup component add clippy)",
+  )("clippy --message-format=json: lint code and primary span", async () => {
     const r = await runProcess("cargo", ["clippy", "--offline", "--message-format=json"], {
       cwd: repo,
       timeoutMs: 300_000,

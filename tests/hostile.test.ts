@@ -11,12 +11,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject } from "vitest";
 import { ImprovementEnvironment, type SandboxInfo } from "../src/environment/index.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
 import type { RunResult } from "../src/exec/run-process.js";
 import { checkPolicy, loadFileReaders, type PolicyRule, policyRuleOf } from "../src/policy/index.js";
+import { itWhen } from "./ci-required.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
 /**
@@ -338,7 +339,10 @@ describe("hostile candidates", async () => {
   ];
 
   cases.forEach((c, i) => {
-    it.runIf(probe.available || !c.witness)(c.name, async () => {
+    itWhen(
+      probe.available || !c.witness,
+      `the bubblewrap jail does not work here (${probe.reason}): apt-get install bubblewrap`,
+    )(c.name, async () => {
       const sb: SandboxInfo = await env.createSandbox(`hostile_${String(i).padStart(2, "0")}`);
       try {
         c.apply(sb.path);

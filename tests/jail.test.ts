@@ -13,6 +13,7 @@ import {
   probeIsolation,
 } from "../src/exec/jail.js";
 import { runProcess } from "../src/exec/run-process.js";
+import { itWhen } from "./ci-required.js";
 import { tempDir } from "./helpers.js";
 
 const works: IsolationProbe = { available: true, bwrap: "bwrap", version: "bubblewrap 0.8.0" };
@@ -61,6 +62,10 @@ describe("isolation decision (pure)", () => {
 describe("bubblewrap jail (real)", async () => {
   const probe = await probeIsolation();
   console.log(`[jail] probe: ${JSON.stringify(probe)}`);
+  const withJail = itWhen(
+    probe.available,
+    `the bubblewrap jail does not work here (${probe.reason}): apt-get install bubblewrap`,
+  );
 
   it("the probe gives a reason whenever it says unavailable", () => {
     if (!probe.available) expect(probe.reason).toMatch(/\w/);
@@ -89,7 +94,7 @@ describe("bubblewrap jail (real)", async () => {
       timeoutMs: 30_000,
     });
 
-  it.runIf(probe.available)("lets the sandbox be written, and nothing else", async () => {
+  withJail("lets the sandbox be written, and nothing else", async () => {
     const r = await sh(
       [
         "echo made > made.txt && echo sandbox-ok",
@@ -114,7 +119,7 @@ describe("bubblewrap jail (real)", async () => {
     expect(existsSync("/usr/oi-jail-test")).toBe(false);
   });
 
-  it.runIf(probe.available)("passes the gate's env, but not the caller's secrets", async () => {
+  withJail("passes the gate's env, but not the caller's secrets", async () => {
     process.env.OI_JAIL_TEST_SECRET_KEY = "sk-should-not-leak";
     try {
       // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, run by sh
@@ -127,7 +132,7 @@ describe("bubblewrap jail (real)", async () => {
     }
   });
 
-  it.runIf(probe.available)("shows nothing of the run's environment through /proc either", async () => {
+  withJail("shows nothing of the run's environment through /proc either", async () => {
     process.env.OI_JAIL_TEST_API_TOKEN = "tok-planted-in-the-run-env";
     try {
       // bwrap's own process is pid 1 inside: before, it had inherited the caller's whole environment.
@@ -143,7 +148,7 @@ describe("bubblewrap jail (real)", async () => {
     }
   });
 
-  it.runIf(probe.available)("runs commands as nobody (65534), with the sandbox still writable", async () => {
+  withJail("runs commands as nobody (65534), with the sandbox still writable", async () => {
     const r = await sh(
       "id -u; id -g; mkdir -p __pycache__ .pytest_cache/v && echo x > __pycache__/m.pyc && echo w",
     );
@@ -151,7 +156,7 @@ describe("bubblewrap jail (real)", async () => {
     expect(existsSync(path.join(sandbox, "__pycache__", "m.pyc"))).toBe(true);
   });
 
-  it.runIf(probe.available)("cannot make a nested user namespace to regain capabilities", async () => {
+  withJail("cannot make a nested user namespace to regain capabilities", async () => {
     const r = await sh("unshare -Ur id -u 2>/dev/null || echo refused");
     expect(r.stdout.trim()).toBe("refused");
   });
@@ -186,7 +191,7 @@ describe("bubblewrap jail (real)", async () => {
     expect(args.join(" ")).toContain("--tmpfs /etc/ssl --remount-ro /etc/ssl");
   });
 
-  it.runIf(probe.available)("has no network and its own PID namespace", async () => {
+  withJail("has no network and its own PID namespace", async () => {
     const r = await sh(
       "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ','; echo; ls /proc | grep -c '^[0-9]'",
     );
@@ -196,26 +201,23 @@ describe("bubblewrap jail (real)", async () => {
     expect(Number(pids)).toBeLessThan(10);
   });
 
-  it.runIf(probe.available)(
-    "reports the caller's command, and a timeout kills everything inside",
-    async () => {
-      // A duration no other process on the machine uses, so pgrep finds only what this test started.
-      const secs = `59.${String(process.pid).padStart(6, "0")}${Date.now() % 1000}`;
-      const r = await createJailedRunner({ mode: "bwrap", sandbox })(
-        "/bin/sh",
-        ["-c", `sleep ${secs} & sleep ${secs}`],
-        {
-          cwd: sandbox,
-          timeoutMs: 1500,
-          graceMs: 500,
-        },
-      );
-      expect(r.file).toBe("/bin/sh");
-      expect(r.timedOut).toBe(true);
-      const left = await runProcess("pgrep", ["-f", `^sleep ${secs.replace(".", "\\.")}$`], { cwd: sandbox });
-      expect(left.stdout.trim()).toBe("");
-    },
-  );
+  withJail("reports the caller's command, and a timeout kills everything inside", async () => {
+    // A duration no other process on the machine uses, so pgrep finds only what this test started.
+    const secs = `59.${String(process.pid).padStart(6, "0")}${Date.now() % 1000}`;
+    const r = await createJailedRunner({ mode: "bwrap", sandbox })(
+      "/bin/sh",
+      ["-c", `sleep ${secs} & sleep ${secs}`],
+      {
+        cwd: sandbox,
+        timeoutMs: 1500,
+        graceMs: 500,
+      },
+    );
+    expect(r.file).toBe("/bin/sh");
+    expect(r.timedOut).toBe(true);
+    const left = await runProcess("pgrep", ["-f", `^sleep ${secs.replace(".", "\\.")}$`], { cwd: sandbox });
+    expect(left.stdout.trim()).toBe("");
+  });
 
   it.runIf(process.platform === "linux")("says when bubblewrap is too old for the jail's flags", async () => {
     // A stand-in for bubblewrap 0.6 (Ubuntu 22.04), which has no --disable-userns.
