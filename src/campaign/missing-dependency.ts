@@ -53,6 +53,9 @@ export function localPythonModules(repo: string): Set<string> {
 /** Node's "not found" for a package: ESM `Cannot find package 'x' imported from`, CommonJS `Cannot find module 'x'`. */
 const NODE_NOT_FOUND = /\bCannot find (?:package|module) '([^']+)'/;
 const NPX_MISSING = /\bnpx canceled due to missing packages and no YES option: \[([^\]]*)\]/;
+/** The same offline (in the jail, `npm_config_offline`): npm could not look the command's package up. */
+const NPX_OFFLINE =
+  /\bcode ENOTCACHED\b[\s\S]*?\brequest to https?:\/\/\S+?\/((?:@[^/\s]+\/)?[^/\s]+) failed/;
 
 /**
  * What is missing when `check` failed because a package the repository's package.json declares is not installed
@@ -64,6 +67,9 @@ export function missingNodeDependency(check: Judged, declared: ReadonlySet<strin
   const text = failureText(check);
   if (text === undefined) return undefined;
   // `npx --no-install biome`: no installed package provides the command (npm prints what it would have fetched).
+  const offline = NPX_OFFLINE.exec(text)?.[1];
+  if (offline !== undefined)
+    return `the ${decodeURIComponent(offline)} command (npx --no-install found no installed package providing it)`;
   const npx = NPX_MISSING.exec(text)?.[1];
   if (npx !== undefined) {
     const wanted = [...npx.matchAll(/"([^"]+)"/g)].map((m) => m[1]!.replace(/(.)@[^@/]*$/, "$1"));

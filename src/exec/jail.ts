@@ -148,6 +148,9 @@ function envArgs(env: Record<string, string | undefined> | undefined, extendEnv:
   for (const [k, v] of Object.entries(env ?? {})) if (v !== undefined) vars[k] = v;
   vars.HOME = JAIL_HOME;
   vars.TMPDIR = "/tmp";
+  // No network in the jail: npm (npx --no-install looking up a command's package) fails at once instead of
+  // retrying DNS for a minute.
+  vars.npm_config_offline = "true";
   const args = ["--clearenv"];
   for (const [k, v] of Object.entries(vars)) args.push("--setenv", k, v);
   return args;
