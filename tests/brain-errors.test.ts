@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { Budget } from "../src/brain/budget.js";
-import type { ImproveSandboxOptions } from "../src/brain/improve-sandbox.js";
+import type { BrainResult, ImproveSandboxOptions } from "../src/brain/improve-sandbox.js";
+import { whyNothingKept } from "../src/brain/llm-improver.js";
 import type { GateResult } from "../src/core/types.js";
 import { createLlmClient } from "../src/llm/client.js";
 import { LlmError } from "../src/llm/errors.js";
@@ -190,5 +191,39 @@ describe("malformed tool calls", () => {
     expect(toolResults[2].output).toMatch(/delete_everything/);
     // and the model was told, on the wire
     expect(requestText(server.requests[1]!)).toContain("invalid arguments for replace_in_file");
+  });
+});
+
+describe("whyNothingKept: the gate named in the lesson", () => {
+  const result = (failures: string[]) =>
+    ({
+      status: "gates_failed",
+      attempts: [
+        {
+          attempt: 1,
+          stopReason: "finished",
+          steps: 1,
+          toolCalls: 1,
+          tokens: { input: 1, output: 1 },
+          filesChanged: ["calc.py"],
+          gatesPassed: false,
+          failures,
+        },
+      ],
+    }) as unknown as BrainResult;
+
+  it("is the failing check's gate, a policy rule first", () => {
+    expect(whyNothingKept(result(["tests tests/t.py::test_a: failed"])).rejected?.gate).toBe("tests");
+    expect(
+      whyNothingKept(
+        result(["lint F401: unused", "policy policy:oracle-modified:tests/t.py:0: [oracle-modified] x"]),
+      ).rejected?.gate,
+    ).toBe("policy");
+  });
+
+  it("is none when the line names no gate (the gates could not run)", () => {
+    const why = whyNothingKept(result(["the gates could not run: spawn ENOENT"]));
+    expect(why.rejected?.gate).toBeUndefined();
+    expect(why.rejected?.reason).toContain("the gates could not run");
   });
 });

@@ -1,7 +1,7 @@
 import { lstatSync } from "node:fs";
 import path from "node:path";
 import type { LlmImprover } from "../campaign/runner.js";
-import type { GateResult, GateRun, Task } from "../core/types.js";
+import type { GateName, GateResult, GateRun, Task } from "../core/types.js";
 import type { SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
@@ -12,6 +12,7 @@ import {
   unsafeGitViolations,
 } from "../environment/tree-safety.js";
 import { checkGates } from "../gates/pipeline.js";
+import { CASCADE_ORDER } from "../gates/registry.js";
 import { decideVerdict } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
 import type { LlmRunLimits } from "../llm/options.js";
@@ -129,7 +130,10 @@ export function whyNothingKept(r: BrainResult): {
   // A policy violation names the rule broken, which matters more than what it broke downstream: it goes first.
   const isPolicy = (f: string) => f.startsWith("policy ");
   const failures = [...new Set(last.failures)].sort((a, b) => Number(isPolicy(b)) - Number(isPolicy(a)));
-  const gate = /^(?:- \[)?([a-z]+)/.exec(failures[0] ?? "")?.[1];
+  // A failure line starts with its gate's name ("tests tests/x.py::t: …"); other lines ("the gates could not run: …")
+  // name no gate.
+  const word = /^(?:- \[)?([a-z]+)/.exec(failures[0] ?? "")?.[1];
+  const gate = word === "policy" || CASCADE_ORDER.includes(word as GateName) ? word : undefined;
   return {
     rejected: {
       gate,
