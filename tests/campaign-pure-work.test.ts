@@ -8,6 +8,7 @@ import {
   missingNodeDependency,
 } from "../src/campaign/missing-dependency.js";
 import type { Check, GateResult } from "../src/core/types.js";
+import { oracleGlobOf, oracleGlobs } from "../src/policy/index.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
 const ENGINE = `"""Engine module.
@@ -283,5 +284,33 @@ describe("failures the environment causes (a missing dependency) are not work", 
     ]);
     // Without the option (a non-Python profile) every failure is work.
     expect(listWork(result, [], [], { shouldAvoid: () => false })).toHaveLength(2);
+  });
+});
+
+describe("findWork and the frozen oracle", () => {
+  it("a lint finding or a discovered issue in an oracle path is not work; a failing test is", () => {
+    const oracle = oracleGlobs("python");
+    const inOracle = (f: string) => oracleGlobOf(f, oracle) !== undefined;
+    const result = gateResult([
+      { gate: "lint", id: "F401:tests/test_a.py:1", errorType: "F401", file: "tests/test_a.py", line: 1 },
+      { gate: "lint", id: "F401:conftest.py:2", errorType: "F401", file: "conftest.py", line: 2 },
+      { gate: "lint", id: "F401:pkg/a.py:3", errorType: "F401", file: "pkg/a.py", line: 3 },
+      { gate: "tests", id: "tests/test_a.py::test_join", file: "tests/test_a.py", errorType: "KeyError" },
+    ]);
+    const discovered = [
+      ...discoverInPython("tests/helpers.py", ENGINE),
+      ...discoverInPython("pkg/engine.py", ENGINE),
+    ];
+    const all = listWork(result, discovered, [], avoidNothing, { inOracle });
+    expect(all.filter((t) => t.kind === "failure").map((t) => t.target)).toEqual([
+      "F401:pkg/a.py:3",
+      "tests/test_a.py::test_join",
+    ]);
+    const files = new Set(all.filter((t) => t.kind === "discovered").map((t) => t.file));
+    expect([...files]).toEqual(["pkg/engine.py"]);
+    // Without the oracle every one of them is work.
+    const unfiltered = listWork(result, discovered, [], avoidNothing);
+    expect(unfiltered.map((t) => t.target)).toContain("F401:tests/test_a.py:1");
+    expect(unfiltered.some((t) => t.file === "tests/helpers.py")).toBe(true);
   });
 });

@@ -21,6 +21,12 @@ export interface FindWorkOptions {
   focus?: readonly string[];
   /** What a failing check needs installed, when the environment (not the code) makes it fail: not work. */
   missingDependency?: (c: Check) => string | undefined;
+  /**
+   * Whether a file is one of the profile's oracle paths (tests, their configuration, checker configuration): a fix
+   * task may not change those (`oracle-modified`), so a lint finding or a discovered issue located in one is not
+   * work for a campaign — every candidate would be rejected. (A failing test is: its fix lies in the code it calls.)
+   */
+  inOracle?: (file: string) => boolean;
 }
 
 /** A failing check the environment causes, and what it needs. */
@@ -56,17 +62,19 @@ export function checkSignature(c: Pick<Check, "gate" | "id" | "errorType" | "mes
 
 /**
  * Failing checks as tasks, in the gate result's order (the cascade's order). Flaky and skipped checks are not work,
- * nor failures that need a dependency installed (`missingDependency`).
+ * nor failures that need a dependency installed (`missingDependency`), nor lint findings in oracle paths (`inOracle`).
  */
 export function failureTasks(
   result: GateResult | null,
   missingDependency?: (c: Check) => string | undefined,
+  inOracle?: (file: string) => boolean,
 ): Task[] {
   if (!result) return [];
   const tasks: Task[] = [];
   for (const run of result.runs) {
     for (const c of run.checks) {
       if (c.status !== "fail" || missingDependency?.(c)) continue;
+      if (c.gate === "lint" && c.file !== undefined && inOracle?.(c.file)) continue;
       const msg = firstLine(c.message);
       const detail = [c.message, c.detail].filter(Boolean).join("\n").slice(0, MAX_DETAIL);
       tasks.push({
@@ -130,8 +138,11 @@ export function listWork(
     return true;
   };
   return [
-    ...focusFirst(failureTasks(gateResult, opts.missingDependency), opts.focus),
-    ...focusFirst(discovered.map(discoveredTask), opts.focus),
+    ...focusFirst(failureTasks(gateResult, opts.missingDependency, opts.inOracle), opts.focus),
+    ...focusFirst(
+      discovered.filter((d) => !opts.inOracle?.(d.file)).map(discoveredTask),
+      opts.focus,
+    ),
     ...focusFirst(coverageGaps.map(coverageGapTask), opts.focus),
   ].filter(keep);
 }

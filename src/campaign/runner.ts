@@ -21,6 +21,7 @@ import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
   loadFileReaders,
+  oracleGlobOf,
   oracleGlobs,
   restoreOracle,
   violationToCheck,
@@ -405,7 +406,12 @@ export class CampaignRunner {
 
       const ctx0 = ctxFor("probe");
       const discovered = python ? discoverIssues(sandbox.path) : [];
-      const workOpts = { focus: this.opts.focus ?? [], ...(missing ? { missingDependency: missing } : {}) };
+      const oracle = oracleGlobs(env.config.profile);
+      const workOpts = {
+        focus: this.opts.focus ?? [],
+        inOracle: (f: string) => oracleGlobOf(f, oracle) !== undefined,
+        ...(missing ? { missingDependency: missing } : {}),
+      };
       const all = listWork(baseline, discovered, [], this.memory, workOpts);
       // "No work" means nothing fails and nothing was discovered; avoided items are work we gave up on (convergence).
       // Failures that need a dependency installed are not work: no code change of ours fixes them.
