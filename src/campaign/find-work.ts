@@ -139,10 +139,7 @@ export function listWork(
   };
   return [
     ...focusFirst(failureTasks(gateResult, opts.missingDependency, opts.inOracle), opts.focus),
-    ...focusFirst(
-      discovered.filter((d) => !opts.inOracle?.(d.file)).map(discoveredTask),
-      opts.focus,
-    ),
+    ...focusFirst(discovered.filter((d) => !opts.inOracle?.(d.file)).map(discoveredTask), opts.focus),
     ...focusFirst(coverageGaps.map(coverageGapTask), opts.focus),
   ].filter(keep);
 }
