@@ -89,7 +89,7 @@ describe("the brain as the campaign's LLM approach, on the real gate pipeline", 
     });
     expect(r.summary).toMatch(/^fixed in attempt 1/);
     expect(r.tokens).toBe(360);
-    expect(r.budgetExhausted).toBe(false);
+    expect(improver.budget.totalTokens).toBe(360);
     expect(r.trajectories).toEqual([path.join(root, "trajectories", "cycle_004", "1.jsonl")]);
     expect(readFileSync(path.join(sandbox, "calc.py"), "utf8")).toContain("return a + b");
     // every gate process the brain started had the key variable unset

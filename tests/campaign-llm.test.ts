@@ -286,26 +286,70 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(run.out + run.err).not.toContain(key);
   });
 
-  it("the token budget (llm.max_tokens) runs out: the campaign stops with BUDGET_EXHAUSTED", async () => {
-    const { root, master } = await setup("  max_tokens: 300\n  max_retries: 0\n");
-    // Each reply costs 120 tokens: after 3 requests (360 ≥ 300) no further request is made.
+  it("the token budget (llm.max_tokens) runs out: the campaign stops with BUDGET_EXHAUSTED; --resume goes on from what it spent", async () => {
+    // Two failing tests: two tasks, so that a resumed campaign has work left after the first one is given up.
+    const { root, master } = await setup(
+      `  max_tokens: 300\n  max_retries: 0\n  prices:\n    ${MODEL}:\n      input: 10\n      output: 50\n`,
+      { "tests/test_zero.py": "from calc import add\n\n\ndef test_add_zero():\n    assert add(0, 4) == 4\n" },
+    );
+    const key = plantedKey();
+    const flags = ["--max-attempts", "3", "--max-cycles", "5"];
+    // Each reply costs 120 tokens ($0.002): after 3 requests (360 ≥ 300) no further request is made.
     const run = await runCampaign(
       root,
-      plantedKey(),
+      key,
       () => ({ type: "tools", calls: [{ name: "view_file", args: { path: "calc.py" } }] }),
-      ["--max-attempts", "3", "--max-cycles", "5"],
+      flags,
     );
     expect(run.code, run.err).toBe(3);
     expect(run.out).toContain("campaign ended: BUDGET_EXHAUSTED");
     expect(server!.requests).toHaveLength(3);
-    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
-    expect(status).toMatchObject({
+    const status = () => JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    const first = status();
+    expect(first).toMatchObject({
       status: "completed",
       stop_reason: "BUDGET_EXHAUSTED",
       cycles_completed: 1,
       llm: { tokens: 360 },
     });
+    expect(first.llm.cost_usd).toBeCloseTo(0.006, 10);
     expect((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim()).toBe("0");
+
+    // Resumed with the same budget: the same campaign, already over its budget, stops before any request.
+    const again = await runWithLlm(root, server!.origin, MODEL, key, [...flags, "--resume"]);
+    expect(again.code, again.err).toBe(3);
+    expect(again.out).toContain("campaign ended: BUDGET_EXHAUSTED");
+    expect(server!.requests).toHaveLength(3);
+    const second = status();
+    expect(second).toMatchObject({
+      campaign_id: first.campaign_id,
+      stop_reason: "BUDGET_EXHAUSTED",
+      cycles_completed: 1,
+      llm: { tokens: 360 },
+    });
+    expect(second.llm.cost_usd).toBeCloseTo(0.006, 10);
+    const report = readFileSync(
+      path.join(root, "reports", `campaign_${first.campaign_id}_report.md`),
+      "utf8",
+    );
+    expect(report).toContain("- Status: **completed** (BUDGET\\_EXHAUSTED)");
+    expect(report).toContain("- LLM: 360 tokens, $0.0060");
+
+    // A larger budget: the brain goes on from the campaign's 360 tokens, so one more request reaches 420.
+    const cfg = path.join(root, "config.yaml");
+    writeFileSync(cfg, readFileSync(cfg, "utf8").replace("max_tokens: 300", "max_tokens: 420"));
+    const more = await runWithLlm(root, server!.origin, MODEL, key, [...flags, "--resume"]);
+    expect(more.code, more.err).toBe(3);
+    expect(more.out).toContain("campaign ended: BUDGET_EXHAUSTED");
+    expect(server!.requests).toHaveLength(4);
+    const third = status();
+    expect(third).toMatchObject({
+      campaign_id: first.campaign_id,
+      stop_reason: "BUDGET_EXHAUSTED",
+      cycles_completed: 2,
+      llm: { tokens: 480 },
+    });
+    expect(third.llm.cost_usd).toBeCloseTo(0.008, 10);
   });
 });
 

@@ -26,6 +26,8 @@ export class Budget {
   /** Tokens of models with no price: counted, not costed. */
   unpricedTokens = 0;
   requests = 0;
+  /** Tokens spent by earlier runs of a resumed campaign (status.json keeps their total, not the input/output split). */
+  earlierTokens = 0;
 
   constructor(
     limits: BudgetLimits = {},
@@ -39,7 +41,13 @@ export class Budget {
   }
 
   get totalTokens(): number {
-    return this.inputTokens + this.outputTokens;
+    return this.earlierTokens + this.inputTokens + this.outputTokens;
+  }
+
+  /** A resumed campaign goes on from what its earlier runs spent (the runner passes status.json's totals). */
+  carryOver(spent: { tokens: number; costUsd: number }): void {
+    this.earlierTokens += spent.tokens;
+    this.costUsd += spent.costUsd;
   }
 
   charge(usage: TokenUsage, costUsd: number | undefined): void {

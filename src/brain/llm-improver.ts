@@ -151,6 +151,7 @@ export function whyNothingKept(r: BrainResult): {
 export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
   return {
     name: `${o.client.settings.provider}/${o.client.settings.model}`,
+    budget: o.budget,
     async improve({ sandbox, task, baseline, ctx, avoid, goal, cycle, signal }) {
       const mode = ctx.config.gates.mode;
       const target = task.kind === "failure" ? task : undefined;
@@ -221,7 +222,6 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         tokens: r.tokens.total,
         costUsd: r.costUsd,
         trajectories: r.attempts.map((a) => a.trajectoryFile),
-        budgetExhausted: r.status === "budget_exhausted",
         filesChanged: await stillChanged(sandbox.path, base, r.filesChanged),
         ...(oracleRestored.size ? { oracleRestored: [...oracleRestored].sort() } : {}),
         ...whyNothingKept(r),

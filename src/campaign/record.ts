@@ -27,7 +27,6 @@ export interface CampaignRecord {
   flaky: { gate: string; id: string; occurrences: number }[];
   cycles: CycleEntry[];
   promotions: PromotionEntry[];
-  llmBudgetExhausted?: boolean;
 }
 
 export class CampaignStore {
@@ -90,11 +89,6 @@ export class CampaignStore {
 
   notePromotion(r: CampaignRecord, p: PromotionEntry): void {
     r.promotions.push(p);
-    this.save(r);
-  }
-
-  markBudgetExhausted(r: CampaignRecord): void {
-    r.llmBudgetExhausted = true;
     this.save(r);
   }
 

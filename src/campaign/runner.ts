@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
+import type { Budget } from "../brain/budget.js";
 import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
 import type { GateResult, Lesson, Task } from "../core/types.js";
@@ -46,6 +47,8 @@ import { assertToolsStart } from "./tool-check.js";
 /** An LLM approach, plugged in by the CLI when an LLM is configured (src/brain). */
 export interface LlmImprover {
   name: string;
+  /** The campaign's LLM budget: its limits are a stop condition; a resumed campaign carries its spending into it. */
+  budget: Budget;
   improve(args: {
     sandbox: SandboxInfo;
     task: Task;
@@ -60,7 +63,6 @@ export interface LlmImprover {
     tokens: number;
     costUsd?: number;
     trajectories: string[];
-    budgetExhausted?: boolean;
     /** The files the model wrote (only these become the candidate; gate outputs are not). */
     filesChanged?: string[];
     /** Nothing kept because the model could not be used (auth, 5xx after the retries …): the lesson is an error. */
@@ -178,8 +180,13 @@ export class CampaignRunner {
     await this.recover();
     rmSync(this.env.layout.stopRequest, { force: true });
 
+    // A campaign stopped by its LLM budget is resumable too (with a larger budget): its spending is not reset.
     const resumeFrom =
-      this.opts.resume && previous && previous.status.status !== "completed" ? previous.status : undefined;
+      this.opts.resume &&
+      previous &&
+      (previous.status.status !== "completed" || previous.status.stop_reason === "BUDGET_EXHAUSTED")
+        ? previous.status
+        : undefined;
     this.campaignId =
       resumeFrom?.campaign_id ??
       `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${randomBytes(3).toString("hex")}`;
@@ -195,6 +202,9 @@ export class CampaignRunner {
       isolationWarning: this.isolation.warning ?? null,
     });
     this.status.startHeartbeat();
+    // The brain's budget goes on from what the earlier runs spent (status.json starts from them on a resume).
+    const { llm } = this.status.current;
+    this.opts.llm?.budget.carryOver({ tokens: llm.tokens, costUsd: llm.cost_usd });
     this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
     this.journal.append({
       campaign: this.campaignId,
@@ -230,7 +240,10 @@ export class CampaignRunner {
           convergenceThreshold: convergence,
           stopRequested: this.stopRequested(),
           lastCycleFoundWork: lastFoundWork,
-          ...(this.record.llmBudgetExhausted ? { maxTokens: 0, tokensUsed: 1 } : {}),
+          tokensUsed: s.llm.tokens,
+          spentUsd: s.llm.cost_usd,
+          maxTokens: this.opts.llm?.budget.limits.maxTokens,
+          maxCostUsd: this.opts.llm?.budget.limits.maxCostUsd,
         });
         if (reason) break;
         const cycle = this.nextCycleNumber();
@@ -558,7 +571,6 @@ export class CampaignRunner {
       );
       report.llm = { tokens: r.tokens, costUsd: r.costUsd ?? 0 };
       this.status.addLlmUsage(r.tokens, r.costUsd ?? 0);
-      if (r.budgetExhausted) this.store.markBudgetExhausted(this.record);
       llmFiles = r.filesChanged;
       llmEnd = { error: r.error, rejected: r.rejected };
       if (r.oracleRestored?.length) report.oracleRestored = r.oracleRestored;
