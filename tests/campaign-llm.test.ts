@@ -177,6 +177,15 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
 
     const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
     expect(status).toMatchObject({ improvements_promoted: 1, master_changes: 1, llm: { tokens: 480 } });
+    // The campaign report: what the promoted cycle spent, and the cost per promotion.
+    const campaign = readFileSync(
+      path.join(root, "reports", `campaign_${status.campaign_id}_report.md`),
+      "utf8",
+    );
+    expect(campaign).toContain("- LLM: 480 tokens, $0.0080; $0.0080 per promotion");
+    expect(campaign).toMatch(
+      /\| 1 \| tests failure tests\/test\\_calc\.py::test\\_add.* \| 480 tokens, \$0\.0080 \|/,
+    );
     expect(status.llm.cost_usd).toBeCloseTo(0.008, 10);
     // (The deterministic fixers are tried first; the LLM's lesson is the promotion.)
     const lessons = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
@@ -333,7 +342,7 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
       "utf8",
     );
     expect(report).toContain("- Status: **completed** (BUDGET\\_EXHAUSTED)");
-    expect(report).toContain("- LLM: 360 tokens, $0.0060");
+    expect(report).toContain("- LLM: 360 tokens, $0.0060; no promotion");
 
     // A larger budget: the brain goes on from the campaign's 360 tokens, so one more request reaches 420.
     const cfg = path.join(root, "config.yaml");

@@ -237,6 +237,31 @@ describe("campaign report", () => {
     expect(text).toContain("- golden: hello/node\\_a — row count 3 \\!= 4");
     expect(text).toContain("Master is identical to Sacred.");
   });
+
+  it("with an LLM: what each promotion's cycle spent, and the cost per promotion", () => {
+    const promotion = campaignData().promotions[0]!;
+    const text = renderCampaignReport(
+      campaignData({
+        improvementsPromoted: 2,
+        promotions: [
+          { ...promotion, llm: { tokens: 1200, costUsd: 0.0125 } },
+          { ...promotion, cycle: 3, title: "ruff fix" },
+        ],
+        llm: { tokens: 3000, costUsd: 0.03 },
+      }),
+    );
+    expect(text).toContain("- LLM: 3000 tokens, $0.0300; $0.0150 per promotion");
+    expect(text).toContain("| commit | at | LLM spend |");
+    expect(text).toContain("| 2025-12-16T22:10:00Z | 1200 tokens, $0.0125 |");
+    expect(text).toContain("| 2025-12-16T22:10:00Z | none |");
+    expect(
+      renderCampaignReport(
+        campaignData({ improvementsPromoted: 0, promotions: [], llm: { tokens: 50, costUsd: 0 } }),
+      ),
+    ).toContain("- LLM: 50 tokens, $0.0000; no promotion");
+    // Without an LLM the table has no spend column.
+    expect(renderCampaignReport(campaignData())).toContain("| snapshot | commit | at |\n");
+  });
 });
 
 describe("markdown helpers and metrics", () => {

@@ -739,6 +739,7 @@ export class CampaignRunner {
       at: new Date().toISOString(),
       snapshot: snap.name,
       commit: p.commit,
+      ...(report.llm ? { llm: report.llm } : {}),
     });
     return { promoted: true, rejected: false, learned: true };
   }

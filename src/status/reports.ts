@@ -161,7 +161,13 @@ export function renderCampaignReport(d: CampaignReportData): string {
   out.push(
     `- Cycles: ${d.cyclesCompleted}; promoted: ${d.improvementsPromoted}; rejected: ${d.improvementsRejected}`,
   );
-  if (d.llm) out.push(`- LLM: ${d.llm.tokens} tokens, $${d.llm.costUsd.toFixed(4)}`);
+  if (d.llm) {
+    const perPromotion =
+      d.improvementsPromoted > 0
+        ? `$${(d.llm.costUsd / d.improvementsPromoted).toFixed(4)} per promotion`
+        : "no promotion";
+    out.push(`- LLM: ${d.llm.tokens} tokens, $${d.llm.costUsd.toFixed(4)}; ${perPromotion}`);
+  }
 
   const t = d.tests.after;
   const testsMet: Met = !t || t.total === 0 ? "n/a" : t.passed === t.total ? "yes" : "no";
@@ -227,13 +233,15 @@ export function renderCampaignReport(d: CampaignReportData): string {
     tableSection(
       "Promotions",
       "None.",
-      ["cycle", "change", "snapshot", "commit", "at"],
+      // With an LLM, each promotion shows what its cycle spent on it.
+      ["cycle", "change", "snapshot", "commit", "at", ...(d.llm ? ["LLM spend"] : [])],
       d.promotions.map((p) => [
         String(p.cycle),
         escapeInline(p.title, 200),
         p.snapshot ? escapeInline(p.snapshot) : "—",
         p.commit ? escapeInline(p.commit.slice(0, 12)) : "—",
         escapeInline(p.at),
+        ...(d.llm ? [p.llm ? `${p.llm.tokens} tokens, $${p.llm.costUsd.toFixed(4)}` : "none"] : []),
       ]),
     ),
     tableSection(

@@ -70,6 +70,8 @@ export interface PromotionEntry {
   at: string;
   snapshot?: string;
   commit?: string;
+  /** What the promoted cycle spent on the LLM (absent when no LLM ran in it, e.g. a fixer's promotion). */
+  llm?: { tokens: number; costUsd: number };
 }
 
 export interface CycleEntry {
