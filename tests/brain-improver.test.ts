@@ -74,7 +74,7 @@ describe("the brain as the campaign's LLM approach, on the real gate pipeline", 
         env: { OPENAI_API_KEY: "sk-improver-000" },
       }),
       budget: new Budget(),
-      limits: { maxAttempts: 2, maxSteps: 5, attemptTimeoutMs: 120_000 },
+      limits: { maxAttempts: 2, maxSteps: 5, attemptTimeoutMs: 120_000, maxAttemptTokens: 300_000 },
       trajectoriesDir: path.join(root, "trajectories"),
     });
     expect(improver.name).toBe("openai/gpt-4o-mini");

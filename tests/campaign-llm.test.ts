@@ -295,6 +295,27 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(run.out + run.err).not.toContain(key);
   });
 
+  it("a model answering only in prose: 2 requests per attempt, the reason in the trajectory and the cycle report", async () => {
+    const { root } = await setup("  max_retries: 0\n");
+    const run = await runCampaign(
+      root,
+      plantedKey(),
+      () => ({ type: "text", text: "I believe add subtracts." }),
+      ["--max-attempts", "2", "--max-cycles", "1"],
+    );
+    expect(run.code, run.err).toBe(3);
+    // not max_steps (30) per attempt: the second answer without a tool call ends it
+    expect(server!.requests).toHaveLength(4);
+    const end = jsonl(path.join(root, "trajectories", "cycle_001", "1.jsonl")).at(-1);
+    expect(end).toMatchObject({
+      type: "attempt_end",
+      stopReason: "no_tool_call",
+      summary: "I believe add subtracts.\n\nI believe add subtracts.",
+    });
+    const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
+    expect(cycle1).toContain('attempts ended by no_tool_call ("I believe add subtracts.');
+  });
+
   it("the token budget (llm.max_tokens) runs out: the campaign stops with BUDGET_EXHAUSTED; --resume goes on from what it spent", async () => {
     // Two failing tests: two tasks, so that a resumed campaign has work left after the first one is given up.
     const { root, master } = await setup(

@@ -21,6 +21,7 @@ describe("absurd configuration values point at the value", () => {
     ["stop_conditions:\n  convergence_cycles: 0\n", "4:23", "stop_conditions.convergence_cycles"],
     ["llm:\n  max_attempts: 100000\n", "4:17", "llm.max_attempts"],
     ["llm:\n  attempt_timeout_seconds: 0\n", "4:28", "llm.attempt_timeout_seconds"],
+    ["llm:\n  max_attempt_tokens: 0\n", "4:23", "llm.max_attempt_tokens"],
     ["llm:\n  request_timeout_seconds: 864000\n", "4:28", "llm.request_timeout_seconds"],
     ["campaign:\n  max_hours: 9000\n", "4:14", "campaign.max_hours"],
     ["campaign:\n  max_cycles: 0\n", "4:15", "campaign.max_cycles"],

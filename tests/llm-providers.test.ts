@@ -171,6 +171,7 @@ describe("options: config llm section and CLI flags", () => {
       maxAttempts: 3,
       maxSteps: 30,
       attemptTimeoutMs: 600_000,
+      maxAttemptTokens: 300_000,
       maxTokens: undefined,
       maxCostUsd: 2.5,
     });

@@ -22,6 +22,12 @@ export type AttemptStop =
   | "finished"
   | "step_limit"
   | "time_limit"
+  /** Two answers in a row without a tool call. */
+  | "no_tool_call"
+  /** The same tool call with the same arguments a third time, no file written in between. */
+  | "repeated_call"
+  /** The attempt's tokens reached `maxAttemptTokens`. */
+  | "token_limit"
   | "budget_exhausted"
   | "llm_error"
   | "stopped";
@@ -29,7 +35,7 @@ export type AttemptStop =
 export interface AttemptReport {
   attempt: number;
   stopReason: AttemptStop;
-  /** The model's finish summary, if it finished. */
+  /** The model's finish summary, or its words when it ended by answering without tool calls. */
   summary?: string;
   steps: number;
   toolCalls: number;
@@ -81,7 +87,9 @@ export interface ImproveSandboxOptions {
   runGates: RunGates;
   /** The campaign's shared budget. */
   budget: Budget;
-  limits: Pick<LlmRunLimits, "maxAttempts" | "maxSteps" | "attemptTimeoutMs">;
+  /** `maxAttemptTokens` unset: no per-attempt token cap. */
+  limits: Pick<LlmRunLimits, "maxAttempts" | "maxSteps" | "attemptTimeoutMs"> &
+    Partial<Pick<LlmRunLimits, "maxAttemptTokens">>;
   /** `<root>/trajectories/<cycle>`: one `<attempt>.jsonl` per attempt. */
   trajectoryDir: string;
   /** Whether a full gate result is good enough (the campaign's baseline/ratchet verdict). Default: nothing fails. */
@@ -96,7 +104,31 @@ export function noFailures(r: GateResult): boolean {
 }
 
 const NUDGE =
-  "You answered without calling a tool. Use the tools to inspect and fix the code; call finish with a summary when done.";
+  "You answered without calling a tool. Use the tools to inspect and fix the code; call finish with a summary when done. Another answer without a tool call ends this attempt.";
+
+/** Answers in a row without a tool call that end an attempt (the first one is answered with NUDGE). */
+const MAX_ANSWERS_WITHOUT_TOOLS = 2;
+/** The same call with the same arguments this many times, no file written in between, ends an attempt. */
+const MAX_SAME_CALL = 3;
+/** The model's words kept as an attempt's summary when it stops calling tools. */
+const MAX_PROSE_SUMMARY = 2000;
+
+/** A tool call's identity for repeat detection: its name and its arguments with keys sorted. */
+function callKey(tool: string, input: unknown): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sorted)
+      : v && typeof v === "object"
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([k, x]) => [k, sorted(x)]),
+          )
+        : v;
+  return `${tool} ${JSON.stringify(sorted(input)) ?? ""}`;
+}
+
+const WRITE_TOOLS = new Set(["replace_in_file", "create_file"]);
 
 /**
  * The ImprovementBrain's tool loop (roadmap E4.1): up to `maxAttempts` fresh conversations, each bounded by steps,
@@ -141,6 +173,10 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     let toolCalls = 0;
     let stop: AttemptStop | undefined;
     let summary: string | undefined;
+    // Answers without a tool call since the last call, and how often each call was made since the last write.
+    let answersWithoutTools = 0;
+    const prose: string[] = [];
+    const callCounts = new Map<string, number>();
     const runGates = (scope: GateScope, s: AbortSignal | undefined) =>
       o.runGates({ scope, only: scope === "targeted" ? targets : [], signal: s });
 
@@ -174,6 +210,13 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
         }
         if (steps >= o.limits.maxSteps) {
           stop = "step_limit";
+          break;
+        }
+        if (
+          o.limits.maxAttemptTokens !== undefined &&
+          usage.input + usage.output >= o.limits.maxAttemptTokens
+        ) {
+          stop = "token_limit";
           break;
         }
         budgetStop = o.budget.exhausted();
@@ -227,10 +270,22 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
         });
         messages.push(...r.assistantMessages);
         if (r.toolCalls.length === 0) {
+          answersWithoutTools++;
+          if (r.text.trim()) prose.push(r.text.trim());
+          // A model that answers in prose twice will not start using the tools: what it said is its summary.
+          if (answersWithoutTools >= MAX_ANSWERS_WITHOUT_TOOLS) {
+            stop = "no_tool_call";
+            const words = prose.join("\n\n");
+            if (words)
+              summary = words.length > MAX_PROSE_SUMMARY ? `${words.slice(0, MAX_PROSE_SUMMARY)}…` : words;
+            break;
+          }
           messages.push({ role: "user", content: NUDGE });
           traj.write({ type: "nudge", step: steps, text: NUDGE });
           continue;
         }
+        answersWithoutTools = 0;
+        prose.length = 0;
         const results: Array<{
           type: "tool-result";
           toolCallId: string;
@@ -247,6 +302,23 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
             input: call.input,
             invalid: call.invalidReason,
           });
+          const key = callKey(call.toolName, call.input);
+          const seen = (callCounts.get(key) ?? 0) + 1;
+          callCounts.set(key, seen);
+          if (seen >= MAX_SAME_CALL) {
+            // Not run: the answer would be the one the model already had twice; the calls after it are dropped too.
+            traj.write({
+              type: "tool_result",
+              step: steps,
+              id: call.toolCallId,
+              tool: call.toolName,
+              output: `not run: ${call.toolName} with these arguments ${seen} times with no file written in between; the attempt ends`,
+              isError: true,
+              durationMs: 0,
+            });
+            stop = "repeated_call";
+            break;
+          }
           const t0 = performance.now();
           const out: ToolOutcome = call.invalidReason
             ? {
@@ -273,6 +345,11 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
             toolName: call.toolName,
             output: { type: out.isError ? "error-text" : "text", value: output },
           });
+          // A write changes what reads and gate runs see: repeating them after it is not a loop.
+          if (WRITE_TOOLS.has(call.toolName) && !out.isError) {
+            callCounts.clear();
+            callCounts.set(key, 1);
+          }
           if (out.finishSummary !== undefined) {
             summary = out.finishSummary;
             stop = "finished";
@@ -376,6 +453,15 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
   return redactor.value(result);
 }
 
+/** Why each attempt stopped, in order: "attempts ended by no_tool_call ("<its words>"), repeated_call". */
+function endedBy(attempts: AttemptReport[]): string {
+  const why = attempts.map((a) => {
+    const words = a.stopReason === "no_tool_call" && a.summary ? ` ("${a.summary.slice(0, 200)}")` : "";
+    return `${a.stopReason}${words}`;
+  });
+  return `attempts ended by ${why.join(", ")}`;
+}
+
 function summarize(r: BrainResult): string {
   const spent = `${r.tokens.total} tokens${r.costUsd !== undefined ? `, $${r.costUsd.toFixed(4)}` : ""}`;
   const last = r.attempts.at(-1);
@@ -389,6 +475,6 @@ function summarize(r: BrainResult): string {
     case "stopped":
       return `stopped on request after ${r.attemptsUsed} attempt(s) (${spent})`;
     default:
-      return `not fixed after ${r.attemptsUsed} attempt(s) (${spent}); still failing: ${last?.failures.slice(0, 3).join("; ") || "unknown"}`;
+      return `not fixed after ${r.attemptsUsed} attempt(s) (${spent}); ${endedBy(r.attempts)}; still failing: ${last?.failures.slice(0, 3).join("; ") || "unknown"}`;
   }
 }

@@ -149,6 +149,11 @@ export const LlmSection = z
     max_attempts: attempts().default(3).describe("LLM attempts per cycle."),
     max_steps: z.int().min(1).max(1000).default(30).describe("Model turns (tool calls) per attempt."),
     attempt_timeout_seconds: seconds().default(600).describe("Wall time of one attempt."),
+    max_attempt_tokens: z
+      .int()
+      .positive()
+      .default(300_000)
+      .describe("Tokens (input + output, summed over its requests) after which an attempt ends."),
     request_timeout_seconds: seconds().default(120).describe("Time limit of one model request."),
     max_retries: z
       .int()

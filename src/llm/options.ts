@@ -10,6 +10,8 @@ export interface LlmRunLimits {
   maxSteps: number;
   /** Wall time per attempt, gate runs included. */
   attemptTimeoutMs: number;
+  /** Tokens (input + output, summed over the attempt's requests) after which no further request of it starts. */
+  maxAttemptTokens: number;
   /** Tokens (input + output) per campaign; undefined = no limit. */
   maxTokens?: number;
   /** USD per campaign; undefined = no limit. Only priced models count toward it. */
@@ -92,6 +94,7 @@ export function llmOptionsFromConfig(llm: Config["llm"]): LlmOptions {
       maxAttempts: llm.max_attempts,
       maxSteps: llm.max_steps,
       attemptTimeoutMs: llm.attempt_timeout_seconds * 1000,
+      maxAttemptTokens: llm.max_attempt_tokens,
       maxTokens: llm.max_tokens,
       maxCostUsd: llm.max_cost_usd,
     },
