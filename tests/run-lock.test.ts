@@ -39,6 +39,8 @@ async function makeZombie(): Promise<{ zombie: number; parent: number }> {
   return { zombie, parent: child.pid! };
 }
 
+// The zombie check reads /proc/<pid>/stat, which only Linux has; elsewhere the lock knows only live and dead pids.
+// CI runs on Linux, where these tests always run.
 describe.skipIf(!existsSync("/proc/self/stat"))("run lock", () => {
   const dir = tempDir();
   const guard = new SacredGuard(path.join(dir, "sacred"));
