@@ -1,0 +1,174 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { SandboxFiles } from "../src/brain/sandbox-files.js";
+import { createSyntaxChecker } from "../src/brain/syntax-check.js";
+import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
+import { runProcess } from "../src/exec/run-process.js";
+import { venvBinDir } from "../src/pyenv/python-env.js";
+import { itWhen } from "./ci-required.js";
+import { makeGitRepo, tempDir } from "./helpers.js";
+import { makeCalcRepo, pytestGates, runScriptedBrain } from "./llm-fixtures.js";
+import { requestText, type ScriptedLlmServer } from "./llm-server.js";
+
+let server: ScriptedLlmServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+/** The gates' environment: the venv's python first on PATH. */
+const gateEnv = () => ({ PATH: `${venvBinDir(inject("venv"))}${path.delimiter}${process.env.PATH}` });
+
+/** Every path under `dir` (the .git folder left out), to show a check wrote nothing. */
+function tree(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[])
+    .filter((p) => !p.split(path.sep).includes(".git"))
+    .sort();
+}
+
+describe("an edit comes back with a syntax check of the file", () => {
+  it("a syntax error reaches the model in the edit's result, the edit stays, the fix is checked ok", async () => {
+    const python = inject("python");
+    const initial = await pytestGates(python, await makeCalcRepo())({ scope: "full", only: [] });
+    const run = await runScriptedBrain({
+      python,
+      initial,
+      script: [
+        {
+          type: "tools",
+          calls: [
+            {
+              name: "replace_in_file",
+              args: { path: "calc.py", old_text: "return a - b", new_text: "return a +" },
+            },
+          ],
+        },
+        {
+          type: "tools",
+          calls: [
+            {
+              name: "replace_in_file",
+              args: { path: "calc.py", old_text: "return a +", new_text: "return a + b" },
+            },
+          ],
+        },
+        {
+          type: "tools",
+          calls: [
+            { name: "create_file", args: { path: "helpers/broken.py", content: "def f(:\n    pass\n" } },
+          ],
+        },
+        { type: "tools", calls: [{ name: "finish", args: { summary: "add() adds" } }] },
+      ],
+      opts: {
+        checkSyntax: (files, rel, signal) =>
+          createSyntaxChecker(runProcess, { cwd: files.root, env: gateEnv() })(files, rel, signal),
+      },
+    });
+    server = run.server;
+    const second = requestText(run.server.requests[1]!);
+    expect(second).toContain("replaced in calc.py");
+    expect(second).toContain("SYNTAX ERROR (python compile); the edit was applied, fix it:");
+    expect(second).toContain("calc.py:2: SyntaxError: invalid syntax");
+    expect(requestText(run.server.requests[2]!)).toContain("syntax check (python compile): ok");
+    const fourth = requestText(run.server.requests[3]!);
+    expect(fourth).toContain("created helpers/broken.py");
+    expect(fourth).toContain("helpers/broken.py:1: SyntaxError:");
+    // The broken file stayed (the model is told, not overruled); pytest never imports it, so the fix is kept.
+    expect(run.result.status).toBe("fixed");
+    expect(readFileSync(path.join(run.sandbox, "helpers", "broken.py"), "utf8")).toBe("def f(:\n    pass\n");
+    expect(readFileSync(path.join(run.sandbox, "calc.py"), "utf8")).toContain("return a + b");
+  });
+});
+
+describe("the syntax checker, per language", async () => {
+  const probe = await probeIsolation();
+  const withJail = itWhen(
+    probe.available,
+    `the bubblewrap jail does not work here (${probe.reason}): apt-get install bubblewrap`,
+  );
+  const haveGofmt =
+    (await runProcess("gofmt", ["-l"], { cwd: tempDir(), input: "", timeoutMs: 30_000 })).exitCode === 0;
+  const withGofmt = itWhen(haveGofmt, "gofmt is not installed (Debian: apt-get install golang-go)");
+
+  /** A sandbox with `files`, its SandboxFiles and a checker over `run` (default: unjailed). */
+  async function setup(files: Record<string, string>, jailed = false) {
+    const sandbox = await makeGitRepo(path.join(tempDir(), "sandbox"), files);
+    const run = jailed
+      ? createJailedRunner({ mode: "bwrap", sandbox, readOnly: [inject("venv")] })
+      : runProcess;
+    const check = createSyntaxChecker(run, { cwd: sandbox, env: gateEnv() });
+    return { sandbox, check: (rel: string) => check(new SandboxFiles(sandbox), rel) };
+  }
+
+  withJail(
+    "python, jailed: compile() finds parser and compiler errors, writes nothing, imports nothing from the tree",
+    async () => {
+      const { sandbox, check } = await setup(
+        {
+          "pkg/ok.py": "import os\n\n\ndef f():\n    return os.sep\n",
+          "pkg/bad.py": "def f():\n    x = [1,\n",
+          "pkg/outside.py": "x = 1\nreturn x\n",
+          // On sys.path only if the sandbox were: -I keeps it off, so this never runs.
+          "sitecustomize.py": "open('imported.txt', 'w').write('ran')\n",
+          "encodings.py": "raise SystemExit(3)\n",
+        },
+        true,
+      );
+      const before = tree(sandbox);
+      expect(await check("pkg/ok.py")).toBe("syntax check (python compile): ok");
+      expect(await check("pkg/bad.py")).toMatch(
+        /^SYNTAX ERROR \(python compile\); the edit was applied, fix it:\npkg\/bad\.py:2: SyntaxError: '\[' was never closed$/,
+      );
+      // A compiler error (no parse error): py_compile's set, without its bytecode file.
+      expect(await check("pkg/outside.py")).toContain(
+        "pkg/outside.py:2: SyntaxError: 'return' outside function",
+      );
+      expect(tree(sandbox)).toEqual(before);
+    },
+  );
+
+  it("node --check: .mjs as a module, .cjs as CommonJS, .js by the nearest package.json's type", async () => {
+    const { sandbox, check } = await setup({
+      "a.mjs": 'import x from "y";\nexport const a = x;\n',
+      "b.cjs": 'import x from "y";\n',
+      "esm/package.json": '{ "type": "module" }\n',
+      "esm/lib/c.js": 'import x from "y";\nexport const c = x;\n',
+      "d.js": "const d = (;\n",
+    });
+    const before = tree(sandbox);
+    expect(await check("a.mjs")).toBe("syntax check (node --check): ok");
+    expect(await check("b.cjs")).toMatch(
+      /b\.cjs:1: SyntaxError: Cannot use import statement outside a module/,
+    );
+    expect(await check("esm/lib/c.js")).toBe("syntax check (node --check): ok");
+    expect(await check("d.js")).toBe(
+      "SYNTAX ERROR (node --check); the edit was applied, fix it:\nd.js:1: SyntaxError: Unexpected token ';'",
+    );
+    expect(tree(sandbox)).toEqual(before);
+  });
+
+  withGofmt("go: gofmt -e lists every error with the file's path", async () => {
+    const { check } = await setup({
+      "ok.go": "package main\n\nfunc main() {}\n",
+      "cmd/bad.go": "package main\n\nfunc main() {\n\tx :=\n}\n",
+    });
+    expect(await check("ok.go")).toBe("syntax check (gofmt -e): ok");
+    expect(await check("cmd/bad.go")).toMatch(/fix it:\ncmd\/bad\.go:5:1: expected operand, found '}'/);
+  });
+
+  it("TypeScript, Rust and other files get no check; a checker that cannot start says so", async () => {
+    const { sandbox, check } = await setup({
+      "a.ts": "const a = (;\n",
+      "lib.rs": "fn (\n",
+      "x.py": "x = 1\n",
+    });
+    expect(await check("a.ts")).toBeUndefined();
+    expect(await check("lib.rs")).toBeUndefined();
+    const noPython = createSyntaxChecker(runProcess, { cwd: sandbox, env: { PATH: tempDir() } });
+    expect(await noPython(new SandboxFiles(sandbox), "x.py")).toMatch(
+      /^syntax check \(python compile\) not run: could not start python: /,
+    );
+  });
+});
