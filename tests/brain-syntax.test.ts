@@ -92,29 +92,30 @@ describe("the syntax checker, per language", async () => {
     (await runProcess("gofmt", ["-l"], { cwd: tempDir(), input: "", timeoutMs: 30_000 })).exitCode === 0;
   const withGofmt = itWhen(haveGofmt, "gofmt is not installed (Debian: apt-get install golang-go)");
 
-  /** A sandbox with `files`, its SandboxFiles and a checker over `run` (default: unjailed). */
-  async function setup(files: Record<string, string>, jailed = false) {
+  /** A sandbox with `files` and a checker on it (unjailed unless `jailed`; `pythonPath` in the tree on PYTHONPATH). */
+  async function setup(files: Record<string, string>, jailed = false, pythonPath?: string) {
     const sandbox = await makeGitRepo(path.join(tempDir(), "sandbox"), files);
     const run = jailed
       ? createJailedRunner({ mode: "bwrap", sandbox, readOnly: [inject("venv")] })
       : runProcess;
-    const check = createSyntaxChecker(run, { cwd: sandbox, env: gateEnv() });
+    const env = { ...gateEnv(), ...(pythonPath ? { PYTHONPATH: path.join(sandbox, pythonPath) } : {}) };
+    const check = createSyntaxChecker(run, { cwd: sandbox, env });
     return { sandbox, check: (rel: string) => check(new SandboxFiles(sandbox), rel) };
   }
 
   withJail(
-    "python, jailed: compile() finds parser and compiler errors, writes nothing, imports nothing from the tree",
+    "python, jailed: compile() finds parser and compiler errors, writes nothing, imports nothing from its PYTHONPATH",
     async () => {
       const { sandbox, check } = await setup(
         {
           "pkg/ok.py": "import os\n\n\ndef f():\n    return os.sep\n",
           "pkg/bad.py": "def f():\n    x = [1,\n",
           "pkg/outside.py": "x = 1\nreturn x\n",
-          // On sys.path only if the sandbox were: -I keeps it off, so this never runs.
-          "sitecustomize.py": "open('imported.txt', 'w').write('ran')\n",
-          "encodings.py": "raise SystemExit(3)\n",
+          // The gates put the tree's code on PYTHONPATH (odibi: src/): -I ignores it, so this never runs.
+          "src/sitecustomize.py": "open('imported.txt', 'w').write('ran')\n",
         },
         true,
+        "src",
       );
       const before = tree(sandbox);
       expect(await check("pkg/ok.py")).toBe("syntax check (python compile): ok");
