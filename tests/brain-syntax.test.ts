@@ -1,15 +1,22 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { Budget } from "../src/brain/budget.js";
+import { createLlmImprover } from "../src/brain/llm-improver.js";
 import { SandboxFiles } from "../src/brain/sandbox-files.js";
 import { createSyntaxChecker } from "../src/brain/syntax-check.js";
+import { ConfigSchema } from "../src/config/schema.js";
+import type { Task } from "../src/core/types.js";
 import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
 import { runProcess } from "../src/exec/run-process.js";
+import { makeGateContext } from "../src/gates/context.js";
+import { checkGates } from "../src/gates/pipeline.js";
+import { createLlmClient } from "../src/llm/client.js";
 import { venvBinDir } from "../src/pyenv/python-env.js";
 import { itWhen } from "./ci-required.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
-import { makeCalcRepo, pytestGates, runScriptedBrain } from "./llm-fixtures.js";
-import { requestText, type ScriptedLlmServer } from "./llm-server.js";
+import { makeCalcRepo, pytestGates, runScriptedBrain, testSettings } from "./llm-fixtures.js";
+import { requestText, type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
 
 let server: ScriptedLlmServer | undefined;
 afterEach(async () => {
@@ -172,4 +179,93 @@ describe("the syntax checker, per language", async () => {
       /^syntax check \(python compile\) not run: could not start python: /,
     );
   });
+});
+
+describe("in a campaign, the check runs through the gates' runner", async () => {
+  const probe = await probeIsolation();
+  const withJail = itWhen(
+    probe.available,
+    `the bubblewrap jail does not work here (${probe.reason}): apt-get install bubblewrap`,
+  );
+
+  withJail(
+    "createLlmImprover checks an edit with the gate context's jailed runner and environment",
+    async () => {
+      const sandbox = await makeCalcRepo();
+      const config = ConfigSchema.parse({
+        source: { sacred_repo: "/nonexistent-sacred" },
+        profile: "python",
+        gates: { flake_reruns: 0 },
+      });
+      const golden = path.join(tempDir(), "golden");
+      const outputDir = path.join(tempDir(), "out");
+      mkdirSync(outputDir, { recursive: true });
+      const jail = createJailedRunner({
+        mode: "bwrap",
+        sandbox,
+        readOnly: [golden, inject("venv")],
+        readWrite: [outputDir],
+      });
+      const ran: Array<{ file: string; args: readonly string[]; env?: Record<string, string | undefined> }> =
+        [];
+      const ctx = makeGateContext({
+        run: (file, args, opts) => {
+          ran.push({ file, args, env: opts.env });
+          return jail(file, args, opts);
+        },
+        workdir: sandbox,
+        config,
+        goldenDir: golden,
+        outputDir,
+        venv: inject("venv"),
+      });
+      const baseline = await checkGates(ctx);
+      const target = baseline.runs.flatMap((r) => r.checks).find((c) => c.status === "fail")!;
+      const task: Task = {
+        kind: "failure",
+        target: target.id,
+        title: "fix",
+        signature: "sig",
+        gate: "tests",
+      };
+      server = await startLlmServer([
+        {
+          type: "tools",
+          calls: [{ name: "replace_in_file", args: { path: "calc.py", old_text: "a - b", new_text: "a +" } }],
+        },
+        {
+          type: "tools",
+          calls: [{ name: "replace_in_file", args: { path: "calc.py", old_text: "a +", new_text: "a + b" } }],
+        },
+        { type: "tools", calls: [{ name: "finish", args: { summary: "add adds" } }] },
+      ]);
+      ran.length = 0;
+      const r = await createLlmImprover({
+        client: createLlmClient(testSettings("openai", `${server.origin}/v1`), {
+          env: { OPENAI_API_KEY: "sk-syntax-000" },
+        }),
+        budget: new Budget(),
+        limits: { maxAttempts: 1, maxSteps: 4, attemptTimeoutMs: 120_000 },
+        trajectoriesDir: path.join(tempDir(), "trajectories"),
+      }).improve({
+        sandbox: { id: "cycle_001", path: sandbox, baseCommit: "", createdAt: "" },
+        task,
+        baseline,
+        ctx,
+        avoid: [],
+        cycle: 1,
+        signal: new AbortController().signal,
+      });
+      expect(r.summary).toMatch(/^fixed in attempt 1/);
+      expect(requestText(server.requests[1]!)).toContain("calc.py:2: SyntaxError: invalid syntax");
+      expect(requestText(server.requests[2]!)).toContain("syntax check (python compile): ok");
+      // Both checks went through the gates' runner, with their environment: the venv's python, the key unset.
+      const checks = ran.filter((x) => x.file === "python" && x.args.includes("-I"));
+      expect(checks).toHaveLength(2);
+      for (const c of checks) {
+        expect(c.env?.PATH?.startsWith(venvBinDir(inject("venv")))).toBe(true);
+        expect(c.env && "OPENAI_API_KEY" in c.env && c.env.OPENAI_API_KEY === undefined).toBe(true);
+      }
+    },
+  );
 });
