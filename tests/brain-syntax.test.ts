@@ -166,14 +166,17 @@ describe("the syntax checker, per language", async () => {
     expect(await check("cmd/bad.go")).toMatch(/fix it:\ncmd\/bad\.go:5:1: expected operand, found '}'/);
   });
 
-  it("TypeScript, Rust and other files get no check; a checker that cannot start says so", async () => {
+  it("TypeScript and Rust get no check, said so; other files nothing; a checker that cannot start says so", async () => {
     const { sandbox, check } = await setup({
       "a.ts": "const a = (;\n",
       "lib.rs": "fn (\n",
       "x.py": "x = 1\n",
     });
-    expect(await check("a.ts")).toBeUndefined();
-    expect(await check("lib.rs")).toBeUndefined();
+    expect(await check("a.ts")).toBe(
+      "syntax check: none for TypeScript files (run_gates builds and tests them)",
+    );
+    expect(await check("lib.rs")).toBe("syntax check: none for Rust files (run_gates builds and tests them)");
+    expect(await check("README.md")).toBeUndefined();
     const noPython = createSyntaxChecker(runProcess, { cwd: sandbox, env: { PATH: tempDir() } });
     expect(await noPython(new SandboxFiles(sandbox), "x.py")).toMatch(
       /^syntax check \(python compile\) not run: could not start python: /,

@@ -112,6 +112,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
   const isSuccess = o.isSuccess ?? noFailures;
   const redactor = o.client.redactor;
   const tools = brainToolSet();
+  const check = o.checkSyntax;
   const targets = failingChecks(o.gateFailures).map((c) => c.id);
   const priced = o.client.price !== undefined;
   const attempts: AttemptReport[] = [];
@@ -259,7 +260,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
             : await executeTool(call.toolName, call.input, {
                 files,
                 runGates: (scope) => runGates(scope, signal),
-                checkSyntax: o.checkSyntax && ((rel) => o.checkSyntax!(files, rel, signal)),
+                checkSyntax: check && ((rel) => check(files, rel, signal)),
               });
           const output = redactor.text(out.output);
           traj.write({

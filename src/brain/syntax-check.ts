@@ -39,6 +39,15 @@ const PYTHON_CHECK = [
 
 const MAX_ERROR_LINES = 5;
 
+/** Code the brain cannot check alone, said so in the result (the model must not take silence for "ok"). */
+const UNCHECKED: Record<string, string> = {
+  ".ts": "TypeScript",
+  ".tsx": "TypeScript",
+  ".mts": "TypeScript",
+  ".cts": "TypeScript",
+  ".rs": "Rust",
+};
+
 /** `[stdin]:3` then the source line, a caret and `SyntaxError: …`: one line, `rel:3: SyntaxError: …`. */
 function nodeErrors(rel: string, stderr: string): string[] {
   const line = /^\[stdin\]:(\d+)/m.exec(stderr)?.[1];
@@ -128,7 +137,10 @@ export function createSyntaxChecker(
 ): SyntaxChecker {
   return async (files, rel, signal) => {
     const cmd = syntaxCommand(rel, () => packageTypeOf(files, rel));
-    if (!cmd) return undefined;
+    if (!cmd) {
+      const language = UNCHECKED[path.extname(rel).toLowerCase()];
+      return language && `syntax check: none for ${language} files (run_gates builds and tests them)`;
+    }
     const content = files.read(rel);
     const r = await run(cmd.file, cmd.args, {
       cwd: opts.cwd,
