@@ -118,6 +118,7 @@ describe("the syntax checker, per language", async () => {
           "pkg/ok.py": "import os\n\n\ndef f():\n    return os.sep\n",
           "pkg/bad.py": "def f():\n    x = [1,\n",
           "pkg/outside.py": "x = 1\nreturn x\n",
+          "pkg/enc.py": "# -*- coding: nonexistent -*-\nx = 1\n",
           // The gates put the tree's code on PYTHONPATH (odibi: src/): -I ignores it, so this never runs.
           "src/sitecustomize.py": "open('imported.txt', 'w').write('ran')\n",
         },
@@ -133,6 +134,8 @@ describe("the syntax checker, per language", async () => {
       expect(await check("pkg/outside.py")).toContain(
         "pkg/outside.py:2: SyntaxError: 'return' outside function",
       );
+      // An error with no line.
+      expect(await check("pkg/enc.py")).toContain("pkg/enc.py:?: SyntaxError: unknown encoding: nonexistent");
       expect(tree(sandbox)).toEqual(before);
     },
   );

@@ -24,8 +24,10 @@ interface SyntaxCommand {
 
 /**
  * compile(), not py_compile: the same errors (the parser's and the compiler's, e.g. `return` outside a function)
- * without a bytecode file. `-I` keeps the sandbox off sys.path (a model's `ast.py` is not imported) and ignores
- * PYTHON* variables; `-B` writes no bytecode for what it imports.
+ * without a bytecode file. `-I` ignores PYTHON* variables (the gates put the tree's code on PYTHONPATH: a model's
+ * `sitecustomize.py` there would run) and keeps the working folder off sys.path; `-B` writes no bytecode for what it
+ * imports; `-W ignore` keeps warnings (invalid escapes) out of a clean result. A SyntaxError without a line (a bad
+ * source encoding) says `?`.
  */
 const PYTHON_CHECK = [
   "import sys",
@@ -33,7 +35,7 @@ const PYTHON_CHECK = [
   "try:",
   "    compile(sys.stdin.buffer.read(), p, 'exec', dont_inherit=True)",
   "except SyntaxError as e:",
-  "    print(f'{p}:{e.lineno}: {type(e).__name__}: {e.msg}')",
+  "    print(f'{p}:{e.lineno or \"?\"}: {type(e).__name__}: {e.msg}')",
   "    sys.exit(1)",
 ].join("\n");
 
