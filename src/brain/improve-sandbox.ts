@@ -15,6 +15,7 @@ import {
 } from "./prompts.js";
 import { relevantCode } from "./relevant-code.js";
 import { SandboxFiles } from "./sandbox-files.js";
+import type { SyntaxChecker } from "./syntax-check.js";
 import { brainToolSet, executeTool, type GateScope, type RunGates, type ToolOutcome } from "./tools.js";
 import { TrajectoryWriter } from "./trajectory.js";
 
@@ -92,6 +93,8 @@ export interface ImproveSandboxOptions {
     Partial<Pick<LlmRunLimits, "maxAttemptTokens">>;
   /** `<root>/trajectories/<cycle>`: one `<attempt>.jsonl` per attempt. */
   trajectoryDir: string;
+  /** Checks a file the model edited; the verdict goes into the edit's result. Absent: edits are not checked. */
+  checkSyntax?: SyntaxChecker;
   /** Whether a full gate result is good enough (the campaign's baseline/ratchet verdict). Default: nothing fails. */
   isSuccess?: (r: GateResult) => boolean;
   /** Stop request from outside. */
@@ -141,6 +144,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
   const isSuccess = o.isSuccess ?? noFailures;
   const redactor = o.client.redactor;
   const tools = brainToolSet();
+  const check = o.checkSyntax;
   const targets = failingChecks(o.gateFailures).map((c) => c.id);
   const priced = o.client.price !== undefined;
   const attempts: AttemptReport[] = [];
@@ -328,6 +332,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
             : await executeTool(call.toolName, call.input, {
                 files,
                 runGates: (scope) => runGates(scope, signal),
+                checkSyntax: check && ((rel) => check(files, rel, signal)),
               });
           const output = redactor.text(out.output);
           traj.write({

@@ -11,5 +11,6 @@ export {
 } from "./prompts.js";
 export { SandboxFiles, ToolUsageError } from "./sandbox-files.js";
 export { resolveInSandbox, SandboxPathError } from "./sandbox-path.js";
+export { createSyntaxChecker, type SyntaxChecker } from "./syntax-check.js";
 export { brainToolSet, executeTool, type GateScope, MAX_TOOL_OUTPUT, type RunGates } from "./tools.js";
 export { type TrajectoryEvent, TrajectoryWriter } from "./trajectory.js";

@@ -85,6 +85,8 @@ export function capOutput(s: string, max = MAX_TOOL_OUTPUT): string {
 export interface ToolContext {
   files: SandboxFiles;
   runGates: (scope: GateScope) => Promise<GateResult>;
+  /** Checks a file (sandbox-relative) after an edit; its verdict is appended to the edit's result. Absent: no check. */
+  checkSyntax?: (rel: string) => Promise<string | undefined>;
 }
 
 export interface ToolOutcome {
@@ -93,6 +95,19 @@ export interface ToolOutcome {
   /** Set by `finish`. */
   finishSummary?: string;
   gateResult?: GateResult;
+}
+
+/** The edit's result with the syntax check of the file it wrote (the edit stays whatever the check says). */
+async function withSyntaxCheck(ctx: ToolContext, p: string, result: string): Promise<string> {
+  if (!ctx.checkSyntax) return capOutput(result);
+  let verdict: string | undefined;
+  try {
+    verdict = await ctx.checkSyntax(ctx.files.resolve(p).rel);
+  } catch (err) {
+    verdict = `syntax check not run: ${errorMessage(err)}`;
+  }
+  // The verdict after the cap: a long edit window must not cut it off.
+  return verdict === undefined ? capOutput(result) : `${capOutput(result)}\n${verdict}`;
 }
 
 export function describeGateResult(scope: GateScope, r: GateResult): string {
@@ -125,11 +140,13 @@ export async function executeTool(name: string, input: unknown, ctx: ToolContext
       }
       case "replace_in_file": {
         const a = input as z.infer<typeof TOOL_INPUTS.replace_in_file>;
-        return { output: capOutput(files.replaceInFile(a.path, a.old_text, a.new_text)), isError: false };
+        const done = files.replaceInFile(a.path, a.old_text, a.new_text);
+        return { output: await withSyntaxCheck(ctx, a.path, done), isError: false };
       }
       case "create_file": {
         const a = input as z.infer<typeof TOOL_INPUTS.create_file>;
-        return { output: files.createFile(a.path, a.content), isError: false };
+        const done = files.createFile(a.path, a.content);
+        return { output: await withSyntaxCheck(ctx, a.path, done), isError: false };
       }
       case "run_gates": {
         const scope = (input as z.infer<typeof TOOL_INPUTS.run_gates>).scope ?? "targeted";
