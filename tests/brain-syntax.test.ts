@@ -251,7 +251,7 @@ describe("in a campaign, the check runs through the gates' runner", async () => 
           env: { OPENAI_API_KEY: "sk-syntax-000" },
         }),
         budget: new Budget(),
-        limits: { maxAttempts: 1, maxSteps: 4, attemptTimeoutMs: 120_000 },
+        limits: { maxAttempts: 1, maxSteps: 4, attemptTimeoutMs: 120_000, maxAttemptTokens: 300_000 },
         trajectoriesDir: path.join(tempDir(), "trajectories"),
       }).improve({
         sandbox: { id: "cycle_001", path: sandbox, baseCommit: "", createdAt: "" },
