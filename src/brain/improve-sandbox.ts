@@ -83,6 +83,8 @@ export interface ImproveSandboxOptions {
   task?: Task;
   /** What memory says was tried and failed for this signature (one approach per string). */
   avoid?: string[];
+  /** Lessons of similar past tasks from memory (what was tried, how it ended), one per string. */
+  similar?: string[];
   goal?: string;
   /** Runs the gates on the sandbox (targeted: only `only`; full: what promotion uses). */
   runGates: RunGates;
@@ -197,6 +199,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
       gateResult: o.gateFailures,
       relevantCode: relevantCode(files, failingChecks(o.gateFailures)),
       avoid: o.avoid ?? [],
+      similar: o.similar ?? [],
       goal: o.goal,
       previous,
     });

@@ -153,7 +153,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
   return {
     name: `${o.client.settings.provider}/${o.client.settings.model}`,
     budget: o.budget,
-    async improve({ sandbox, task, baseline, ctx, avoid, goal, cycle, signal }) {
+    async improve({ sandbox, task, baseline, ctx, avoid, similar, goal, cycle, signal }) {
       const mode = ctx.config.gates.mode;
       const target = task.kind === "failure" ? task : undefined;
       // Gates run code the model wrote: they must not see the API key (undefined unsets it in the child).
@@ -172,6 +172,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         gateFailures: focusOnTask(baseline, task),
         task,
         avoid,
+        similar,
         goal,
         runGates: async ({ scope, signal: s }) => {
           // No git command on a tree holding what git must not see (the candidate's code, run by earlier gates,

@@ -84,6 +84,8 @@ export interface UserPromptInput {
   relevantCode: string[];
   /** What memory says was tried and failed for this signature. */
   avoid: string[];
+  /** Lessons of similar past tasks from memory. */
+  similar?: string[];
   goal?: string;
   previous: PreviousAttempt[];
 }
@@ -101,6 +103,11 @@ export function buildUserPrompt(p: UserPromptInput): string {
   if (p.avoid.length) {
     parts.push(
       `Approaches already tried for this failure that did NOT work (do not repeat them):\n${p.avoid.map((a) => `- ${a}`).join("\n")}`,
+    );
+  }
+  if (p.similar?.length) {
+    parts.push(
+      `Lessons from similar past tasks (what was tried and how it ended):\n${p.similar.map((a) => `- ${a}`).join("\n")}`,
     );
   }
   for (const a of p.previous) {

@@ -41,6 +41,7 @@ import { environmentFailures, listWork } from "./find-work.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import { missingDependencyJudge } from "./missing-dependency.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
+import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
 import { assertToolsStart } from "./tool-check.js";
 
@@ -55,6 +56,8 @@ export interface LlmImprover {
     baseline: GateResult;
     ctx: GateContext;
     avoid: string[];
+    /** Lessons of similar past tasks (other signatures): what was tried and how it ended, one per string. */
+    similar?: string[];
     goal?: string;
     cycle: number;
     signal: AbortSignal;
@@ -559,6 +562,7 @@ export class CampaignRunner {
         baseline,
         ctx,
         avoid,
+        similar: similarLessons(this.memory, task),
         goal: this.opts.goal,
         cycle,
         signal: ctx.signal ?? this.abort.signal,
