@@ -48,7 +48,8 @@ function nodeCheck(
     status: "fail",
     errorType,
     message: `${errorType}: ${message}`,
-    detail: [node.traceback, node.errorMessage, `story: ${story.file}`].filter(Boolean).join("\n\n"),
+    // odibi's own words first (the columns it had, its suggestions), then the Python traceback.
+    detail: [node.errorMessage, node.traceback, `story: ${story.file}`].filter(Boolean).join("\n\n"),
   };
 }
 
