@@ -283,7 +283,12 @@ function definitionSection(
  */
 export function goldenEvidence(files: SandboxFiles, goldenDir: string, checks: readonly Check[]): string[] {
   const sections: string[] = [];
-  const projects = listGoldenProjects(goldenDir);
+  let projects: ReturnType<typeof listGoldenProjects> = [];
+  try {
+    projects = listGoldenProjects(goldenDir);
+  } catch {
+    // a broken golden manifest is the golden gate's to report; the node's error is still shown
+  }
   const nodes = checks.flatMap((c) => {
     const id = c.status === "fail" && c.gate === GOLDEN_GATE ? parseGoldenNodeId(c.id) : undefined;
     return id ? [{ c, id }] : [];
