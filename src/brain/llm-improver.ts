@@ -174,6 +174,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         avoid,
         similar,
         goal,
+        goldenDir: ctx.goldenDir,
         runGates: async ({ scope, signal: s }) => {
           // No git command on a tree holding what git must not see (the candidate's code, run by earlier gates,
           // may have planted it): the candidate fails the policy (rule unsafe-git-path), nothing else runs.

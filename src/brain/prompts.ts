@@ -82,6 +82,8 @@ export interface UserPromptInput {
   gateResult: GateResult;
   /** Excerpts of the code the failures point at, already numbered. */
   relevantCode: string[];
+  /** For failing golden nodes: the node's error and frames, its YAML, the pattern's source (golden-evidence.ts). */
+  goldenEvidence?: string[];
   /** What memory says was tried and failed for this signature. */
   avoid: string[];
   /** Lessons of similar past tasks from memory. */
@@ -99,6 +101,7 @@ export function buildUserPrompt(p: UserPromptInput): string {
     );
   }
   parts.push(`Failing gate checks:\n${describeFailures(p.gateResult)}`);
+  if (p.goldenEvidence?.length) parts.push(...p.goldenEvidence);
   if (p.relevantCode.length) parts.push(`Relevant code:\n\n${p.relevantCode.join("\n\n")}`);
   if (p.avoid.length) {
     parts.push(
