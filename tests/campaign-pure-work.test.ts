@@ -9,7 +9,6 @@ import {
 } from "../src/campaign/missing-dependency.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import { oracleGlobOf, oracleGlobs } from "../src/policy/index.js";
-import { venvBin } from "../src/pyenv/python-env.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
 const ENGINE = `"""Engine module.
@@ -96,7 +95,7 @@ describe("discover", () => {
   });
 
   it("walks a repository, skipping virtualenvs, builds, vendored folders and test prints; sorts cheapest first", async () => {
-    const found = await discoverIssues(fixtureRepo(), { python: venvBin(inject("venv"), "python") });
+    const found = await discoverIssues(fixtureRepo(), { python: inject("python") });
     expect(found.map((d) => `${d.kind} ${d.file}:${d.line}`)).toEqual([
       "debug_print pkg/engine.py:28",
       "debug_print pkg/engine.py:29",
@@ -111,7 +110,7 @@ describe("discover", () => {
   });
 
   it("finds the roadmap's kind of issue in the real odibi source", async () => {
-    const found = await discoverIssues(inject("odibiSource"), { python: venvBin(inject("venv"), "python") });
+    const found = await discoverIssues(inject("odibiSource"), { python: inject("python") });
     const spark = found.filter(
       (d) => d.kind === "not_implemented" && d.file.endsWith("engine/spark_engine.py"),
     );
