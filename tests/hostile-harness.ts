@@ -111,7 +111,8 @@ const DEBUG_PRINT = 'def summary(rows):\n    print(f"{rows=}")\n    return len(r
 /** The debug print and the test that exercises it (discovery makes an item work only with such evidence). */
 const REPORT_FILES: Record<string, string> = {
   "report.py": DEBUG_PRINT,
-  "tests/test_report.py": "from report import summary\n\n\ndef test_summary():\n    assert summary([1, 2]) == 2\n",
+  "tests/test_report.py":
+    "from report import summary\n\n\ndef test_summary():\n    assert summary([1, 2]) == 2\n",
 };
 const PY_CLEAN: Record<string, string> = {
   ...CALC_FILES,
