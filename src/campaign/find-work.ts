@@ -5,7 +5,7 @@ import type { DiscoveredIssue } from "./discover.js";
 
 /**
  * What the next cycle works on (DESIGN.md §3): (1) a failing check of the gates or golden projects, (2) an issue
- * discovered in the code, (3) a coverage gap — skipping every signature memory says to avoid. Pure.
+ * discovered in the code that is work (not marked `notWork` by discovery), (3) a coverage gap — skipping every signature memory says to avoid. Pure.
  */
 
 /** A transformer or pattern without a harness config (the harness module provides these). */
@@ -117,6 +117,7 @@ export function failureTasks(
 }
 
 export function discoveredTask(d: DiscoveredIssue): Task {
+  const exercised = d.evidence?.length ? `\n\nExercised by: ${d.evidence.join(", ")}` : "";
   return {
     kind: "discovered",
     target: `${d.file}:${d.line}`,
@@ -124,7 +125,7 @@ export function discoveredTask(d: DiscoveredIssue): Task {
     signature: d.signature,
     file: d.file,
     line: d.line,
-    detail: d.context,
+    detail: `${d.context}${exercised}`,
   };
 }
 
@@ -162,7 +163,10 @@ export function listWork(
   };
   return [
     ...focusFirst(failureTasks(gateResult, opts.missingDependency, opts.inOracle), opts.focus),
-    ...focusFirst(discovered.filter((d) => !opts.inOracle?.(d.file)).map(discoveredTask), opts.focus),
+    ...focusFirst(
+      discovered.filter((d) => !d.notWork && !opts.inOracle?.(d.file)).map(discoveredTask),
+      opts.focus,
+    ),
     ...focusFirst(coverageGaps.map(coverageGapTask), opts.focus),
   ].filter(keep);
 }

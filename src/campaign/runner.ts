@@ -27,7 +27,7 @@ import {
   restoreOracle,
   violationToCheck,
 } from "../policy/index.js";
-import { defaultVenvDir } from "../pyenv/python-env.js";
+import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
@@ -36,7 +36,7 @@ import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { decide, type VerdictFacts } from "./decide.js";
-import { discoverIssues } from "./discover.js";
+import { discoverIssues, notWorkGroups } from "./discover.js";
 import { environmentFailures, listWork } from "./find-work.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import { missingDependencyJudge } from "./missing-dependency.js";
@@ -421,7 +421,15 @@ export class CampaignRunner {
       });
 
       const ctx0 = ctxFor("probe");
-      const discovered = python ? discoverIssues(sandbox.path) : [];
+      // Discovery reads Master's tree (blessed code), not the sandbox the gates just ran in.
+      const discovered = python
+        ? await discoverIssues(env.layout.master, { python: venvBin(this.venv, "python"), signal })
+        : [];
+      const notWork = notWorkGroups(discovered);
+      if (notWork.length) {
+        report.notWork = notWork;
+        this.store.noteNotWork(this.record, notWork);
+      }
       const oracle = oracleGlobs(env.config.profile);
       const workOpts = {
         focus: this.opts.focus ?? [],
