@@ -2,8 +2,8 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { type CampaignEvent, CampaignRunner } from "../../campaign/runner.js";
 import { CAMPAIGN_LIMITS } from "../../config/index.js";
 import { processRedactor } from "../../llm/redact.js";
+import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
-import type { CommandContext } from "../main.js";
 import { makeLlmImprover } from "./llm-improver.js";
 
 const list = (v: string) =>
