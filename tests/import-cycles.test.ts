@@ -26,7 +26,9 @@ function importGraph(): Map<string, string[]> {
     for (const { fileName } of info.importedFiles) {
       if (!fileName.startsWith(".")) continue;
       const target = path.resolve(path.dirname(file), fileName.replace(/\.js$/, ".ts"));
-      deps.push(statSync(target, { throwIfNoEntry: false })?.isFile() ? target : path.join(target, "index.ts"));
+      deps.push(
+        statSync(target, { throwIfNoEntry: false })?.isFile() ? target : path.join(target, "index.ts"),
+      );
     }
     graph.set(file, deps);
   }
