@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import type { Budget } from "../brain/budget.js";
 import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
+import type { LlmImprover } from "../brain/llm-improver.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
 import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
@@ -11,7 +11,7 @@ import { WriterLock } from "../environment/lock.js";
 import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import { type Fingerprint, takeFingerprint, watchSacred } from "../environment/sacred.js";
 import { installedDependencies } from "../environment/staged-install.js";
-import { assertSafeGitTree, UnsafeGitTreeError, unsafeGitViolations } from "../environment/tree-safety.js";
+import { assertSafeGitTree, UnsafeGitTreeError } from "../environment/tree-safety.js";
 import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
@@ -27,6 +27,7 @@ import {
   restoreOracle,
   violationToCheck,
 } from "../policy/index.js";
+import { unsafeGitViolations } from "../policy/violation.js";
 import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
@@ -44,38 +45,6 @@ import { type CampaignRecord, CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
 import { assertToolsStart } from "./tool-check.js";
-
-/** An LLM approach, plugged in by the CLI when an LLM is configured (src/brain). */
-export interface LlmImprover {
-  name: string;
-  /** The campaign's LLM budget: its limits are a stop condition; a resumed campaign carries its spending into it. */
-  budget: Budget;
-  improve(args: {
-    sandbox: SandboxInfo;
-    task: Task;
-    baseline: GateResult;
-    ctx: GateContext;
-    avoid: string[];
-    /** Lessons of similar past tasks (other signatures): what was tried and how it ended, one per string. */
-    similar?: string[];
-    goal?: string;
-    cycle: number;
-    signal: AbortSignal;
-  }): Promise<{
-    summary: string;
-    tokens: number;
-    costUsd?: number;
-    trajectories: string[];
-    /** The files the model wrote (only these become the candidate; gate outputs are not). */
-    filesChanged?: string[];
-    /** Nothing kept because the model could not be used (auth, 5xx after the retries …): the lesson is an error. */
-    error?: string;
-    /** Nothing kept because the gates rejected what the attempts changed: the lesson is a rejection by `gate`. */
-    rejected?: { gate?: string; reason: string };
-    /** Oracle paths put back to Master's before the model's own gate runs (it changed them, or its code wrote them). */
-    oracleRestored?: string[];
-  }>;
-}
 
 export interface CampaignOptions {
   maxCycles?: number;
