@@ -13,7 +13,7 @@ import {
   type PreviousAttempt,
   SYSTEM_PROMPT,
 } from "./prompts.js";
-import { relevantCode } from "./relevant-code.js";
+import { failureEvidence } from "./relevant-code.js";
 import { SandboxFiles } from "./sandbox-files.js";
 import type { SyntaxChecker } from "./syntax-check.js";
 import { brainToolSet, executeTool, type GateScope, type RunGates, type ToolOutcome } from "./tools.js";
@@ -195,7 +195,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     const user = buildUserPrompt({
       task: o.task,
       gateResult: o.gateFailures,
-      relevantCode: relevantCode(files, failingChecks(o.gateFailures)),
+      ...failureEvidence(files, failingChecks(o.gateFailures)),
       avoid: o.avoid ?? [],
       goal: o.goal,
       previous,
