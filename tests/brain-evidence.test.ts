@@ -1,0 +1,136 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { buildUserPrompt, failingChecks } from "../src/brain/prompts.js";
+import { failureEvidence } from "../src/brain/relevant-code.js";
+import { SandboxFiles } from "../src/brain/sandbox-files.js";
+import type { Check, GateResult } from "../src/core/types.js";
+import { runProcess } from "../src/exec/run-process.js";
+import { pytest } from "../src/gates/tools.js";
+import { makeGitRepo, tempDir } from "./helpers.js";
+
+/**
+ * A src-layout package whose defects sit one or two calls away from the tests, behind a package `__init__`
+ * re-export and a module alias: `Cart.total` calls `money.round_cents` (rounds to 1 digit: a wrong value, no
+ * traceback into it) and `Cart.check` calls `money.validate` (raises).
+ */
+const REPO: Record<string, string> = {
+  "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n',
+  "src/shop/__init__.py": "from .pricing import Cart\n",
+  "src/shop/pricing.py": `from shop.util import money
+
+
+class Cart:
+    def __init__(self):
+        self.items = []
+
+    def add(self, price, qty=1):
+        self.items.append((price, qty))
+        return self
+
+    def total(self):
+        return money.round_cents(sum(p * q for p, q in self.items))
+
+    def check(self):
+        return money.validate(self.items)
+`,
+  "src/shop/util/__init__.py": "",
+  "src/shop/util/money.py": `def round_cents(x):
+    return round(x, 1)
+
+
+def validate(items):
+    for p, q in items:
+        if q > 0:
+            raise ValueError(f"negative quantity {q}")
+    return True
+`,
+  "tests/test_cart.py": `import shop.util.money as m
+from shop import Cart
+
+
+def test_total():
+    cart = Cart().add(1.25, 2).add(0.33)
+    assert cart.total() == 2.83
+
+
+def test_check():
+    assert Cart().add(1, 2).check()
+
+
+def test_round_alias():
+    assert m.round_cents(0.125) == 0.13
+`,
+};
+
+/** The tests gate's real path: the pytest adapter's command (with colour forced on), real pytest, its parser. */
+async function runPytest(repo: string): Promise<GateResult> {
+  const out = tempDir();
+  const { argv, reportFile } = pytest.prepare([inject("python"), "-m", "pytest", "--color=yes"], {
+    outputDir: out,
+    runId: "run",
+  });
+  const r = await runProcess(argv[0]!, argv.slice(1), { cwd: repo, timeoutMs: 120_000 });
+  const report = readFileSync(reportFile!, "utf8");
+  const checks = pytest.parse(
+    { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, report },
+    {
+      gate: "tests",
+      workdir: repo,
+    },
+  );
+  return { treeHash: "t", startedAt: "", durationMs: 0, runs: [{ gate: "tests", checks, durationMs: 0 }] };
+}
+
+function promptFor(repo: string, result: GateResult, id: string): string {
+  const only: GateResult = {
+    ...result,
+    runs: result.runs.map((r) => ({ ...r, checks: r.checks.filter((c: Check) => c.id === id) })),
+  };
+  return buildUserPrompt({
+    gateResult: only,
+    ...failureEvidence(new SandboxFiles(repo), failingChecks(only)),
+    avoid: [],
+    previous: [],
+  });
+}
+
+describe("first prompt for a failing pytest test (real pytest, real parser)", () => {
+  let repo: string;
+  let result: GateResult;
+  beforeAll(async () => {
+    repo = await makeGitRepo(path.join(tempDir(), "shop"), REPO);
+    result = await runPytest(repo);
+  }, 180_000);
+
+  it("a wrong value two calls away: the test once, the compared values, the helper's defective line", () => {
+    const p = promptFor(repo, result, "tests/test_cart.py::test_total");
+    expect(p).toContain("assert 2.8 == 2.83");
+    // The test's source, once.
+    expect(p.match(/cart = Cart\(\)\.add\(1\.25, 2\)\.add\(0\.33\)/g)).toHaveLength(1);
+    // Resolved through `from shop import Cart` (a package re-export, src layout), then Cart.total's own import.
+    expect(p).toMatch(/src\/shop\/pricing\.py lines \d+-\d+ of \d+:\n.*def total\(self\):/);
+    expect(p).toContain("2|     return round(x, 1)");
+    expect(p).toContain("src/shop/util/money.py");
+    expect(p).not.toMatch(/\u001b\[/);
+    expect(p.length).toBeLessThan(12_000);
+  });
+
+  it("an exception: the traceback frames inside the repository with the code around them", () => {
+    const p = promptFor(repo, result, "tests/test_cart.py::test_check");
+    expect(p).toContain("ValueError: negative quantity 2");
+    expect(p).toContain("Traceback frames inside the repository");
+    expect(p).toContain('raise ValueError(f"negative quantity {q}")');
+    expect(p).toContain("if q > 0:");
+    expect(p).not.toMatch(/\u001b\[/);
+    expect(p).not.toMatch(/_ _ _ _/);
+  });
+
+  it("a module alias (`import shop.util.money as m`): the function it names", () => {
+    const p = promptFor(repo, result, "tests/test_cart.py::test_round_alias");
+    expect(p).toContain("assert 0.1 == 0.13");
+    expect(p).toMatch(
+      /src\/shop\/util\/money\.py lines 1-2 of \d+:\n1\| def round_cents\(x\):\n2\| {5}return round\(x, 1\)/,
+    );
+  });
+});
