@@ -25,6 +25,7 @@ import {
 } from "../policy/index.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
+import { createRuleDescriber } from "./rule-docs.js";
 import { createSyntaxChecker } from "./syntax-check.js";
 
 export interface CreateLlmImproverOptions {
@@ -215,6 +216,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         },
         // Through the gates' runner (jailed like them) with their environment (the venv's python on PATH).
         checkSyntax: createSyntaxChecker(gateCtx.run, { cwd: sandbox.path, env: gateCtx.env }),
+        describeRule: createRuleDescriber(gateCtx.run, { cwd: sandbox.path, env: gateCtx.env }),
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,

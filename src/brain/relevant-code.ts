@@ -57,6 +57,31 @@ export function relevantCode(files: SandboxFiles, checks: Check[]): string[] {
   return out;
 }
 
+const LINT_CONTEXT = 6;
+
+/** A lint finding: the rule's one-line documentation and the code around the line it names. */
+function lintEvidence(
+  files: SandboxFiles,
+  c: Check,
+  ruleDocs: ReadonlyMap<string, string>,
+): EvidenceSection | undefined {
+  if (!c.file || c.line === undefined) return undefined;
+  let window: string;
+  try {
+    window = files
+      .viewFile(c.file, Math.max(1, c.line - LINT_CONTEXT), c.line + LINT_CONTEXT)
+      .replace(/\n\(lines \d+-\d+ not shown;.*\)$/, "");
+  } catch {
+    return undefined;
+  }
+  const doc = c.errorType ? ruleDocs.get(c.errorType) : undefined;
+  return {
+    title: `Evidence for ${c.id}`,
+    body: `${doc ? `Rule ${doc}\n\n` : ""}${window}`,
+    covers: `${c.gate}\u0000${c.id}`,
+  };
+}
+
 /**
  * What the first prompt shows of the failures: an evidence section for each failure there is a reader for (a
  * failing pytest test), and numbered excerpts of the code the other failures point at.
@@ -64,11 +89,17 @@ export function relevantCode(files: SandboxFiles, checks: Check[]): string[] {
 export function failureEvidence(
   files: SandboxFiles,
   checks: Check[],
+  ruleDocs: ReadonlyMap<string, string> = new Map(),
 ): { evidence: EvidenceSection[]; relevantCode: string[] } {
   const evidence: EvidenceSection[] = [];
   const rest: Check[] = [];
   for (const c of checks) {
-    const e = c.gate === "tests" ? pytestEvidence(files, c) : undefined;
+    const e =
+      c.gate === "tests"
+        ? pytestEvidence(files, c)
+        : c.gate === "lint"
+          ? lintEvidence(files, c, ruleDocs)
+          : undefined;
     if (e) evidence.push(e);
     else rest.push(c);
   }
