@@ -3,10 +3,13 @@ import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { buildUserPrompt, failingChecks } from "../src/brain/prompts.js";
 import { failureEvidence } from "../src/brain/relevant-code.js";
+import { createRuleDescriber } from "../src/brain/rule-docs.js";
 import { SandboxFiles } from "../src/brain/sandbox-files.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import { runProcess } from "../src/exec/run-process.js";
+import { parseRuffJson } from "../src/gates/parsers/ruff.js";
 import { pytest } from "../src/gates/tools.js";
+import { venvBinDir } from "../src/pyenv/python-env.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
 /**
@@ -132,5 +135,39 @@ describe("first prompt for a failing pytest test (real pytest, real parser)", ()
     expect(p).toMatch(
       /src\/shop\/util\/money\.py lines 1-2 of \d+:\n1\| def round_cents\(x\):\n2\| {5}return round\(x, 1\)/,
     );
+  });
+});
+
+describe("first prompt for a lint finding (real ruff)", () => {
+  it("the rule's one-line documentation from ruff and the code around the finding", async () => {
+    const repo = await makeGitRepo(path.join(tempDir(), "lint"), {
+      "pkg/__init__.py": "",
+      "pkg/a.py": "import os\n\n\ndef f():\n    return 1\n",
+    });
+    const r = await runProcess(inject("python"), ["-m", "ruff", "check", "--output-format", "json", "."], {
+      cwd: repo,
+      timeoutMs: 60_000,
+    });
+    const checks = parseRuffJson(r.stdout, { gate: "lint", workdir: repo });
+    const result: GateResult = {
+      treeHash: "t",
+      startedAt: "",
+      durationMs: 0,
+      runs: [{ gate: "lint", checks, durationMs: 0 }],
+    };
+    const env = { PATH: `${venvBinDir(inject("venv"))}${path.delimiter}${process.env.PATH}` };
+    const doc = await createRuleDescriber(runProcess, { cwd: repo, env })("F401");
+    expect(doc).toMatch(
+      /^F401 \(unused-import\): Checks for unused imports\. Unused imports add .* cycles\.$/,
+    );
+    const p = buildUserPrompt({
+      gateResult: result,
+      ...failureEvidence(new SandboxFiles(repo), failingChecks(result), new Map([["F401", doc!]])),
+      avoid: [],
+      previous: [],
+    });
+    expect(p).toContain("Rule F401 (unused-import): Checks for unused imports.");
+    expect(p).toContain("pkg/a.py lines 1-6 of");
+    expect(p).toContain("1| import os");
   });
 });

@@ -18,7 +18,7 @@ export function ruleLine(json: string): string | undefined {
   if (typeof d.code !== "string") return undefined;
   const explanation = typeof d.explanation === "string" ? d.explanation : "";
   const section = (title: string) =>
-    new RegExp(`^## ${title}\\n([\\s\\S]*?)(?:\\n\\n|\\n## |$)`, "m")
+    new RegExp(`^## ${title}\\n([\\s\\S]*?)(?:\\n\\n|\\n## |(?![\\s\\S]))`, "m")
       .exec(explanation)?.[1]
       ?.replace(/\s+/g, " ")
       .trim();
