@@ -12,7 +12,7 @@ import {
 import type { SandboxFiles } from "./sandbox-files.js";
 
 /** Longest test function or definition shown whole; a longer one is shown around the line that matters. */
-const MAX_BLOCK_LINES = 40;
+const MAX_BLOCK_LINES = 50;
 const FRAME_CONTEXT = 5;
 /** One failing test's evidence, all parts together (the prompt should stay well under ~12k characters). */
 const MAX_EVIDENCE_CHARS = 7000;
@@ -198,6 +198,44 @@ class Resolver {
   }
 }
 
+/** The header's docstring (a string right after the header), as lines to leave out. */
+function docstringOf(lines: readonly string[], b: Block): Block | undefined {
+  let i = b.start - 1;
+  while (i < b.end && !/:\s*(#.*)?$/.test(lines[i]!)) i++;
+  const first = i + 1;
+  const open = /^\s*[rRbBuU]?("""|''')/.exec(lines[first] ?? "");
+  if (!open || first >= b.end) return undefined;
+  const rest = (lines[first] ?? "").slice((lines[first] ?? "").indexOf(open[1]!) + 3);
+  if (rest.includes(open[1]!)) return { start: first + 1, end: first + 1 };
+  for (let j = first + 1; j < b.end; j++)
+    if (lines[j]!.includes(open[1]!)) return { start: first + 1, end: j + 1 };
+  return undefined;
+}
+
+/**
+ * A block as numbered lines (the tools' `view_file` format), its docstring left out; a block still longer than
+ * MAX_BLOCK_LINES is shown around `focus` (the line that failed) or from its start.
+ */
+function renderBlock(lines: readonly string[], b: Located, focus?: number): string {
+  const doc = docstringOf(lines, b);
+  let numbers: number[] = [];
+  for (let n = b.start; n <= b.end; n++) if (!doc || n < doc.start || n > doc.end) numbers.push(n);
+  if (numbers.length > MAX_BLOCK_LINES) {
+    const at = Math.max(0, numbers.indexOf(focus ?? b.start) - MAX_BLOCK_LINES / 2);
+    const from = Math.min(at, numbers.length - MAX_BLOCK_LINES);
+    numbers = numbers.slice(Math.max(0, from), Math.max(0, from) + MAX_BLOCK_LINES);
+  }
+  const width = String(numbers.at(-1) ?? 1).length;
+  const body = numbers.map((n) => `${String(n).padStart(width)}| ${lines[n - 1]}`);
+  if (doc && numbers[0]! < doc.start && numbers.at(-1)! > doc.end)
+    body.splice(
+      numbers.findIndex((n) => n > doc.end),
+      0,
+      `${" ".repeat(width)}| (docstring, lines ${doc.start}-${doc.end}, not shown)`,
+    );
+  return `${b.rel} lines ${numbers[0]}-${numbers.at(-1)} of ${lines.length}:\n${body.join("\n")}`;
+}
+
 /** Which test a pytest id names: file, classes, function (parameters dropped). */
 function testOf(c: Check): { file: string; classes: string[]; name: string } | undefined {
   const [file, ...rest] = c.id.split("::");
@@ -257,13 +295,7 @@ export function pytestEvidence(files: SandboxFiles, c: Check): EvidenceSection |
     return true;
   };
   const shown = new Shown();
-  const view = (b: Located, focus?: number): string => {
-    const long = b.end - b.start + 1 > MAX_BLOCK_LINES;
-    const at = focus ?? b.start;
-    const start = long ? Math.max(b.start, at - MAX_BLOCK_LINES / 2) : b.start;
-    const end = long ? Math.min(b.end, start + MAX_BLOCK_LINES - 1) : b.end;
-    return files.viewFile(b.rel, start, end).replace(/\n\(lines \d+-\d+ not shown;.*\)$/, "");
-  };
+  const view = (b: Located, focus?: number): string => renderBlock(linesOf(files, b.rel), b, focus);
 
   const error = errorLines(detail);
   if (error.length) add(`What failed (pytest):\n${error.map((l) => `  ${l}`).join("\n")}`);
