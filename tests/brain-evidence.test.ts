@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { buildUserPrompt, failingChecks } from "../src/brain/prompts.js";
@@ -67,9 +67,9 @@ def test_round_alias():
 };
 
 /** The tests gate's real path: the pytest adapter's command (with colour forced on), real pytest, its parser. */
-async function runPytest(repo: string): Promise<GateResult> {
+async function runPytest(repo: string, only: string[] = []): Promise<GateResult> {
   const out = tempDir();
-  const { argv, reportFile } = pytest.prepare([inject("python"), "-m", "pytest", "--color=yes"], {
+  const { argv, reportFile } = pytest.prepare([inject("python"), "-m", "pytest", "--color=yes", ...only], {
     outputDir: out,
     runId: "run",
   });
@@ -170,4 +170,28 @@ describe("first prompt for a lint finding (real ruff)", () => {
     expect(p).toContain("pkg/a.py lines 1-6 of");
     expect(p).toContain("1| import os");
   });
+});
+
+describe("first prompt for a failing odibi test (a copy of odibi 3.15.1 and its test, real pytest)", () => {
+  it("a transformer returning a wrong column name: the transformer's body with the defective line", async () => {
+    const repo = path.join(tempDir(), "odibi");
+    const src = inject("odibiSource");
+    cpSync(path.join(src, "odibi"), path.join(repo, "odibi"), { recursive: true });
+    const test = "tests/test_transformers_bulk_columns.py";
+    cpSync(path.join(src, test), path.join(repo, test));
+    writeFileSync(path.join(repo, "pyproject.toml"), '[tool.pytest.ini_options]\npythonpath = ["."]\n');
+    // The defect: consecutive underscores collapse to two, not one.
+    const module = path.join(repo, "odibi", "transformers", "sql_core.py");
+    const good = 'new_name = re.sub(r"_+", "_", new_name)';
+    const text = readFileSync(module, "utf8");
+    expect(text).toContain(good);
+    writeFileSync(module, text.replace(good, 'new_name = re.sub(r"_+", "__", new_name)'));
+    const id = `${test}::test_normalize_column_names_snake_case`;
+    const result = await runPytest(repo, [id]);
+    const p = promptFor(repo, result, id);
+    expect(p).toContain('assert "customer_id" in res_df.columns');
+    expect(p).toMatch(/\d+\|\s+new_name = re\.sub\(r"_\+", "__", new_name\)/);
+    expect(p.indexOf("def normalize_column_names(")).toBeLessThan(p.indexOf("def create_pandas_context("));
+    expect(p.length).toBeLessThan(12_000);
+  }, 180_000);
 });

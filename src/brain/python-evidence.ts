@@ -333,9 +333,12 @@ export function pytestEvidence(files: SandboxFiles, c: Check): EvidenceSection |
     const second = first
       .filter((d) => !d.isClass)
       .flatMap((d) => r.calledBy(d, r.enclosingClass(d.rel, d.line)));
-    const defs = [...first, ...second].filter(
-      (d) => !(d.isClass && first.some((m) => m.rel === d.rel && m.line > d.line && m.line <= d.end)),
-    );
+    // Functions of the code under test first (a wrong value is made there), then the test's own helpers, then
+    // classes not already shown through one of their methods (a stable sort keeps the call order within each).
+    const rank = (d: Definition) => (d.isClass ? 2 : d.rel === testRel ? 1 : 0);
+    const defs = [...first, ...second]
+      .filter((d) => !(d.isClass && first.some((m) => m.rel === d.rel && m.line > d.line && m.line <= d.end)))
+      .sort((a, b) => rank(a) - rank(b));
     let header = false;
     for (const d of defs) {
       if (shown.covers(d)) continue;
