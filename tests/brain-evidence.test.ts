@@ -64,6 +64,16 @@ def test_check():
 def test_round_alias():
     assert m.round_cents(0.125) == 0.13
 `,
+  "tests/test_frame.py": `import pandas as pd
+
+
+def pick(df):
+    return df["missing"]
+
+
+def test_pick():
+    assert pick(pd.DataFrame({"a": [1]})) is not None
+`,
 };
 
 /** The tests gate's real path: the pytest adapter's command (with colour forced on), real pytest, its parser. */
@@ -136,6 +146,29 @@ describe("first prompt for a failing pytest test (real pytest, real parser)", ()
       /src\/shop\/util\/money\.py lines 1-2 of \d+:\n1\| def round_cents\(x\):\n2\| {5}return round\(x, 1\)/,
     );
   });
+});
+
+describe("pytest detail (real pytest through pandas)", () => {
+  it("installed frames keep their location and error lines, not their code; the repository's frames stay whole", async () => {
+    const repo = await makeGitRepo(path.join(tempDir(), "frame"), {
+      "tests/test_frame.py": REPO["tests/test_frame.py"]!,
+    });
+    const result = await runPytest(repo);
+    const c = failingChecks(result)[0]!;
+    expect(c.id).toBe("tests/test_frame.py::test_pick");
+    // pandas' get_loc with its docstring is gone; where it raised and what it said are kept.
+    expect(c.detail).not.toContain("Get integer location");
+    expect(c.detail).toMatch(/site-packages[\\/]pandas[\\/]core[\\/]indexes[\\/]base\.py:\d+: KeyError/);
+    expect(c.detail).toContain("E           KeyError: 'missing'");
+    expect(c.detail).toContain('return df["missing"]');
+    expect(c.detail).toContain("The above exception was the direct cause");
+    const p = promptFor(repo, result, c.id);
+    expect(p).toContain("KeyError: 'missing'");
+    expect(p).toMatch(
+      /tests\/test_frame\.py lines \d+-\d+ of \d+:\n(?:.*\n)*\s*5\|\s+return df\["missing"\]/,
+    );
+    expect(p).not.toContain("site-packages/pandas/core/indexes/base.py lines");
+  }, 180_000);
 });
 
 describe("first prompt for a lint finding (real ruff)", () => {
