@@ -139,6 +139,15 @@ describe("first prompt for a failing pytest test (real pytest, real parser)", ()
     expect(p).not.toMatch(/_ _ _ _/);
   });
 
+  it("many failing tests: evidence for the first ones only, up to the cap; the rest listed as they are", () => {
+    const check = failingChecks(result).find((c) => c.id === "tests/test_cart.py::test_check")!;
+    const many = Array.from({ length: 30 }, (_, i) => ({ ...check, id: `${check.id}[${i}]` }));
+    const { evidence } = failureEvidence(new SandboxFiles(repo), many);
+    expect(evidence.length).toBeGreaterThan(1);
+    expect(evidence.length).toBeLessThan(30);
+    expect(evidence.reduce((n, e) => n + e.body.length, 0)).toBeLessThan(8000 + 7000);
+  });
+
   it("a module alias (`import shop.util.money as m`): the function it names", () => {
     const p = promptFor(repo, result, "tests/test_cart.py::test_round_alias");
     expect(p).toContain("assert 0.1 == 0.13");

@@ -58,6 +58,8 @@ export function relevantCode(files: SandboxFiles, checks: Check[]): string[] {
 }
 
 const LINT_CONTEXT = 6;
+/** Evidence for the first failures up to about this many characters (the prompt stays well under ~12k). */
+const MAX_EVIDENCE_TOTAL = 8000;
 
 /** A lint finding: the rule's one-line documentation and the code around the line it names. */
 function lintEvidence(
@@ -84,7 +86,7 @@ function lintEvidence(
 
 /**
  * What the first prompt shows of the failures: an evidence section for each failure there is a reader for (a
- * failing pytest test), and numbered excerpts of the code the other failures point at.
+ * failing pytest test, a lint finding), and numbered excerpts of the code the other failures point at.
  */
 export function failureEvidence(
   files: SandboxFiles,
@@ -93,15 +95,21 @@ export function failureEvidence(
 ): { evidence: EvidenceSection[]; relevantCode: string[] } {
   const evidence: EvidenceSection[] = [];
   const rest: Check[] = [];
+  let size = 0;
   for (const c of checks) {
+    // The first failures get evidence; past the cap the rest are listed with their detail and code excerpts.
     const e =
-      c.gate === "tests"
-        ? pytestEvidence(files, c)
-        : c.gate === "lint"
-          ? lintEvidence(files, c, ruleDocs)
-          : undefined;
-    if (e) evidence.push(e);
-    else rest.push(c);
+      size >= MAX_EVIDENCE_TOTAL
+        ? undefined
+        : c.gate === "tests"
+          ? pytestEvidence(files, c)
+          : c.gate === "lint"
+            ? lintEvidence(files, c, ruleDocs)
+            : undefined;
+    if (e) {
+      evidence.push(e);
+      size += e.body.length;
+    } else rest.push(c);
   }
   return { evidence, relevantCode: relevantCode(files, rest) };
 }
