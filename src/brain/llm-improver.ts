@@ -21,6 +21,7 @@ import {
 import { unsafeGitViolations } from "../policy/violation.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
+import { createRuleDescriber } from "./rule-docs.js";
 import { createSyntaxChecker } from "./syntax-check.js";
 
 /** An LLM approach for the campaign (src/campaign/runner.ts), plugged in by the CLI when an LLM is configured. */
@@ -245,6 +246,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         },
         // Through the gates' runner (jailed like them) with their environment (the venv's python on PATH).
         checkSyntax: createSyntaxChecker(gateCtx.run, { cwd: sandbox.path, env: gateCtx.env }),
+        describeRule: createRuleDescriber(gateCtx.run, { cwd: sandbox.path, env: gateCtx.env }),
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,
