@@ -58,6 +58,8 @@ export interface LlmImprover {
     goal?: string;
     cycle: number;
     signal: AbortSignal;
+    /** The campaign's gate cache: the model's full runs go into it, and the verdict after `finish` reuses them. */
+    cache?: GateCache;
   }): Promise<{
     summary: string;
     tokens: number;
@@ -562,6 +564,7 @@ export class CampaignRunner {
         goal: this.opts.goal,
         cycle,
         signal: ctx.signal ?? this.abort.signal,
+        cache,
       });
       summary = r.summary;
       tokens = r.tokens;
