@@ -122,4 +122,26 @@ describe("run_gates: targeted, environment failures apart, one full run per tree
     expect(counts.tests).toHaveLength(3); // targeted, full, the target alone
     expect(counts.cached).toHaveLength(4);
   }, 300_000);
+
+  it("an edit after the model's green full run: finish gates the new bytes; the campaign's verdict reuses that run", async () => {
+    const { root, master } = await setup();
+    const run = await runCampaign(root, [
+      fix,
+      call("run_gates", { scope: "full" }),
+      // After the green run, one more byte: that tree was never gated.
+      call("replace_in_file", { path: "calc.py", old_text: "return a * b", new_text: "return a * b  # mul" }),
+      call("finish", { summary: "add added" }),
+    ]);
+    const counts = gateRunsOf(run.out);
+    expect(run.code, run.out + run.err).toBe(0);
+    expect(readFileSync(path.join(master, "calc.py"), "utf8")).toContain("return a * b  # mul");
+    expect(toolResult(2)).toContain("gates (full): PASS");
+    // Two trees, two full runs (the model's, then the brain's after finish on the edited tree); the campaign's
+    // verdict on the frozen candidate is served from the second.
+    expect(counts.fullSuite).toHaveLength(2);
+    expect(counts.lint).toHaveLength(2);
+    const hashes = new Set(counts.cached.map((l) => l.split(" ").at(-1)));
+    expect(counts.cached).toHaveLength(2);
+    expect(hashes.size).toBe(1);
+  }, 300_000);
 });
