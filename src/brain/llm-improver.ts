@@ -285,6 +285,9 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
                 beforeRun: restore,
               },
             );
+            // What the last run's code wrote over the oracle is put back (and reported) now: the next run starts
+            // by removing gate outputs, and the campaign may reuse this run without running anything.
+            await restore();
           } catch (e) {
             // Planted by the candidate's code during a gate run, found by the walk before the next restore.
             if (!(e instanceof UnsafeGitTreeError)) throw e;
