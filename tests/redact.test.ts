@@ -36,6 +36,8 @@ describe("secretsInEnvironment", () => {
     const env = {
       API_TOKEN: "1",
       MY_KEY: "short",
+      OPENAI_API_KEY: "ollama",
+      LOCAL_API_KEY: "sk-no-key-required",
       GOOGLE_APPLICATION_CREDENTIALS: process.cwd(),
       GIT_AUTHOR_NAME: "Odibi Improve",
       XDG_SESSION_TYPE: "wayland",
@@ -67,6 +69,13 @@ describe("createRedactor", () => {
     expect(json).not.toContain('ab"cd\\ef12');
     expect(r.text(json)).toBe('{"out":"printed [REDACTED:QUOTED_TOKEN] here"}');
     expect(JSON.parse(r.text(json))).toEqual({ out: "printed [REDACTED:QUOTED_TOKEN] here" });
+  });
+
+  it("leaves placeholder keys of local servers alone (the provider's name is not a secret)", () => {
+    const local = createRedactor([{ name: "OPENAI_API_KEY", value: "ollama" }]);
+    expect(local.text("provider: ollama, base_url: http://localhost:11434")).toBe(
+      "provider: ollama, base_url: http://localhost:11434",
+    );
   });
 
   it("redacts every string of a JSON-like value and leaves other objects as they are", () => {

@@ -2,7 +2,7 @@ import { lstatSync, readdirSync, realpathSync, rmdirSync } from "node:fs";
 import path from "node:path";
 import type { Check, GateName, GateResult, GateRun, Task } from "../core/types.js";
 import type { SandboxInfo } from "../environment/environment.js";
-import { git } from "../environment/git.js";
+import { git, gitRaw } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
 import { findUnsafeGitPaths, type UnsafeGitPath, UnsafeGitTreeError } from "../environment/tree-safety.js";
 import type { GateCache } from "../gates/cache.js";
@@ -109,7 +109,15 @@ async function stillChanged(dir: string, base: string, files: string[]): Promise
       .split("\0")
       .filter(Boolean),
   );
-  return files.filter((f) => inBase.has(f) || lexists(path.join(dir, f)));
+  // A path git ignores that the model wrote stays listed even when the clean before a gate run removed it: the
+  // campaign rejects such a candidate (policy rule ignored-path), whatever became of the file.
+  const ignored = await gitRaw(dir, ["check-ignore", "-z", "--stdin"], {
+    input: `${files.join("\0")}\0`,
+  });
+  if (ignored.exitCode !== 0 && ignored.exitCode !== 1)
+    throw new Error(`git check-ignore failed in ${dir}: ${ignored.stderr.trim()}`);
+  const isIgnored = new Set(ignored.exitCode === 0 ? ignored.stdout.split("\0").filter(Boolean) : []);
+  return files.filter((f) => inBase.has(f) || isIgnored.has(f) || lexists(path.join(dir, f)));
 }
 
 function lexists(p: string): boolean {

@@ -19,6 +19,13 @@ export interface Secret {
 
 /** Values shorter than this are not treated as secrets: replacing "1" or "true" everywhere would destroy every text. */
 const MIN_SECRET_LENGTH = 6;
+/**
+ * Placeholder keys that local servers (Ollama, LM Studio, vLLM, llama.cpp) accept in place of a key: not secrets, and
+ * redacting "ollama" everywhere would rewrite the provider's name in config, reports and prompts.
+ */
+const PLACEHOLDER_KEY =
+  /^(ollama|lm-?studio|empty|none|null|dummy|placeholder|no-?key|not-?needed|sk-no-key-required)$/i;
+const isSecretValue = (v: string) => v.length >= MIN_SECRET_LENGTH && !PLACEHOLDER_KEY.test(v);
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/g;
 /**
  * Variable names that hold secrets: every provider's key variable (OPENAI_API_KEY, AZURE_OPENAI_API_KEY,
@@ -34,13 +41,13 @@ const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i;
 
 /**
  * The secrets of an environment: the value of every variable whose name looks secret or whose value is a URL with a
- * password. Values shorter than MIN_SECRET_LENGTH are skipped, and so are values that name an existing path (a
+ * password. Values shorter than MIN_SECRET_LENGTH and placeholder keys are skipped, and so are values that name an existing path (a
  * credentials file's path is not the secret, and redacting it would rewrite paths in config and reports).
  */
 export function secretsInEnvironment(env: NodeJS.ProcessEnv): Secret[] {
   const out: Secret[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (value === undefined || value.length < MIN_SECRET_LENGTH) continue;
+    if (value === undefined || !isSecretValue(value)) continue;
     const named = SECRET_NAME.test(name) && !NOT_SECRET_NAME.test(name);
     if (!named && !URL_WITH_PASSWORD.test(value)) continue;
     if (existsSync(value)) continue;
@@ -52,7 +59,7 @@ export function secretsInEnvironment(env: NodeJS.ProcessEnv): Secret[] {
 export function createRedactor(secrets: ReadonlyArray<Secret>): Redactor {
   const forms: Secret[] = [];
   for (const s of secrets) {
-    if (s.value.length < MIN_SECRET_LENGTH) continue;
+    if (!isSecretValue(s.value)) continue;
     forms.push(s);
     // Inside JSON text (status.json, JSON lines, request bodies) a value with quotes or backslashes is escaped.
     const escaped = JSON.stringify(s.value).slice(1, -1);

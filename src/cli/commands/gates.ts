@@ -3,6 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import { ExitCode } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
 import { mkdirGuarded } from "../../environment/fs-safe.js";
+import { git } from "../../environment/git.js";
 import { installedDependencies } from "../../environment/staged-install.js";
 import { describeIsolation, resolveIsolation } from "../../exec/jail.js";
 import { GateCache } from "../../gates/cache.js";
@@ -17,7 +18,7 @@ import { repositoryDependencies, withEnvironment } from "../context.js";
 
 /**
  * `odibi-improve gates [--master | --sandbox <id>]`: run the gates once and print the verdict table.
- * On Master: its checks (the baseline). On a sandbox: Master's baseline (cached when unchanged), then the
+ * On Master: its checks (the baseline), run in a throw-away clone of its HEAD. On a sandbox: Master's baseline (cached when unchanged), then the
  * candidate through the cascade (policy on its diff, tests touching its changes first), and the verdict. The commands
  * run in the same jail as a campaign's; a sandbox may hold a model's code, so `isolation: auto` without a working
  * jail refuses to check one, as an LLM campaign would.
@@ -66,8 +67,23 @@ export function gatesCommand(ctx: CommandContext) {
             ? `needs ${needs} where the gates run: not a code problem (campaigns leave it)`
             : undefined;
         };
-        out.line(`Master (${env.layout.master}):`);
-        const master = await checkGates(contextFor(env.layout.master, "master"), { cache, onRun: progress });
+        // Master's checks run in a throw-away clone of its HEAD, as a campaign's baseline does: Master's own folder
+        // is never written (no caches, no bytecode), and the result is keyed, like the campaign's, by HEAD's tree.
+        const head = await env.masterHead();
+        out.line(`Master (${env.layout.master} @ ${head.slice(0, 10)}):`);
+        const dirty = await env.masterDirty();
+        if (dirty.length > 0)
+          out.warn(
+            `Master has ${dirty.length} uncommitted change(s); they are not checked (campaigns judge HEAD): ${dirty.slice(0, 3).join("; ")}`,
+          );
+        const clone = await env.createSandbox(`gates-master-${process.pid}`);
+        let master: Awaited<ReturnType<typeof checkGates>>;
+        try {
+          const treeHash = (await git(clone.path, ["rev-parse", `${clone.baseCommit}^{tree}`])).trim();
+          master = await checkGates(contextFor(clone.path, "master"), { cache, treeHash, onRun: progress });
+        } finally {
+          await env.destroySandbox(clone);
+        }
         if (!opts.sandbox) {
           const failing = master.runs.some((r) => r.checks.some((c) => c.status === "fail"));
           out.result(renderGateTable(master, undefined, { noteOf }), {
