@@ -312,7 +312,7 @@ export async function runCorpusDefect(d: Defect, opts: CorpusRunOptions): Promis
   const env = {
     ODIBI_IMPROVE_ROOT: undefined,
     ODIBI_IMPROVE_VENV: opts.venv,
-    OPENAI_COMPATIBLE_API_KEY: "corpus",
+    OPENAI_COMPATIBLE_API_KEY: `sk-corpus-${process.pid}-${Date.now().toString(36)}`,
   };
   const cli = (args: string[]) =>
     runProcess(process.execPath, [opts.cli, ...args], { cwd: work, env, timeoutMs: 1_800_000 });
