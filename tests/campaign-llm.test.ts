@@ -261,6 +261,41 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     });
   });
 
+  it("lessons of similar past tasks from memory (other signatures) reach the first prompt; the task's own do not", async () => {
+    const { root } = await setup("  max_retries: 0\n");
+    // An earlier campaign's lesson on a similar task (another signature): what was tried and why it failed.
+    const earlier = {
+      campaignId: "earlier",
+      cycleId: "cycle_007",
+      task: {
+        kind: "failure",
+        target: "tests/test_calc.py::test_sub",
+        signature: "sig-similar-calc",
+        title: "tests: test_calc.py::test_sub failed in calc.py",
+      },
+      approach: { kind: "llm", name: "openai/x", summary: "swapped the operands of sub in calc.py" },
+      outcome: "rejected",
+      gate: "tests",
+      reason: "assert 1 == -1 after the swap",
+      files: ["calc.py"],
+      at: "2026-11-30T00:00:00.000Z",
+    };
+    writeFileSync(path.join(root, "memory", "lessons.jsonl"), `${JSON.stringify(earlier)}\n`);
+    const run = await runCampaign(root, plantedKey(), viewFix("return a - b", "return a + b", "add adds"), [
+      "--max-attempts",
+      "1",
+      "--max-cycles",
+      "1",
+    ]);
+    expect(run.out, run.err).toContain("campaign ended: MAX_CYCLES_REACHED");
+    expect(JSON.parse(readFileSync(path.join(root, "status.json"), "utf8")).improvements_promoted).toBe(1);
+    const first = requestText(server!.requests[0]!);
+    expect(first).toContain("Lessons from similar past tasks");
+    expect(first).toContain("swapped the operands of sub in calc.py");
+    expect(first).toContain("assert 1 == -1 after the swap");
+    expect(first).toContain("ended rejected by tests");
+  });
+
   it("a model that answers 500 after every retry: each cycle is recorded as an LLM error, the campaign ends cleanly", async () => {
     const { root, master, fp, sacred } = await setup("  max_retries: 1\n");
     const key = plantedKey();

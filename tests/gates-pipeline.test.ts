@@ -4,10 +4,11 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { type ConfigInput, ConfigSchema } from "../src/config/schema.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import { SacredGuard } from "../src/environment/sacred.js";
+import type { CommandRunner } from "../src/exec/run-process.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { GateCache } from "../src/gates/cache.js";
 import { makeGateContext } from "../src/gates/context.js";
-import type { CommandRunner, GateContext } from "../src/gates/gate.js";
+import type { GateContext } from "../src/gates/gate.js";
 import { checkGates, GatesStopped } from "../src/gates/pipeline.js";
 import { decideVerdict } from "../src/gates/verdict.js";
 import {

@@ -108,10 +108,16 @@ export const create = (file: string, content: string): ScriptedCall => ({
  */
 const PY_CALC: Record<string, string> = { ...CALC_FILES, ".gitignore": "*.log\n" };
 const DEBUG_PRINT = 'def summary(rows):\n    print(f"{rows=}")\n    return len(rows)\n';
+/** The debug print and the test that exercises it (discovery makes an item work only with such evidence). */
+const REPORT_FILES: Record<string, string> = {
+  "report.py": DEBUG_PRINT,
+  "tests/test_report.py":
+    "from report import summary\n\n\ndef test_summary():\n    assert summary([1, 2]) == 2\n",
+};
 const PY_CLEAN: Record<string, string> = {
   ...CALC_FILES,
   "calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
-  "report.py": DEBUG_PRINT,
+  ...REPORT_FILES,
 };
 /** The real fix of the discovered issue (the debug print). */
 export const PRINT_FIX = replace("report.py", '    print(f"{rows=}")\n', "");
@@ -145,7 +151,7 @@ export const NODE_FIX = replace(
 
 const FIXTURES: Record<FixtureName, Record<string, string>> = {
   calc: PY_CALC,
-  "calc-and-print": { ...PY_CALC, "report.py": DEBUG_PRINT },
+  "calc-and-print": { ...PY_CALC, ...REPORT_FILES },
   clean: PY_CLEAN,
   node: NODE_FILES,
 };

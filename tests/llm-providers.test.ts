@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { brainToolSet } from "../src/brain/tools.js";
 import { parseConfig } from "../src/config/load.js";
@@ -249,5 +251,22 @@ describe("pricing", () => {
       costOf({ inputTokens: 1_000_000, outputTokens: 1_000_000 }, { input: 0.15, output: 0.6 }),
     ).toBeCloseTo(0.75);
     expect(costOf({ inputTokens: 5, outputTokens: 5 }, undefined)).toBeUndefined();
+  });
+});
+
+describe("providers as specs", () => {
+  it("docs/llm.md's providers table is the one the specs render; config and CLI offer exactly the specs' names", async () => {
+    const { providersTable, LLM_PROVIDERS, PROVIDER_SPECS, inferProvider } = await import(
+      "../src/llm/providers/index.js"
+    );
+    const docs = readFileSync(path.join(import.meta.dirname, "..", "docs", "llm.md"), "utf8");
+    expect(docs).toContain(providersTable());
+    const { LlmSection } = await import("../src/config/schema.js");
+    expect(LlmSection.shape.provider.unwrap().options).toEqual(LLM_PROVIDERS);
+    expect(LLM_PROVIDERS).toEqual(PROVIDER_SPECS.map((s) => s.name));
+    expect(inferProvider("qwen", "http://localhost:11434/v1")).toBe("ollama");
+    expect(inferProvider("x", "http://localhost:8000/v1")).toBe("openai-compatible");
+    expect(inferProvider("claude-sonnet-4", undefined)).toBe("anthropic");
+    expect(inferProvider("gpt-4o", undefined)).toBe("openai");
   });
 });

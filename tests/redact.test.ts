@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createLlmClient } from "../src/llm/client.js";
-import { DEFAULT_KEY_ENV } from "../src/llm/provider-factory.js";
+import { DEFAULT_KEY_ENV } from "../src/llm/providers/index.js";
 import {
   createRedactor,
   processRedactor,

@@ -93,6 +93,9 @@ describe("StoryParser on real odibi stories", () => {
     expect(node.status).toBe("failed");
     expect(node.errorType).toBeTruthy();
     expect(node.errorMessage).toContain("no_such_customers.csv");
+    // odibi 3.15 leaves the node's own traceback fields null and keeps it in the retry history.
+    expect(node.traceback).toMatch(/^Traceback \(most recent call last\):/);
+    expect(node.traceback).toMatch(/File "[^"]+", line \d+, in /);
     const failures = parser.getFailures(failedStory);
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({

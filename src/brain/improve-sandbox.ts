@@ -6,6 +6,7 @@ import { LlmError } from "../llm/errors.js";
 import type { LlmRunLimits } from "../llm/options.js";
 import type { LlmErrorKind } from "../llm/types.js";
 import type { Budget, BudgetExhaustion } from "./budget.js";
+import { goldenEvidence } from "./golden-evidence.js";
 import {
   buildUserPrompt,
   failingChecks,
@@ -83,6 +84,8 @@ export interface ImproveSandboxOptions {
   task?: Task;
   /** What memory says was tried and failed for this signature (one approach per string). */
   avoid?: string[];
+  /** Lessons of similar past tasks from memory (what was tried, how it ended), one per string. */
+  similar?: string[];
   goal?: string;
   /** Runs the gates on the sandbox (targeted: only `only`; full: what promotion uses). */
   runGates: RunGates;
@@ -93,6 +96,8 @@ export interface ImproveSandboxOptions {
     Partial<Pick<LlmRunLimits, "maxAttemptTokens">>;
   /** `<root>/trajectories/<cycle>`: one `<attempt>.jsonl` per attempt. */
   trajectoryDir: string;
+  /** `<root>/golden`: a failing golden node's YAML is read there for the prompt (the sandbox does not hold it). */
+  goldenDir?: string;
   /** Checks a file the model edited; the verdict goes into the edit's result. Absent: edits are not checked. */
   checkSyntax?: SyntaxChecker;
   /** Whether a full gate result is good enough (the campaign's baseline/ratchet verdict). Default: nothing fails. */
@@ -196,7 +201,9 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
       task: o.task,
       gateResult: o.gateFailures,
       relevantCode: relevantCode(files, failingChecks(o.gateFailures)),
+      goldenEvidence: o.goldenDir ? goldenEvidence(files, o.goldenDir, failingChecks(o.gateFailures)) : [],
       avoid: o.avoid ?? [],
+      similar: o.similar ?? [],
       goal: o.goal,
       previous,
     });

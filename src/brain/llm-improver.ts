@@ -1,16 +1,11 @@
 import { lstatSync } from "node:fs";
 import path from "node:path";
-import type { LlmImprover } from "../campaign/runner.js";
 import type { GateName, GateResult, GateRun, Task } from "../core/types.js";
 import type { SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
-import {
-  findUnsafeGitPaths,
-  type UnsafeGitPath,
-  UnsafeGitTreeError,
-  unsafeGitViolations,
-} from "../environment/tree-safety.js";
+import { findUnsafeGitPaths, type UnsafeGitPath, UnsafeGitTreeError } from "../environment/tree-safety.js";
+import type { GateContext } from "../gates/gate.js";
 import { checkGates } from "../gates/pipeline.js";
 import { CASCADE_ORDER } from "../gates/registry.js";
 import { decideVerdict } from "../gates/verdict.js";
@@ -23,9 +18,42 @@ import {
   restoreOracle,
   violationToCheck,
 } from "../policy/index.js";
+import { unsafeGitViolations } from "../policy/violation.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
 import { createSyntaxChecker } from "./syntax-check.js";
+
+/** An LLM approach for the campaign (src/campaign/runner.ts), plugged in by the CLI when an LLM is configured. */
+export interface LlmImprover {
+  name: string;
+  /** The campaign's LLM budget: its limits are a stop condition; a resumed campaign carries its spending into it. */
+  budget: Budget;
+  improve(args: {
+    sandbox: SandboxInfo;
+    task: Task;
+    baseline: GateResult;
+    ctx: GateContext;
+    avoid: string[];
+    /** Lessons of similar past tasks (other signatures): what was tried and how it ended, one per string. */
+    similar?: string[];
+    goal?: string;
+    cycle: number;
+    signal: AbortSignal;
+  }): Promise<{
+    summary: string;
+    tokens: number;
+    costUsd?: number;
+    trajectories: string[];
+    /** The files the model wrote (only these become the candidate; gate outputs are not). */
+    filesChanged?: string[];
+    /** Nothing kept because the model could not be used (auth, 5xx after the retries …): the lesson is an error. */
+    error?: string;
+    /** Nothing kept because the gates rejected what the attempts changed: the lesson is a rejection by `gate`. */
+    rejected?: { gate?: string; reason: string };
+    /** Oracle paths put back to Master's before the model's own gate runs (it changed them, or its code wrote them). */
+    oracleRestored?: string[];
+  }>;
+}
 
 export interface CreateLlmImproverOptions {
   client: LlmClient;
@@ -153,7 +181,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
   return {
     name: `${o.client.settings.provider}/${o.client.settings.model}`,
     budget: o.budget,
-    async improve({ sandbox, task, baseline, ctx, avoid, goal, cycle, signal }) {
+    async improve({ sandbox, task, baseline, ctx, avoid, similar, goal, cycle, signal }) {
       const mode = ctx.config.gates.mode;
       const target = task.kind === "failure" ? task : undefined;
       // Gates run code the model wrote: they must not see the API key (undefined unsets it in the child).
@@ -172,7 +200,9 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         gateFailures: focusOnTask(baseline, task),
         task,
         avoid,
+        similar,
         goal,
+        goldenDir: ctx.goldenDir,
         runGates: async ({ scope, signal: s }) => {
           // No git command on a tree holding what git must not see (the candidate's code, run by earlier gates,
           // may have planted it): the candidate fails the policy (rule unsafe-git-path), nothing else runs.

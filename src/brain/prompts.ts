@@ -82,8 +82,12 @@ export interface UserPromptInput {
   gateResult: GateResult;
   /** Excerpts of the code the failures point at, already numbered. */
   relevantCode: string[];
+  /** For failing golden nodes: the node's error and frames, its YAML, the pattern's source (golden-evidence.ts). */
+  goldenEvidence?: string[];
   /** What memory says was tried and failed for this signature. */
   avoid: string[];
+  /** Lessons of similar past tasks from memory. */
+  similar?: string[];
   goal?: string;
   previous: PreviousAttempt[];
 }
@@ -97,10 +101,16 @@ export function buildUserPrompt(p: UserPromptInput): string {
     );
   }
   parts.push(`Failing gate checks:\n${describeFailures(p.gateResult)}`);
+  if (p.goldenEvidence?.length) parts.push(...p.goldenEvidence);
   if (p.relevantCode.length) parts.push(`Relevant code:\n\n${p.relevantCode.join("\n\n")}`);
   if (p.avoid.length) {
     parts.push(
       `Approaches already tried for this failure that did NOT work (do not repeat them):\n${p.avoid.map((a) => `- ${a}`).join("\n")}`,
+    );
+  }
+  if (p.similar?.length) {
+    parts.push(
+      `Lessons from similar past tasks (what was tried and how it ended):\n${p.similar.map((a) => `- ${a}`).join("\n")}`,
     );
   }
   for (const a of p.previous) {

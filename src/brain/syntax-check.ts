@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { CommandRunner } from "../gates/gate.js";
+import type { CommandRunner } from "../exec/run-process.js";
 import type { SandboxFiles } from "./sandbox-files.js";
 
 /**

@@ -1,15 +1,34 @@
-import { lstatSync, readdirSync, readFileSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { DiscoveryError } from "../core/errors.js";
+import { readRegularFile } from "../exec/read-regular-file.js";
+import { runProcess } from "../exec/run-process.js";
 import { failureSignature } from "../memory/signature.js";
+import type { NotWorkGroup } from "../status/types.js";
+import { CLASSIFY_SCRIPT } from "./discover-classify.js";
 
 /**
  * Issues discovered in the code (find-work's second source, roadmap E4.8): `raise NotImplementedError` outside
- * abstract methods, leftover debugging (breakpoint, pdb, prints that say "debug" or use `{x=}`), and
- * TODO/FIXME/HACK/XXX: markers. A line scanner, not a parser: it tracks triple-quoted strings so docstrings do
- * not count, and separates comments from code. Pure over file contents; `discoverIssues` adds a small walker.
+ * leftover debugging (breakpoint, pdb, prints that say "debug" or use `{x=}`), and TODO/FIXME/HACK/XXX: markers.
+ * Finding them is a line scanner, not a parser: it tracks triple-quoted strings so docstrings do not count, and
+ * separates comments from code; pure over file contents. `discoverIssues` walks a tree and then asks Python's `ast`
+ * which items are work (discover-classify.ts): abstract methods, base-class defaults, deliberate "unsupported"
+ * guards, test helpers and items no test exercises are kept with the reason they are not work.
  */
 
 export type DiscoveredKind = "debug_print" | "not_implemented" | "todo";
+
+/** Why a discovered item is not work (discover-classify.ts decides). */
+export type NotWorkReason = "abstract" | "base_default" | "unsupported" | "test_helper" | "no_evidence";
+
+/** The reasons as the reports name them, in the order they are checked. */
+export const NOT_WORK_REASONS: Record<NotWorkReason, string> = {
+  test_helper: "test helper (the tests' own code)",
+  abstract: "abstract method (an ABC or Protocol body)",
+  base_default: "base-class default that subclasses override",
+  unsupported: "deliberate guard: its message names an unsupported mode, engine, platform, format or feature",
+  no_evidence: "no check can prove a change (no test exercises it)",
+};
 
 export interface DiscoveredIssue {
   kind: DiscoveredKind;
@@ -25,12 +44,18 @@ export interface DiscoveredIssue {
   title: string;
   /** Stable across line moves: kind, file, function and the normalised line. */
   signature: string;
+  /** Set by `discoverIssues` when the item is not work: the reason and what showed it. */
+  notWork?: { reason: NotWorkReason; why: string };
+  /** Set by `discoverIssues` for work: the test files that exercise the item (what can prove a change). */
+  evidence?: string[];
 }
 
 /** Cheapest and safest first: removing debugging, then completing code, then open-ended markers. */
 const KIND_RANK: Record<DiscoveredKind, number> = { debug_print: 0, not_implemented: 1, todo: 2 };
 
 const CONTEXT_LINES = 2;
+/** Items listed per not-work group in a report (all are counted). */
+const MAX_GROUP_ITEMS = 50;
 const MAX_LINE_CHARS = 300;
 
 interface ScannedLine {
@@ -84,8 +109,8 @@ function scanLines(lines: string[]): ScannedLine[] {
 const indentOf = (s: string) => s.length - s.trimStart().length;
 const DEF = /^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)/;
 
-/** The nearest enclosing def above line `i`, and whether it is decorated as abstract. */
-function enclosingDef(lines: string[], i: number): { name: string; abstract: boolean } | null {
+/** The name of the nearest enclosing def above line `i`. */
+function enclosingDef(lines: string[], i: number): string | null {
   const indent = indentOf(lines[i]!);
   for (let j = i - 1; j >= 0; j--) {
     const l = lines[j]!;
@@ -95,11 +120,7 @@ function enclosingDef(lines: string[], i: number): { name: string; abstract: boo
       if (/^\s*class\s/.test(l)) return null;
       continue;
     }
-    let abstract = false;
-    for (let k = j - 1; k >= 0 && /^\s*@/.test(lines[k]!); k--) {
-      if (/abstractmethod|overload/.test(lines[k]!)) abstract = true;
-    }
-    return { name: m[1]!, abstract };
+    return m[1]!;
   }
   return null;
 }
@@ -146,18 +167,18 @@ export function discoverInPython(file: string, content: string): DiscoveredIssue
       .slice(from, i + CONTEXT_LINES + 1)
       .map((l, k) => `${from + k + 1}: ${l.slice(0, MAX_LINE_CHARS)}`)
       .join("\n");
-    const where = `${rel}:${i + 1}${fn ? ` in ${fn.name}()` : ""}`;
+    const where = `${rel}:${i + 1}${fn ? ` in ${fn}()` : ""}`;
     found.push({
       kind,
       file: rel,
       line: i + 1,
       text,
       context,
-      ...(fn ? { function: fn.name } : {}),
+      ...(fn ? { function: fn } : {}),
       title: `${what} at ${where}`,
       signature: failureSignature({
         gate: "discover",
-        checkId: `${kind}:${rel}:${fn?.name ?? ""}`,
+        checkId: `${kind}:${rel}:${fn ?? ""}`,
         errorType: kind,
         message: text,
       }),
@@ -166,13 +187,7 @@ export function discoverInPython(file: string, content: string): DiscoveredIssue
 
   scanned.forEach((s, i) => {
     if (s.inString && s.code.trim() === "") return;
-    if (NOT_IMPLEMENTED.test(s.code)) {
-      const fn = enclosingDef(lines, i);
-      // Abstract methods and base-class hooks are meant to raise it.
-      const around = lines.slice(i, i + 3).join(" ");
-      if (!fn?.abstract && !/subclass|must (?:be )?implement/i.test(around))
-        add("not_implemented", i, "NotImplementedError");
-    }
+    if (NOT_IMPLEMENTED.test(s.code)) add("not_implemented", i, "NotImplementedError");
     if (DEBUGGER.test(s.code)) add("debug_print", i, "leftover debugger call");
     else if (!testFile && PRINT.test(s.code)) {
       const prevComment = i > 0 ? scanned[i - 1]!.comment : "";
@@ -192,10 +207,13 @@ export function discoverInPython(file: string, content: string): DiscoveredIssue
 }
 
 export interface DiscoverOptions {
+  /** The Python that classifies the items (the venv's): its `ast` module parses the tree. */
+  python: string;
   /** Files larger than this are skipped (generated code, vendored data). Default 1 MB. */
   maxFileBytes?: number;
   /** Extra folder names to skip, in addition to VCS, virtualenv, cache and build folders. */
   skipDirs?: string[];
+  signal?: AbortSignal;
 }
 
 const SKIP_DIRS = new Set([
@@ -209,11 +227,23 @@ const SKIP_DIRS = new Set([
   "htmlcov",
 ]);
 
-/** Walks a repository's Python files (hidden folders, virtualenvs, caches and builds skipped; symlinks not followed). */
-export function discoverIssues(repoDir: string, opts: DiscoverOptions = {}): DiscoveredIssue[] {
+const CLASSIFY_TIMEOUT_MS = 120_000;
+
+interface Classified {
+  reason?: NotWorkReason;
+  why?: string;
+  evidence?: string[];
+}
+
+/**
+ * The issues in a repository's Python files (hidden folders, virtualenvs, caches and builds skipped), each either
+ * work with its evidence or not work with the reason. Files are read as data: no link is followed, and a FIFO,
+ * device or oversized file is skipped. One Python process classifies every item (discover-classify.ts).
+ */
+export async function discoverIssues(repoDir: string, opts: DiscoverOptions): Promise<DiscoveredIssue[]> {
   const maxBytes = opts.maxFileBytes ?? 1_000_000;
   const skip = new Set([...SKIP_DIRS, ...(opts.skipDirs ?? [])]);
-  const found: DiscoveredIssue[] = [];
+  const files: { path: string; text: string; test: boolean }[] = [];
   const walk = (abs: string, rel: string) => {
     for (const name of readdirSync(abs).sort()) {
       const childAbs = path.join(abs, name);
@@ -221,13 +251,57 @@ export function discoverIssues(repoDir: string, opts: DiscoverOptions = {}): Dis
       const st = lstatSync(childAbs);
       if (st.isDirectory()) {
         if (!name.startsWith(".") && !skip.has(name) && !name.endsWith(".egg-info")) walk(childAbs, childRel);
-      } else if (st.isFile() && name.endsWith(".py") && st.size <= maxBytes) {
-        found.push(...discoverInPython(childRel, readFileSync(childAbs, "utf8")));
+      } else if (st.isFile() && name.endsWith(".py")) {
+        const read = readRegularFile(childAbs, maxBytes);
+        if (read.kind === "text") files.push({ path: childRel, text: read.text, test: isTestFile(childRel) });
       }
     }
   };
   walk(repoDir, "");
-  return sortDiscovered(found);
+  const found = files.flatMap((f) => discoverInPython(f.path, f.text));
+  if (found.length === 0) return [];
+  const items = found.map((d) => ({ file: d.file, line: d.line, kind: d.kind }));
+  const r = await runProcess(opts.python, ["-I", "-B", "-c", CLASSIFY_SCRIPT], {
+    cwd: repoDir,
+    input: JSON.stringify({ files, items }),
+    timeoutMs: CLASSIFY_TIMEOUT_MS,
+    maxOutputBytes: 64 * 1024 * 1024,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  let results: Classified[] | undefined;
+  try {
+    results = r.exitCode === 0 ? (JSON.parse(r.stdout) as { results: Classified[] }).results : undefined;
+  } catch {
+    results = undefined;
+  }
+  if (!results || results.length !== found.length) {
+    const said =
+      r.spawnError ??
+      (r.timedOut ? "it did not finish in time" : r.stderr.trim().split("\n").slice(-3).join(" | "));
+    throw new DiscoveryError(`classifying the discovered issues with ${opts.python} failed: ${said}`);
+  }
+  return sortDiscovered(
+    found.map((d, i) => {
+      const c = results[i]!;
+      if (c.reason) return { ...d, notWork: { reason: c.reason, why: c.why ?? "" } };
+      return { ...d, evidence: c.evidence ?? [] };
+    }),
+  );
+}
+
+/** Discovered items that are not work, grouped by reason (in NOT_WORK_REASONS' order) for the reports. */
+export function notWorkGroups(issues: readonly DiscoveredIssue[]): NotWorkGroup[] {
+  const groups: NotWorkGroup[] = [];
+  for (const reason of Object.keys(NOT_WORK_REASONS) as NotWorkReason[]) {
+    const items = issues.filter((d) => d.notWork?.reason === reason);
+    if (items.length)
+      groups.push({
+        reason: NOT_WORK_REASONS[reason],
+        count: items.length,
+        items: items.slice(0, MAX_GROUP_ITEMS).map((d) => ({ title: d.title, why: d.notWork!.why })),
+      });
+  }
+  return groups;
 }
 
 export function sortDiscovered(issues: DiscoveredIssue[]): DiscoveredIssue[] {

@@ -5,7 +5,7 @@ import type { DiscoveredIssue } from "./discover.js";
 
 /**
  * What the next cycle works on (DESIGN.md §3): (1) a failing check of the gates or golden projects, (2) an issue
- * discovered in the code, (3) a coverage gap — skipping every signature memory says to avoid. Pure.
+ * discovered in the code that is work (not marked `notWork` by discovery), (3) a coverage gap — skipping every signature memory says to avoid. Pure.
  */
 
 /** A transformer or pattern without a harness config (the harness module provides these). */
@@ -60,9 +60,26 @@ export function checkSignature(c: Pick<Check, "gate" | "id" | "errorType" | "mes
   return failureSignature({ gate: c.gate, checkId: c.id, errorType: c.errorType, message: c.message });
 }
 
+/** `golden:<project>/<pipeline>/<node>` → its project; undefined for other ids (project, pipeline, `#inputs`). */
+function goldenNodeProject(c: Check): string | undefined {
+  if (c.gate !== "golden") return undefined;
+  const parts = c.id.replace(/^golden:/, "").split("/");
+  return parts.length === 3 ? parts[0] : undefined;
+}
+
+/**
+ * A golden project's run (`golden:<project>`) or pipeline (`golden:<project>/<pipeline>`) failing because one of its
+ * nodes failed: the node's check carries odibi's error, so it is the task and these are not.
+ */
+function explainedByGoldenNode(c: Check, failingNodeProjects: Set<string>): boolean {
+  if (c.gate !== "golden" || goldenNodeProject(c) !== undefined || c.id.includes("#")) return false;
+  return failingNodeProjects.has(c.id.replace(/^golden:/, "").split("/")[0]!);
+}
+
 /**
  * Failing checks as tasks, in the gate result's order (the cascade's order). Flaky and skipped checks are not work,
- * nor failures that need a dependency installed (`missingDependency`), nor lint findings in oracle paths (`inOracle`).
+ * nor failures that need a dependency installed (`missingDependency`), nor lint findings in oracle paths (`inOracle`),
+ * nor a golden project's or pipeline's failure when one of its nodes fails (the node is the task).
  */
 export function failureTasks(
   result: GateResult | null,
@@ -71,9 +88,15 @@ export function failureTasks(
 ): Task[] {
   if (!result) return [];
   const tasks: Task[] = [];
+  const failingNodeProjects = new Set(
+    result.runs.flatMap((r) =>
+      r.checks.filter((c) => c.status === "fail").flatMap((c) => goldenNodeProject(c) ?? []),
+    ),
+  );
   for (const run of result.runs) {
     for (const c of run.checks) {
       if (c.status !== "fail" || missingDependency?.(c)) continue;
+      if (explainedByGoldenNode(c, failingNodeProjects)) continue;
       if (c.gate === "lint" && c.file !== undefined && inOracle?.(c.file)) continue;
       const msg = firstLine(c.message);
       const detail = [c.message, c.detail].filter(Boolean).join("\n").slice(0, MAX_DETAIL);
@@ -94,6 +117,7 @@ export function failureTasks(
 }
 
 export function discoveredTask(d: DiscoveredIssue): Task {
+  const exercised = d.evidence?.length ? `\n\nExercised by: ${d.evidence.join(", ")}` : "";
   return {
     kind: "discovered",
     target: `${d.file}:${d.line}`,
@@ -101,7 +125,7 @@ export function discoveredTask(d: DiscoveredIssue): Task {
     signature: d.signature,
     file: d.file,
     line: d.line,
-    detail: d.context,
+    detail: `${d.context}${exercised}`,
   };
 }
 
@@ -139,7 +163,10 @@ export function listWork(
   };
   return [
     ...focusFirst(failureTasks(gateResult, opts.missingDependency, opts.inOracle), opts.focus),
-    ...focusFirst(discovered.filter((d) => !opts.inOracle?.(d.file)).map(discoveredTask), opts.focus),
+    ...focusFirst(
+      discovered.filter((d) => !d.notWork && !opts.inOracle?.(d.file)).map(discoveredTask),
+      opts.focus,
+    ),
     ...focusFirst(coverageGaps.map(coverageGapTask), opts.focus),
   ].filter(keep);
 }

@@ -9,7 +9,7 @@ import { failureCount, flakyChecks, parseShortStat, passCount, regressions } fro
 import { writeReport } from "../status/report-files.js";
 import { campaignReportName, renderCampaignReport } from "../status/reports.js";
 import { readStatus } from "../status/status-tracker.js";
-import type { CycleEntry, PromotionEntry } from "../status/types.js";
+import type { CycleEntry, NotWorkGroup, PromotionEntry } from "../status/types.js";
 import { environmentFailures } from "./find-work.js";
 import { missingDependencyJudge } from "./missing-dependency.js";
 
@@ -27,6 +27,8 @@ export interface CampaignRecord {
   flaky: { gate: string; id: string; occurrences: number }[];
   cycles: CycleEntry[];
   promotions: PromotionEntry[];
+  /** The latest discovery's items that are not work, by reason. */
+  notWork?: NotWorkGroup[];
 }
 
 export class CampaignStore {
@@ -79,6 +81,11 @@ export class CampaignStore {
       if (e) e.occurrences += f.occurrences;
       else r.flaky.push(f);
     }
+    this.save(r);
+  }
+
+  noteNotWork(r: CampaignRecord, groups: NotWorkGroup[]): void {
+    r.notWork = groups;
     this.save(r);
   }
 
@@ -138,6 +145,7 @@ export class CampaignStore {
       })),
       flakyChecks: r.flaky,
       environmentFailures: missing ? environmentFailures(last ?? null, missing) : [],
+      ...(r.notWork?.length ? { notWork: r.notWork } : {}),
       warnings: sameCampaign?.isolation_warning ? [sameCampaign.isolation_warning] : [],
       ...(sameCampaign?.llm && sameCampaign.llm.tokens > 0
         ? { llm: { tokens: sameCampaign.llm.tokens, costUsd: sameCampaign.llm.cost_usd } }

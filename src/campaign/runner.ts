@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import type { Budget } from "../brain/budget.js";
 import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
+import type { LlmImprover } from "../brain/llm-improver.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
 import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
@@ -11,7 +11,7 @@ import { WriterLock } from "../environment/lock.js";
 import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import { type Fingerprint, takeFingerprint, watchSacred } from "../environment/sacred.js";
 import { installedDependencies } from "../environment/staged-install.js";
-import { assertSafeGitTree, UnsafeGitTreeError, unsafeGitViolations } from "../environment/tree-safety.js";
+import { assertSafeGitTree, UnsafeGitTreeError } from "../environment/tree-safety.js";
 import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
@@ -27,7 +27,8 @@ import {
   restoreOracle,
   violationToCheck,
 } from "../policy/index.js";
-import { defaultVenvDir } from "../pyenv/python-env.js";
+import { unsafeGitViolations } from "../policy/violation.js";
+import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
@@ -36,43 +37,14 @@ import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { decide, type VerdictFacts } from "./decide.js";
-import { discoverIssues } from "./discover.js";
+import { discoverIssues, notWorkGroups } from "./discover.js";
 import { environmentFailures, listWork } from "./find-work.js";
 import { Journal, type JournalEntry } from "./journal.js";
 import { missingDependencyJudge } from "./missing-dependency.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
+import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
 import { assertToolsStart } from "./tool-check.js";
-
-/** An LLM approach, plugged in by the CLI when an LLM is configured (src/brain). */
-export interface LlmImprover {
-  name: string;
-  /** The campaign's LLM budget: its limits are a stop condition; a resumed campaign carries its spending into it. */
-  budget: Budget;
-  improve(args: {
-    sandbox: SandboxInfo;
-    task: Task;
-    baseline: GateResult;
-    ctx: GateContext;
-    avoid: string[];
-    goal?: string;
-    cycle: number;
-    signal: AbortSignal;
-  }): Promise<{
-    summary: string;
-    tokens: number;
-    costUsd?: number;
-    trajectories: string[];
-    /** The files the model wrote (only these become the candidate; gate outputs are not). */
-    filesChanged?: string[];
-    /** Nothing kept because the model could not be used (auth, 5xx after the retries …): the lesson is an error. */
-    error?: string;
-    /** Nothing kept because the gates rejected what the attempts changed: the lesson is a rejection by `gate`. */
-    rejected?: { gate?: string; reason: string };
-    /** Oracle paths put back to Master's before the model's own gate runs (it changed them, or its code wrote them). */
-    oracleRestored?: string[];
-  }>;
-}
 
 export interface CampaignOptions {
   maxCycles?: number;
@@ -418,7 +390,15 @@ export class CampaignRunner {
       });
 
       const ctx0 = ctxFor("probe");
-      const discovered = python ? discoverIssues(sandbox.path) : [];
+      // Discovery reads Master's tree (blessed code), not the sandbox the gates just ran in.
+      const discovered = python
+        ? await discoverIssues(env.layout.master, { python: venvBin(this.venv, "python"), signal })
+        : [];
+      const notWork = notWorkGroups(discovered);
+      if (notWork.length) {
+        report.notWork = notWork;
+        this.store.noteNotWork(this.record, notWork);
+      }
       const oracle = oracleGlobs(env.config.profile);
       const workOpts = {
         focus: this.opts.focus ?? [],
@@ -559,6 +539,7 @@ export class CampaignRunner {
         baseline,
         ctx,
         avoid,
+        similar: similarLessons(this.memory, task),
         goal: this.opts.goal,
         cycle,
         signal: ctx.signal ?? this.abort.signal,

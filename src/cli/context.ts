@@ -12,6 +12,14 @@ import type { DepsOutcome } from "../environment/staged-install.js";
 import { defaultVenvDir, ensurePythonEnv } from "../pyenv/python-env.js";
 import type { Output } from "./output.js";
 
+/** What every command gets from the program: global options, output, errors. */
+export interface CommandContext {
+  root(): string | undefined;
+  json(): boolean;
+  output(): Output;
+  usage(message: string, hint?: string): UsageError;
+}
+
 export function resolveRoot(root: string | undefined): string {
   const r = root ?? process.env.ODIBI_IMPROVE_ROOT;
   if (!r)

@@ -11,15 +11,8 @@ import { schemaCommand } from "./commands/schema.js";
 import { setupCommand } from "./commands/setup.js";
 import { rollbackCommand, snapshotCommand, snapshotsCommand } from "./commands/snapshots.js";
 import { statusCommand } from "./commands/status.js";
-import { makeOutput, type Output, reportError } from "./output.js";
-
-/** What every command gets from the program: global options, output, errors. */
-export interface CommandContext {
-  root(): string | undefined;
-  json(): boolean;
-  output(): Output;
-  usage(message: string, hint?: string): UsageError;
-}
+import type { CommandContext } from "./context.js";
+import { makeOutput, reportError } from "./output.js";
 
 export function buildProgram() {
   const program = new Command("odibi-improve")

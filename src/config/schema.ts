@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PROFILES } from "../core/types.js";
+import { LLM_PROVIDERS } from "../llm/providers/index.js";
 
 /**
  * The environment's configuration (`<root>/config.yaml`), roadmap E0.2 plus `profile` and the sections later
@@ -129,7 +130,7 @@ export const SnapshotsSection = z
 export const LlmSection = z
   .strictObject({
     provider: z
-      .enum(["openai", "azure", "anthropic", "ollama", "openai-compatible"])
+      .enum(LLM_PROVIDERS)
       .optional()
       .describe("Which provider. Unset: no LLM (deterministic fixers only)."),
     model: z

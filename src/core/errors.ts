@@ -104,3 +104,12 @@ export class GateTimeout extends OdibiImproveError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Discovery could not tell which discovered issues are work (the venv's Python did not run or answer). */
+export class DiscoveryError extends OdibiImproveError {
+  constructor(message: string) {
+    super(message, {
+      hint: "check that the venv's python runs (`odibi-improve doctor`); the discovery script needs Python 3.8+",
+    });
+  }
+}

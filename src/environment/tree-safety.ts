@@ -1,7 +1,6 @@
 import { chmodSync, type Dirent, lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { OdibiImproveError } from "../core/errors.js";
-import type { PolicyViolation } from "../policy/types.js";
 import { gitRaw } from "./git.js";
 
 /** A path in a candidate tree that could make git run a program or read another repository's configuration. */
@@ -139,15 +138,4 @@ export async function removeUnsafeGitPaths(root: string, base?: string): Promise
     rmSync(abs, { recursive: true, force: true });
   }
   return unsafe;
-}
-
-/** The policy gate's form of a rejection: one `unsafe-git-path` violation per path. */
-export function unsafeGitViolations(paths: UnsafeGitPath[]): PolicyViolation[] {
-  return paths.map((p) => ({
-    rule: "unsafe-git-path" as const,
-    file: p.path,
-    line: 0,
-    message: `${p.reason}; no git command runs on a tree holding it`,
-    lines: [],
-  }));
 }

@@ -3,8 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { MissingTool, SacredViolation } from "../core/errors.js";
-import type { CommandRunner } from "../gates/gate.js";
-import { type RunOptions, type RunResult, runProcess } from "./run-process.js";
+import { type CommandRunner, type RunOptions, type RunResult, runProcess } from "./run-process.js";
 
 /**
  * The jail: every command that executes candidate code (gate commands, fixers, the LLM's "run" tool) goes through a

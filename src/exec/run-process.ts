@@ -44,6 +44,12 @@ export interface RunResult {
   durationMs: number;
 }
 
+/**
+ * How a gate (or the brain's syntax check) starts a process. The default is `runProcess`; the jail (./jail.ts) supplies one that wraps the
+ * command in bubblewrap. Gates never call execa/child_process directly.
+ */
+export type CommandRunner = (file: string, args: readonly string[], opts: RunOptions) => Promise<RunResult>;
+
 export const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 /** How long the output pipes may stay open after the command ended (held by a process that escaped its group). */
 const DRAIN_MS = 2000;

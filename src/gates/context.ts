@@ -3,13 +3,13 @@ import type { Config } from "../config/schema.js";
 import type { Layout } from "../environment/layout.js";
 import { pythonGatePath } from "../environment/python-deps.js";
 import { createJailedRunner, type IsolationMode, isolationFingerprint } from "../exec/jail.js";
-import { runProcess } from "../exec/run-process.js";
+import { type CommandRunner, runProcess } from "../exec/run-process.js";
 import { toolchainMounts } from "../exec/toolchains.js";
 import { processSecretNames } from "../llm/redact.js";
 import { resolveCommands } from "../profiles/profiles.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { buildGateEnv } from "./env.js";
-import type { CommandRunner, GateContext } from "./gate.js";
+import type { GateContext } from "./gate.js";
 import { odibiGateContext } from "./odibi/context.js";
 
 export interface GateContextInput {

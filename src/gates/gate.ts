@@ -1,13 +1,7 @@
 import type { Config } from "../config/schema.js";
 import type { GateName, GateRun } from "../core/types.js";
-import type { RunOptions, RunResult } from "../exec/run-process.js";
+import type { CommandRunner } from "../exec/run-process.js";
 import type { ProfileCommands } from "../profiles/profiles.js";
-
-/**
- * How a gate starts a process. The default is `runProcess`; the jail (src/exec/jail) supplies one that wraps the
- * command in bubblewrap. Gates never call execa/child_process directly.
- */
-export type CommandRunner = (file: string, args: readonly string[], opts: RunOptions) => Promise<RunResult>;
 
 export interface GateContext {
   /** The tree under test (a sandbox or Master). */

@@ -1,6 +1,7 @@
 import { APICallError, LoadAPIKeyError, NoSuchModelError } from "ai";
 import { errorMessage } from "../core/errors.js";
 import { LlmError } from "./errors.js";
+import { providerSpec } from "./providers/index.js";
 import type { LlmProviderName } from "./types.js";
 
 export interface ErrorContext {
@@ -54,7 +55,7 @@ export function classifyLlmError(err: unknown, ctx: ErrorContext): LlmError {
     if (status === 401 || status === 403) {
       return new LlmError("auth", `${where} rejected the API key (HTTP ${status}: ${says})`, {
         status,
-        hint: `Check that ${ctx.keyEnv ?? "the key variable"} holds a valid key for this endpoint${ctx.provider === "azure" ? " and resource" : ""}, and that it may use model "${ctx.model}".`,
+        hint: `Check that ${ctx.keyEnv ?? "the key variable"} holds a valid key for this endpoint${providerSpec(ctx.provider).hints?.authScope ?? ""}, and that it may use model "${ctx.model}".`,
       });
     }
     if (status === 404 || (status === 400 && MODEL_MISSING.test(says))) {
@@ -64,11 +65,8 @@ export function classifyLlmError(err: unknown, ctx: ErrorContext): LlmError {
         {
           status,
           hint:
-            ctx.provider === "azure"
-              ? "Check llm.azure.deployment (the deployment name, not the model family) and llm.azure.api_version."
-              : ctx.provider === "ollama"
-                ? `Pull it first: ollama pull ${ctx.model}, or pick an installed model (ollama list).`
-                : "Check llm.model / --llm-model and the base URL.",
+            providerSpec(ctx.provider).hints?.modelNotFound?.(ctx.model) ??
+            "Check llm.model / --llm-model and the base URL.",
         },
       );
     }
@@ -97,10 +95,7 @@ export function classifyLlmError(err: unknown, ctx: ErrorContext): LlmError {
 function networkError(err: unknown, where: string, ctx: ErrorContext): LlmError {
   const cause = err instanceof Error && err.cause ? ` (${errorMessage(err.cause)})` : "";
   return new LlmError("network", `cannot reach ${where}: ${errorMessage(err)}${cause}`, {
-    hint:
-      ctx.provider === "ollama"
-        ? "Is Ollama running (ollama serve) and listening on that address?"
-        : "Check the base URL and the network connection.",
+    hint: providerSpec(ctx.provider).hints?.network ?? "Check the base URL and the network connection.",
   });
 }
 

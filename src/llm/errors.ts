@@ -1,5 +1,17 @@
 import { ExitCode, OdibiImproveError } from "../core/errors.js";
-import type { LlmErrorKind } from "./types.js";
+
+export type LlmErrorKind =
+  | "missing_key"
+  | "auth"
+  | "model_not_found"
+  | "bad_request"
+  | "rate_limited"
+  | "unavailable"
+  | "timeout"
+  | "network"
+  | "config"
+  | "aborted"
+  | "unknown";
 
 /**
  * Every failure talking to a model ends as an LlmError with a kind the brain and the campaign can act on

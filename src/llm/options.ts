@@ -1,6 +1,6 @@
-import type { Config } from "../config/schema.js";
 import { UsageError } from "../core/errors.js";
-import { LLM_PROVIDERS, type LlmProviderName, type LlmSettings } from "./types.js";
+import { inferProvider, LLM_PROVIDERS } from "./providers/index.js";
+import type { LlmProviderName, LlmSettings, ModelPrice } from "./types.js";
 
 /** The limits of one brain call and of the campaign's LLM spending (config `llm:` + flags). */
 export interface LlmRunLimits {
@@ -33,13 +33,23 @@ export interface LlmFlags {
 
 export const DEFAULT_RETRY_INITIAL_DELAY_MS = 1000;
 export const DEFAULT_MAX_RETRY_DELAY_MS = 30_000;
-const OLLAMA_PORT = ":11434";
 
-/** Provider when none is configured: inferred from the base URL and the model name. */
-export function inferProvider(model: string, baseUrl: string | undefined): LlmProviderName {
-  if (baseUrl?.includes(OLLAMA_PORT)) return "ollama";
-  if (baseUrl) return "openai-compatible";
-  return /^claude/i.test(model) ? "anthropic" : "openai";
+/** config.yaml's `llm:` section as read here (the config schema's LlmSection satisfies it). */
+export interface LlmConfig {
+  provider?: LlmProviderName;
+  model: string;
+  base_url?: string;
+  api_key_env?: string;
+  azure?: { resource_name?: string; deployment?: string; api_version?: string };
+  request_timeout_seconds: number;
+  max_retries: number;
+  prices?: Record<string, ModelPrice>;
+  max_attempts: number;
+  max_steps: number;
+  attempt_timeout_seconds: number;
+  max_attempt_tokens: number;
+  max_tokens?: number;
+  max_cost_usd?: number;
 }
 
 function parseProvider(value: string): LlmProviderName {
@@ -72,7 +82,7 @@ function parseAttempts(value: number | string): number {
 }
 
 /** The `llm:` section of config.yaml as settings and limits (flags not applied). */
-export function llmOptionsFromConfig(llm: Config["llm"]): LlmOptions {
+export function llmOptionsFromConfig(llm: LlmConfig): LlmOptions {
   return {
     settings: {
       provider: llm.provider ?? inferProvider(llm.model, llm.base_url),
@@ -106,7 +116,7 @@ export function llmOptionsFromConfig(llm: Config["llm"]): LlmOptions {
  * the config value (whose model default is gpt-4o-mini), so register the flags without commander defaults.
  * Throws UsageError (exit 2) for an unknown provider, a bad URL or a bad attempt count.
  */
-export function llmOptionsFromFlags(flags: LlmFlags, config: Pick<Config, "llm">): LlmOptions {
+export function llmOptionsFromFlags(flags: LlmFlags, config: { llm: LlmConfig }): LlmOptions {
   const base = llmOptionsFromConfig(config.llm);
   const model = flags.llmModel ?? base.settings.model;
   const baseUrl = flags.llmBaseUrl !== undefined ? parseBaseUrl(flags.llmBaseUrl) : base.settings.baseUrl;

@@ -1,28 +1,11 @@
 /**
- * The LLM vocabulary. No dependencies on any SDK: the brain, the campaign and the CLI speak these types; only
- * `provider-factory.ts` and `client.ts` know the Vercel AI SDK.
+ * The LLM vocabulary (types only): the brain, the campaign and the CLI speak these types; only the provider specs
+ * (`providers/`) and `client.ts` know the Vercel AI SDK.
  */
 
-export const LLM_PROVIDERS = ["openai", "azure", "anthropic", "ollama", "openai-compatible"] as const;
-export type LlmProviderName = (typeof LLM_PROVIDERS)[number];
+import type { AzureSettings, LlmProviderName, ModelPrice } from "./providers/index.js";
 
-/** USD per million tokens. */
-export interface ModelPrice {
-  input: number;
-  output: number;
-}
-
-export interface AzureSettings {
-  /** `<resource>.openai.azure.com`; used when no base URL (endpoint) is given. */
-  resourceName?: string;
-  /** The deployment name; defaults to the model name. */
-  deployment?: string;
-  /**
-   * A dated version (`2024-10-21`) selects the classic deployment URLs
-   * (`/openai/deployments/<deployment>/chat/completions?api-version=…`); unset or `v1` the v1 API.
-   */
-  apiVersion?: string;
-}
+export type { AzureSettings, LlmProviderName, ModelPrice } from "./providers/index.js";
 
 /** Everything needed to talk to one model. Resolved from config.yaml `llm:` and the CLI flags. */
 export interface LlmSettings {
@@ -30,7 +13,7 @@ export interface LlmSettings {
   /** The model name used for pricing and (except Azure deployments) for the request. */
   model: string;
   baseUrl?: string;
-  /** Name of the environment variable holding the key; default depends on the provider (see defaultKeyEnv). */
+  /** Name of the environment variable holding the key; default: the provider's (src/llm/providers). */
   apiKeyEnv?: string;
   azure?: AzureSettings;
   /** Per HTTP request (one model step), retries included separately. */
@@ -49,15 +32,4 @@ export interface TokenUsage {
   outputTokens: number;
 }
 
-export type LlmErrorKind =
-  | "missing_key"
-  | "auth"
-  | "model_not_found"
-  | "bad_request"
-  | "rate_limited"
-  | "unavailable"
-  | "timeout"
-  | "network"
-  | "config"
-  | "aborted"
-  | "unknown";
+export type { LlmErrorKind } from "./errors.js";

@@ -1,3 +1,4 @@
+import type { UnsafeGitPath } from "../environment/tree-safety.js";
 import type { DiffLine, PolicyRule, PolicyViolation } from "./types.js";
 
 const MAX_LINES_SHOWN = 8;
@@ -63,4 +64,15 @@ function countNewlines(text: string, end: number): number {
 /** Content split into DiffLine-like numbered lines (1-based). */
 export function numberedLines(content: string): DiffLine[] {
   return content.split(/\r?\n/).map((text, i) => ({ line: i + 1, text }));
+}
+
+/** The policy gate's form of a rejection: one `unsafe-git-path` violation per path. */
+export function unsafeGitViolations(paths: UnsafeGitPath[]): PolicyViolation[] {
+  return paths.map((p) => ({
+    rule: "unsafe-git-path" as const,
+    file: p.path,
+    line: 0,
+    message: `${p.reason}; no git command runs on a tree holding it`,
+    lines: [],
+  }));
 }

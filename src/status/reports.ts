@@ -1,6 +1,13 @@
 import { describeHours } from "../core/duration.js";
 import { capText, escapeInline, fenced, link, table } from "./markdown.js";
-import type { CampaignReportData, CheckRef, CycleReportData, GateSummary, PassCount } from "./types.js";
+import type {
+  CampaignReportData,
+  CheckRef,
+  CycleReportData,
+  GateSummary,
+  NotWorkGroup,
+  PassCount,
+} from "./types.js";
 
 /**
  * Markdown reports: pure functions from data to text. The runner writes them to `<root>/reports/` (see
@@ -54,6 +61,19 @@ function checkList(checks: CheckRef[], max = 20): string {
     );
   if (checks.length > max) lines.push(`- … and ${checks.length - max} more`);
   return lines.join("\n");
+}
+
+/** The "not work" section: each reason with its count, then the items listed for it. */
+function notWorkSection(groups: NotWorkGroup[]): string[] {
+  const total = groups.reduce((n, g) => n + g.count, 0);
+  const out = ["", "## Discovered, not work", "", `${plural(total, "discovered issue")} not worked on:`, ""];
+  for (const g of groups) {
+    out.push(`### ${escapeInline(g.reason, 200)}: ${g.count}`, "");
+    out.push(...g.items.map((i) => `- ${escapeInline(i.title, 200)} — ${escapeInline(i.why, 300)}`));
+    if (g.count > g.items.length) out.push(`- … and ${g.count - g.items.length} more`);
+    out.push("");
+  }
+  return out;
 }
 
 export function renderCycleReport(d: CycleReportData): string {
@@ -123,6 +143,7 @@ export function renderCycleReport(d: CycleReportData): string {
   );
   if (d.snapshot) out.push("", `- Snapshot of Master before promotion: ${escapeInline(d.snapshot)}`);
   if (d.commit) out.push(`- Master commit: ${escapeInline(d.commit)}`);
+  if (d.notWork?.length) out.push(...notWorkSection(d.notWork));
   if (d.trajectories?.length) {
     out.push(
       "",
@@ -288,6 +309,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
       "",
       "No code change fixes these: install what they need where the gates run (the venv, `<root>/node_modules`) to have them tested.",
     );
+  if (d.notWork?.length) out.push(...notWorkSection(d.notWork));
 
   if (d.warnings?.length)
     out.push("", "## Warnings", "", ...d.warnings.map((w) => `- ${escapeInline(w, 500)}`));

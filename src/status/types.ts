@@ -23,6 +23,13 @@ export interface CheckRef {
 
 export type ReportAction = "promote" | "reject" | "none";
 
+/** Discovered issues that are not work, for one reason (campaign/discover.ts): counted, the first ones listed. */
+export interface NotWorkGroup {
+  reason: string;
+  count: number;
+  items: { title: string; why: string }[];
+}
+
 export interface CycleReportData {
   campaignId: string;
   cycle: number;
@@ -49,6 +56,8 @@ export interface CycleReportData {
   /** Trajectory files of the LLM attempts, as paths relative to the report's folder. */
   trajectories?: string[];
   llm?: { tokens: number; costUsd: number };
+  /** Discovered issues this cycle's discovery found not to be work, by reason. */
+  notWork?: NotWorkGroup[];
 }
 
 export interface PassCount {
@@ -108,6 +117,8 @@ export interface CampaignReportData {
   flakyChecks: { gate: string; id: string; occurrences: number }[];
   /** Failing checks on Master that need a dependency installed, not a code change (not worked on). */
   environmentFailures?: { gate: string; id: string; needs: string }[];
+  /** Discovered issues the latest discovery on Master found not to be work, by reason. */
+  notWork?: NotWorkGroup[];
   /** Isolation, memory and other warnings the user should see. */
   warnings?: string[];
   llm?: { tokens: number; costUsd: number };

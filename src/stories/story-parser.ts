@@ -33,7 +33,10 @@ export interface StoryNode {
   errorMessage?: string;
   /** The underlying error odibi wrapped (`Error: …` / `Type: …` inside a NodeExecutionError message). */
   cause?: { type?: string; message: string };
-  /** odibi's cleaned traceback (Spark/Py4J noise removed), else the raw one; capped. Often absent in 3.15. */
+  /**
+   * odibi's cleaned traceback (Spark/Py4J noise removed), else the raw one, else the last attempt's from the retry
+   * history (where odibi 3.15 keeps it); capped.
+   */
   traceback?: string;
   executionSteps: string[];
 }
@@ -94,6 +97,7 @@ export function cleanTraceback(tb: string | null | undefined): string | undefine
 
 function toNode(n: RawStoryNode): StoryNode {
   const errorMessage = n.error_message ?? undefined;
+  const failed = n.retry_history?.findLast((a) => a.error_traceback_cleaned || a.error_traceback);
   return {
     name: n.node_name,
     operation: n.operation ?? undefined,
@@ -105,7 +109,12 @@ function toNode(n: RawStoryNode): StoryNode {
     errorType: n.error_type ?? undefined,
     errorMessage,
     cause: extractCause(errorMessage),
-    traceback: cleanTraceback(n.error_traceback_cleaned ?? n.error_traceback),
+    traceback: cleanTraceback(
+      n.error_traceback_cleaned ||
+        n.error_traceback ||
+        failed?.error_traceback_cleaned ||
+        failed?.error_traceback,
+    ),
     executionSteps: n.execution_steps ?? [],
   };
 }

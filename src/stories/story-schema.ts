@@ -25,6 +25,13 @@ export const StoryNodeSchema = z.looseObject({
   error_traceback: optText,
   error_traceback_cleaned: optText,
   execution_steps: z.array(z.string()).nullish(),
+  /**
+   * One entry per attempt (odibi's node.py). odibi 3.15 leaves the node's own `error_traceback` empty and keeps the
+   * traceback here, on the attempt that failed.
+   */
+  retry_history: z
+    .array(z.looseObject({ error_traceback: optText, error_traceback_cleaned: optText }))
+    .nullish(),
 });
 
 export const StorySchema = z.looseObject({

@@ -6,8 +6,8 @@ import { NotFoundError } from "../../core/errors.js";
 import { rmGuarded, writeFileAtomic } from "../../environment/fs-safe.js";
 import { git } from "../../environment/git.js";
 import { readStatus } from "../../status/status-tracker.js";
+import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
-import type { CommandContext } from "../main.js";
 
 export function stopCommand(ctx: CommandContext) {
   return new Command("stop")

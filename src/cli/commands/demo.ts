@@ -8,7 +8,7 @@ import { ImprovementEnvironment } from "../../environment/environment.js";
 import { git } from "../../environment/git.js";
 import { prepareOdibiEnvironment } from "../../gates/odibi/prepare.js";
 import { ensureOdibiSource, ensurePythonEnv, PACKAGE_ROOT } from "../../pyenv/python-env.js";
-import type { CommandContext } from "../main.js";
+import type { CommandContext } from "../context.js";
 import { progressPrinter } from "./run.js";
 
 /** The transformer file the `--odibi` demo plants a lint defect in (an unused import ruff can remove). */

@@ -3,7 +3,7 @@ import { Command } from "@commander-js/extra-typings";
 import { probeIsolation } from "../../exec/jail.js";
 import { runProcess } from "../../exec/run-process.js";
 import { defaultVenvDir, venvBin } from "../../pyenv/python-env.js";
-import type { CommandContext } from "../main.js";
+import type { CommandContext } from "../context.js";
 
 interface ToolCheck {
   name: string;

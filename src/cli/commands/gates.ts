@@ -12,8 +12,8 @@ import { checkGates } from "../../gates/pipeline.js";
 import { renderGateTable } from "../../gates/render.js";
 import { decideVerdict, summarize } from "../../gates/verdict.js";
 import { checkPolicy } from "../../policy/check-policy.js";
+import type { CommandContext } from "../context.js";
 import { repositoryDependencies, withEnvironment } from "../context.js";
-import type { CommandContext } from "../main.js";
 
 /**
  * `odibi-improve gates [--master | --sandbox <id>]`: run the gates once and print the verdict table.

@@ -2,8 +2,8 @@ import { Command } from "@commander-js/extra-typings";
 import { PROFILES } from "../../core/types.js";
 import { ImprovementEnvironment } from "../../environment/environment.js";
 import { prepareOdibiEnvironment } from "../../gates/odibi/prepare.js";
+import type { CommandContext } from "../context.js";
 import { repositoryDependencies, resolveRoot } from "../context.js";
-import type { CommandContext } from "../main.js";
 
 export function initCommand(ctx: CommandContext) {
   return new Command("init")

@@ -1,6 +1,5 @@
 import { Budget } from "../../brain/budget.js";
-import { createLlmImprover } from "../../brain/llm-improver.js";
-import type { LlmImprover } from "../../campaign/runner.js";
+import { createLlmImprover, type LlmImprover } from "../../brain/llm-improver.js";
 import type { ImprovementEnvironment } from "../../environment/environment.js";
 import { createLlmClient } from "../../llm/client.js";
 import { type LlmFlags, llmOptionsFromFlags } from "../../llm/options.js";

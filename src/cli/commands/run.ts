@@ -1,9 +1,10 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type CampaignEvent, CampaignRunner } from "../../campaign/runner.js";
 import { CAMPAIGN_LIMITS } from "../../config/index.js";
+import { LLM_PROVIDERS } from "../../llm/providers/index.js";
 import { processRedactor } from "../../llm/redact.js";
+import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
-import type { CommandContext } from "../main.js";
 import { makeLlmImprover } from "./llm-improver.js";
 
 const list = (v: string) =>
@@ -124,15 +125,7 @@ export function runCommand(ctx: CommandContext) {
     .option("--focus-patterns <names>", "comma-separated patterns to work on first", list)
     .option("--no-llm", "deterministic fixers only, even when an LLM is configured")
     .option("--resume", "continue the last campaign (after a crash or a stop)")
-    .addOption(
-      new Option("--llm-provider <name>", "LLM provider").choices([
-        "openai",
-        "azure",
-        "anthropic",
-        "ollama",
-        "openai-compatible",
-      ]),
-    )
+    .addOption(new Option("--llm-provider <name>", "LLM provider").choices(LLM_PROVIDERS))
     .option("--llm-model <model>", "model name (default: llm.model, gpt-4o-mini)")
     .option("--max-attempts <n>", "LLM attempts per cycle", Number)
     .option("--llm-base-url <url>", "the provider's base URL (Ollama, a proxy, an OpenAI-compatible server)")

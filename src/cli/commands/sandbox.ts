@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
+import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
-import type { CommandContext } from "../main.js";
 
 export function sandboxCommand(ctx: CommandContext) {
   const cmd = new Command("sandbox").description("sandboxes: disposable copies of Master (for debugging)");

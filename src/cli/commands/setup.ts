@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
 import { ensureOdibiSource, ensurePythonEnv, ODIBI_VERSION } from "../../pyenv/python-env.js";
-import type { CommandContext } from "../main.js";
+import type { CommandContext } from "../context.js";
 
 export function setupCommand(ctx: CommandContext) {
   return new Command("setup")

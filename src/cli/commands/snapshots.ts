@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
+import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
-import type { CommandContext } from "../main.js";
 
 export function snapshotCommand(ctx: CommandContext) {
   return new Command("snapshot")

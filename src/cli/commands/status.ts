@@ -1,8 +1,8 @@
 import { Command } from "@commander-js/extra-typings";
 import { describeHours } from "../../core/duration.js";
 import { readStatus } from "../../status/status-tracker.js";
+import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
-import type { CommandContext } from "../main.js";
 
 export function statusCommand(ctx: CommandContext) {
   return new Command("status")

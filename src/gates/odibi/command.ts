@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from "node:util";
 import { splitCommandLine } from "../../exec/run-process.js";
 
 /**
@@ -23,4 +24,38 @@ export function expandCommand(
 export function tail(text: string, max = 4000): string {
   const t = text.trimEnd();
   return t.length <= max ? t : `…${t.slice(-max)}`;
+}
+
+/** A rich log line of a quiet level: `[14:10:31] INFO     …`, or the same with the time column left blank. */
+const QUIET_LOG_LINE = /^(?:\[\d\d:\d\d:\d\d\])?\s+(?:DEBUG|INFO)\s{2,}/;
+/** rich wraps a long message onto lines indented to its message column. */
+const WRAPPED_LINE = /^\s{16,}\S/;
+/** A banner's rule (`=====…`, `-----…`). */
+const RULE_LINE = /^\s*[=-]{20,}\s*$/;
+
+/**
+ * What explains an `odibi run` that failed, from its output: colour codes, INFO/DEBUG log lines (lineage, catalog,
+ * timings), banner rules and the overhead audit removed, then the tail. What is left is odibi's failure summary,
+ * warnings, errors and Python tracebacks.
+ */
+export function runLogExcerpt(output: string, max = 4000): string {
+  const kept: string[] = [];
+  let quiet = false;
+  let audit = false;
+  for (const raw of stripVTControlCharacters(output).replace(/\r\n/g, "\n").split("\n")) {
+    const line = raw.trimEnd();
+    if (QUIET_LOG_LINE.test(line) || (quiet && WRAPPED_LINE.test(line))) {
+      quiet = true;
+      continue;
+    }
+    quiet = false;
+    if (RULE_LINE.test(line)) continue;
+    if (/OVERHEAD AUDIT/.test(line)) audit = true;
+    if (audit) {
+      audit = line !== "";
+      continue;
+    }
+    kept.push(line);
+  }
+  return tail(kept.join("\n").replace(/\n{3,}/g, "\n\n"), max);
 }

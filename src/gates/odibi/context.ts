@@ -1,7 +1,8 @@
 import type { Config } from "../../config/schema.js";
+import type { CommandRunner } from "../../exec/run-process.js";
 import { runProcess } from "../../exec/run-process.js";
 import { resolveCommands } from "../../profiles/profiles.js";
-import type { CommandRunner, GateContext } from "../gate.js";
+import type { GateContext } from "../gate.js";
 import { buildGateEnv } from "./gate-env.js";
 
 export interface OdibiGateContextOptions {

@@ -7,7 +7,7 @@ import { compareFingerprints, takeFingerprint } from "../../environment/sacred.j
 import { describeEnd, type RunResult } from "../../exec/run-process.js";
 import { type ParsedStory, StoryParser } from "../../stories/story-parser.js";
 import type { Gate, GateContext, GateRunOptions } from "../gate.js";
-import { expandCommand, tail } from "./command.js";
+import { expandCommand, runLogExcerpt } from "./command.js";
 import { gateRunEnv } from "./gate-env.js";
 import { type GoldenProject, listGoldenProjects, odibiGateFingerprint } from "./golden-projects.js";
 import { planGoldenRun } from "./golden-run-config.js";
@@ -48,7 +48,8 @@ function nodeCheck(
     status: "fail",
     errorType,
     message: `${errorType}: ${message}`,
-    detail: [node.traceback, node.errorMessage, `story: ${story.file}`].filter(Boolean).join("\n\n"),
+    // odibi's own words first (the columns it had, its suggestions), then the Python traceback.
+    detail: [node.errorMessage, node.traceback, `story: ${story.file}`].filter(Boolean).join("\n\n"),
   };
 }
 
@@ -132,7 +133,7 @@ export async function runGoldenProject(ctx: GateContext, project: GoldenProject)
       status: "fail",
       errorType: result.timedOut ? "GateTimeout" : result.spawnError ? "SpawnError" : "OdibiRunFailed",
       message: `odibi run: ${describeEnd(result)}`,
-      detail: tail(`${result.stderr}\n${result.stdout}`),
+      detail: runLogExcerpt(`${result.stdout}\n${result.stderr}`),
     });
   } else projectCheck.message = "odibi run: exit 0";
 
