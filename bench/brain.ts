@@ -3,8 +3,11 @@
  * a copy of odibi 3.15.1's sdist and replayed as a full campaign through the real CLI (odibi profile, jailed gates)
  * against the scripted model, which acts only on what the conversation shows. Prints per defect: the checks failing
  * on Master before the campaign (checked against the corpus), fixed, promoted in which cycle, model calls, tokens;
- * then the totals. `BRAIN_BENCH_ONLY=id,id` runs a subset.
+ * then the totals. `BRAIN_BENCH_ONLY=id,id` runs a subset; `BRAIN_BENCH_KEEP=1` keeps each defect's folder (Sacred copy
+ * and root: trajectories, reports) and prints where it is.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ensureOdibiSource, ensurePythonEnv } from "../src/pyenv/python-env.js";
 import { CORPUS, type CorpusResult, runCorpusDefect } from "../tests/brain-corpus.js";
@@ -19,7 +22,10 @@ export async function run(): Promise<void> {
   console.log(`brain corpus: ${defects.length} defects in odibi 3.15.1, one campaign each (max 1 cycle)`);
   const results: CorpusResult[] = [];
   for (const d of defects) {
-    const r = await runCorpusDefect(d, { venv, odibiSource, cli: CLI });
+    const workDir = mkdtempSync(path.join(os.tmpdir(), `brain-bench-${d.id}-`));
+    const r = await runCorpusDefect(d, { venv, odibiSource, cli: CLI, workDir });
+    if (process.env.BRAIN_BENCH_KEEP === "1") console.log(`  kept ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
     results.push(r);
     const asExpected = JSON.stringify(r.baselineFails) === JSON.stringify([...d.fails].sort());
     console.log(
