@@ -77,9 +77,13 @@ describe("prompts", () => {
     expect(p).toContain("1| import os");
   });
 
-  it("long details are capped", () => {
-    const long = describeCheck({ gate: "tests", id: "t::x", status: "fail", detail: "y".repeat(10_000) });
+  it("long details keep their tail (where the error is), without colour codes or banner lines", () => {
+    const detail = `${"y".repeat(10_000)}\n\u001b[31m${"_".repeat(20)} test_x ${"_".repeat(20)}\u001b[0m\nE   KeyError: 'order_id'`;
+    const long = describeCheck({ gate: "tests", id: "t::x", status: "fail", detail });
     expect(long.length).toBeLessThan(2000);
-    expect(long).toContain("more characters");
+    expect(long).toContain("earlier characters");
+    expect(long).toContain("E   KeyError: 'order_id'");
+    expect(long).not.toContain("\u001b[");
+    expect(long).not.toContain("test_x _");
   });
 });

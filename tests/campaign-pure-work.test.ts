@@ -2,12 +2,12 @@ import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { discoverInPython, discoverIssues } from "../src/campaign/discover.js";
 import { environmentFailures, findWork, listWork } from "../src/campaign/find-work.js";
+import type { Check, GateResult } from "../src/core/types.js";
 import {
   localPythonModules,
   missingDependency,
   missingNodeDependency,
-} from "../src/campaign/missing-dependency.js";
-import type { Check, GateResult } from "../src/core/types.js";
+} from "../src/gates/missing-dependency.js";
 import { oracleGlobOf, oracleGlobs } from "../src/policy/index.js";
 import { tempDir, writeFiles } from "./helpers.js";
 

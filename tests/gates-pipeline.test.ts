@@ -3,6 +3,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { type ConfigInput, ConfigSchema } from "../src/config/schema.js";
 import type { Check, GateResult } from "../src/core/types.js";
+import { git } from "../src/environment/git.js";
 import { SacredGuard } from "../src/environment/sacred.js";
 import type { CommandRunner } from "../src/exec/run-process.js";
 import { runProcess } from "../src/exec/run-process.js";
@@ -74,7 +75,7 @@ describe("python fixture through the gates (ruff + pytest)", () => {
     expect(statuses(baseline, "tests")).toEqual(PYTHON_EXPECTED_TESTS);
     const flake = baseline.runs[1]!.checks.find((c) => c.id === "tests/test_flaky.py::test_alternating")!;
     expect(flake.message).toMatch(/^failed, then passed on re-run 1 of 2: /);
-    expect(baseline.treeHash).toMatch(/^[0-9a-f]{40}$/);
+    expect(baseline.treeHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it("a crash of the runner is a failing check, never a pass", async () => {
@@ -96,9 +97,14 @@ describe("python fixture through the gates (ruff + pytest)", () => {
   it("caches by working-tree hash: an unchanged tree starts no process; a change re-runs", async () => {
     const cacheDir = path.join(tempDir(), "gate-cache");
     const cache = new GateCache(cacheDir, new SacredGuard("/nonexistent-sacred"));
+    await git(repo, ["clean", "-q", "-ffdx"]); // what the tests above wrote
     const first = countingRunner();
     const r1 = await checkGates(context(repo, {}, first.run), { cache });
     expect(first.calls.length).toBeGreaterThan(0);
+    // What the run wrote (bytecode, caches) is part of the tree as the next run would see it: a different tree.
+    const dirty = await checkGates(context(repo, {}, countingRunner().run), { cache, gates: [] });
+    expect(dirty.treeHash).not.toBe(r1.treeHash);
+    await git(repo, ["clean", "-q", "-ffdx"]);
     const second = countingRunner();
     const r2 = await checkGates(context(repo, {}, second.run), { cache });
     expect(second.calls).toEqual([]);
@@ -118,6 +124,7 @@ describe("python fixture through the gates (ruff + pytest)", () => {
     } finally {
       writeFileSync(path.join(repo, "pkg", "text.py"), 'def shout(s):\n    return s.upper() + "!"\n');
     }
+    await git(repo, ["clean", "-q", "-ffdx"]);
     // Installed dependencies outside the tree (node packages) are part of the key: new ones re-run, same ones hit.
     const withDeps = (key: string, run: CommandRunner) => ({ ...context(repo, {}, run), dependencies: key });
     const fourth = countingRunner();
@@ -125,6 +132,7 @@ describe("python fixture through the gates (ruff + pytest)", () => {
     expect(r4.treeHash).toBe(r1.treeHash);
     expect(r4.runs.some((r) => r.cached)).toBe(false);
     expect(fourth.calls.length).toBeGreaterThan(0);
+    await git(repo, ["clean", "-q", "-ffdx"]);
     const fifth = countingRunner();
     expect((await checkGates(withDeps("deps-a", fifth.run), { cache })).runs.every((r) => r.cached)).toBe(
       true,

@@ -14,7 +14,8 @@ import {
   type PreviousAttempt,
   SYSTEM_PROMPT,
 } from "./prompts.js";
-import { relevantCode } from "./relevant-code.js";
+import { failureEvidence } from "./relevant-code.js";
+import type { RuleDescriber } from "./rule-docs.js";
 import { SandboxFiles } from "./sandbox-files.js";
 import type { SyntaxChecker } from "./syntax-check.js";
 import { brainToolSet, executeTool, type GateScope, type RunGates, type ToolOutcome } from "./tools.js";
@@ -100,6 +101,8 @@ export interface ImproveSandboxOptions {
   goldenDir?: string;
   /** Checks a file the model edited; the verdict goes into the edit's result. Absent: edits are not checked. */
   checkSyntax?: SyntaxChecker;
+  /** One line of documentation for a lint rule, shown with its findings. Absent: the rule's code only. */
+  describeRule?: RuleDescriber;
   /** Whether a full gate result is good enough (the campaign's baseline/ratchet verdict). Default: nothing fails. */
   isSuccess?: (r: GateResult) => boolean;
   /** Stop request from outside. */
@@ -162,6 +165,13 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
   let kept: string[] = [];
   const log = (l: string) => o.log?.(redactor.text(l));
 
+  const ruleDocs = new Map<string, string>();
+  for (const c of failingChecks(o.gateFailures)) {
+    if (c.gate !== "lint" || !c.errorType || ruleDocs.has(c.errorType) || !o.describeRule) continue;
+    const doc = await o.describeRule(c.errorType, o.signal);
+    if (doc) ruleDocs.set(c.errorType, doc);
+  }
+
   for (let attempt = 1; attempt <= o.limits.maxAttempts; attempt++) {
     budgetStop = o.budget.exhausted();
     if (budgetStop) {
@@ -200,7 +210,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     const user = buildUserPrompt({
       task: o.task,
       gateResult: o.gateFailures,
-      relevantCode: relevantCode(files, failingChecks(o.gateFailures)),
+      ...failureEvidence(files, failingChecks(o.gateFailures), ruleDocs),
       goldenEvidence: o.goldenDir ? goldenEvidence(files, o.goldenDir, failingChecks(o.gateFailures)) : [],
       avoid: o.avoid ?? [],
       similar: o.similar ?? [],

@@ -1,14 +1,16 @@
-import { lstatSync } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, rmdirSync } from "node:fs";
 import path from "node:path";
-import type { GateName, GateResult, GateRun, Task } from "../core/types.js";
+import type { Check, GateName, GateResult, GateRun, Task } from "../core/types.js";
 import type { SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
 import { findUnsafeGitPaths, type UnsafeGitPath, UnsafeGitTreeError } from "../environment/tree-safety.js";
+import type { GateCache } from "../gates/cache.js";
 import type { GateContext } from "../gates/gate.js";
+import { missingDependencyJudge } from "../gates/missing-dependency.js";
 import { checkGates } from "../gates/pipeline.js";
 import { CASCADE_ORDER } from "../gates/registry.js";
-import { decideVerdict } from "../gates/verdict.js";
+import { decideVerdict, matchKey } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
 import type { LlmRunLimits } from "../llm/options.js";
 import {
@@ -21,6 +23,7 @@ import {
 import { unsafeGitViolations } from "../policy/violation.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
+import { createRuleDescriber } from "./rule-docs.js";
 import { createSyntaxChecker } from "./syntax-check.js";
 
 /** An LLM approach for the campaign (src/campaign/runner.ts), plugged in by the CLI when an LLM is configured. */
@@ -39,6 +42,8 @@ export interface LlmImprover {
     goal?: string;
     cycle: number;
     signal: AbortSignal;
+    /** The campaign's gate cache: the model's full runs go into it, and the verdict after `finish` reuses them. */
+    cache?: GateCache;
   }): Promise<{
     summary: string;
     tokens: number;
@@ -117,6 +122,47 @@ function lexists(p: string): boolean {
 }
 
 /**
+ * Undo what earlier gate runs wrote (`outputs`: restored from `base`, or removed with the folders they leave
+ * empty) and remove ignored files (caches, bytecode): each run sees the model's change alone, the tree the campaign
+ * gates after `finish`, so that the campaign can reuse the model's run of it. Through git (which never deletes
+ * beyond a symbolic link); a folder is removed only when empty and inside the sandbox.
+ */
+async function dropGateOutputs(dir: string, base: string, outputs: ReadonlySet<string>): Promise<void> {
+  const list = [...outputs];
+  if (list.length > 0) {
+    const inBase = new Set(
+      (await git(dir, ["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only", base, "--", ...list]))
+        .split("\0")
+        .filter(Boolean),
+    );
+    const tracked = list.filter((f) => inBase.has(f));
+    const untracked = list.filter((f) => !inBase.has(f));
+    if (tracked.length > 0) await git(dir, ["--literal-pathspecs", "checkout", base, "--", ...tracked]);
+    if (untracked.length > 0)
+      await git(dir, ["--literal-pathspecs", "clean", "-q", "-ff", "--", ...untracked]);
+    const root = realpathSync(dir);
+    const parents = new Set(
+      untracked.flatMap((f) =>
+        f
+          .split("/")
+          .slice(0, -1)
+          .map((_, i, a) => a.slice(0, i + 1).join("/")),
+      ),
+    );
+    for (const d of [...parents].sort((a, b) => b.length - a.length)) {
+      const abs = path.join(dir, d);
+      try {
+        if (!realpathSync(abs).startsWith(root + path.sep) || readdirSync(abs).length > 0) continue;
+        rmdirSync(abs);
+      } catch {
+        // gone already, or not a folder
+      }
+    }
+  }
+  await git(dir, ["clean", "-q", "-ffdX"]);
+}
+
+/**
  * The policy gate on what the model changed: the sandbox's diff against its base (untracked files included),
  * leaving out what earlier gate runs wrote (test data, catalogs: the campaign's candidate leaves them out too). The
  * index is put back afterwards: an intent-to-add entry for a file a reverted attempt created would look like a change.
@@ -141,6 +187,34 @@ async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<str
   } finally {
     await git(sandbox.path, ["reset", "-q"]);
   }
+}
+
+/**
+ * The failing checks of a run the change did not cause, with why: Master fails them too (the target excepted), or
+ * they fail for want of a dependency the environment lacks (missing-dependency.ts). Policy failures are always the
+ * change's.
+ */
+export function notCausedByChange(
+  baseline: GateResult,
+  target: Task | undefined,
+  missing: ((c: Check) => string | undefined) | undefined,
+): (r: GateResult) => Map<Check, string> {
+  const onMaster = new Set(
+    baseline.runs.flatMap((r) => r.checks.filter((c) => c.status === "fail").map(matchKey)),
+  );
+  return (r) => {
+    const out = new Map<Check, string>();
+    for (const c of r.runs.flatMap((x) => x.checks)) {
+      if (c.status !== "fail" || c.gate === "policy" || c.id === target?.target) continue;
+      const needs = missing?.(c);
+      const why = [
+        needs ? `needs ${needs}, which this environment lacks` : undefined,
+        onMaster.has(matchKey(c)) ? "fails on Master too" : undefined,
+      ].filter(Boolean);
+      if (why.length > 0) out.set(c, why.join("; "));
+    }
+    return out;
+  };
 }
 
 /**
@@ -181,7 +255,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
   return {
     name: `${o.client.settings.provider}/${o.client.settings.model}`,
     budget: o.budget,
-    async improve({ sandbox, task, baseline, ctx, avoid, similar, goal, cycle, signal }) {
+    async improve({ sandbox, task, baseline, ctx, avoid, similar, goal, cycle, signal, cache }) {
       const mode = ctx.config.gates.mode;
       const target = task.kind === "failure" ? task : undefined;
       // Gates run code the model wrote: they must not see the API key (undefined unsets it in the child).
@@ -192,6 +266,11 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       const oracleRestored = new Set<string>();
       // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
       const gateOutputs = new Set<string>();
+      const notCaused = notCausedByChange(
+        baseline,
+        target,
+        missingDependencyJudge(ctx.config.profile, sandbox.path),
+      );
       const r = await improveSandbox({
         sandboxPath: sandbox.path,
         client: o.client,
@@ -214,6 +293,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
               startedAt: new Date().toISOString(),
               durationMs: 0,
             };
+          await dropGateOutputs(sandbox.path, base, gateOutputs);
           const before = await changedPaths(sandbox.path, base);
           const policy = await policyOn(sandbox, base, gateOutputs);
           // The model's own gate runs judge with Master's oracle too: its changes to tests and checker
@@ -223,11 +303,25 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
           };
           let result: GateResult;
           try {
-            await restore();
+            // Targeted: the target and the tests touching the change; full: everything, cached by the tree as
+            // gated (the campaign's verdict after finish reuses it when the tree is the same).
             result = await checkGates(
               { ...gateCtx, signal: s ?? signal },
-              { baseline, target, mode, failFast: scope === "targeted", ...policy, beforeRun: restore },
+              {
+                baseline,
+                target,
+                mode,
+                failFast: scope === "targeted",
+                targetedOnly: scope === "targeted",
+                changedFiles: [...before].filter((f) => !gateOutputs.has(f)),
+                cache,
+                ...policy,
+                beforeRun: restore,
+              },
             );
+            // What the last run's code wrote over the oracle is put back (and reported) now: the next run starts
+            // by removing gate outputs, and the campaign may reuse this run without running anything.
+            await restore();
           } catch (e) {
             // Planted by the candidate's code during a gate run, found by the walk before the next restore.
             if (!(e instanceof UnsafeGitTreeError)) throw e;
@@ -241,10 +335,11 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
           const planted = await findUnsafeGitPaths(sandbox.path, base);
           if (planted.length > 0) return { ...result, runs: [...result.runs, unsafeRun(planted)] };
           for (const f of await changedPaths(sandbox.path, base)) if (!before.has(f)) gateOutputs.add(f);
-          return result;
+          return { ...result, notCaused: notCaused(result) };
         },
         // Through the gates' runner (jailed like them) with their environment (the venv's python on PATH).
         checkSyntax: createSyntaxChecker(gateCtx.run, { cwd: sandbox.path, env: gateCtx.env }),
+        describeRule: createRuleDescriber(gateCtx.run, { cwd: sandbox.path, env: gateCtx.env }),
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,

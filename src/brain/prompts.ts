@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from "node:util";
 import type { Check, GateResult, Task } from "../core/types.js";
 
 /** Roadmap E4.4, plus how to use the tools. */
@@ -25,6 +26,35 @@ function cap(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}\n… (${s.length - n} more characters)` : s;
 }
 
+/** The end of a long text, where a log or a traceback has its error. */
+function capTail(s: string, n: number): string {
+  return s.length > n ? `… (${s.length - n} earlier characters)\n${s.slice(s.length - n)}` : s;
+}
+
+/** Separator lines tools print around sections: `==== FAILURES ====`, `____ test_x ____`, `_ _ _ _`. */
+const BANNER = /^\s*(?:[=_-](?:\s?[=_-]){5,}.*?(?:[=_-]\s?){5,}|(?:[=_-]\s?){10,})\s*$/;
+
+/** What the model reads of a tool's output: colour codes and banner lines removed, CRLF as LF. */
+export function cleanDetail(s: string): string {
+  return stripVTControlCharacters(s)
+    .replace(/\r\n?/g, "\n")
+    .split("\n")
+    .filter((l) => !BANNER.test(l))
+    .join("\n")
+    .trim();
+}
+
+/**
+ * Evidence gathered for the failures (a failing test's source and the code it calls, a lint rule's documentation
+ * and its code window, …), one section per failure. `covers` (`gate`, NUL, check id) names the check whose raw
+ * detail the section replaces in the list of failing checks.
+ */
+export interface EvidenceSection {
+  title: string;
+  body: string;
+  covers?: string;
+}
+
 export function failingChecks(result: GateResult): Check[] {
   return result.runs.flatMap((r) => r.checks.filter((c) => c.status === "fail"));
 }
@@ -35,13 +65,14 @@ function gateErrors(result: GateResult): string[] {
 }
 
 /** One failure as the model should read it: where, which rule/test/node, the message, then the detail. */
-export function describeCheck(c: Check): string {
+export function describeCheck(c: Check, withDetail = true): string {
   const at = c.file
     ? ` at ${c.file}${c.line !== undefined ? `:${c.line}${c.column !== undefined ? `:${c.column}` : ""}` : ""}`
     : "";
   const kind = c.errorType ? ` ${c.errorType}` : "";
-  const head = `- [${c.gate}] ${c.id}${kind}${at}: ${c.message ?? "failed"}`;
-  return c.detail ? `${head}\n${indent(cap(c.detail, MAX_DETAIL))}` : head;
+  const head = `- [${c.gate}] ${c.id}${kind}${at}: ${cleanDetail(c.message ?? "") || "failed"}`;
+  const detail = withDetail && c.detail ? cleanDetail(c.detail) : "";
+  return detail ? `${head}\n${indent(capTail(detail, MAX_DETAIL))}` : head;
 }
 
 function indent(s: string): string {
@@ -61,9 +92,13 @@ export function failureLines(result: GateResult): string[] {
   ];
 }
 
-export function describeFailures(result: GateResult): string {
+/** `covered`: checks (`gate`, NUL, id) whose detail an evidence section shows instead. */
+export function describeFailures(result: GateResult, covered: ReadonlySet<string> = new Set()): string {
   const checks = failingChecks(result);
-  const lines = [...gateErrors(result), ...checks.slice(0, MAX_FAILURES).map(describeCheck)];
+  const lines = [
+    ...gateErrors(result),
+    ...checks.slice(0, MAX_FAILURES).map((c) => describeCheck(c, !covered.has(`${c.gate}\u0000${c.id}`))),
+  ];
   if (checks.length > MAX_FAILURES) lines.push(`… and ${checks.length - MAX_FAILURES} more failing checks.`);
   return lines.length ? lines.join("\n") : "(no failing check recorded)";
 }
@@ -82,6 +117,8 @@ export interface UserPromptInput {
   gateResult: GateResult;
   /** Excerpts of the code the failures point at, already numbered. */
   relevantCode: string[];
+  /** Evidence for the failures, most useful first. */
+  evidence?: EvidenceSection[];
   /** For failing golden nodes: the node's error and frames, its YAML, the pattern's source (golden-evidence.ts). */
   goldenEvidence?: string[];
   /** What memory says was tried and failed for this signature. */
@@ -96,11 +133,16 @@ export function buildUserPrompt(p: UserPromptInput): string {
   const parts: string[] = [];
   if (p.goal) parts.push(`Campaign goal: ${p.goal}`);
   if (p.task) {
+    // A failing check's detail is in the list below (or its evidence): not repeated here.
+    const listed = failingChecks(p.gateResult).some((c) => c.id === p.task?.target);
     parts.push(
-      `Task: ${p.task.title}\nTarget: ${p.task.target}${p.task.detail ? `\nDetail: ${cap(p.task.detail, MAX_DETAIL)}` : ""}`,
+      `Task: ${p.task.title}\nTarget: ${p.task.target}${p.task.detail && !listed ? `\nDetail: ${cap(cleanDetail(p.task.detail), MAX_DETAIL)}` : ""}`,
     );
   }
-  parts.push(`Failing gate checks:\n${describeFailures(p.gateResult)}`);
+  const evidence = p.evidence ?? [];
+  const covered = new Set(evidence.flatMap((e) => (e.covers ? [e.covers] : [])));
+  parts.push(`Failing gate checks:\n${describeFailures(p.gateResult, covered)}`);
+  for (const e of evidence) parts.push(`${e.title}:\n\n${e.body}`);
   if (p.goldenEvidence?.length) parts.push(...p.goldenEvidence);
   if (p.relevantCode.length) parts.push(`Relevant code:\n\n${p.relevantCode.join("\n\n")}`);
   if (p.avoid.length) {

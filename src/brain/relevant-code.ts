@@ -1,5 +1,7 @@
 import path from "node:path";
 import type { Check } from "../core/types.js";
+import type { EvidenceSection } from "./prompts.js";
+import { pytestEvidence } from "./python-evidence.js";
 import type { SandboxFiles } from "./sandbox-files.js";
 
 const MAX_WINDOWS = 4;
@@ -23,39 +25,6 @@ function spotsOf(c: Check): Spot[] {
   return spots;
 }
 
-const FROM_IMPORT = /^from\s+([\w.]+)\s+import\s+\(?([\w\s,]+)\)?/gm;
-
-/**
- * For a Python test: where the names it imports and uses are defined (`from calc import add` and the test calls
- * `add(` → `calc.py` at `def add`). The bug is usually there, not in the test.
- */
-function definitionsUsedBy(files: SandboxFiles, testRel: string, testName: string | undefined): Spot[] {
-  if (!testRel.endsWith(".py")) return [];
-  const source = files.read(testRel);
-  const body = testName ? (source.split(`def ${testName}(`)[1]?.split(/\n(?:def|class) /)[0] ?? "") : source;
-  const spots: Spot[] = [];
-  for (const m of source.matchAll(FROM_IMPORT)) {
-    const modulePath = m[1]!.replace(/\./g, "/");
-    for (const name of m[2]!.split(",").map((n) => n.trim().split(/\s+/)[0]!)) {
-      if (!name || !new RegExp(`\\b${name}\\b`).test(body)) continue;
-      for (const candidate of [
-        `${modulePath}.py`,
-        `${modulePath}/__init__.py`,
-        `src/${modulePath}.py`,
-        `src/${modulePath}/__init__.py`,
-      ]) {
-        try {
-          const hit = files.searchText(`^\\s*(def|class) ${name}\\b`, candidate, true).match(/:(\d+):/);
-          if (hit) spots.push({ file: candidate, line: Number(hit[1]) });
-        } catch {
-          // no such module file
-        }
-      }
-    }
-  }
-  return spots;
-}
-
 /**
  * Numbered excerpts of the code the failures point at (the failing test, the lines a traceback or a lint rule
  * names), so the model starts from the right place. Paths outside the sandbox (site-packages in a traceback) are
@@ -65,9 +34,7 @@ export function relevantCode(files: SandboxFiles, checks: Check[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   for (const c of checks) {
-    const spots = spotsOf(c);
-    // Definitions found through a test's imports are inserted right after it, so they win over later spots.
-    for (const s of spots) {
+    for (const s of spotsOf(c)) {
       if (out.length >= MAX_WINDOWS) return out;
       try {
         // Tracebacks often name absolute paths; those inside the sandbox are fine, the rest is refused below.
@@ -82,14 +49,67 @@ export function relevantCode(files: SandboxFiles, checks: Check[]): string[] {
         if (seen.has(key)) continue;
         seen.add(key);
         out.push(files.viewFile(rel, Math.max(1, line - CONTEXT_LINES), line + CONTEXT_LINES));
-        if (s.line === undefined) {
-          const extra = definitionsUsedBy(files, rel, c.id.split("::").at(-1)?.replace(/\[.*$/, ""));
-          spots.splice(spots.indexOf(s) + 1, 0, ...extra);
-        }
       } catch {
         // not a file of the sandbox (or gone): nothing to show
       }
     }
   }
   return out;
+}
+
+const LINT_CONTEXT = 6;
+/** Evidence for the first failures up to about this many characters (the prompt stays well under ~12k). */
+const MAX_EVIDENCE_TOTAL = 8000;
+
+/** A lint finding: the rule's one-line documentation and the code around the line it names. */
+function lintEvidence(
+  files: SandboxFiles,
+  c: Check,
+  ruleDocs: ReadonlyMap<string, string>,
+): EvidenceSection | undefined {
+  if (!c.file || c.line === undefined) return undefined;
+  let window: string;
+  try {
+    window = files
+      .viewFile(c.file, Math.max(1, c.line - LINT_CONTEXT), c.line + LINT_CONTEXT)
+      .replace(/\n\(lines \d+-\d+ not shown;.*\)$/, "");
+  } catch {
+    return undefined;
+  }
+  const doc = c.errorType ? ruleDocs.get(c.errorType) : undefined;
+  return {
+    title: `Evidence for ${c.id}`,
+    body: `${doc ? `Rule ${doc}\n\n` : ""}${window}`,
+    covers: `${c.gate}\u0000${c.id}`,
+  };
+}
+
+/**
+ * What the first prompt shows of the failures: an evidence section for each failure there is a reader for (a
+ * failing pytest test, a lint finding), and numbered excerpts of the code the other failures point at.
+ */
+export function failureEvidence(
+  files: SandboxFiles,
+  checks: Check[],
+  ruleDocs: ReadonlyMap<string, string> = new Map(),
+): { evidence: EvidenceSection[]; relevantCode: string[] } {
+  const evidence: EvidenceSection[] = [];
+  const rest: Check[] = [];
+  let size = 0;
+  for (const c of checks) {
+    // The first failures get evidence; past the cap the rest are listed with their detail and code excerpts.
+    const e =
+      size >= MAX_EVIDENCE_TOTAL
+        ? undefined
+        : c.gate === "tests"
+          ? pytestEvidence(files, c)
+          : c.gate === "lint"
+            ? lintEvidence(files, c, ruleDocs)
+            : undefined;
+    if (e) {
+      evidence.push(e);
+      size += e.body.length;
+    } else rest.push(c);
+  }
+  return { evidence, relevantCode: relevantCode(files, rest) };
 }

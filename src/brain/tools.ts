@@ -1,7 +1,7 @@
 import { type ToolSet, tool } from "ai";
 import { z } from "zod";
 import { errorMessage } from "../core/errors.js";
-import type { GateResult } from "../core/types.js";
+import type { Check, GateResult } from "../core/types.js";
 import { describeFailures, failingChecks } from "./prompts.js";
 import { type SandboxFiles, SandboxPathError, ToolUsageError } from "./sandbox-files.js";
 
@@ -10,15 +10,24 @@ export const MAX_TOOL_OUTPUT = 12_000;
 
 export type GateScope = "targeted" | "full";
 
+/** Failures not caused by the change listed by name, at most (the rest are counted). */
+const MAX_APART = 20;
+
+/** A gate result with the failing checks the model's change did not cause, each with why. */
+export interface GatesReport extends GateResult {
+  /** Failing checks (objects of `runs`) Master fails too, or that fail for want of a dependency: not the change's. */
+  notCaused?: ReadonlyMap<Check, string>;
+}
+
 /**
- * Supplied by the campaign: run the gates on the sandbox. `targeted` runs only `only` (the checks that failed) where
- * the gate can, `full` runs everything the promotion decision uses.
+ * Supplied by the campaign: run the gates on the sandbox. `targeted` runs only the target's check and the tests
+ * touching the change, `full` runs everything the promotion decision uses.
  */
 export type RunGates = (req: {
   scope: GateScope;
   only: string[];
   signal?: AbortSignal;
-}) => Promise<GateResult>;
+}) => Promise<GatesReport>;
 
 const relPath = z.string().describe("Path relative to the sandbox root, e.g. src/pkg/module.py");
 
@@ -47,7 +56,9 @@ export const TOOL_INPUTS = {
     scope: z
       .enum(["targeted", "full"])
       .optional()
-      .describe("targeted: only the failing checks (fast); full: everything"),
+      .describe(
+        "targeted (default): the failing check and the tests touching your changes (fast); full: every gate, the whole suite",
+      ),
   }),
   finish: z.object({
     summary: z.string().min(1).describe("What you changed and why, or why you could not fix it"),
@@ -62,8 +73,10 @@ const DESCRIPTIONS: Record<ToolName, string> = {
   search_text: "Search files for text; returns file:line: line.",
   replace_in_file: "Replace one unique snippet of a file with new text.",
   create_file: "Create a new file (fails if it exists).",
-  run_gates: "Run the gates (tests, lint, golden projects) on the sandbox and report failures.",
-  finish: "End the attempt with a summary. All gates are then run again.",
+  run_gates:
+    "Run the gates (tests, lint, golden projects) on the sandbox and report failures; failures your change did not cause are listed apart.",
+  finish:
+    "End the attempt with a summary. All gates then judge the sandbox (your last full run is reused if nothing changed since).",
 };
 
 /** The tool set offered to the model. No `execute`: the brain runs calls itself (confined, capped, logged). */
@@ -84,7 +97,7 @@ export function capOutput(s: string, max = MAX_TOOL_OUTPUT): string {
 
 export interface ToolContext {
   files: SandboxFiles;
-  runGates: (scope: GateScope) => Promise<GateResult>;
+  runGates: (scope: GateScope) => Promise<GatesReport>;
   /** Checks a file (sandbox-relative) after an edit; its verdict is appended to the edit's result. Absent: no check. */
   checkSyntax?: (rel: string) => Promise<string | undefined>;
 }
@@ -110,12 +123,35 @@ async function withSyntaxCheck(ctx: ToolContext, p: string, result: string): Pro
   return verdict === undefined ? capOutput(result) : `${capOutput(result)}\n${verdict}`;
 }
 
-export function describeGateResult(scope: GateScope, r: GateResult): string {
-  const failing = failingChecks(r).length + r.runs.filter((x) => x.error).length;
-  const ran = r.runs.map((x) => `${x.gate} (${x.checks.length} checks)`).join(", ") || "no gate";
+/**
+ * What the model reads of a gate run: PASS or FAIL by the failures its change caused; the others (Master fails
+ * them too, or a dependency is missing) are listed apart and never make it FAIL.
+ */
+export function describeGateResult(scope: GateScope, r: GatesReport): string {
+  const apart = r.notCaused ?? new Map<Check, string>();
+  const mine: GateResult = {
+    ...r,
+    runs: r.runs.map((x) => {
+      const checks = x.checks.filter((c) => !apart.has(c));
+      // A gate that could not run is the change's failure unless every failing check of it was judged apart.
+      const error = checks.some((c) => c.status === "fail") ? x.error : undefined;
+      return { ...x, checks, error };
+    }),
+  };
+  const failing = failingChecks(mine).length + mine.runs.filter((x) => x.error).length;
+  const ran =
+    r.runs
+      .map((x) => `${x.gate}${x.scope === "targeted" ? " targeted" : ""} (${x.checks.length} checks)`)
+      .join(", ") || "no gate";
+  // A check of both the cheap step and the full run is listed once.
+  const notMine = [...new Set([...apart].map(([c, why]) => `- [${c.gate}] ${c.id}: ${why}`))];
+  const more = notMine.length > MAX_APART ? `\n… and ${notMine.length - MAX_APART} more` : "";
+  const apartText = notMine.length
+    ? `\nFailing, but not caused by your change (${notMine.length}; leave them):\n${notMine.slice(0, MAX_APART).join("\n")}${more}`
+    : "";
   return failing === 0
-    ? `gates (${scope}): PASS — ran ${ran}`
-    : `gates (${scope}): FAIL — ran ${ran}\n${describeFailures(r)}`;
+    ? `gates (${scope}): PASS — ran ${ran}${apartText}`
+    : `gates (${scope}): FAIL — ran ${ran}\n${describeFailures(mine)}${apartText}`;
 }
 
 /** Run one (already validated) tool call. Refusals and usage errors become error outputs the model can act on. */

@@ -36,7 +36,7 @@ export interface EnvironmentFailure {
   needs: string;
 }
 
-/** The failing checks that need something installed rather than a code change (see missing-dependency.ts). */
+/** The failing checks that need something installed rather than a code change (see gates/missing-dependency.ts). */
 export function environmentFailures(
   result: GateResult | null,
   missingDependency: (c: Check) => string | undefined,

@@ -4,6 +4,7 @@ import type { GateResult } from "../core/types.js";
 import type { ImprovementEnvironment } from "../environment/environment.js";
 import { writeFileAtomic } from "../environment/fs-safe.js";
 import { git } from "../environment/git.js";
+import { missingDependencyJudge } from "../gates/missing-dependency.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import { failureCount, flakyChecks, parseShortStat, passCount, regressions } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
@@ -11,7 +12,6 @@ import { campaignReportName, renderCampaignReport } from "../status/reports.js";
 import { readStatus } from "../status/status-tracker.js";
 import type { CycleEntry, NotWorkGroup, PromotionEntry } from "../status/types.js";
 import { environmentFailures } from "./find-work.js";
-import { missingDependencyJudge } from "./missing-dependency.js";
 
 /**
  * What a campaign report needs beyond status.json and memory: the first and latest gate results on Master, the

@@ -16,6 +16,7 @@ import { describeIsolation, type IsolationDecision, resolveIsolation } from "../
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
+import { missingDependencyJudge } from "../gates/missing-dependency.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
@@ -40,7 +41,6 @@ import { decide, type VerdictFacts } from "./decide.js";
 import { discoverIssues, notWorkGroups } from "./discover.js";
 import { environmentFailures, listWork } from "./find-work.js";
 import { Journal, type JournalEntry } from "./journal.js";
-import { missingDependencyJudge } from "./missing-dependency.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
@@ -543,6 +543,7 @@ export class CampaignRunner {
         goal: this.opts.goal,
         cycle,
         signal: ctx.signal ?? this.abort.signal,
+        cache,
       });
       summary = r.summary;
       tokens = r.tokens;

@@ -1,12 +1,8 @@
-import { rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import type { Config } from "../config/schema.js";
 import { ExitCode, OdibiImproveError } from "../core/errors.js";
 import type { Check, GateResult, GateRun, Task } from "../core/types.js";
-import { workingTreeHash } from "../environment/git.js";
 import { PROFILE_TABLE } from "../profiles/profiles.js";
-import type { GateCache } from "./cache.js";
+import { type GateCache, hashWorkTree } from "./cache.js";
 import type { Gate, GateContext, GateRunOptions } from "./gate.js";
 import { registeredGates } from "./registry.js";
 import { decideVerdict, failureText, matchKey, type VerdictMode } from "./verdict.js";
@@ -28,11 +24,16 @@ export interface CheckGatesOptions {
   target?: Task;
   /** Files the candidate changed: tests touching them run before the full suite. */
   changedFiles?: string[];
+  /**
+   * Only the cheap step: the target's check and the tests touching `changedFiles`; a gate that cannot run a subset
+   * (lint, validate, golden) runs only when the target is its own. No full suite.
+   */
+  targetedOnly?: boolean;
   cache?: GateCache;
   /** Extra runs of a failing check; default `config.gates.flake_reruns`. */
   flakeReruns?: number;
   mode?: VerdictMode;
-  /** Known tree hash (else computed from the working tree). */
+  /** Known tree hash (else hashWorkTree of the work tree as it is after `beforeRun`). */
   treeHash?: string;
   /** Called after each gate run (progress). */
   onRun?: (run: GateRun) => void;
@@ -170,30 +171,21 @@ function realFailures(run: GateRun, baseline: GateResult | undefined, mode: Verd
   return v.newFailures;
 }
 
-async function treeHashOf(workdir: string): Promise<string> {
-  const tmpIndex = path.join(
-    os.tmpdir(),
-    `odibi-improve-index-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
-  );
-  try {
-    return await workingTreeHash(workdir, tmpIndex);
-  } finally {
-    rmSync(tmpIndex, { force: true });
-  }
-}
-
 /**
  * The cascade (DESIGN.md §4): policy (diff only) → lint → validate → tests (target and tests touching the change
- * first, then the full suite) → golden. Results of full runs are cached by working-tree hash. With `failFast` the
- * candidate is rejected at the first real failure: later gates do not run (the verdict then says which gates
- * did not run).
+ * first, then the full suite) → golden. Results of full runs are cached by work-tree hash (hashWorkTree: the bytes
+ * as gated), the target's check verified alone too: a gate whose full result is cached runs nothing, not even
+ * its cheap step. With `failFast` the candidate is rejected at the first real failure: later gates do not run
+ * (the verdict then says which gates did not run). With `targetedOnly`, only the cheap step runs.
  */
 export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {}): Promise<GateResult> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const mode = opts.mode ?? ctx.config.gates.mode;
   const reruns = opts.flakeReruns ?? ctx.config.gates.flake_reruns;
-  const treeHash = opts.treeHash ?? (await treeHashOf(ctx.workdir));
+  // The hash is of the tree as the first gate will see it: after `beforeRun` (Master's oracle put back).
+  if (opts.treeHash === undefined) await opts.beforeRun?.();
+  const treeHash = opts.treeHash ?? hashWorkTree(ctx.workdir);
   const runs: GateRun[] = [];
   const done = () => ({ treeHash, runs, startedAt, durationMs: Math.round(performance.now() - started) });
   // In baseline mode a failure Master already has is tolerated whatever a re-run says: re-running it only costs
@@ -239,14 +231,22 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
     const targetIds =
       opts.target && (opts.target.gate ?? gate.name) === gate.name ? [opts.target.target] : [];
     const changed = gate.selectsByChangedFiles ? (opts.changedFiles ?? []) : [];
-    if (gate.targeted && (targetIds.length > 0 || changed.length > 0)) {
+    const cheapStep = async (): Promise<boolean> => {
       const cheap: GateRunOptions =
         changed.length > 0 ? { only: targetIds, changedFiles: changed } : { only: targetIds };
       const targeted = await runWithFlakeReruns(gate, ctx, cheap, reruns, knownFailure);
-      if (targeted.checks.length > 0 && record({ ...targeted, scope: "targeted" })) return done();
+      return targeted.checks.length > 0 && record({ ...targeted, scope: "targeted" });
+    };
+    if (opts.targetedOnly) {
+      if (gate.targeted) {
+        if ((targetIds.length > 0 || changed.length > 0) && (await cheapStep())) return done();
+        continue;
+      }
+      // A gate that cannot run a subset is run whole only for a target of its own (a golden project, a lint rule).
+      if (targetIds.length === 0) continue;
     }
     const fingerprint = opts.cache && gate.fingerprint ? await gate.fingerprint(ctx) : undefined;
-    const key =
+    const keyFor = (target?: string) =>
       opts.cache && fingerprint !== undefined
         ? opts.cache.key({
             treeHash,
@@ -254,17 +254,33 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
             fingerprint: ctx.dependencies === undefined ? fingerprint : `${fingerprint}\0${ctx.dependencies}`,
             flakeReruns: reruns,
             isolation: ctx.isolation ?? "none",
+            ...(target === undefined ? {} : { target }),
           })
         : undefined;
-    const hit = key ? opts.cache!.get(key) : undefined;
-    // The target is verified alone on every check, cached or not (the cache is keyed by tree, not by task).
-    const verify = (run: GateRun) =>
-      targetIds.length > 0 ? verifyTargetAlone(gate, ctx, run, targetIds[0]!) : run;
+    const key = keyFor();
+    const target = targetIds[0];
+    // The target is verified alone on every tree (the full run is cached by tree, not by task); that verdict is
+    // cached too, under the tree and the target.
+    const verifiedKey = target === undefined ? undefined : keyFor(target);
+    const verify = async (run: GateRun) => {
+      if (target === undefined) return run;
+      const verified = await verifyTargetAlone(gate, ctx, run, target);
+      const unverified = verified.checks.some((c) => c.errorType === "target-unverified");
+      if (verifiedKey && verified.error === undefined && !unverified && !ctx.signal?.aborted)
+        opts.cache!.set(verifiedKey, verified);
+      return verified;
+    };
+    const cachedVerified = verifiedKey ? opts.cache!.get(verifiedKey) : undefined;
+    const hit = cachedVerified ?? (key ? opts.cache!.get(key) : undefined);
     if (hit) {
       ctx.log?.(`[${gate.name}] cached result for tree ${treeHash.slice(0, 10)}`);
-      if (record(await verify({ ...hit, cached: true }))) return done();
+      const run = { ...hit, cached: true };
+      if (record(cachedVerified ? run : await verify(run))) return done();
       continue;
     }
+    // The cheap step only serves fail-fast: without it, the full run says all it would.
+    if (opts.failFast && gate.targeted && (targetIds.length > 0 || changed.length > 0) && (await cheapStep()))
+      return done();
     const run = await runWithFlakeReruns(gate, ctx, {}, reruns, knownFailure);
     // A timeout or a tool that would not start may be transient: not cached.
     if (key && run.error === undefined && !ctx.signal?.aborted) opts.cache!.set(key, run);

@@ -1,6 +1,5 @@
 import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
-import { missingDependencyJudge } from "../../campaign/missing-dependency.js";
 import { ExitCode } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
 import { mkdirGuarded } from "../../environment/fs-safe.js";
@@ -8,6 +7,7 @@ import { installedDependencies } from "../../environment/staged-install.js";
 import { describeIsolation, resolveIsolation } from "../../exec/jail.js";
 import { GateCache } from "../../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../../gates/context.js";
+import { missingDependencyJudge } from "../../gates/missing-dependency.js";
 import { checkGates } from "../../gates/pipeline.js";
 import { renderGateTable } from "../../gates/render.js";
 import { decideVerdict, summarize } from "../../gates/verdict.js";

@@ -80,6 +80,43 @@ function pythonErrorType(message: string | undefined, text: string): string | un
   return message ? /^(\w+(?:\.\w+)*(?:Error|Exception)):/.exec(message)?.[1] : undefined;
 }
 
+/** Installed code (site-packages, a venv, the standard library) and compiled extensions (`.pyx`). */
+const INSTALLED =
+  /(^|[\\/])(site-packages|dist-packages|\.venv|venv|lib[\\/]python\d[^\\/]*)([\\/]|$)|\.(pyx|pxi|pxd)$/;
+const LOCATION = /^((?:[A-Za-z]:)?[^\s:][^:\n]*):(\d+):/;
+/** pytest's separators: between frames, and between chained exceptions. */
+const SECTION_BREAK =
+  /^(?:(?:_ )+_?\s*|The above exception was the direct cause of the following exception:|During handling of the above exception, another exception occurred:)$/;
+
+/**
+ * A pytest long traceback with the code of installed frames left out: a section whose frames are all outside the
+ * repository keeps only its location lines and its `E` lines. Library internals (a pandas function with its
+ * docstring) otherwise fill the capped detail and push the repository's frames out.
+ */
+export function compactPytestTraceback(text: string, workdir: string): string {
+  const out: string[] = [];
+  let section: string[] = [];
+  const flush = () => {
+    const locations = section.map((l) => LOCATION.exec(l)?.[1]).filter((f): f is string => f !== undefined);
+    const installed =
+      locations.length > 0 &&
+      locations.every((f) => {
+        const rel = relPath(f, workdir);
+        return INSTALLED.test(rel) || rel.startsWith("/") || /^[A-Za-z]:/.test(rel);
+      });
+    out.push(...(installed ? section.filter((l) => LOCATION.test(l) || /^E(\s|$)/.test(l)) : section));
+    section = [];
+  };
+  for (const l of text.split("\n")) {
+    if (SECTION_BREAK.test(l)) {
+      flush();
+      out.push(l);
+    } else section.push(l);
+  }
+  flush();
+  return out.join("\n");
+}
+
 function pytestId(tc: TestCase, workdir: string): { id: string; file?: string } {
   const classname = tc.classname ?? "";
   const file = tc.file ? relPath(tc.file, workdir) : undefined;
@@ -146,7 +183,7 @@ function caseToCheck(tc: TestCase, suitePath: string[], dialect: JUnitDialect, c
         : undefined;
     const generic = !message || message === "collection failure";
     check.message = capMessage(generic ? (eLine ?? (message || text.trim().split("\n")[0])) : message);
-    check.detail = capDetail(text);
+    check.detail = capDetail(dialect === "pytest" ? compactPytestTraceback(text, ctx.workdir) : text);
     if (dialect !== "pytest" && check.line === undefined) {
       // The first location in the test's own file: vitest `❯ a.test.js:4:31`, node `file:///…/x.test.js:11:12`.
       for (const l of text.split("\n")) {
