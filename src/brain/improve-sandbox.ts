@@ -5,6 +5,7 @@ import type { LlmClient } from "../llm/client.js";
 import { LlmError } from "../llm/errors.js";
 import type { LlmRunLimits } from "../llm/options.js";
 import type { LlmErrorKind } from "../llm/types.js";
+import type { Workspace } from "../workspace/workspace.js";
 import type { Budget, BudgetExhaustion } from "./budget.js";
 import { goldenEvidence } from "./golden-evidence.js";
 import {
@@ -16,7 +17,6 @@ import {
 } from "./prompts.js";
 import { failureEvidence } from "./relevant-code.js";
 import type { RuleDescriber } from "./rule-docs.js";
-import { SandboxFiles } from "./sandbox-files.js";
 import type { SyntaxChecker } from "./syntax-check.js";
 import { brainToolSet, executeTool, type GateScope, type RunGates, type ToolOutcome } from "./tools.js";
 import { TrajectoryWriter } from "./trajectory.js";
@@ -77,8 +77,8 @@ export interface BrainResult {
 }
 
 export interface ImproveSandboxOptions {
-  /** The sandbox working copy; every tool is confined to it. */
-  sandboxPath: string;
+  /** The sandbox working copy: every tool reads, writes and runs through it alone. */
+  workspace: Workspace;
   client: LlmClient;
   /** The failing gate result to fix. */
   gateFailures: GateResult;
@@ -148,7 +148,7 @@ const WRITE_TOOLS = new Set(["replace_in_file", "create_file"]);
  * promotion like any candidate.
  */
 export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainResult> {
-  const files = new SandboxFiles(o.sandboxPath);
+  const files = o.workspace;
   const isSuccess = o.isSuccess ?? noFailures;
   const redactor = o.client.redactor;
   const tools = brainToolSet();
@@ -347,7 +347,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
                 isError: true,
               }
             : await executeTool(call.toolName, call.input, {
-                files,
+                workspace: files,
                 runGates: (scope) => runGates(scope, signal),
                 checkSyntax: check && ((rel) => check(files, rel, signal)),
               });
