@@ -61,12 +61,12 @@ function nodeErrors(rel: string, stderr: string): string[] {
  * How node reads a `.js` file: as a module when the nearest package.json in the sandbox says `"type": "module"`.
  * A package.json that is not JSON counts as CommonJS (node refuses to run such a package anyway).
  */
-export function packageTypeOf(files: Workspace, rel: string): "module" | "commonjs" {
+export function packageTypeOf(workspace: Workspace, rel: string): "module" | "commonjs" {
   for (let dir = path.posix.dirname(rel); ; dir = path.posix.dirname(dir)) {
     const manifest = dir === "." ? "package.json" : `${dir}/package.json`;
     let text: string | undefined;
     try {
-      text = files.read(manifest);
+      text = workspace.read(manifest);
     } catch {
       text = undefined;
     }
@@ -135,14 +135,14 @@ export function createSyntaxChecker(opts: {
   env: Record<string, string>;
   timeoutMs?: number;
 }): SyntaxChecker {
-  return async (files, rel, signal) => {
-    const cmd = syntaxCommand(rel, () => packageTypeOf(files, rel));
+  return async (workspace, rel, signal) => {
+    const cmd = syntaxCommand(rel, () => packageTypeOf(workspace, rel));
     if (!cmd) {
       const language = UNCHECKED[path.extname(rel).toLowerCase()];
       return language && `syntax check: none for ${language} files (run_gates builds and tests them)`;
     }
-    const content = files.read(rel);
-    const r = await files.exec(cmd.file, cmd.args, {
+    const content = workspace.read(rel);
+    const r = await workspace.exec(cmd.file, cmd.args, {
       env: opts.env,
       input: content,
       timeoutMs: opts.timeoutMs ?? 30_000,
