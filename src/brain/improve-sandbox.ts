@@ -148,7 +148,6 @@ const WRITE_TOOLS = new Set(["replace_in_file", "create_file"]);
  * promotion like any candidate.
  */
 export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainResult> {
-  const files = o.workspace;
   const isSuccess = o.isSuccess ?? noFailures;
   const redactor = o.client.redactor;
   const tools = brainToolSet();
@@ -210,8 +209,10 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     const user = buildUserPrompt({
       task: o.task,
       gateResult: o.gateFailures,
-      ...failureEvidence(files, failingChecks(o.gateFailures), ruleDocs),
-      goldenEvidence: o.goldenDir ? goldenEvidence(files, o.goldenDir, failingChecks(o.gateFailures)) : [],
+      ...failureEvidence(o.workspace, failingChecks(o.gateFailures), ruleDocs),
+      goldenEvidence: o.goldenDir
+        ? goldenEvidence(o.workspace, o.goldenDir, failingChecks(o.gateFailures))
+        : [],
       avoid: o.avoid ?? [],
       similar: o.similar ?? [],
       goal: o.goal,
@@ -347,9 +348,9 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
                 isError: true,
               }
             : await executeTool(call.toolName, call.input, {
-                workspace: files,
+                workspace: o.workspace,
                 runGates: (scope) => runGates(scope, signal),
-                checkSyntax: check && ((rel) => check(files, rel, signal)),
+                checkSyntax: check && ((rel) => check(o.workspace, rel, signal)),
               });
           const output = redactor.text(out.output);
           traj.write({
@@ -384,7 +385,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     }
 
     // The gates decide, whatever ended the attempt: edits made before a step or time limit may be the fix.
-    const changed = files.changedFiles();
+    const changed = o.workspace.changedFiles();
     let gatesPassed: boolean | undefined;
     let failures = failureLines(finalGateResult);
     if (changed.length > 0 && !o.signal?.aborted) {
@@ -401,9 +402,9 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     }
     if (gatesPassed) {
       kept = changed;
-      files.keep();
+      o.workspace.keep();
     } else {
-      files.undo();
+      o.workspace.undo();
       if (changed.length > 0) finalGateResult = o.gateFailures;
     }
     const report: AttemptReport = {
