@@ -6,7 +6,7 @@ import type { Workspace } from "../workspace/workspace.js";
  */
 export class ToolUsageError extends Error {}
 
-export const MAX_VIEW_LINES = 200;
+const MAX_VIEW_LINES = 200;
 const MAX_LIST_ENTRIES = 300;
 const MAX_SEARCH_MATCHES = 80;
 const MAX_MATCH_LINE = 240;

@@ -52,7 +52,7 @@ export class LocalWorkspace implements Workspace {
     this.run = run;
   }
 
-  /** The tree's real path (resolved at the first use: a gate context may be made before its tree exists). */
+  /** The tree's real path, resolved at the first use (making a gate context does not touch the tree). */
   get root(): string {
     this.realRoot ??= realpathSync(this.given);
     return this.realRoot;
