@@ -9,8 +9,10 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { SandboxFiles } from "../src/brain/sandbox-files.js";
-import { resolveInSandbox, SandboxPathError } from "../src/brain/sandbox-path.js";
+import { createFile, replaceInFile, viewFile } from "../src/brain/file-tools.js";
+import { WorkspacePathError } from "../src/workspace/errors.js";
+import { resolveInSandbox } from "../src/workspace/local-path.js";
+import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { tempDir } from "./helpers.js";
 import { runScriptedBrain } from "./llm-fixtures.js";
 import type { ScriptedCall, ScriptedLlmServer } from "./llm-server.js";
@@ -41,9 +43,9 @@ function sandboxWithEscapes() {
 describe("tools are confined to the sandbox", () => {
   it("resolveInSandbox refuses .., absolute paths, links out and .git; allows links that stay inside", () => {
     const { sandbox } = sandboxWithEscapes();
-    const files = new SandboxFiles(sandbox);
+    const files = new LocalWorkspace(sandbox);
     const refuse = (p: string, why: RegExp) => {
-      expect(() => resolveInSandbox(files.root, p)).toThrowError(SandboxPathError);
+      expect(() => resolveInSandbox(files.root, p)).toThrowError(WorkspacePathError);
       expect(() => resolveInSandbox(files.root, p)).toThrowError(why);
     };
     refuse("../../etc/passwd", /outside the sandbox/);
@@ -76,7 +78,10 @@ describe("tools are confined to the sandbox", () => {
     const run = await runScriptedBrain({
       initial: NO_FAILURES,
       python: inject("python"),
-      opts: { sandboxPath: sandbox, limits: { maxAttempts: 1, maxSteps: 3, attemptTimeoutMs: 60_000 } },
+      opts: {
+        workspace: new LocalWorkspace(sandbox),
+        limits: { maxAttempts: 1, maxSteps: 3, attemptTimeoutMs: 60_000 },
+      },
       script: [
         { type: "tools", calls: attempts },
         // a whole-sandbox search must not follow the links out either
@@ -105,28 +110,30 @@ describe("tools are confined to the sandbox", () => {
     const base = tempDir();
     writeFileSync(path.join(base, "m.py"), "def f():\n    return 1\n\n\ndef g():\n    return 1\n");
     writeFileSync(path.join(base, "big.txt"), `${"x".repeat(300)}\n`.repeat(300));
-    const files = new SandboxFiles(base);
-    expect(() => files.replaceInFile("m.py", "return 1", "return 2")).toThrowError(
+    const files = new LocalWorkspace(base);
+    expect(() => replaceInFile(files, "m.py", "return 1", "return 2")).toThrowError(
       /occurs 2 times .*lines 2, 6/,
     );
-    expect(() => files.replaceInFile("m.py", "def f():\n  return 1", "x")).toThrowError(
+    expect(() => replaceInFile(files, "m.py", "def f():\n  return 1", "x")).toThrowError(
       /not found.*first line appears at line\(s\) 1/,
     );
-    expect(files.replaceInFile("m.py", "def g():\n    return 1", "def g():\n    return 2")).toContain(
+    expect(replaceInFile(files, "m.py", "def g():\n    return 1", "def g():\n    return 2")).toContain(
       "6|     return 2",
     );
-    expect(files.createFile("pkg/sub/new.py", "y = 2\n")).toContain("created pkg/sub/new.py");
-    expect(() => files.createFile("m.py", "")).toThrowError(/already exists: change it with replace_in_file/);
+    expect(createFile(files, "pkg/sub/new.py", "y = 2\n")).toContain("created pkg/sub/new.py");
+    expect(() => createFile(files, "m.py", "")).toThrowError(
+      /already exists: change it with replace_in_file/,
+    );
     expect(files.changedFiles()).toEqual(["m.py", "pkg/sub/new.py"]);
     files.undo();
     expect(readFileSync(path.join(base, "m.py"), "utf8")).toContain("def g():\n    return 1");
     expect(existsSync(path.join(base, "pkg"))).toBe(false);
     writeFileSync(path.join(base, "win.py"), "def h():\r\n    return 0\r\n");
-    expect(files.viewFile("win.py")).toContain("2|     return 0\n");
-    files.replaceInFile("win.py", "def h():\n    return 0", "def h():\n    return 1");
+    expect(viewFile(files, "win.py")).toContain("2|     return 0\n");
+    replaceInFile(files, "win.py", "def h():\n    return 0", "def h():\n    return 1");
     expect(readFileSync(path.join(base, "win.py"), "utf8")).toBe("def h():\r\n    return 1\r\n");
-    expect(files.viewFile("big.txt").split("\n").length).toBeLessThanOrEqual(202);
-    expect(files.viewFile("big.txt")).toContain("ask for them with start_line");
+    expect(viewFile(files, "big.txt").split("\n").length).toBeLessThanOrEqual(202);
+    expect(viewFile(files, "big.txt")).toContain("ask for them with start_line");
   });
 });
 

@@ -4,12 +4,12 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { buildUserPrompt, failingChecks } from "../src/brain/prompts.js";
 import { failureEvidence } from "../src/brain/relevant-code.js";
 import { createRuleDescriber } from "../src/brain/rule-docs.js";
-import { SandboxFiles } from "../src/brain/sandbox-files.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { parseRuffJson } from "../src/gates/parsers/ruff.js";
 import { pytest } from "../src/gates/tools.js";
 import { venvBinDir } from "../src/pyenv/python-env.js";
+import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
 /**
@@ -102,7 +102,7 @@ function promptFor(repo: string, result: GateResult, id: string): string {
   };
   return buildUserPrompt({
     gateResult: only,
-    ...failureEvidence(new SandboxFiles(repo), failingChecks(only)),
+    ...failureEvidence(new LocalWorkspace(repo), failingChecks(only)),
     avoid: [],
     previous: [],
   });
@@ -142,7 +142,7 @@ describe("first prompt for a failing pytest test (real pytest, real parser)", ()
   it("many failing tests: evidence for the first ones only, up to the cap; the rest listed as they are", () => {
     const check = failingChecks(result).find((c) => c.id === "tests/test_cart.py::test_check")!;
     const many = Array.from({ length: 30 }, (_, i) => ({ ...check, id: `${check.id}[${i}]` }));
-    const { evidence } = failureEvidence(new SandboxFiles(repo), many);
+    const { evidence } = failureEvidence(new LocalWorkspace(repo), many);
     expect(evidence.length).toBeGreaterThan(1);
     expect(evidence.length).toBeLessThan(30);
     expect(evidence.reduce((n, e) => n + e.body.length, 0)).toBeLessThan(8000 + 7000);
@@ -198,13 +198,13 @@ describe("first prompt for a lint finding (real ruff)", () => {
       runs: [{ gate: "lint", checks, durationMs: 0 }],
     };
     const env = { PATH: `${venvBinDir(inject("venv"))}${path.delimiter}${process.env.PATH}` };
-    const doc = await createRuleDescriber(runProcess, { cwd: repo, env })("F401");
+    const doc = await createRuleDescriber(new LocalWorkspace(repo), env)("F401");
     expect(doc).toMatch(
       /^F401 \(unused-import\): Checks for unused imports\. Unused imports add .* cycles\.$/,
     );
     const p = buildUserPrompt({
       gateResult: result,
-      ...failureEvidence(new SandboxFiles(repo), failingChecks(result), new Map([["F401", doc!]])),
+      ...failureEvidence(new LocalWorkspace(repo), failingChecks(result), new Map([["F401", doc!]])),
       avoid: [],
       previous: [],
     });

@@ -5,6 +5,7 @@ import { Budget } from "../src/brain/budget.js";
 import { improveSandbox } from "../src/brain/improve-sandbox.js";
 import { createLlmClient } from "../src/llm/client.js";
 import { priceFor } from "../src/llm/pricing.js";
+import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { tempDir } from "./helpers.js";
 import { makeCalcRepo, pytestGates, testSettings } from "./llm-fixtures.js";
 import { requestText, type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
@@ -46,7 +47,7 @@ describe("brain fixes a failing pytest test through the real SDK over HTTP", () 
     const budget = new Budget();
     const trajectoryDir = path.join(tempDir(), "trajectories", "cycle_001");
     const result = await improveSandbox({
-      sandboxPath: sandbox,
+      workspace: new LocalWorkspace(sandbox),
       client,
       gateFailures: initial,
       goal: "make the tests pass",

@@ -3,7 +3,6 @@ import path from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { Budget } from "../src/brain/budget.js";
 import { createLlmImprover } from "../src/brain/llm-improver.js";
-import { SandboxFiles } from "../src/brain/sandbox-files.js";
 import { createSyntaxChecker } from "../src/brain/syntax-check.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import type { Task } from "../src/core/types.js";
@@ -13,6 +12,7 @@ import { makeGateContext } from "../src/gates/context.js";
 import { checkGates } from "../src/gates/pipeline.js";
 import { createLlmClient } from "../src/llm/client.js";
 import { venvBinDir } from "../src/pyenv/python-env.js";
+import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { itWhen } from "./ci-required.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 import { makeCalcRepo, pytestGates, runScriptedBrain, testSettings } from "./llm-fixtures.js";
@@ -69,8 +69,7 @@ describe("an edit comes back with a syntax check of the file", () => {
         { type: "tools", calls: [{ name: "finish", args: { summary: "add() adds" } }] },
       ],
       opts: {
-        checkSyntax: (files, rel, signal) =>
-          createSyntaxChecker(runProcess, { cwd: files.root, env: gateEnv() })(files, rel, signal),
+        checkSyntax: createSyntaxChecker({ env: gateEnv() }),
       },
     });
     server = run.server;
@@ -106,8 +105,8 @@ describe("the syntax checker, per language", async () => {
       ? createJailedRunner({ mode: "bwrap", sandbox, readOnly: [inject("venv")] })
       : runProcess;
     const env = { ...gateEnv(), ...(pythonPath ? { PYTHONPATH: path.join(sandbox, pythonPath) } : {}) };
-    const check = createSyntaxChecker(run, { cwd: sandbox, env });
-    return { sandbox, check: (rel: string) => check(new SandboxFiles(sandbox), rel) };
+    const check = createSyntaxChecker({ env });
+    return { sandbox, check: (rel: string) => check(new LocalWorkspace(sandbox, run), rel) };
   }
 
   withJail(
@@ -180,8 +179,8 @@ describe("the syntax checker, per language", async () => {
     );
     expect(await check("lib.rs")).toBe("syntax check: none for Rust files (run_gates builds and tests them)");
     expect(await check("README.md")).toBeUndefined();
-    const noPython = createSyntaxChecker(runProcess, { cwd: sandbox, env: { PATH: tempDir() } });
-    expect(await noPython(new SandboxFiles(sandbox), "x.py")).toMatch(
+    const noPython = createSyntaxChecker({ env: { PATH: tempDir() } });
+    expect(await noPython(new LocalWorkspace(sandbox), "x.py")).toMatch(
       /^syntax check \(python compile\) not run: could not start python: /,
     );
   });

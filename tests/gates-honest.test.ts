@@ -2,7 +2,6 @@ import { execFileSync } from "node:child_process";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { SandboxFiles, ToolUsageError } from "../src/brain/sandbox-files.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import type { Check, GateResult, GateRun } from "../src/core/types.js";
 import { folderInside, removeInside, restoreInside } from "../src/environment/fs-safe.js";
@@ -15,6 +14,8 @@ import { checkGates, runWithFlakeReruns } from "../src/gates/pipeline.js";
 import { selectTestsForChanges } from "../src/gates/select-tests.js";
 import { testsGate } from "../src/gates/tests-gate.js";
 import { decideVerdict } from "../src/gates/verdict.js";
+import { WorkspaceFileError } from "../src/workspace/errors.js";
+import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
 /**
@@ -315,8 +316,8 @@ describe("the host reads nothing of a candidate's tree that could block or lead 
   it("the model's file tools refuse to read a FIFO made in the sandbox instead of blocking on it", () => {
     const sandbox = tempDir("oi honest fifo ");
     execFileSync("mkfifo", [path.join(sandbox, "pipe.py")]);
-    const files = new SandboxFiles(sandbox);
-    expect(() => files.read("pipe.py")).toThrow(ToolUsageError);
+    const files = new LocalWorkspace(sandbox);
+    expect(() => files.read("pipe.py")).toThrow(WorkspaceFileError);
     expect(() => files.read("pipe.py")).toThrow(/pipe\.py cannot be read: a FIFO/);
   });
 });

@@ -8,6 +8,7 @@ import { runProcess } from "../src/exec/run-process.js";
 import { toolchainMounts } from "../src/exec/toolchains.js";
 import { makeGateContext } from "../src/gates/context.js";
 import { checkGates } from "../src/gates/pipeline.js";
+import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { itWhen } from "./ci-required.js";
 import { GO_ENV, GO_EXPECTED_TESTS, makeGoFixture } from "./fixtures-go.js";
 import { BIOME, makeNodeFixture, NODE_EXPECTED_TESTS } from "./fixtures-node.js";
@@ -117,7 +118,11 @@ describe("gates on other languages", async () => {
       { profile: "rust", commands: { test: "cargo test --offline", lint: "cargo clippy --offline" } },
       { RUST_BACKTRACE: "0", CARGO_TERM_COLOR: "never", ...toolchain.env },
     );
-    return checkGates(jailed ? { ...ctx, run: jailFor(repo, ctx.outputDir, toolchain.readOnly) } : ctx);
+    return checkGates(
+      jailed
+        ? { ...ctx, workspace: new LocalWorkspace(repo, jailFor(repo, ctx.outputDir, toolchain.readOnly)) }
+        : ctx,
+    );
   };
   const expectRustResults = (r: GateResult) => {
     const tests = statuses(r, "tests");
@@ -169,7 +174,10 @@ describe("gates on other languages", async () => {
         ),
         outputDir: base.outputDir,
       };
-      const r = await checkGates({ ...ctx, run: jailFor(repo, ctx.outputDir, toolchain.readOnly) });
+      const r = await checkGates({
+        ...ctx,
+        workspace: new LocalWorkspace(repo, jailFor(repo, ctx.outputDir, toolchain.readOnly)),
+      });
       expect(statuses(r, "tests")).toEqual(GO_EXPECTED_TESTS);
       expect(Object.keys(statuses(r, "lint")).sort()).toEqual([
         "typecheck:broken/broken.go:3:26",

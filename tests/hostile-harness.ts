@@ -365,7 +365,7 @@ export function hostileSuite(label: string, cases: HostileCase[], controls: Host
         (requests[1]?.body?.messages ?? []).filter((m: { role?: string }) => m.role === "tool"),
       );
       if (/not found|not unique/i.test(replies)) fail("an edit did not apply (fixture and case disagree)");
-      // A file tool's refusal reads `refused "<path>": …` (src/brain/sandbox-path.ts).
+      // A file tool's refusal reads `refused "<path>": …` (src/workspace/local-path.ts).
       const toolRefused = /refused \\+"/.test(replies);
       if (toolRefused && !c.toolMayRefuse) fail("a file tool refused an edit the case expected to apply");
       const refused = Boolean(c.toolMayRefuse) && toolRefused;

@@ -7,6 +7,7 @@ import type { Check, GateResult } from "../src/core/types.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { createLlmClient } from "../src/llm/client.js";
 import type { LlmProviderName, LlmSettings } from "../src/llm/types.js";
+import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 import { type Script, type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
 
@@ -120,7 +121,7 @@ export async function runScriptedBrain(r: ScriptedBrainRun) {
   const server: ScriptedLlmServer = await startLlmServer(r.script);
   const trajectoryDir = path.join(tempDir(), "traj");
   const result = await improveSandbox({
-    sandboxPath: sandbox,
+    workspace: new LocalWorkspace(sandbox),
     client: createLlmClient(testSettings(r.provider ?? "openai", `${server.origin}/v1`, r.settings), {
       env: r.env ?? { OPENAI_API_KEY: "sk-scripted-test-key-000" },
     }),

@@ -15,8 +15,7 @@ import {
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { SandboxFiles, SandboxPathError } from "../src/brain/sandbox-files.js";
-import { resolveInSandbox } from "../src/brain/sandbox-path.js";
+import { createFile, replaceInFile, viewFile } from "../src/brain/file-tools.js";
 import { ImprovementEnvironment, type SandboxInfo } from "../src/environment/environment.js";
 import { git } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
@@ -24,6 +23,9 @@ import { findUnsafeGitPaths, UnsafeGitTreeError } from "../src/environment/tree-
 import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
 import { hermeticDirs } from "../src/gates/odibi/gate-env.js";
 import { checkPolicy } from "../src/policy/index.js";
+import { WorkspacePathError } from "../src/workspace/errors.js";
+import { resolveInSandbox } from "../src/workspace/local-path.js";
+import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { cli, jsonl, runWithLlm } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 import { CALC_FILES } from "./llm-fixtures.js";
@@ -98,8 +100,8 @@ async function plantFilterRepo(dir: string, witness: string): Promise<void> {
 describe("undo of a failed attempt never follows a link a test planted", () => {
   it("a changed file replaced by a link into Sacred: undo rewrites the sandbox's file, Sacred untouched", async () => {
     const { sacred, sandbox, sacredIntact } = await setup();
-    const files = new SandboxFiles(sandbox.path);
-    files.replaceInFile("mypkg/core.py", "return 1", "return 2");
+    const files = new LocalWorkspace(sandbox.path);
+    replaceInFile(files, "mypkg/core.py", "return 1", "return 2");
     // What the candidate's test code does while the gates run: the edited file becomes a link to a Sacred file.
     const edited = path.join(sandbox.path, "mypkg", "core.py");
     unlinkSync(edited);
@@ -113,8 +115,8 @@ describe("undo of a failed attempt never follows a link a test planted", () => {
 
   it("a created file's folder replaced by a link to a Sacred folder: undo removes the link, not Sacred's file", async () => {
     const { sacred, sandbox, sacredIntact } = await setup();
-    const files = new SandboxFiles(sandbox.path);
-    files.createFile("lib2/new.py", "X = 1\n");
+    const files = new LocalWorkspace(sandbox.path);
+    createFile(files, "lib2/new.py", "X = 1\n");
     const made = path.join(sandbox.path, "lib2");
     unlinkSync(path.join(made, "new.py"));
     rmdirSync(made);
@@ -130,9 +132,9 @@ describe("the model's file tools on what code the gates ran left behind", () => 
   it("a FIFO is refused at once, never read (a read would block the campaign)", async () => {
     const { sandbox } = await setup();
     execFileSync("mkfifo", [path.join(sandbox.path, "mypkg", "fifo.py")]);
-    const files = new SandboxFiles(sandbox.path);
-    expect(() => files.viewFile("mypkg/fifo.py")).toThrow(/not a regular file/);
-    expect(() => files.replaceInFile("mypkg/fifo.py", "a", "b")).toThrow(/not a regular file/);
+    const files = new LocalWorkspace(sandbox.path);
+    expect(() => viewFile(files, "mypkg/fifo.py")).toThrow(/not a regular file/);
+    expect(() => replaceInFile(files, "mypkg/fifo.py", "a", "b")).toThrow(/not a regular file/);
   });
 });
 
@@ -257,7 +259,7 @@ describe("folders the host makes in a gate's output folder (writable by jailed c
 describe("the model's file tools refuse any .git", () => {
   it("in any case or spelling, at any depth, and when reached through a link", async () => {
     const { sandbox } = await setup();
-    const files = new SandboxFiles(sandbox.path);
+    const files = new LocalWorkspace(sandbox.path);
     symlinkSync(".git", path.join(sandbox.path, "g"));
     mkdirSync(path.join(sandbox.path, "sub"));
     symlinkSync(path.join(sandbox.path, ".git"), path.join(sandbox.path, "sub", "h"));
@@ -271,7 +273,7 @@ describe("the model's file tools refuse any .git", () => {
       "sub/h/HEAD",
     ])
       expect(() => resolveInSandbox(files.root, p), p).toThrow(/\.git folder is off limits/);
-    expect(() => files.createFile("vendor/.git/config", "[core]\n")).toThrow(SandboxPathError);
+    expect(() => createFile(files, "vendor/.git/config", "[core]\n")).toThrow(WorkspacePathError);
     expect(existsSync(path.join(sandbox.path, "vendor"))).toBe(false);
   });
 });
@@ -332,8 +334,8 @@ describe("attacks planted by code in the real jail", async () => {
     "the sandbox's .git cannot be replaced or written; a planted link and nested repository change nothing outside",
     async () => {
       const { sacred, env, sandbox, sacredIntact } = await setup();
-      const files = new SandboxFiles(sandbox.path);
-      files.replaceInFile("mypkg/core.py", "return 1", "return 2");
+      const files = new LocalWorkspace(sandbox.path);
+      replaceInFile(files, "mypkg/core.py", "return 1", "return 2");
       const witness = witnessPath();
       const r = await jailed(
         sandbox.path,

@@ -48,7 +48,7 @@ export function fixersFor(task: Task, ctx: Pick<GateContext, "commands">): Fixer
   return out;
 }
 
-/** Runs a fixer's commands in the sandbox (through the context's runner: jailed when isolation is on). */
+/** Runs a fixer's commands in the sandbox (through the context's workspace: jailed when isolation is on). */
 export async function runFixer(
   fixer: FixerApproach,
   ctx: GateContext,
@@ -56,7 +56,7 @@ export async function runFixer(
   const logs: string[] = [];
   for (const [file, ...args] of fixer.commands) {
     if (!file) continue;
-    const r = await ctx.run(file, args, {
+    const r = await ctx.workspace.exec(file, args, {
       cwd: ctx.workdir,
       env: ctx.env,
       timeoutMs: ctx.timeoutMs,

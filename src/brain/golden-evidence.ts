@@ -6,7 +6,8 @@ import type { Check } from "../core/types.js";
 import { pythonImportRoot } from "../gates/odibi/gate-env.js";
 import { GOLDEN_GATE } from "../gates/odibi/golden-gate.js";
 import { listGoldenProjects } from "../gates/odibi/golden-projects.js";
-import type { SandboxFiles } from "./sandbox-files.js";
+import type { Workspace } from "../workspace/workspace.js";
+import { viewFile } from "./file-tools.js";
 
 /**
  * What the model needs to fix a failing golden node (issue 12, item 1), as prompt sections: the node's error and
@@ -54,7 +55,7 @@ export function tracebackFrames(text: string): TracebackFrame[] {
 }
 
 /** A frame's file as a sandbox-relative path, or undefined when it is outside the sandbox (site-packages). */
-function inSandbox(files: SandboxFiles, file: string): string | undefined {
+function inSandbox(files: Workspace, file: string): string | undefined {
   const candidates = [file];
   try {
     candidates.push(realpathSync(file));
@@ -65,7 +66,7 @@ function inSandbox(files: SandboxFiles, file: string): string | undefined {
     const rel = path.relative(files.root, c);
     if (!rel || rel.startsWith("..") || path.isAbsolute(rel)) continue;
     try {
-      return files.resolve(rel).rel;
+      return files.resolve(rel);
     } catch {
       // refused by the sandbox's confinement
     }
@@ -125,7 +126,7 @@ export interface Definition {
   symbol: string;
 }
 
-function tryRead(files: SandboxFiles, rel: string): string | undefined {
+function tryRead(files: Workspace, rel: string): string | undefined {
   try {
     return files.read(rel);
   } catch {
@@ -138,7 +139,7 @@ function tryRead(files: SandboxFiles, rel: string): string | undefined {
  * `odibi/patterns/__init__.py` (`"fact": FactPattern` + its import) and the `registry.register(module.func, "name", …)`
  * calls in `odibi/transformers/__init__.py`.
  */
-export function findDefinition(files: SandboxFiles, name: string): Definition | undefined {
+export function findDefinition(files: Workspace, name: string): Definition | undefined {
   const pkg = path
     .relative(files.root, path.join(pythonImportRoot(files.root), "odibi"))
     .split(path.sep)
@@ -185,10 +186,7 @@ interface LocalFrame extends TracebackFrame {
 }
 
 /** The failing node's error and its frames inside the repository (outermost first). */
-function nodeError(
-  files: SandboxFiles,
-  c: Check,
-): { frames: LocalFrame[]; left: number; exception?: string } {
+function nodeError(files: Workspace, c: Check): { frames: LocalFrame[]; left: number; exception?: string } {
   const detail = stripVTControlCharacters(c.detail ?? "");
   const all = tracebackFrames(detail);
   const frames = all.flatMap((f) => {
@@ -210,7 +208,7 @@ interface Span {
 }
 
 function describeNode(
-  files: SandboxFiles,
+  files: Workspace,
   c: Check,
   id: GoldenNodeId,
   names: string[],
@@ -241,7 +239,7 @@ function describeNode(
     const span = { rel: f.rel, start: Math.max(1, f.line - context), end: f.line + context };
     try {
       windows.push(
-        `${i === 0 ? "Where it was raised" : `Called from ${f.func}`}: ${files.viewFile(f.rel, span.start, span.end)}`,
+        `${i === 0 ? "Where it was raised" : `Called from ${f.func}`}: ${viewFile(files, f.rel, span.start, span.end)}`,
       );
       shown.push(span);
     } catch {
@@ -256,7 +254,7 @@ function describeNode(
  * (else `execute`); for a transformer, its function.
  */
 function definitionSection(
-  files: SandboxFiles,
+  files: Workspace,
   name: string,
   frames: LocalFrame[],
 ): { text: string; span: Span } | undefined {
@@ -270,7 +268,7 @@ function definitionSection(
     const lines = definitionLines(source, symbol);
     if (!lines) continue;
     return {
-      text: `The ${def.kind} \`${name}\` this node runs: ${symbol} in ${files.viewFile(def.file, lines.start, lines.end)}`,
+      text: `The ${def.kind} \`${name}\` this node runs: ${symbol} in ${viewFile(files, def.file, lines.start, lines.end)}`,
       span: { rel: def.file, ...lines },
     };
   }
@@ -281,7 +279,7 @@ function definitionSection(
  * Prompt sections for the failing golden node checks among `checks` (none when there are none): the error with the
  * repository frames and code around them, the node's YAML from `goldenDir`, the pattern's/transformer's source.
  */
-export function goldenEvidence(files: SandboxFiles, goldenDir: string, checks: readonly Check[]): string[] {
+export function goldenEvidence(files: Workspace, goldenDir: string, checks: readonly Check[]): string[] {
   const sections: string[] = [];
   let projects: ReturnType<typeof listGoldenProjects> = [];
   try {

@@ -5,6 +5,7 @@ import type { LlmClient } from "../llm/client.js";
 import { LlmError } from "../llm/errors.js";
 import type { LlmRunLimits } from "../llm/options.js";
 import type { LlmErrorKind } from "../llm/types.js";
+import type { Workspace } from "../workspace/workspace.js";
 import type { Budget, BudgetExhaustion } from "./budget.js";
 import { goldenEvidence } from "./golden-evidence.js";
 import {
@@ -16,7 +17,6 @@ import {
 } from "./prompts.js";
 import { failureEvidence } from "./relevant-code.js";
 import type { RuleDescriber } from "./rule-docs.js";
-import { SandboxFiles } from "./sandbox-files.js";
 import type { SyntaxChecker } from "./syntax-check.js";
 import { brainToolSet, executeTool, type GateScope, type RunGates, type ToolOutcome } from "./tools.js";
 import { TrajectoryWriter } from "./trajectory.js";
@@ -77,8 +77,8 @@ export interface BrainResult {
 }
 
 export interface ImproveSandboxOptions {
-  /** The sandbox working copy; every tool is confined to it. */
-  sandboxPath: string;
+  /** The sandbox working copy: every tool reads, writes and runs through it alone. */
+  workspace: Workspace;
   client: LlmClient;
   /** The failing gate result to fix. */
   gateFailures: GateResult;
@@ -148,7 +148,6 @@ const WRITE_TOOLS = new Set(["replace_in_file", "create_file"]);
  * promotion like any candidate.
  */
 export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainResult> {
-  const files = new SandboxFiles(o.sandboxPath);
   const isSuccess = o.isSuccess ?? noFailures;
   const redactor = o.client.redactor;
   const tools = brainToolSet();
@@ -210,8 +209,10 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     const user = buildUserPrompt({
       task: o.task,
       gateResult: o.gateFailures,
-      ...failureEvidence(files, failingChecks(o.gateFailures), ruleDocs),
-      goldenEvidence: o.goldenDir ? goldenEvidence(files, o.goldenDir, failingChecks(o.gateFailures)) : [],
+      ...failureEvidence(o.workspace, failingChecks(o.gateFailures), ruleDocs),
+      goldenEvidence: o.goldenDir
+        ? goldenEvidence(o.workspace, o.goldenDir, failingChecks(o.gateFailures))
+        : [],
       avoid: o.avoid ?? [],
       similar: o.similar ?? [],
       goal: o.goal,
@@ -347,9 +348,9 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
                 isError: true,
               }
             : await executeTool(call.toolName, call.input, {
-                files,
+                workspace: o.workspace,
                 runGates: (scope) => runGates(scope, signal),
-                checkSyntax: check && ((rel) => check(files, rel, signal)),
+                checkSyntax: check && ((rel) => check(o.workspace, rel, signal)),
               });
           const output = redactor.text(out.output);
           traj.write({
@@ -384,7 +385,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     }
 
     // The gates decide, whatever ended the attempt: edits made before a step or time limit may be the fix.
-    const changed = files.changedFiles();
+    const changed = o.workspace.changedFiles();
     let gatesPassed: boolean | undefined;
     let failures = failureLines(finalGateResult);
     if (changed.length > 0 && !o.signal?.aborted) {
@@ -401,9 +402,9 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     }
     if (gatesPassed) {
       kept = changed;
-      files.keep();
+      o.workspace.keep();
     } else {
-      files.undo();
+      o.workspace.undo();
       if (changed.length > 0) finalGateResult = o.gateFailures;
     }
     const report: AttemptReport = {

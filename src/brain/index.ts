@@ -1,4 +1,5 @@
 export * from "./budget.js";
+export { ToolUsageError } from "./file-tools.js";
 export * from "./improve-sandbox.js";
 export { type CreateLlmImproverOptions, createLlmImprover, focusOnTask } from "./llm-improver.js";
 export {
@@ -9,8 +10,6 @@ export {
   failureLines,
   SYSTEM_PROMPT,
 } from "./prompts.js";
-export { SandboxFiles, ToolUsageError } from "./sandbox-files.js";
-export { resolveInSandbox, SandboxPathError } from "./sandbox-path.js";
 export { createSyntaxChecker, type SyntaxChecker } from "./syntax-check.js";
 export { brainToolSet, executeTool, type GateScope, MAX_TOOL_OUTPUT, type RunGates } from "./tools.js";
 export { type TrajectoryEvent, TrajectoryWriter } from "./trajectory.js";

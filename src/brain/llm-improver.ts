@@ -280,7 +280,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         missingDependencyJudge(ctx.config.profile, sandbox.path),
       );
       const r = await improveSandbox({
-        sandboxPath: sandbox.path,
+        workspace: ctx.workspace,
         client: o.client,
         budget: o.budget,
         limits: o.limits,
@@ -345,9 +345,9 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
           for (const f of await changedPaths(sandbox.path, base)) if (!before.has(f)) gateOutputs.add(f);
           return { ...result, notCaused: notCaused(result) };
         },
-        // Through the gates' runner (jailed like them) with their environment (the venv's python on PATH).
-        checkSyntax: createSyntaxChecker(gateCtx.run, { cwd: sandbox.path, env: gateCtx.env }),
-        describeRule: createRuleDescriber(gateCtx.run, { cwd: sandbox.path, env: gateCtx.env }),
+        // In the sandbox's workspace (jailed like the gates) with their environment (the venv's python on PATH).
+        checkSyntax: createSyntaxChecker({ env: gateCtx.env }),
+        describeRule: createRuleDescriber(ctx.workspace, gateCtx.env),
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,

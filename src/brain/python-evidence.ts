@@ -1,4 +1,6 @@
 import type { Check } from "../core/types.js";
+import type { Workspace } from "../workspace/workspace.js";
+import { viewFile } from "./file-tools.js";
 import type { EvidenceSection } from "./prompts.js";
 import { cleanDetail } from "./prompts.js";
 import {
@@ -9,7 +11,6 @@ import {
   findDefinition,
   moduleFile,
 } from "./python-source.js";
-import type { SandboxFiles } from "./sandbox-files.js";
 
 /** Longest test function or definition shown whole; a longer one is shown around the line that matters. */
 const MAX_BLOCK_LINES = 50;
@@ -59,10 +60,10 @@ export function tracebackFrames(detail: string): Frame[] {
 }
 
 /** A traceback path → sandbox-relative, or undefined when it is installed code or outside the sandbox. */
-function inRepository(files: SandboxFiles, file: string): string | undefined {
+function inRepository(files: Workspace, file: string): string | undefined {
   if (FOREIGN.test(file)) return undefined;
   try {
-    const { rel } = files.resolve(
+    const rel = files.resolve(
       file.startsWith("/") || /^[A-Za-z]:/.test(file) ? toRelative(files, file) : file,
     );
     return FOREIGN.test(rel) ? undefined : rel.replace(/\\/g, "/");
@@ -71,13 +72,13 @@ function inRepository(files: SandboxFiles, file: string): string | undefined {
   }
 }
 
-function toRelative(files: SandboxFiles, abs: string): string {
+function toRelative(files: Workspace, abs: string): string {
   const root = files.root.replace(/\\/g, "/");
   const a = abs.replace(/\\/g, "/");
   return a.startsWith(`${root}/`) ? a.slice(root.length + 1) : abs;
 }
 
-function linesOf(files: SandboxFiles, rel: string): string[] {
+function linesOf(files: Workspace, rel: string): string[] {
   return files.read(rel).split(/\r?\n/);
 }
 
@@ -97,7 +98,7 @@ function callsIn(body: string): { chains: string[][]; methods: Set<string> } {
  */
 class Resolver {
   private readonly bindings = new Map<string, Map<string, Binding>>();
-  constructor(private readonly files: SandboxFiles) {}
+  constructor(private readonly files: Workspace) {}
 
   bindingsIn(rel: string): Map<string, Binding> {
     let b = this.bindings.get(rel);
@@ -260,12 +261,12 @@ class Shown {
  * each line, then the definitions the test calls and those they call (resolved through imports), as bodies.
  * Undefined when the check is not a pytest test of a Python file in the sandbox.
  */
-export function pytestEvidence(files: SandboxFiles, c: Check): EvidenceSection | undefined {
+export function pytestEvidence(files: Workspace, c: Check): EvidenceSection | undefined {
   const test = testOf(c);
   if (!test) return undefined;
   let testRel: string;
   try {
-    testRel = files.resolve(test.file).rel.replace(/\\/g, "/");
+    testRel = files.resolve(test.file).replace(/\\/g, "/");
     files.read(testRel);
   } catch {
     return undefined;
@@ -319,7 +320,7 @@ export function pytestEvidence(files: SandboxFiles, c: Check): EvidenceSection |
     const w = { rel: f.rel, start: Math.max(1, f.line - FRAME_CONTEXT), end: f.line + FRAME_CONTEXT };
     if (shown.covers(w)) continue;
     shown.add(w);
-    frameViews.push(files.viewFile(f.rel, w.start, w.end).replace(/\n\(lines \d+-\d+ not shown;.*\)$/, ""));
+    frameViews.push(viewFile(files, f.rel, w.start, w.end).replace(/\n\(lines \d+-\d+ not shown;.*\)$/, ""));
   }
   if (frameViews.length)
     add(

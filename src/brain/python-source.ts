@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { SandboxFiles } from "./sandbox-files.js";
+import type { Workspace } from "../workspace/workspace.js";
 
 /**
  * Just enough of Python's structure, read from the text, to show the model the code a failing test runs: where a
@@ -123,12 +123,12 @@ export function bindingsOf(source: string, rel: string): Map<string, Binding> {
 }
 
 /** The file of a dotted module in the sandbox, if it is one of the repository's own. */
-export function moduleFile(files: SandboxFiles, module: string): string | undefined {
+export function moduleFile(files: Workspace, module: string): string | undefined {
   const p = module.split(".").join("/");
   for (const candidate of [`${p}.py`, `${p}/__init__.py`, `src/${p}.py`, `src/${p}/__init__.py`]) {
     try {
       files.read(candidate);
-      return files.resolve(candidate).rel.split(path.sep).join("/");
+      return files.resolve(candidate).split(path.sep).join("/");
     } catch {
       // not there
     }

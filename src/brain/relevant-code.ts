@@ -1,8 +1,9 @@
 import path from "node:path";
 import type { Check } from "../core/types.js";
+import type { Workspace } from "../workspace/workspace.js";
+import { searchText, viewFile } from "./file-tools.js";
 import type { EvidenceSection } from "./prompts.js";
 import { pytestEvidence } from "./python-evidence.js";
-import type { SandboxFiles } from "./sandbox-files.js";
 
 const MAX_WINDOWS = 4;
 const CONTEXT_LINES = 12;
@@ -30,7 +31,7 @@ function spotsOf(c: Check): Spot[] {
  * names), so the model starts from the right place. Paths outside the sandbox (site-packages in a traceback) are
  * skipped by the same confinement the tools use.
  */
-export function relevantCode(files: SandboxFiles, checks: Check[]): string[] {
+export function relevantCode(files: Workspace, checks: Check[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   for (const c of checks) {
@@ -38,17 +39,17 @@ export function relevantCode(files: SandboxFiles, checks: Check[]): string[] {
       if (out.length >= MAX_WINDOWS) return out;
       try {
         // Tracebacks often name absolute paths; those inside the sandbox are fine, the rest is refused below.
-        const { rel } = files.resolve(path.isAbsolute(s.file) ? path.relative(files.root, s.file) : s.file);
+        const rel = files.resolve(path.isAbsolute(s.file) ? path.relative(files.root, s.file) : s.file);
         let line = s.line;
         if (line === undefined) {
           const name = c.id.split("::").at(-1)?.replace(/\[.*$/, "");
-          const hit = name ? files.searchText(`def ${name}(`, rel).match(/:(\d+):/) : null;
+          const hit = name ? searchText(files, `def ${name}(`, rel).match(/:(\d+):/) : null;
           line = hit ? Number(hit[1]) : 1;
         }
         const key = `${rel}:${Math.floor(line / (2 * CONTEXT_LINES))}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        out.push(files.viewFile(rel, Math.max(1, line - CONTEXT_LINES), line + CONTEXT_LINES));
+        out.push(viewFile(files, rel, Math.max(1, line - CONTEXT_LINES), line + CONTEXT_LINES));
       } catch {
         // not a file of the sandbox (or gone): nothing to show
       }
@@ -63,16 +64,17 @@ const MAX_EVIDENCE_TOTAL = 8000;
 
 /** A lint finding: the rule's one-line documentation and the code around the line it names. */
 function lintEvidence(
-  files: SandboxFiles,
+  files: Workspace,
   c: Check,
   ruleDocs: ReadonlyMap<string, string>,
 ): EvidenceSection | undefined {
   if (!c.file || c.line === undefined) return undefined;
   let window: string;
   try {
-    window = files
-      .viewFile(c.file, Math.max(1, c.line - LINT_CONTEXT), c.line + LINT_CONTEXT)
-      .replace(/\n\(lines \d+-\d+ not shown;.*\)$/, "");
+    window = viewFile(files, c.file, Math.max(1, c.line - LINT_CONTEXT), c.line + LINT_CONTEXT).replace(
+      /\n\(lines \d+-\d+ not shown;.*\)$/,
+      "",
+    );
   } catch {
     return undefined;
   }
@@ -89,7 +91,7 @@ function lintEvidence(
  * failing pytest test, a lint finding), and numbered excerpts of the code the other failures point at.
  */
 export function failureEvidence(
-  files: SandboxFiles,
+  files: Workspace,
   checks: Check[],
   ruleDocs: ReadonlyMap<string, string> = new Map(),
 ): { evidence: EvidenceSection[]; relevantCode: string[] } {

@@ -1,4 +1,4 @@
-import type { CommandRunner } from "../exec/run-process.js";
+import type { Workspace } from "../workspace/workspace.js";
 
 /** A lint rule's documentation in one line, or undefined when the linter does not know the rule. */
 export type RuleDescriber = (rule: string, signal?: AbortSignal) => Promise<string | undefined>;
@@ -32,29 +32,28 @@ const RUFF_CODE = /^[A-Z]{1,4}\d{2,4}$/;
 const cache = new Map<string, Promise<string | undefined>>();
 
 /**
- * Asks the venv's ruff (`python -m ruff`, through the gates' runner and environment) for each rule's documentation.
+ * Asks the venv's ruff (`python -m ruff`, run in the workspace with the gates' environment `env`) for each rule's
+ * documentation.
  * A rule ruff cannot describe (not installed, another linter's rule) gets none: the prompt then shows the code only.
  */
-export function createRuleDescriber(
-  run: CommandRunner,
-  opts: { cwd: string; env: Record<string, string> },
-): RuleDescriber {
+export function createRuleDescriber(workspace: Workspace, env: Record<string, string>): RuleDescriber {
   return (rule, signal) => {
     if (!RUFF_CODE.test(rule)) return Promise.resolve(undefined);
-    const key = `${opts.env.PATH ?? ""}\u0000${rule}`;
+    const key = `${env.PATH ?? ""}\u0000${rule}`;
     let doc = cache.get(key);
     if (!doc) {
-      doc = run("python", ["-m", "ruff", "rule", rule, "--output-format", "json"], {
-        cwd: opts.cwd,
-        env: opts.env,
-        timeoutMs: 30_000,
-        maxOutputBytes: 256 * 1024,
-        signal,
-      }).then((r) => {
-        // A run cut short says nothing about the rule: asked again next time.
-        if (r.aborted || r.timedOut) cache.delete(key);
-        return r.exitCode === 0 ? ruleLine(r.stdout) : undefined;
-      });
+      doc = workspace
+        .exec("python", ["-m", "ruff", "rule", rule, "--output-format", "json"], {
+          env,
+          timeoutMs: 30_000,
+          maxOutputBytes: 256 * 1024,
+          signal,
+        })
+        .then((r) => {
+          // A run cut short says nothing about the rule: asked again next time.
+          if (r.aborted || r.timedOut) cache.delete(key);
+          return r.exitCode === 0 ? ruleLine(r.stdout) : undefined;
+        });
       cache.set(key, doc);
     }
     return doc;

@@ -1,6 +1,5 @@
 import path from "node:path";
-import type { CommandRunner } from "../exec/run-process.js";
-import type { SandboxFiles } from "./sandbox-files.js";
+import type { Workspace } from "../workspace/workspace.js";
 
 /**
  * The syntax check the brain returns with an edit (`replace_in_file`, `create_file`): the model hears of a broken
@@ -8,7 +7,7 @@ import type { SandboxFiles } from "./sandbox-files.js";
  * the sandbox and writes nothing there (no `__pycache__`). What it says goes into the tool result; the edit stays.
  */
 export type SyntaxChecker = (
-  files: SandboxFiles,
+  workspace: Workspace,
   rel: string,
   signal?: AbortSignal,
 ) => Promise<string | undefined>;
@@ -62,12 +61,12 @@ function nodeErrors(rel: string, stderr: string): string[] {
  * How node reads a `.js` file: as a module when the nearest package.json in the sandbox says `"type": "module"`.
  * A package.json that is not JSON counts as CommonJS (node refuses to run such a package anyway).
  */
-export function packageTypeOf(files: SandboxFiles, rel: string): "module" | "commonjs" {
+export function packageTypeOf(workspace: Workspace, rel: string): "module" | "commonjs" {
   for (let dir = path.posix.dirname(rel); ; dir = path.posix.dirname(dir)) {
     const manifest = dir === "." ? "package.json" : `${dir}/package.json`;
     let text: string | undefined;
     try {
-      text = files.read(manifest);
+      text = workspace.read(manifest);
     } catch {
       text = undefined;
     }
@@ -129,23 +128,21 @@ export function syntaxCommand(
 }
 
 /**
- * A checker that runs through `run` (the gates' runner: jailed when the gates are) with the gates' environment
- * (the venv's python first on PATH). A checker that cannot start or does not finish is said so: the edit is not
- * blamed for it.
+ * A checker that runs through the workspace (jailed when the gates are) with the gates' environment `env` (the venv's
+ * python first on PATH). A checker that cannot start or does not finish is said so: the edit is not blamed for it.
  */
-export function createSyntaxChecker(
-  run: CommandRunner,
-  opts: { cwd: string; env: Record<string, string>; timeoutMs?: number },
-): SyntaxChecker {
-  return async (files, rel, signal) => {
-    const cmd = syntaxCommand(rel, () => packageTypeOf(files, rel));
+export function createSyntaxChecker(opts: {
+  env: Record<string, string>;
+  timeoutMs?: number;
+}): SyntaxChecker {
+  return async (workspace, rel, signal) => {
+    const cmd = syntaxCommand(rel, () => packageTypeOf(workspace, rel));
     if (!cmd) {
       const language = UNCHECKED[path.extname(rel).toLowerCase()];
       return language && `syntax check: none for ${language} files (run_gates builds and tests them)`;
     }
-    const content = files.read(rel);
-    const r = await run(cmd.file, cmd.args, {
-      cwd: opts.cwd,
+    const content = workspace.read(rel);
+    const r = await workspace.exec(cmd.file, cmd.args, {
       env: opts.env,
       input: content,
       timeoutMs: opts.timeoutMs ?? 30_000,

@@ -2,8 +2,10 @@ import { type ToolSet, tool } from "ai";
 import { z } from "zod";
 import { errorMessage } from "../core/errors.js";
 import type { Check, GateResult } from "../core/types.js";
+import { WorkspaceError } from "../workspace/errors.js";
+import type { Workspace } from "../workspace/workspace.js";
+import { createFile, listDir, replaceInFile, searchText, ToolUsageError, viewFile } from "./file-tools.js";
 import { describeFailures, failingChecks } from "./prompts.js";
-import { type SandboxFiles, SandboxPathError, ToolUsageError } from "./sandbox-files.js";
 
 /** What a tool may return to the model, at most (a huge file or test log must not flood the context). */
 export const MAX_TOOL_OUTPUT = 12_000;
@@ -96,7 +98,8 @@ export function capOutput(s: string, max = MAX_TOOL_OUTPUT): string {
 }
 
 export interface ToolContext {
-  files: SandboxFiles;
+  /** The sandbox: every file tool goes through it and nothing else. */
+  workspace: Workspace;
   runGates: (scope: GateScope) => Promise<GatesReport>;
   /** Checks a file (sandbox-relative) after an edit; its verdict is appended to the edit's result. Absent: no check. */
   checkSyntax?: (rel: string) => Promise<string | undefined>;
@@ -115,7 +118,7 @@ async function withSyntaxCheck(ctx: ToolContext, p: string, result: string): Pro
   if (!ctx.checkSyntax) return capOutput(result);
   let verdict: string | undefined;
   try {
-    verdict = await ctx.checkSyntax(ctx.files.resolve(p).rel);
+    verdict = await ctx.checkSyntax(ctx.workspace.resolve(p));
   } catch (err) {
     verdict = `syntax check not run: ${errorMessage(err)}`;
   }
@@ -156,32 +159,32 @@ export function describeGateResult(scope: GateScope, r: GatesReport): string {
 
 /** Run one (already validated) tool call. Refusals and usage errors become error outputs the model can act on. */
 export async function executeTool(name: string, input: unknown, ctx: ToolContext): Promise<ToolOutcome> {
-  const { files } = ctx;
+  const ws = ctx.workspace;
   try {
     switch (name as ToolName) {
       case "list_dir": {
         const a = input as z.infer<typeof TOOL_INPUTS.list_dir>;
-        return { output: capOutput(files.listDir(a.path ?? ".", a.depth ?? 1)), isError: false };
+        return { output: capOutput(listDir(ws, a.path ?? ".", a.depth ?? 1)), isError: false };
       }
       case "view_file": {
         const a = input as z.infer<typeof TOOL_INPUTS.view_file>;
-        return { output: capOutput(files.viewFile(a.path, a.start_line ?? 1, a.end_line)), isError: false };
+        return { output: capOutput(viewFile(ws, a.path, a.start_line ?? 1, a.end_line)), isError: false };
       }
       case "search_text": {
         const a = input as z.infer<typeof TOOL_INPUTS.search_text>;
         return {
-          output: capOutput(files.searchText(a.pattern, a.path ?? ".", a.regex ?? false)),
+          output: capOutput(searchText(ws, a.pattern, a.path ?? ".", a.regex ?? false)),
           isError: false,
         };
       }
       case "replace_in_file": {
         const a = input as z.infer<typeof TOOL_INPUTS.replace_in_file>;
-        const done = files.replaceInFile(a.path, a.old_text, a.new_text);
+        const done = replaceInFile(ws, a.path, a.old_text, a.new_text);
         return { output: await withSyntaxCheck(ctx, a.path, done), isError: false };
       }
       case "create_file": {
         const a = input as z.infer<typeof TOOL_INPUTS.create_file>;
-        const done = files.createFile(a.path, a.content);
+        const done = createFile(ws, a.path, a.content);
         return { output: await withSyntaxCheck(ctx, a.path, done), isError: false };
       }
       case "run_gates": {
@@ -200,7 +203,7 @@ export async function executeTool(name: string, input: unknown, ctx: ToolContext
         };
     }
   } catch (err) {
-    if (err instanceof SandboxPathError || err instanceof ToolUsageError)
+    if (err instanceof WorkspaceError || err instanceof ToolUsageError)
       return { output: err.message, isError: true };
     return { output: `${name} failed: ${errorMessage(err)}`, isError: true };
   }

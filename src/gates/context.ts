@@ -8,6 +8,7 @@ import { toolchainMounts } from "../exec/toolchains.js";
 import { processSecretNames } from "../llm/redact.js";
 import { resolveCommands } from "../profiles/profiles.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
+import { LocalWorkspace } from "../workspace/local-workspace.js";
 import { buildGateEnv } from "./env.js";
 import type { GateContext } from "./gate.js";
 import { odibiGateContext } from "./odibi/context.js";
@@ -124,7 +125,7 @@ export function makeGateContext(input: GateContextInput): GateContext {
     env: { ...buildGateEnv({ venv }), ...pythonPathEnv(input), ...jail.env, ...input.env },
     goldenDir: input.goldenDir,
     outputDir: input.outputDir,
-    run,
+    workspace: new LocalWorkspace(input.workdir, run),
     isolation,
     timeoutMs: input.config.gates.timeout_seconds * 1000,
     signal: input.signal,

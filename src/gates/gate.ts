@@ -1,10 +1,10 @@
 import type { Config } from "../config/schema.js";
 import type { GateName, GateRun } from "../core/types.js";
-import type { CommandRunner } from "../exec/run-process.js";
 import type { ProfileCommands } from "../profiles/profiles.js";
+import type { Workspace } from "../workspace/workspace.js";
 
 export interface GateContext {
-  /** The tree under test (a sandbox or Master). */
+  /** The tree under test (a sandbox or Master): `workspace`'s folder as given. */
   workdir: string;
   config: Config;
   /** Profile defaults with the user's overrides applied. */
@@ -15,7 +15,8 @@ export interface GateContext {
   goldenDir: string;
   /** Where gate outputs go (junit xml, stories, golden run outputs), one folder per cycle. */
   outputDir: string;
-  run: CommandRunner;
+  /** The tree under test: every command of a gate runs through its `exec` (jailed when isolation is on). */
+  workspace: Workspace;
   timeoutMs: number;
   signal?: AbortSignal;
   log?: (line: string) => void;

@@ -50,7 +50,7 @@ export async function runToolCommand(
     ? ` [only ${picked.slice(0, 2).join(" ")}${picked.length > 2 ? ` +${picked.length - 2}` : ""}]`
     : "";
   ctx.log?.(`[${gate}] ${commandLine}${narrowed}`);
-  const r = await ctx.run(file!, args, {
+  const r = await ctx.workspace.exec(file!, args, {
     cwd: ctx.workdir,
     env: ctx.env,
     timeoutMs: ctx.timeoutMs,
@@ -58,7 +58,7 @@ export async function runToolCommand(
   });
   /** The separate counting run's output (undefined when it gave none), or "stopped". */
   const collect = async (argv: string[]): Promise<string | undefined | "stopped"> => {
-    const c = await ctx.run(argv[0]!, argv.slice(1), {
+    const c = await ctx.workspace.exec(argv[0]!, argv.slice(1), {
       cwd: ctx.workdir,
       env: ctx.env,
       timeoutMs: ctx.timeoutMs,
@@ -151,8 +151,8 @@ export function toolVersion(ctx: GateContext, commandLine: string): Promise<stri
   const key = JSON.stringify([argv, ctx.env.PATH ?? ctx.env.Path ?? process.env.PATH, ctx.env.VIRTUAL_ENV]);
   let v = versionMemo.get(key);
   if (!v) {
-    v = ctx
-      .run(argv[0]!, argv.slice(1), { cwd: ctx.workdir, env: ctx.env, timeoutMs: 60_000 })
+    v = ctx.workspace
+      .exec(argv[0]!, argv.slice(1), { cwd: ctx.workdir, env: ctx.env, timeoutMs: 60_000 })
       .then((r) =>
         r.exitCode === 0 ? (`${r.stdout}${r.stderr}`.trim().split("\n")[0] ?? "unknown") : "unknown",
       );

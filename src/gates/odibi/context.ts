@@ -1,7 +1,7 @@
 import type { Config } from "../../config/schema.js";
 import type { CommandRunner } from "../../exec/run-process.js";
-import { runProcess } from "../../exec/run-process.js";
 import { resolveCommands } from "../../profiles/profiles.js";
+import { LocalWorkspace } from "../../workspace/local-workspace.js";
 import type { GateContext } from "../gate.js";
 import { buildGateEnv } from "./gate-env.js";
 
@@ -31,7 +31,7 @@ export function odibiGateContext(o: OdibiGateContextOptions): GateContext {
     env: buildGateEnv(o.workdir, o.venv, { outputDir: o.outputDir, pycacheDir: o.pycacheDir }),
     goldenDir: o.goldenDir,
     outputDir: o.outputDir,
-    run: o.run ?? runProcess,
+    workspace: new LocalWorkspace(o.workdir, o.run),
     timeoutMs: o.timeoutMs ?? o.config.gates.timeout_seconds * 1000,
     signal: o.signal,
     log: o.log,

@@ -116,7 +116,7 @@ export async function runGoldenProject(ctx: GateContext, project: GoldenProject)
     runConfig,
   );
   ctx.log?.(`golden ${project.name}: ${[file, ...args].join(" ")}`);
-  const result = await ctx.run(file, args, {
+  const result = await ctx.workspace.exec(file, args, {
     cwd: runDir,
     env: gateRunEnv(ctx, path.join(ctx.outputDir, "env")),
     timeoutMs: ctx.timeoutMs,

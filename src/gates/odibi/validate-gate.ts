@@ -119,7 +119,7 @@ export async function validateProject(ctx: GateContext, project: GoldenProject):
   const cwd = path.join(ctx.outputDir, "validate", project.name);
   folderInside(ctx.outputDir, cwd); // never through a link planted by jailed code
   ctx.log?.(`validate ${project.name}: ${[file, ...args].join(" ")}`);
-  const r = await ctx.run(file, args, {
+  const r = await ctx.workspace.exec(file, args, {
     cwd,
     env: gateRunEnv(ctx, path.join(ctx.outputDir, "env")),
     timeoutMs: ctx.timeoutMs,

@@ -1,13 +1,7 @@
 import { lstatSync, realpathSync } from "node:fs";
 import path from "node:path";
-import { OdibiImproveError } from "../core/errors.js";
 import { isGitDirName } from "../environment/tree-safety.js";
-
-/**
- * A tool call asked for a path outside the sandbox (absolute, `..` leading out, a symlink pointing out) or for
- * the sandbox's `.git`. Its message is written for the model: it says what to send instead.
- */
-export class SandboxPathError extends OdibiImproveError {}
+import { WorkspacePathError } from "./errors.js";
 
 const WIN_ABSOLUTE = /^([a-zA-Z]:|[\\/]{2})/;
 
@@ -41,17 +35,17 @@ export function resolveInSandbox(rootReal: string, requested: string): { abs: st
   const shown = JSON.stringify(requested);
   const hint = "Use a path relative to the sandbox root, e.g. src/module.py (list_dir shows what exists).";
   if (requested.includes("\0"))
-    throw new SandboxPathError(`refused ${shown}: the path contains a NUL byte. ${hint}`);
+    throw new WorkspacePathError(`refused ${shown}: the path contains a NUL byte. ${hint}`);
   if (path.isAbsolute(requested) || WIN_ABSOLUTE.test(requested)) {
-    throw new SandboxPathError(
+    throw new WorkspacePathError(
       `refused ${shown}: absolute paths are not allowed, only paths inside the sandbox. ${hint}`,
     );
   }
   const lexical = path.resolve(rootReal, requested || ".");
   if (!isInside(rootReal, lexical)) {
-    throw new SandboxPathError(`refused ${shown}: it leads outside the sandbox (through ".."). ${hint}`);
+    throw new WorkspacePathError(`refused ${shown}: it leads outside the sandbox (through ".."). ${hint}`);
   }
-  const gitRefusal = new SandboxPathError(
+  const gitRefusal = new WorkspacePathError(
     `refused ${shown}: the .git folder is off limits (so is any .git, in any spelling, at any depth); edit only the working tree. ${hint}`,
   );
   if (path.relative(rootReal, lexical).split(path.sep).some(isGitDirName)) throw gitRefusal;
@@ -60,12 +54,12 @@ export function resolveInSandbox(rootReal: string, requested: string): { abs: st
   try {
     real = realpathSync(existing);
   } catch {
-    throw new SandboxPathError(
+    throw new WorkspacePathError(
       `refused ${shown}: ${path.relative(rootReal, existing)} is a broken symlink. ${hint}`,
     );
   }
   if (!isInside(rootReal, real)) {
-    throw new SandboxPathError(
+    throw new WorkspacePathError(
       `refused ${shown}: ${path.relative(rootReal, existing) || "it"} is a symlink that points outside the sandbox. ${hint}`,
     );
   }
