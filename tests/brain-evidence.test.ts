@@ -2,6 +2,7 @@ import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { buildUserPrompt, failingChecks } from "../src/brain/prompts.js";
+import { createTestTracer } from "../src/brain/python-trace.js";
 import { failureEvidence } from "../src/brain/relevant-code.js";
 import { createRuleDescriber } from "../src/brain/rule-docs.js";
 import type { Check, GateResult } from "../src/core/types.js";
@@ -235,5 +236,51 @@ describe("first prompt for a failing odibi test (a copy of odibi 3.15.1 and its 
     expect(p).toMatch(/\d+\|\s+new_name = re\.sub\(r"_\+", "__", new_name\)/);
     expect(p.indexOf("def normalize_column_names(")).toBeLessThan(p.indexOf("def create_pandas_context("));
     expect(p.length).toBeLessThan(12_000);
+  }, 180_000);
+  it("a long definition whose defect lies past its first 50 lines: the lines the failing test ran (traced)", async () => {
+    const repo = path.join(tempDir(), "odibi");
+    const src = inject("odibiSource");
+    cpSync(path.join(src, "odibi"), path.join(repo, "odibi"), { recursive: true });
+    const test = "tests/test_transformers_advanced.py";
+    cpSync(path.join(src, test), path.join(repo, test));
+    writeFileSync(path.join(repo, "pyproject.toml"), '[tool.pytest.ini_options]\npythonpath = ["."]\n');
+    // The defect: the pandas branch of sessionize (60 lines into the function, after a Spark branch) flags a new
+    // session when the gap is below the threshold.
+    const module = path.join(repo, "odibi", "transformers", "advanced.py");
+    const good = "is_new = (time_diff > params.threshold_seconds)";
+    const text = readFileSync(module, "utf8");
+    expect(text).toContain(good);
+    writeFileSync(module, text.replace(good, "is_new = (time_diff < params.threshold_seconds)"));
+    const id = `${test}::test_sessionize_pandas`;
+    const result = await runPytest(repo, [id]);
+    const only: GateResult = {
+      ...result,
+      runs: result.runs.map((r) => ({ ...r, checks: r.checks.filter((c: Check) => c.id === id) })),
+    };
+    const workspace = new LocalWorkspace(repo);
+    const defective = /\d+\|\s+is_new = \(time_diff < params\.threshold_seconds\)/;
+    // Without a trace: the function from its start, the Spark branch, and not the defective line.
+    const untraced = buildUserPrompt({
+      gateResult: only,
+      ...failureEvidence(workspace, failingChecks(only)),
+      avoid: [],
+      previous: [],
+    });
+    expect(untraced).toContain("def sessionize(");
+    expect(untraced).not.toMatch(defective);
+    // With the real tracer (the venv's pytest under sys.settrace): the lines the test ran, the Spark SQL left out.
+    const env = { ...process.env, PATH: `${venvBinDir(inject("venv"))}${path.delimiter}${process.env.PATH}` };
+    const trace = await createTestTracer(workspace, env as Record<string, string>)(id);
+    expect(trace?.get("odibi/transformers/advanced.py")?.size).toBeGreaterThan(5);
+    const traced = buildUserPrompt({
+      gateResult: only,
+      ...failureEvidence(workspace, failingChecks(only), new Map(), new Map([[id, trace!]])),
+      avoid: [],
+      previous: [],
+    });
+    expect(traced).toContain("def sessionize(");
+    expect(traced).toMatch(defective);
+    expect(traced).toMatch(/\(lines \d+-\d+: not run by this test, not shown\)/);
+    expect(traced).not.toContain("LAG(");
   }, 180_000);
 });

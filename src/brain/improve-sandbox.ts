@@ -15,6 +15,7 @@ import {
   type PreviousAttempt,
   SYSTEM_PROMPT,
 } from "./prompts.js";
+import type { ExecutedLines, TestTracer } from "./python-trace.js";
 import { failureEvidence } from "./relevant-code.js";
 import type { RuleDescriber } from "./rule-docs.js";
 import type { SyntaxChecker } from "./syntax-check.js";
@@ -103,6 +104,8 @@ export interface ImproveSandboxOptions {
   checkSyntax?: SyntaxChecker;
   /** One line of documentation for a lint rule, shown with its findings. Absent: the rule's code only. */
   describeRule?: RuleDescriber;
+  /** Runs a failing test under a line tracer: its evidence then shows the lines it ran. Absent: no trace. */
+  traceTest?: TestTracer;
   /** Whether a full gate result is good enough (the campaign's baseline/ratchet verdict). Default: nothing fails. */
   isSuccess?: (r: GateResult) => boolean;
   /** Stop request from outside. */
@@ -123,6 +126,8 @@ const MAX_ANSWERS_WITHOUT_TOOLS = 2;
 const MAX_SAME_CALL = 3;
 /** The model's words kept as an attempt's summary when it stops calling tools. */
 const MAX_PROSE_SUMMARY = 2000;
+/** Failing tests run under the line tracer before the first prompt (each costs one run of that test). */
+const MAX_TRACED_TESTS = 2;
 
 /** A tool call's identity for repeat detection: its name and its arguments with keys sorted. */
 function callKey(tool: string, input: unknown): string {
@@ -170,6 +175,13 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     const doc = await o.describeRule(c.errorType, o.signal);
     if (doc) ruleDocs.set(c.errorType, doc);
   }
+  // The first failing tests (those the evidence shows) run once more under a tracer, on the code before any change.
+  const traces = new Map<string, ExecutedLines>();
+  const traced = failingChecks(o.gateFailures).filter((c) => c.gate === "tests" && c.id.includes("::"));
+  for (const c of o.traceTest ? traced.slice(0, MAX_TRACED_TESTS) : []) {
+    const t = await o.traceTest!(c.id, o.signal);
+    if (t) traces.set(c.id, t);
+  }
 
   for (let attempt = 1; attempt <= o.limits.maxAttempts; attempt++) {
     budgetStop = o.budget.exhausted();
@@ -209,7 +221,7 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
     const user = buildUserPrompt({
       task: o.task,
       gateResult: o.gateFailures,
-      ...failureEvidence(o.workspace, failingChecks(o.gateFailures), ruleDocs),
+      ...failureEvidence(o.workspace, failingChecks(o.gateFailures), ruleDocs, traces),
       goldenEvidence: o.goldenDir
         ? goldenEvidence(o.workspace, o.goldenDir, failingChecks(o.gateFailures))
         : [],

@@ -23,6 +23,7 @@ import {
 import { unsafeGitViolations } from "../policy/violation.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
+import { createTestTracer } from "./python-trace.js";
 import { createRuleDescriber } from "./rule-docs.js";
 import { createSyntaxChecker } from "./syntax-check.js";
 
@@ -348,6 +349,8 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         // In the sandbox's workspace (jailed like the gates) with their environment (the venv's python on PATH).
         checkSyntax: createSyntaxChecker({ env: gateCtx.env }),
         describeRule: createRuleDescriber(ctx.workspace, gateCtx.env),
+        // A failing pytest test's code path, traced in the gates' jail and environment.
+        traceTest: createTestTracer(ctx.workspace, gateCtx.env),
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,

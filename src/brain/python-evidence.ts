@@ -11,6 +11,7 @@ import {
   findDefinition,
   moduleFile,
 } from "./python-source.js";
+import type { ExecutedLines } from "./python-trace.js";
 
 /** Longest test function or definition shown whole; a longer one is shown around the line that matters. */
 const MAX_BLOCK_LINES = 50;
@@ -213,28 +214,77 @@ function docstringOf(lines: readonly string[], b: Block): Block | undefined {
   return undefined;
 }
 
+/** Lines shown around each line a trace says the test ran. */
+const RUN_CONTEXT = 2;
+
 /**
  * A block as numbered lines (the tools' `view_file` format), its docstring left out; a block still longer than
- * MAX_BLOCK_LINES is shown around `focus` (the line that failed) or from its start.
+ * MAX_BLOCK_LINES is shown, when `ran` (the lines the failing test executed in this file) reaches into it, as its
+ * header and the lines the test ran with RUN_CONTEXT lines around each (the gaps named), else around `focus` (the
+ * line that failed) or from its start.
  */
-function renderBlock(lines: readonly string[], b: Located, focus?: number): string {
+function renderBlock(
+  lines: readonly string[],
+  b: Located,
+  focus?: number,
+  ran?: ReadonlySet<number>,
+): string {
   const doc = docstringOf(lines, b);
   let numbers: number[] = [];
   for (let n = b.start; n <= b.end; n++) if (!doc || n < doc.start || n > doc.end) numbers.push(n);
+  let traced = false;
   if (numbers.length > MAX_BLOCK_LINES) {
-    const at = Math.max(0, numbers.indexOf(focus ?? b.start) - MAX_BLOCK_LINES / 2);
-    const from = Math.min(at, numbers.length - MAX_BLOCK_LINES);
-    numbers = numbers.slice(Math.max(0, from), Math.max(0, from) + MAX_BLOCK_LINES);
+    const path = ranPath(lines, b, numbers, ran);
+    if (path) {
+      numbers = path;
+      traced = true;
+    } else {
+      const at = Math.max(0, numbers.indexOf(focus ?? b.start) - MAX_BLOCK_LINES / 2);
+      const from = Math.min(at, numbers.length - MAX_BLOCK_LINES);
+      numbers = numbers.slice(Math.max(0, from), Math.max(0, from) + MAX_BLOCK_LINES);
+    }
   }
   const width = String(numbers.at(-1) ?? 1).length;
-  const body = numbers.map((n) => `${String(n).padStart(width)}| ${lines[n - 1]}`);
-  if (doc && numbers[0]! < doc.start && numbers.at(-1)! > doc.end)
-    body.splice(
-      numbers.findIndex((n) => n > doc.end),
-      0,
-      `${" ".repeat(width)}| (docstring, lines ${doc.start}-${doc.end}, not shown)`,
-    );
-  return `${b.rel} lines ${numbers[0]}-${numbers.at(-1)} of ${lines.length}:\n${body.join("\n")}`;
+  const pad = " ".repeat(width);
+  const body: string[] = [];
+  numbers.forEach((n, i) => {
+    const prev = numbers[i - 1];
+    if (prev !== undefined && n > prev + 1) {
+      const onlyDoc = doc && prev + 1 === doc.start && n - 1 === doc.end;
+      body.push(
+        onlyDoc
+          ? `${pad}| (docstring, lines ${doc.start}-${doc.end}, not shown)`
+          : `${pad}| (lines ${prev + 1}-${n - 1}: not run by this test, not shown)`,
+      );
+    }
+    body.push(`${String(n).padStart(width)}| ${lines[n - 1]}`);
+  });
+  const how = traced ? ", the lines the failing test ran" : "";
+  return `${b.rel} lines ${numbers[0]}-${numbers.at(-1)} of ${lines.length}${how}:\n${body.join("\n")}`;
+}
+
+/**
+ * The lines of a long block worth showing when a trace says which of them the test ran: the header up to its
+ * colon and every line run with RUN_CONTEXT around it. Undefined when the test ran none of them (a trace of another
+ * path) or when that is still more than twice MAX_BLOCK_LINES.
+ */
+function ranPath(
+  lines: readonly string[],
+  b: Block,
+  numbers: readonly number[],
+  ran: ReadonlySet<number> | undefined,
+): number[] | undefined {
+  if (!ran) return undefined;
+  const body = numbers.filter((n) => n > b.start && ran.has(n));
+  if (body.length === 0) return undefined;
+  const keep = new Set<number>();
+  for (let n = b.start; n <= b.end; n++) {
+    keep.add(n);
+    if (/:\s*(#.*)?$/.test(lines[n - 1] ?? "")) break;
+  }
+  for (const n of body) for (let k = n - RUN_CONTEXT; k <= n + RUN_CONTEXT; k++) keep.add(k);
+  const shown = numbers.filter((n) => keep.has(n));
+  return shown.length > 2 * MAX_BLOCK_LINES ? undefined : shown;
 }
 
 /** Which test a pytest id names: file, classes, function (parameters dropped). */
@@ -261,7 +311,7 @@ class Shown {
  * each line, then the definitions the test calls and those they call (resolved through imports), as bodies.
  * Undefined when the check is not a pytest test of a Python file in the sandbox.
  */
-export function pytestEvidence(files: Workspace, c: Check): EvidenceSection | undefined {
+export function pytestEvidence(files: Workspace, c: Check, ran?: ExecutedLines): EvidenceSection | undefined {
   const test = testOf(c);
   if (!test) return undefined;
   let testRel: string;
@@ -296,7 +346,8 @@ export function pytestEvidence(files: Workspace, c: Check): EvidenceSection | un
     return true;
   };
   const shown = new Shown();
-  const view = (b: Located, focus?: number): string => renderBlock(linesOf(files, b.rel), b, focus);
+  const view = (b: Located, focus?: number): string =>
+    renderBlock(linesOf(files, b.rel), b, focus, b.rel === testRel ? undefined : ran?.get(b.rel));
 
   const error = errorLines(detail);
   if (error.length) add(`What failed (pytest):\n${error.map((l) => `  ${l}`).join("\n")}`);

@@ -4,6 +4,7 @@ import type { Workspace } from "../workspace/workspace.js";
 import { searchText, viewFile } from "./file-tools.js";
 import type { EvidenceSection } from "./prompts.js";
 import { pytestEvidence } from "./python-evidence.js";
+import type { ExecutedLines } from "./python-trace.js";
 
 const MAX_WINDOWS = 4;
 const CONTEXT_LINES = 12;
@@ -94,6 +95,7 @@ export function failureEvidence(
   files: Workspace,
   checks: Check[],
   ruleDocs: ReadonlyMap<string, string> = new Map(),
+  traces: ReadonlyMap<string, ExecutedLines> = new Map(),
 ): { evidence: EvidenceSection[]; relevantCode: string[] } {
   const evidence: EvidenceSection[] = [];
   const rest: Check[] = [];
@@ -104,7 +106,7 @@ export function failureEvidence(
       size >= MAX_EVIDENCE_TOTAL
         ? undefined
         : c.gate === "tests"
-          ? pytestEvidence(files, c)
+          ? pytestEvidence(files, c, traces.get(c.id))
           : c.gate === "lint"
             ? lintEvidence(files, c, ruleDocs)
             : undefined;
