@@ -275,6 +275,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       const oracleRestored = new Set<string>();
       // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
       const gateOutputs = new Set<string>();
+      const tracer = createTestTracer(ctx.workspace, gateCtx.env);
       const notCaused = notCausedByChange(
         baseline,
         target,
@@ -349,8 +350,17 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         // In the sandbox's workspace (jailed like the gates) with their environment (the venv's python on PATH).
         checkSyntax: createSyntaxChecker({ env: gateCtx.env }),
         describeRule: createRuleDescriber(ctx.workspace, gateCtx.env),
-        // A failing pytest test's code path, traced in the gates' jail and environment.
-        traceTest: createTestTracer(ctx.workspace, gateCtx.env),
+        // A failing pytest test's code path, traced in the gates' jail and environment; what the run wrote
+        // (a conftest's test data, caches) is removed as after a gate run, so it never looks like the model's.
+        traceTest: async (testId, s) => {
+          const before = await changedPaths(sandbox.path, base);
+          try {
+            return await tracer(testId, s);
+          } finally {
+            const wrote = [...(await changedPaths(sandbox.path, base))].filter((f) => !before.has(f));
+            await dropGateOutputs(sandbox.path, base, new Set(wrote));
+          }
+        },
         isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,
