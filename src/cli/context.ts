@@ -36,12 +36,13 @@ export async function withEnvironment<T>(
   root: string | undefined,
   out: Output,
   fn: (env: ImprovementEnvironment) => Promise<T>,
+  opts: { sacredSync?: boolean } = {},
 ): Promise<T> {
   const env = ImprovementEnvironment.open(resolveRoot(root));
   const recorded = env.recordedFingerprint();
   let before: Fingerprint = takeFingerprint(env.sacred);
   if (recorded && (recorded.digest !== before.digest || recorded.head !== before.head)) {
-    if (classifySacredDifference(recorded, before).alarm.length > 0)
+    if (!opts.sacredSync && classifySacredDifference(recorded, before).alarm.length > 0)
       out.warn(
         `Sacred (${env.sacred}) changed since it was last recorded; odibi-improve cannot tell who changed it. Master does not follow it; the new state is recorded.`,
       );
@@ -57,7 +58,12 @@ export async function withEnvironment<T>(
     if (!(err instanceof SacredChanged)) watch();
     throw err;
   }
-  watch();
+  // `apply` writes objects and a branch into Sacred's `.git` on purpose (and records the fingerprint again): its
+  // working tree and HEAD are still checked, a change inside `.git` is no news.
+  watchSacred(before, env.sacred, {
+    since: "this command started",
+    warn: (m) => (opts.sacredSync ? undefined : out.warn(m)),
+  });
   return result;
 }
 

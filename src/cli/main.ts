@@ -11,6 +11,7 @@ import { schemaCommand } from "./commands/schema.js";
 import { setupCommand } from "./commands/setup.js";
 import { rollbackCommand, snapshotCommand, snapshotsCommand } from "./commands/snapshots.js";
 import { statusCommand } from "./commands/status.js";
+import { applyCommand, resyncCommand } from "./commands/sync.js";
 import type { CommandContext } from "./context.js";
 import { makeOutput, reportError } from "./output.js";
 
@@ -36,6 +37,8 @@ export function buildProgram() {
     statusCommand(ctx),
     reportCommand(ctx),
     exportCommand(ctx),
+    applyCommand(ctx),
+    resyncCommand(ctx),
     snapshotCommand(ctx),
     snapshotsCommand(ctx),
     rollbackCommand(ctx),

@@ -280,7 +280,7 @@ export class ImprovementEnvironment {
     return statusLines(this.layout.master);
   }
 
-  private async assertMasterClean(action: string): Promise<void> {
+  async assertMasterClean(action: string): Promise<void> {
     const dirty = await this.masterDirty();
     if (dirty.length > 0)
       throw new EnvironmentStateError(

@@ -3,6 +3,7 @@ import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import { CampaignStore } from "../../campaign/record.js";
 import { NotFoundError } from "../../core/errors.js";
+import type { ImprovementEnvironment } from "../../environment/environment.js";
 import { rmGuarded, writeFileAtomic } from "../../environment/fs-safe.js";
 import { git } from "../../environment/git.js";
 import { readStatus } from "../../status/status-tracker.js";
@@ -57,9 +58,14 @@ export function exportCommand(ctx: CommandContext) {
       "write Master's changes since Sacred as a git patch series + summary, to review and apply by hand",
     )
     .option("--out <dir>", "output folder (default: <root>/exports/<time>)")
+    .option(
+      "--since <snapshot|campaign>",
+      "only the commits after a snapshot, or those a campaign promoted and later (default: all since Sacred)",
+    )
     .action(async (opts) => {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
+        const from = opts.since ? await exportStart(env, opts.since) : "sacred";
         const dir = path.resolve(
           opts.out ?? path.join(env.root, "exports", new Date().toISOString().replace(/[:.]/g, "-")),
         );
@@ -68,7 +74,7 @@ export function exportCommand(ctx: CommandContext) {
           throw ctx.usage(`${dir} is not empty`, "Choose a new folder with --out.");
         mkdirSync(dir, { recursive: true });
         const master = env.layout.master;
-        const count = Number((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim());
+        const count = Number((await git(master, ["rev-list", "--count", `${from}..HEAD`])).trim());
         // Re-exporting into an earlier export folder: the old series goes, so no stale patch is applied.
         for (const f of readdirSync(dir))
           if (/^\d{4}-.*\.patch$/.test(f) || f === "series.mbox") rmGuarded(env.guard, path.join(dir, f));
@@ -76,7 +82,7 @@ export function exportCommand(ctx: CommandContext) {
         if (count) {
           // One file per promotion to review, and the whole series as one mbox that `git am` takes on any OS
           // (no shell glob needed on Windows).
-          const written = await git(master, ["format-patch", "-o", dir, "sacred..HEAD"]);
+          const written = await git(master, ["format-patch", "-o", dir, `${from}..HEAD`]);
           patches.push(
             ...written
               .split("\n")
@@ -84,13 +90,13 @@ export function exportCommand(ctx: CommandContext) {
               .filter(Boolean)
               .map((f) => path.basename(f)),
           );
-          const mbox = await git(master, ["format-patch", "--stdout", "sacred..HEAD"]);
+          const mbox = await git(master, ["format-patch", "--stdout", `${from}..HEAD`]);
           writeFileAtomic(env.guard, path.join(dir, "series.mbox"), mbox);
         }
-        const log = (await git(master, ["log", "--reverse", "--format=- %h %s", "sacred..HEAD"])).trim();
-        const stat = (await git(master, ["diff", "--stat", "sacred", "HEAD"])).trimEnd();
+        const log = (await git(master, ["log", "--reverse", "--format=- %h %s", `${from}..HEAD`])).trim();
+        const stat = (await git(master, ["diff", "--stat", from, "HEAD"])).trimEnd();
         const summary = [
-          "# Master's changes since Sacred",
+          opts.since ? `# Master's changes since ${opts.since}` : "# Master's changes since Sacred",
           "",
           `${count} commit(s) from odibi-improve, each one promoted after every gate passed.`,
           "",
@@ -124,4 +130,19 @@ export function exportCommand(ctx: CommandContext) {
         );
       });
     });
+}
+
+/** The commit an export starts after: a snapshot's, or Master's before a campaign's first promotion. */
+async function exportStart(env: ImprovementEnvironment, since: string): Promise<string> {
+  const snap = env.listSnapshots().find((s) => s.name === since);
+  if (snap) return snap.commit;
+  const record = new CampaignStore(env).load(since);
+  if (!record)
+    throw new NotFoundError(
+      `no snapshot or campaign named "${since}"`,
+      "List them with `odibi-improve snapshots` and `odibi-improve status`.",
+    );
+  const first = record.promotions[0];
+  if (!first) return "HEAD"; // it promoted nothing: nothing to export
+  return (await git(env.layout.master, ["rev-parse", `${first.commit}~1`])).trim();
 }
