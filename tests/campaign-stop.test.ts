@@ -32,7 +32,8 @@ const status = (root: string) =>
     : null;
 
 describe("stopping a running campaign", () => {
-  it.each(["stop command", "SIGTERM"])(
+  // SIGHUP: the terminal (on Windows, the console window) was closed.
+  it.each(["stop command", "SIGTERM", "SIGHUP"])(
     "%s: the current step ends cleanly, the sandbox is destroyed, status says STOPPED, exit 3",
     async (how) => {
       const base = tempDir();
@@ -72,6 +73,7 @@ describe("stopping a running campaign", () => {
       expect(reinit.err).toMatch(lockHeld);
       expect(readdirSync(root).filter((n) => n.startsWith(".replaced-"))).toEqual([]);
       if (how === "SIGTERM") abort.abort();
+      else if (how === "SIGHUP") process.kill(status(root).pid, "SIGHUP");
       else expect((await cli(["--root", root, "stop"])).out).toMatch(/stop requested/);
       const r = await running;
 

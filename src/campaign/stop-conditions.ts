@@ -20,7 +20,7 @@ export interface StopFacts {
   /** Consecutive completed cycles that learned nothing. */
   consecutiveNoLearning: number;
   convergenceThreshold: number;
-  /** `odibi-improve stop`, SIGINT or SIGTERM. */
+  /** `odibi-improve stop`, or a signal (SIGINT, SIGTERM, SIGHUP, SIGBREAK). */
   stopRequested: boolean;
   /** False when the last cycle found nothing to work on; undefined before the first cycle. */
   lastCycleFoundWork?: boolean;

@@ -93,9 +93,16 @@ export async function applyToSacred(env: ImprovementEnvironment, branch: string)
       );
     if (commits === 0) return { branch, commits, head, unchanged: true };
     // Run in Sacred, reading Master: only objects and the new ref are written (no reflog, no FETCH_HEAD; hooks and
-    // auto maintenance are off for every git call).
+    // auto maintenance are off for every git call; the objects are checked by fsck before they land).
     await git(env.sacred, [
-      ...["-c", "core.logAllRefUpdates=false", "-c", "maintenance.auto=false"],
+      ...[
+        "-c",
+        "core.logAllRefUpdates=false",
+        "-c",
+        "maintenance.auto=false",
+        "-c",
+        "fetch.fsckObjects=true",
+      ],
       ...["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance"],
       "--",
       master,

@@ -148,8 +148,14 @@ export function runCommand(ctx: CommandContext) {
           if (abort.signal.aborted) process.exit(3);
           abort.abort();
         };
-        process.on("SIGINT", onSig);
-        process.on("SIGTERM", onSig);
+        // SIGHUP: the terminal or console window closed; SIGBREAK: Ctrl+Break on Windows.
+        const signals = [
+          "SIGINT",
+          "SIGTERM",
+          "SIGHUP",
+          ...(process.platform === "win32" ? ["SIGBREAK"] : []),
+        ];
+        for (const s of signals) process.on(s, onSig);
         try {
           const runner = new CampaignRunner(env, {
             maxCycles: opts.maxCycles,
@@ -172,8 +178,7 @@ export function runCommand(ctx: CommandContext) {
             );
           process.exitCode = r.exitCode;
         } finally {
-          process.off("SIGINT", onSig);
-          process.off("SIGTERM", onSig);
+          for (const s of signals) process.off(s, onSig);
         }
       });
     });
