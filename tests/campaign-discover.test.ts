@@ -206,7 +206,7 @@ describe("a campaign through the CLI", () => {
     expect(cycle).toContain("7 discovered issues not worked on:");
     expect(cycle).toContain("### no check can prove a change (no test exercises it): 1");
     expect(cycle).toContain("TODO marker at pkg/engine.py:20 in rounding()");
-    const campaign = readdirSync(reports).find((f) => f.startsWith("campaign_"))!;
+    const campaign = readdirSync(reports).find((f) => f.startsWith("campaign_") && f.endsWith(".md"))!;
     const campaignReport = plain(readFileSync(path.join(reports, campaign), "utf8"));
     expect(campaignReport).toContain("## Discovered, not work");
     expect(campaignReport).toContain("### test helper (the tests' own code): 1");

@@ -184,7 +184,7 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     );
     expect(campaign).toContain("- LLM: 480 tokens, $0.0080; $0.0080 per promotion");
     expect(campaign).toMatch(
-      /\| 1 \| tests failure tests\/test\\_calc\.py::test\\_add.* \| 480 tokens, \$0\.0080 \|/,
+      /\| \[1\]\(cycle_001_report\.md\) \| tests failure tests\/test\\_calc\.py::test\\_add.* \| 480 tokens, \$0\.0080 \|/,
     );
     expect(status.llm.cost_usd).toBeCloseTo(0.008, 10);
     // (The deterministic fixers are tried first; the LLM's lesson is the promotion.)

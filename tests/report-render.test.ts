@@ -13,6 +13,7 @@ import {
   escapeInline,
   fenced,
   flakyChecks,
+  markdownForTerminal,
   parseShortStat,
   passCount,
   regressions,
@@ -196,7 +197,7 @@ describe("campaign report", () => {
     expect(headings(text)).toEqual([
       "h1 Campaign c\\_2025",
       "h2 Success metrics",
-      "h2 Master against Sacred",
+      "h2 What this campaign changed in Master",
       "h2 Promotions",
       "h2 Cycles",
       "h2 Avoided issues",
@@ -207,7 +208,7 @@ describe("campaign report", () => {
     expect(count(text, "table_open")).toBe(5);
     expect(count(text, "tr_open")).toBe(7 + 2 + 3 + 2 + 2);
     expect(md.render(text)).not.toMatch(/<script|<img|href="javascript/);
-    expect(text).toContain("| 1 | ruff fix");
+    expect(text).toContain("| [1](cycle_001_report.md) | ruff fix");
     expect(text).toContain("| cycle\\_001 | 0123456789ab |");
   });
 
@@ -228,14 +229,14 @@ describe("campaign report", () => {
     expect(metrics(text)).toEqual([
       ["Test pass rate", "not measured → 90.0% (9/10)", "❌"],
       ["Lint errors", "not measured", "—"],
-      ["Harness coverage", "not measured", "—"],
       ["Convergence", "did not converge (MAX\\_CYCLES\\_REACHED)", "❌"],
       ["Master improvements", "0 promotions; 0 files, +0 −0", "❌"],
       ["Regressions", "1", "❌"],
     ]);
     expect(text).toContain("### Regressions");
     expect(text).toContain("- golden: hello/node\\_a — row count 3 \\!= 4");
-    expect(text).toContain("Master is identical to Sacred.");
+    expect(text).toContain("Nothing: this campaign promoted no change.");
+    expect(text).not.toContain("Harness coverage"); // not measured: not shown
   });
 
   it("with an LLM: what each promotion's cycle spent, and the cost per promotion", () => {
@@ -317,8 +318,25 @@ describe("markdown helpers and metrics", () => {
     const file = writeReport(guard, root, cycleReportName(7), "# hi\n");
     expect(file).toBe(path.join(root, "reports", "cycle_007_report.md"));
     expect(readFileSync(file, "utf8")).toBe("# hi\n");
+    // The HTML twin: raw HTML from untrusted text stays text; links to other reports point at their HTML.
+    writeReport(guard, root, "c.md", "# C\\_1\n\n<script>x()</script> [7](cycle_007_report.md)\n");
+    const html = readFileSync(path.join(root, "reports", "c.html"), "utf8");
+    expect(html).toContain("<title>C_1</title>");
+    expect(html).toContain("&lt;script&gt;x()&lt;/script&gt;");
+    expect(html).not.toContain("<script>");
+    expect(html).toContain('<a href="cycle_007_report.html">7</a>');
     expect(() => writeReport(guard, root, "../x.md", "")).toThrow(/plain file name/);
     expect(() => writeReport(guard, sacred, "a.md", "")).toThrow(/Sacred/);
+  });
+});
+
+describe("markdownForTerminal", () => {
+  it("undoes escapes and shows link targets outside code fences, and leaves fences as they are", () => {
+    expect(
+      markdownForTerminal(
+        "- Status: **x** (MAX\\_CYCLES\\_REACHED) \\(a\\)\n[1](cycle_001_report.md)\n```\na\\_b\n```\nc\\_d",
+      ),
+    ).toBe("- Status: **x** (MAX_CYCLES_REACHED) (a)\n1 (cycle_001_report.md)\n```\na\\_b\n```\nc_d");
   });
 });
 

@@ -43,15 +43,19 @@ export class CampaignStore {
     return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as CampaignRecord) : undefined;
   }
 
-  /** The most recently started campaign's id, if any. */
-  latestId(): string | undefined {
+  /** Every campaign on this root, oldest first. */
+  list(): CampaignRecord[] {
     const dir = path.dirname(this.file("x"));
-    if (!existsSync(dir)) return undefined;
-    const all = readdirSync(dir)
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
       .filter((f) => f.endsWith(".json"))
       .map((f) => JSON.parse(readFileSync(path.join(dir, f), "utf8")) as CampaignRecord)
       .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
-    return all.at(-1)?.id;
+  }
+
+  /** The most recently started campaign's id, if any. */
+  latestId(): string | undefined {
+    return this.list().at(-1)?.id;
   }
 
   create(id: string): CampaignRecord {
@@ -109,8 +113,11 @@ export class CampaignStore {
     const status = readStatus(this.env.root)?.status;
     const last = opts.finalResult ?? r.lastBaseline;
     const master = this.env.layout.master;
-    const shortstat = (await git(master, ["diff", "--shortstat", "sacred", "HEAD"])).trim();
-    const stat = (await git(master, ["diff", "--stat", "sacred", "HEAD"])).trimEnd();
+    // What this campaign changed: from Master before its first promotion to its last one (nothing if none).
+    const commits = r.promotions.flatMap((p) => (p.commit ? [p.commit] : []));
+    const range = commits.length ? [`${commits[0]}~1`, commits.at(-1)!] : [];
+    const shortstat = range.length ? (await git(master, ["diff", "--shortstat", ...range])).trim() : "";
+    const stat = range.length ? (await git(master, ["diff", "--stat", ...range])).trimEnd() : "";
     const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard, readOnly: true });
     const avoided = mem.avoidedIssues();
     mem.close();

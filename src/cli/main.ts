@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { ExitCode, UsageError } from "../core/errors.js";
-import { exportCommand, reportCommand, stopCommand } from "./commands/campaign-files.js";
+import { campaignsCommand, exportCommand, reportCommand, stopCommand } from "./commands/campaign-files.js";
 import { demoCommand } from "./commands/demo.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { gatesCommand } from "./commands/gates.js";
@@ -36,6 +36,7 @@ export function buildProgram() {
     stopCommand(ctx),
     statusCommand(ctx),
     reportCommand(ctx),
+    campaignsCommand(ctx),
     exportCommand(ctx),
     applyCommand(ctx),
     resyncCommand(ctx),

@@ -7,7 +7,7 @@ export {
   regressions,
   summariseGates,
 } from "./metrics.js";
-export { writeReport } from "./report-files.js";
+export { markdownForTerminal, writeReport } from "./report-files.js";
 export {
   campaignReportName,
   cycleReportName,

@@ -201,14 +201,17 @@ export function renderCampaignReport(d: CampaignReportData): string {
   const rows: [string, string, string, Met][] = [
     ["Test pass rate", "100%", beforeAfter(rate(d.tests.before), rate(t)), testsMet],
     ["Lint errors", "0", beforeAfter(lint(d.lintErrors.before), lint(d.lintErrors.after)), lintMet],
-    [
-      "Harness coverage",
-      "100% of transformers",
-      h
-        ? `${h.total ? ((100 * h.passed) / h.total).toFixed(1) : "0"}% (${h.passed}/${h.total})`
-        : "not measured",
-      harnessMet,
-    ],
+    // Shown only when measured.
+    ...(h
+      ? [
+          [
+            "Harness coverage",
+            "100% of transformers",
+            `${h.total ? ((100 * h.passed) / h.total).toFixed(1) : "0"}% (${h.passed}/${h.total})`,
+            harnessMet,
+          ] as [string, string, string, Met],
+        ]
+      : []),
     [
       "Convergence",
       "< 10 cycles",
@@ -239,15 +242,18 @@ export function renderCampaignReport(d: CampaignReportData): string {
 
   if (d.regressions.length) out.push("", "### Regressions", "", checkList(d.regressions));
 
-  out.push("", "## Master against Sacred", "");
+  out.push("", "## What this campaign changed in Master", "");
   if (!d.masterDiff) out.push("Not measured.");
-  else if (d.masterDiff.filesChanged === 0) out.push("Master is identical to Sacred.");
+  else if (d.masterDiff.filesChanged === 0) out.push("Nothing: this campaign promoted no change.");
   else {
     out.push(
       `${plural(d.masterDiff.filesChanged, "file")} changed, ${plural(d.masterDiff.insertions, "insertion")}, ${plural(d.masterDiff.deletions, "deletion")}.`,
     );
     if (d.masterDiff.stat) out.push("", fenced(capText(d.masterDiff.stat, 200, 20_000).text, "text"));
-    out.push("", "Review and apply them to Sacred by hand: `odibi-improve export`.");
+    out.push(
+      "",
+      "Take them into your repository after review: `odibi-improve apply` (a branch) or `odibi-improve export` (patches).",
+    );
   }
 
   out.push(
@@ -257,7 +263,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
       // With an LLM, each promotion shows what its cycle spent on it.
       ["cycle", "change", "snapshot", "commit", "at", ...(d.llm ? ["LLM spend"] : [])],
       d.promotions.map((p) => [
-        String(p.cycle),
+        link(String(p.cycle), cycleReportName(p.cycle)),
         escapeInline(p.title, 200),
         p.snapshot ? escapeInline(p.snapshot) : "—",
         p.commit ? escapeInline(p.commit.slice(0, 12)) : "—",
@@ -270,7 +276,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
       "None.",
       ["cycle", "task", "decision", "why"],
       d.cycles.map((c) => [
-        String(c.cycle),
+        link(String(c.cycle), cycleReportName(c.cycle)),
         c.task === null ? "no work found" : escapeInline(c.task, 200),
         ACTION_LABEL[c.action],
         escapeInline(c.reason, 300),

@@ -109,7 +109,7 @@ export interface CampaignReportData {
   harnessCoverage: PassCount | null;
   /** Checks that passed at the start and fail at the end (must be none). */
   regressions: CheckRef[];
-  /** Master against Sacred. */
+  /** What the campaign changed in Master: before its first promotion → its last one. */
   masterDiff: DiffStat | null;
   promotions: PromotionEntry[];
   cycles: CycleEntry[];

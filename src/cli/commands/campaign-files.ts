@@ -6,6 +6,8 @@ import { NotFoundError } from "../../core/errors.js";
 import type { ImprovementEnvironment } from "../../environment/environment.js";
 import { rmGuarded, writeFileAtomic } from "../../environment/fs-safe.js";
 import { git } from "../../environment/git.js";
+import { markdownForTerminal } from "../../status/report-files.js";
+import { campaignReportName } from "../../status/reports.js";
 import { readStatus } from "../../status/status-tracker.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
@@ -32,22 +34,61 @@ export function stopCommand(ctx: CommandContext) {
 
 export function reportCommand(ctx: CommandContext) {
   return new Command("report")
-    .description("write and print the campaign report (the latest campaign, or --campaign <id>)")
-    .option("--campaign <id>", "campaign id (see status.json)")
+    .description(
+      "write and print the campaign report (the latest campaign, --campaign <id>, or --all); HTML beside the markdown",
+    )
+    .option("--campaign <id>", "campaign id (see `odibi-improve campaigns`)")
+    .option("--all", "write every campaign's report and list them")
     .action(async (opts) => {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
         const store = new CampaignStore(env);
+        const convergence = env.config.stop_conditions.convergence_cycles;
+        if (opts.all) {
+          const written = [];
+          for (const c of store.list())
+            written.push({ campaign: c.id, report: await store.writeCampaignReport(c.id, { convergence }) });
+          out.result(
+            written.length ? written.map((w) => `${w.campaign}  ${w.report}`).join("\n") : "no campaign yet",
+            written,
+          );
+          return;
+        }
         const id = opts.campaign ?? store.latestId();
         if (!id || !store.load(id))
           throw new NotFoundError(
             opts.campaign ? `no campaign ${opts.campaign}` : "no campaign has run in this environment yet",
-            "Run one with `odibi-improve run`.",
+            opts.campaign ? "List them with `odibi-improve campaigns`." : "Run one with `odibi-improve run`.",
           );
-        const file = await store.writeCampaignReport(id, {
-          convergence: env.config.stop_conditions.convergence_cycles,
+        const file = await store.writeCampaignReport(id, { convergence });
+        out.result(markdownForTerminal(readFileSync(file, "utf8")), {
+          campaign: id,
+          report: file,
+          html: file.replace(/\.md$/, ".html"),
         });
-        out.result(readFileSync(file, "utf8"), { campaign: id, report: file });
+      });
+    });
+}
+
+export function campaignsCommand(ctx: CommandContext) {
+  return new Command("campaigns")
+    .description("list every campaign on this root, oldest first")
+    .action(async () => {
+      const out = ctx.output();
+      await withEnvironment(ctx.root(), out, async (env) => {
+        const rows = new CampaignStore(env).list().map((c) => ({
+          campaign: c.id,
+          startedAt: c.startedAt,
+          cycles: c.cycles.length,
+          promoted: c.promotions.length,
+          rejected: c.cycles.filter((x) => x.action === "reject").length,
+          report: path.join(env.layout.reports, campaignReportName(c.id)),
+        }));
+        const text = rows.map(
+          (r) =>
+            `${r.campaign}  ${r.startedAt}  ${r.cycles} cycle(s), ${r.promoted} promoted, ${r.rejected} rejected`,
+        );
+        out.result(text.length ? text.join("\n") : "no campaign yet: run one with `odibi-improve run`", rows);
       });
     });
 }
@@ -142,7 +183,7 @@ async function exportStart(env: ImprovementEnvironment, since: string): Promise<
       `no snapshot or campaign named "${since}"`,
       "List them with `odibi-improve snapshots` and `odibi-improve status`.",
     );
-  const first = record.promotions[0];
+  const first = record.promotions.find((p) => p.commit)?.commit;
   if (!first) return "HEAD"; // it promoted nothing: nothing to export
-  return (await git(env.layout.master, ["rev-parse", `${first.commit}~1`])).trim();
+  return (await git(env.layout.master, ["rev-parse", `${first}~1`])).trim();
 }
