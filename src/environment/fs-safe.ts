@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { OdibiImproveError } from "../core/errors.js";
+import { isInside } from "../core/paths.js";
 import { processRedactor } from "../llm/redact.js";
 import type { SacredGuard } from "./sacred.js";
 
@@ -67,8 +68,7 @@ const O_NONBLOCK = fsConstants.O_NONBLOCK ?? 0;
 
 function segmentsBelow(root: string, abs: string): string[] {
   const rel = path.relative(root, abs);
-  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel))
-    throw new UnsafePathError(`${abs} is not inside ${root}`);
+  if (rel === "" || !isInside(abs, root)) throw new UnsafePathError(`${abs} is not inside ${root}`);
   return rel.split(path.sep);
 }
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { SacredChanged, SacredViolation } from "../core/errors.js";
+import { isInside } from "../core/paths.js";
 
 /**
  * Sacred is read, never written. Two defences:
@@ -29,14 +30,7 @@ function realOrResolved(p: string): string {
   }
 }
 
-function samePathCase(p: string): string {
-  return process.platform === "win32" || process.platform === "darwin" ? p.toLowerCase() : p;
-}
-
-export function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(samePathCase(parent), samePathCase(child));
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-}
+export { isInside };
 
 export class SacredGuard {
   readonly sacredReal: string;

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { MissingTool, SacredViolation } from "../core/errors.js";
+import { isInside } from "../core/paths.js";
 import { type CommandRunner, type RunOptions, type RunResult, runProcess } from "./run-process.js";
 
 /**
@@ -100,11 +101,6 @@ export function isolationFingerprint(mode: IsolationMode): string {
     .update(JSON.stringify([JAIL_FLAGS, SYSTEM_DIRS, PASSED_ENV, JAIL_HOME]))
     .digest("hex");
   return `bwrap:${digest.slice(0, 16)}`;
-}
-
-function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
 function real(p: string): string {

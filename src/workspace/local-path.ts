@@ -1,14 +1,10 @@
 import { lstatSync, realpathSync } from "node:fs";
 import path from "node:path";
+import { isInside } from "../core/paths.js";
 import { isGitDirName } from "../environment/tree-safety.js";
 import { WorkspacePathError } from "./errors.js";
 
 const WIN_ABSOLUTE = /^([a-zA-Z]:|[\\/]{2})/;
-
-function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-}
 
 /** The nearest existing ancestor (lstat, so a dangling symlink counts as existing). */
 function nearestExisting(p: string): string {
@@ -42,7 +38,7 @@ export function resolveInSandbox(rootReal: string, requested: string): { abs: st
     );
   }
   const lexical = path.resolve(rootReal, requested || ".");
-  if (!isInside(rootReal, lexical)) {
+  if (!isInside(lexical, rootReal)) {
     throw new WorkspacePathError(`refused ${shown}: it leads outside the sandbox (through ".."). ${hint}`);
   }
   const gitRefusal = new WorkspacePathError(
@@ -58,7 +54,7 @@ export function resolveInSandbox(rootReal: string, requested: string): { abs: st
       `refused ${shown}: ${path.relative(rootReal, existing)} is a broken symlink. ${hint}`,
     );
   }
-  if (!isInside(rootReal, real)) {
+  if (!isInside(real, rootReal)) {
     throw new WorkspacePathError(
       `refused ${shown}: ${path.relative(rootReal, existing) || "it"} is a symlink that points outside the sandbox. ${hint}`,
     );
