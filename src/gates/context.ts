@@ -32,7 +32,7 @@ export interface GateContextInput {
   log?: (line: string) => void;
   /** See GateContext.dependencies. */
   dependencies?: string;
-  /** `<root>/python_packages`: on PYTHONPATH for the python profile (with the tree's `src/`). */
+  /** `<root>/python_packages`, for the profile's `gateEnv` (python: on PYTHONPATH after the tree's `src/`). */
   pythonPackages?: string;
 }
 

@@ -1,8 +1,9 @@
 /**
- * The oracle, per language (each profile's `oracle` is built from these): what judges a candidate. Tests and their infrastructure, checker configuration, golden projects, CI
- * and lock files. A fix task may not change any of it (policy rule `oracle-modified`), and before the gates run on a
- * candidate Master's version of every oracle file is put back over it (`restoreOracle`), so that a configuration
- * form nobody listed still cannot change the verdict through a file listed here.
+ * The oracle, per language (each profile's `oracle` is built from these): what judges a candidate. Tests and their
+ * infrastructure, checker configuration, golden projects, CI and lock files. A fix task may not change any of it
+ * (policy rule `oracle-modified`), and before the gates run on a candidate Master's version of every oracle file is
+ * put back over it (`restoreOracle`), so that a configuration form nobody listed still cannot change the verdict
+ * through a file listed here.
  *
  * Globs (src/policy/paths.ts `globToRegExp`, matched case-insensitively): a pattern without `/` matches the file
  * name at any depth. Files that mix oracle and non-oracle content (pyproject.toml, setup.cfg, Cargo.toml,
