@@ -19,9 +19,10 @@ import { GateCache } from "../src/gates/cache.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { Gate } from "../src/gates/gate.js";
 import { lintGate } from "../src/gates/lint-gate.js";
-import { goldenGate, installGoldenProjects, validateGate } from "../src/gates/odibi/index.js";
 import { checkGates } from "../src/gates/pipeline.js";
 import { decideVerdict } from "../src/gates/verdict.js";
+import { profileOf } from "../src/profiles/index.js";
+import { goldenGate, installGoldenProjects, validateGate } from "../src/profiles/odibi/index.js";
 import { ensureOdibiSource, ensurePythonEnv, ODIBI_VERSION } from "../src/pyenv/python-env.js";
 import { PYTHON_FIXTURE } from "../tests/fixtures-python.js";
 
@@ -167,6 +168,7 @@ async function runCycles(t: TargetSetup, work: string, smart: boolean): Promise<
     makeGateContext({
       workdir,
       config: t.config,
+      profile: profileOf(t.config.profile),
       venv: t.venv,
       goldenDir: t.goldenDir,
       outputDir: path.join(work, "out", name),

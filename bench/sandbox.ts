@@ -14,6 +14,7 @@ import path from "node:path";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { git } from "../src/environment/git.js";
 import { runProcess } from "../src/exec/run-process.js";
+import { profileOf } from "../src/profiles/index.js";
 import { ensureOdibiSource } from "../src/pyenv/python-env.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -48,7 +49,7 @@ async function benchTree(label: string, source: string, work: string): Promise<v
   const env = await ImprovementEnvironment.init({
     source,
     root: path.join(work, "root"),
-    profile: "generic",
+    profile: profileOf("generic"),
   });
   const fresh: number[] = [];
   const recycle: number[] = [];

@@ -9,13 +9,14 @@ import type { Check, GateResult, Task } from "../src/core/types.js";
 import type { SandboxInfo } from "../src/environment/environment.js";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import type { GateContext } from "../src/gates/gate.js";
+import { createLlmClient } from "../src/llm/client.js";
+import { profileOf } from "../src/profiles/index.js";
 import {
   goldenGate,
   odibiGateContext,
   prepareOdibiEnvironment,
   runLogExcerpt,
-} from "../src/gates/odibi/index.js";
-import { createLlmClient } from "../src/llm/client.js";
+} from "../src/profiles/odibi/index.js";
 import { tempDir } from "./helpers.js";
 import { testSettings } from "./llm-fixtures.js";
 import { type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
@@ -46,7 +47,7 @@ describe("a golden-only defect in odibi's fact pattern", () => {
     env = await ImprovementEnvironment.init({
       source: sacred,
       root: path.join(tempDir(), "root"),
-      profile: "odibi",
+      profile: profileOf("odibi"),
     });
     const venv = inject("venv");
     await prepareOdibiEnvironment(env, { venv });

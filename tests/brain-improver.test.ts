@@ -9,6 +9,7 @@ import { runProcess } from "../src/exec/run-process.js";
 import { makeGateContext } from "../src/gates/context.js";
 import { checkGates } from "../src/gates/pipeline.js";
 import { createLlmClient } from "../src/llm/client.js";
+import { profileOf } from "../src/profiles/index.js";
 import { tempDir } from "./helpers.js";
 import { makeCalcRepo, testSettings } from "./llm-fixtures.js";
 import { type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
@@ -36,6 +37,7 @@ describe("the brain as the campaign's LLM approach, on the real gate pipeline", 
       },
       workdir: sandbox,
       config,
+      profile: profileOf(config.profile),
       goldenDir: path.join(tempDir(), "golden"),
       outputDir: path.join(tempDir(), "out"),
       venv: inject("venv"),

@@ -11,6 +11,7 @@ import { runProcess } from "../src/exec/run-process.js";
 import { makeGateContext } from "../src/gates/context.js";
 import { checkGates } from "../src/gates/pipeline.js";
 import { createLlmClient } from "../src/llm/client.js";
+import { profileOf } from "../src/profiles/index.js";
 import { venvBinDir } from "../src/pyenv/python-env.js";
 import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { itWhen } from "./ci-required.js";
@@ -220,6 +221,7 @@ describe("in a campaign, the check runs through the gates' runner", async () => 
         },
         workdir: sandbox,
         config,
+        profile: profileOf(config.profile),
         goldenDir: golden,
         outputDir,
         venv: inject("venv"),

@@ -20,6 +20,7 @@ import {
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { git, statusLines, treeHash } from "../src/environment/git.js";
 import { takeFingerprint, verifyFingerprint } from "../src/environment/sacred.js";
+import { detectProfile, profileOf } from "../src/profiles/index.js";
 import { makeGitRepo, tempDir, writeFiles } from "./helpers.js";
 
 /** Contents, modes AND timestamps of every file in Sacred, `.git` included: "not even a timestamp". */
@@ -68,7 +69,7 @@ async function setup(opts: { plain?: boolean } = {}) {
 describe("init", () => {
   it("clones a git Sacred into Master without touching Sacred", async () => {
     const { sacred, root, check } = await setup();
-    const env = await ImprovementEnvironment.init({ source: sacred, root });
+    const env = await ImprovementEnvironment.init({ source: sacred, root, profile: detectProfile(sacred) });
     expect(await treeHash(env.layout.master)).toBe(await treeHash(sacred));
     for (const d of ["sandboxes", "snapshots", "golden", "memory", "reports", "stories", "trajectories"])
       expect(existsSync(path.join(root, d))).toBe(true);
@@ -82,7 +83,7 @@ describe("init", () => {
 
   it("copies a plain folder and makes it a repository with a first commit", async () => {
     const { sacred, root, check } = await setup({ plain: true });
-    const env = await ImprovementEnvironment.init({ source: sacred, root, profile: "generic" });
+    const env = await ImprovementEnvironment.init({ source: sacred, root, profile: profileOf("generic") });
     expect(readFileSync(path.join(env.layout.master, "pkg/core.py"), "utf8")).toContain("return a + b");
     expect(await statusLines(env.layout.master)).toEqual([]);
     expect((await git(env.layout.master, ["log", "--oneline"])).trim().split("\n")).toHaveLength(1);

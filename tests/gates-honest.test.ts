@@ -14,6 +14,7 @@ import { checkGates, runWithFlakeReruns } from "../src/gates/pipeline.js";
 import { selectTestsForChanges } from "../src/gates/select-tests.js";
 import { testsGate } from "../src/gates/tests-gate.js";
 import { decideVerdict } from "../src/gates/verdict.js";
+import { profileOf } from "../src/profiles/index.js";
 import { WorkspaceFileError } from "../src/workspace/errors.js";
 import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { tempDir, writeFiles } from "./helpers.js";
@@ -43,6 +44,7 @@ function jailedContext(files: Record<string, string>, timeoutSeconds = 60): Gate
   return makeGateContext({
     workdir: repo,
     config,
+    profile: profileOf(config.profile),
     goldenDir: path.join(root, "golden"),
     outputDir: out,
     venv,

@@ -5,9 +5,10 @@ import type { GateResult } from "../src/core/types.js";
 import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
 import type { CommandRunner } from "../src/exec/run-process.js";
 import { runProcess } from "../src/exec/run-process.js";
-import { toolchainMounts } from "../src/exec/toolchains.js";
+import { goToolchain, rustToolchain } from "../src/exec/toolchains.js";
 import { makeGateContext } from "../src/gates/context.js";
 import { checkGates } from "../src/gates/pipeline.js";
+import { profileOf } from "../src/profiles/index.js";
 import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { itWhen } from "./ci-required.js";
 import { GO_ENV, GO_EXPECTED_TESTS, makeGoFixture } from "./fixtures-go.js";
@@ -32,6 +33,7 @@ function context(workdir: string, cfg: Partial<ConfigInput>, env: Record<string,
   return makeGateContext({
     workdir,
     config,
+    profile: profileOf(config.profile),
     goldenDir: path.join(tempDir(), "golden"),
     outputDir: path.join(tempDir("oi gates out "), "out"),
     venv: inject("venv"),
@@ -112,7 +114,7 @@ describe("gates on other languages", async () => {
 
   const rustGates = async (jailed: boolean) => {
     const repo = await makeRustFixture();
-    const toolchain = jailed ? toolchainMounts("rust") : { readOnly: [], env: {} };
+    const toolchain = jailed ? rustToolchain() : { readOnly: [], env: {} };
     const ctx = context(
       repo,
       { profile: "rust", commands: { test: "cargo test --offline", lint: "cargo clippy --offline" } },
@@ -160,7 +162,7 @@ describe("gates on other languages", async () => {
     async () => {
       const repo = await makeGoFixture();
       const base = context(repo, { profile: "go" });
-      const toolchain = toolchainMounts("go", { scratch: base.outputDir });
+      const toolchain = goToolchain({ scratch: base.outputDir });
       expect(toolchain.env).toMatchObject({
         GOPROXY: "off",
         GOTOOLCHAIN: "local",

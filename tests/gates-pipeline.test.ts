@@ -12,6 +12,7 @@ import { makeGateContext } from "../src/gates/context.js";
 import type { GateContext } from "../src/gates/gate.js";
 import { checkGates, GatesStopped } from "../src/gates/pipeline.js";
 import { decideVerdict } from "../src/gates/verdict.js";
+import { profileOf } from "../src/profiles/index.js";
 import {
   makePythonFixture,
   PYTHON_EXPECTED_LINT,
@@ -34,6 +35,7 @@ function context(workdir: string, overrides: Partial<ConfigInput> = {}, run?: Co
   return makeGateContext({
     workdir,
     config,
+    profile: profileOf(config.profile),
     goldenDir: path.join(tempDir(), "golden"),
     outputDir: path.join(tempDir("oi gates out "), "out"),
     venv: inject("venv"),

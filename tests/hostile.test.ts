@@ -17,6 +17,7 @@ import { takeFingerprint } from "../src/environment/sacred.js";
 import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
 import type { RunResult } from "../src/exec/run-process.js";
 import { checkPolicy, loadFileReaders, type PolicyRule, policyRuleOf } from "../src/policy/index.js";
+import { profileOf } from "../src/profiles/index.js";
 import { itWhen } from "./ci-required.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
@@ -128,7 +129,7 @@ describe("hostile candidates", async () => {
     env = await ImprovementEnvironment.init({
       source: sacred,
       root: path.join(base, "root"),
-      profile: "python",
+      profile: profileOf("python"),
     });
     write(env.layout.golden, "sales/project.yaml", "project: sales\nexpect_rows: 3\n");
     fakeHome = path.join(base, "home");

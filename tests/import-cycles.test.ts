@@ -76,7 +76,7 @@ it("src/ has no import cycle between files", () => {
   expect(cycles(importGraph(), rel)).toEqual([]);
 });
 
-it("src/ has no import cycle between top-level folders, but the one left for the profile plugins", () => {
+it("src/ has no import cycle between top-level folders", () => {
   const files = importGraph();
   const folders = new Map<string, string[]>();
   for (const [file, deps] of files) {
@@ -85,7 +85,5 @@ it("src/ has no import cycle between top-level folders, but the one left for the
     for (const d of deps) if (folder(d) !== from && !list.includes(folder(d))) list.push(folder(d));
     folders.set(from, list);
   }
-  // environment/environment.ts detects the profile at init and profiles/profiles.ts reads files with
-  // environment/fs-safe.ts: this goes when a profile becomes a plugin above the environment (issue 11, item 1).
-  expect(cycles(folders, (f) => f)).toEqual([["environment", "profiles"]]);
+  expect(cycles(folders, (f) => f)).toEqual([]);
 });

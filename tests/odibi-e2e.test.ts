@@ -5,12 +5,13 @@ import type { Check, GateRun } from "../src/core/types.js";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { lintGate } from "../src/gates/lint-gate.js";
+import { profileOf } from "../src/profiles/index.js";
 import {
   goldenGate,
   odibiGateContext,
   prepareOdibiEnvironment,
   validateGate,
-} from "../src/gates/odibi/index.js";
+} from "../src/profiles/odibi/index.js";
 import { sacredWitness, tempDir } from "./helpers.js";
 
 /**
@@ -30,7 +31,7 @@ it("gates see Master green and report exactly the node a sandbox bug breaks", as
   cpSync(inject("odibiSource"), sacred, { recursive: true });
   const witness = sacredWitness(sacred);
   const root = path.join(tempDir(), "root");
-  const env = await ImprovementEnvironment.init({ source: sacred, root, profile: "odibi" });
+  const env = await ImprovementEnvironment.init({ source: sacred, root, profile: profileOf("odibi") });
   const venv = inject("venv");
   // What `init` does for the odibi profile.
   const projects = await prepareOdibiEnvironment(env, { venv });

@@ -5,6 +5,7 @@ import { parseConfig } from "../src/config/load.js";
 import type { Check } from "../src/core/types.js";
 import { runProcess } from "../src/exec/run-process.js";
 import type { GateContext } from "../src/gates/gate.js";
+import { profileOf, profiles } from "../src/profiles/index.js";
 import {
   GOLDEN_TEMPLATES,
   GoldenConfigError,
@@ -13,11 +14,10 @@ import {
   installGoldenProjects,
   odibiGateContext,
   planGoldenRun,
-  prepareOdibiEnvironment,
   pythonImportRoot,
   validateChecks,
   validateGate,
-} from "../src/gates/odibi/index.js";
+} from "../src/profiles/odibi/index.js";
 import { venvBin } from "../src/pyenv/python-env.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
@@ -57,14 +57,9 @@ describe("golden projects from odibi's templates", () => {
     }
   });
 
-  it("are prepared only for the odibi profile", async () => {
-    const golden = path.join(tempDir(), "golden");
-    const none = await prepareOdibiEnvironment(
-      { config: { profile: "python" }, layout: { golden } },
-      { venv: inject("venv") },
-    );
-    expect(none).toEqual([]);
-    expect(existsSync(golden)).toBe(false);
+  it("are prepared at init only by the odibi profile", () => {
+    expect(profileOf("odibi").prepare).toBeTypeOf("function");
+    for (const p of profiles()) if (p.name !== "odibi") expect(p.prepare, p.name).toBeUndefined();
   });
 
   it("is idempotent: a second install keeps what is there", async () => {

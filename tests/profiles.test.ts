@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { detectProfile, nodeTestCommand, resolveCommands } from "../src/profiles/profiles.js";
+import { resolveCommands } from "../src/gates/context.js";
+import { detectProfile, nodeTestCommand, profileOf } from "../src/profiles/index.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
 function repoWith(files: Record<string, string>): string {
@@ -12,13 +13,13 @@ const node = (scripts: Record<string, string>) =>
 
 describe("profiles", () => {
   it("detects a repository's kind from its files", () => {
-    expect(detectProfile(repoWith({ "pyproject.toml": '[project]\nname = "odibi"\n' }))).toBe("odibi");
-    expect(detectProfile(repoWith({ "pyproject.toml": '[project]\nname = "other"\n' }))).toBe("python");
-    expect(detectProfile(repoWith({ "requirements.txt": "" }))).toBe("python");
-    expect(detectProfile(repoWith({ "package.json": "{}" }))).toBe("node");
-    expect(detectProfile(repoWith({ "go.mod": "module x\n" }))).toBe("go");
-    expect(detectProfile(repoWith({ "Cargo.toml": "" }))).toBe("rust");
-    expect(detectProfile(repoWith({ "README.md": "" }))).toBe("generic");
+    expect(detectProfile(repoWith({ "pyproject.toml": '[project]\nname = "odibi"\n' })).name).toBe("odibi");
+    expect(detectProfile(repoWith({ "pyproject.toml": '[project]\nname = "other"\n' })).name).toBe("python");
+    expect(detectProfile(repoWith({ "requirements.txt": "" })).name).toBe("python");
+    expect(detectProfile(repoWith({ "package.json": "{}" })).name).toBe("node");
+    expect(detectProfile(repoWith({ "go.mod": "module x\n" })).name).toBe("go");
+    expect(detectProfile(repoWith({ "Cargo.toml": "" })).name).toBe("rust");
+    expect(detectProfile(repoWith({ "README.md": "" })).name).toBe("generic");
   });
 
   it("node: runs a plain `node --test` / `vitest` test script directly, anything else through npm test", () => {
@@ -47,10 +48,10 @@ describe("profiles", () => {
 
   it("resolves commands: the profile's defaults, the repository's runner, the user's overrides last", () => {
     const repo = node({ test: "node --test" });
-    expect(resolveCommands("node").test).toBe("npm test");
-    expect(resolveCommands("node", {}, repo).test).toBe("node --test");
-    expect(resolveCommands("node", {}, node({ test: "jest" })).test).toBe("npm test");
-    expect(resolveCommands("node", { test: "npm run unit" }, repo).test).toBe("npm run unit");
-    expect(resolveCommands("python", {}, repo).test).toBe("python -m pytest -q");
+    expect(resolveCommands(profileOf("node")).test).toBe("npm test");
+    expect(resolveCommands(profileOf("node"), {}, repo).test).toBe("node --test");
+    expect(resolveCommands(profileOf("node"), {}, node({ test: "jest" })).test).toBe("npm test");
+    expect(resolveCommands(profileOf("node"), { test: "npm run unit" }, repo).test).toBe("npm run unit");
+    expect(resolveCommands(profileOf("python"), {}, repo).test).toBe("python -m pytest -q");
   });
 });

@@ -2,9 +2,9 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { runProcess } from "../src/exec/run-process.js";
-import { buildGateEnv } from "../src/gates/odibi/gate-env.js";
-import { installGoldenProjects } from "../src/gates/odibi/golden-projects.js";
-import { planGoldenRun } from "../src/gates/odibi/golden-run-config.js";
+import { buildGateEnv } from "../src/profiles/odibi/gate-env.js";
+import { installGoldenProjects } from "../src/profiles/odibi/golden-projects.js";
+import { planGoldenRun } from "../src/profiles/odibi/golden-run-config.js";
 import { venvBin } from "../src/pyenv/python-env.js";
 import {
   cleanTraceback,

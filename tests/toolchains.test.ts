@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { toolchainMounts } from "../src/exec/toolchains.js";
+import { goToolchain, rustToolchain } from "../src/exec/toolchains.js";
+import { profileOf } from "../src/profiles/index.js";
 import { tempDir } from "./helpers.js";
 
 describe("toolchain mounts for the jail", () => {
@@ -9,7 +10,7 @@ describe("toolchain mounts for the jail", () => {
   for (const d of [".cargo", ".rustup", "go/pkg/mod"]) mkdirSync(path.join(home, d), { recursive: true });
 
   it("rust: rustup's homes from HOME or the variables, only those that exist; always offline", () => {
-    expect(toolchainMounts("rust", { home, env: {} })).toEqual({
+    expect(rustToolchain({ home, env: {} })).toEqual({
       readOnly: [path.join(home, ".cargo"), path.join(home, ".rustup")],
       env: {
         CARGO_HOME: path.join(home, ".cargo"),
@@ -18,7 +19,7 @@ describe("toolchain mounts for the jail", () => {
       },
     });
     const cargoHome = tempDir();
-    expect(toolchainMounts("rust", { home: tempDir(), env: { CARGO_HOME: cargoHome } })).toEqual({
+    expect(rustToolchain({ home: tempDir(), env: { CARGO_HOME: cargoHome } })).toEqual({
       readOnly: [cargoHome],
       env: { CARGO_HOME: cargoHome, CARGO_NET_OFFLINE: "true" },
     });
@@ -26,7 +27,7 @@ describe("toolchain mounts for the jail", () => {
 
   it("go: the module cache (GOMODCACHE, else the first GOPATH entry's), no proxy, local toolchain, cycle cache", () => {
     const scratch = tempDir();
-    expect(toolchainMounts("go", { home, env: {}, scratch })).toEqual({
+    expect(goToolchain({ home, env: {}, scratch })).toEqual({
       readOnly: [path.join(home, "go", "pkg", "mod")],
       env: {
         GOMODCACHE: path.join(home, "go", "pkg", "mod"),
@@ -37,13 +38,14 @@ describe("toolchain mounts for the jail", () => {
     });
     const gopath = tempDir();
     mkdirSync(path.join(gopath, "pkg", "mod"), { recursive: true });
-    const other = toolchainMounts("go", { home, env: { GOPATH: `${gopath}${path.delimiter}/elsewhere` } });
+    const other = goToolchain({ home, env: { GOPATH: `${gopath}${path.delimiter}/elsewhere` } });
     expect(other.readOnly).toEqual([path.join(gopath, "pkg", "mod")]);
     expect(other.env.GOCACHE).toBeUndefined();
   });
 
-  it("other profiles: nothing", () => {
-    for (const p of ["odibi", "python", "node", "generic"] as const)
-      expect(toolchainMounts(p, { home, env: {} })).toEqual({ readOnly: [], env: {} });
+  it("the rust and go profiles mount theirs; other profiles: nothing", () => {
+    expect(profileOf("rust").toolchain).toBe(rustToolchain);
+    expect(profileOf("go").toolchain).toBe(goToolchain);
+    for (const p of ["odibi", "python", "node", "generic"]) expect(profileOf(p).toolchain).toBeUndefined();
   });
 });

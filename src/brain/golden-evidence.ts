@@ -3,9 +3,9 @@ import path from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from "yaml";
 import type { Check } from "../core/types.js";
-import { pythonImportRoot } from "../gates/odibi/gate-env.js";
-import { GOLDEN_GATE } from "../gates/odibi/golden-gate.js";
-import { listGoldenProjects } from "../gates/odibi/golden-projects.js";
+import { pythonImportRoot } from "../profiles/odibi/gate-env.js";
+import { GOLDEN_GATE } from "../profiles/odibi/golden-gate.js";
+import { listGoldenProjects } from "../profiles/odibi/golden-projects.js";
 import type { Workspace } from "../workspace/workspace.js";
 import { viewFile } from "./file-tools.js";
 

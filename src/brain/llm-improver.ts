@@ -7,19 +7,11 @@ import { sandboxName } from "../environment/layout.js";
 import { findUnsafeGitPaths, type UnsafeGitPath, UnsafeGitTreeError } from "../environment/tree-safety.js";
 import type { GateCache } from "../gates/cache.js";
 import type { GateContext } from "../gates/gate.js";
-import { missingDependencyJudge } from "../gates/missing-dependency.js";
 import { checkGates } from "../gates/pipeline.js";
-import { CASCADE_ORDER } from "../gates/registry.js";
 import { decideVerdict, matchKey } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
 import type { LlmRunLimits } from "../llm/options.js";
-import {
-  checkPolicy,
-  loadFileReaders,
-  oracleGlobs,
-  restoreOracle,
-  violationToCheck,
-} from "../policy/index.js";
+import { checkPolicy, loadFileReaders, restoreOracle, violationToCheck } from "../policy/index.js";
 import { unsafeGitViolations } from "../policy/violation.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
@@ -226,6 +218,9 @@ export function notCausedByChange(
   };
 }
 
+/** The gates' names as failure lines start with them (src/gates, src/profiles/odibi, the policy). */
+const GATE_NAMES: ReadonlySet<string> = new Set<GateName>(["policy", "lint", "validate", "tests", "golden"]);
+
 /**
  * Why the campaign gets nothing to promote, for its lesson: an LLM error, or the gates' rejection of the last
  * attempt that changed files (with the failing gate: a policy rule shows as gate "policy"). Undefined otherwise.
@@ -245,7 +240,7 @@ export function whyNothingKept(r: BrainResult): {
   // A failure line starts with its gate's name ("tests tests/x.py::t: …"); other lines ("the gates could not run: …")
   // name no gate.
   const word = /^(?:- \[)?([a-z]+)/.exec(failures[0] ?? "")?.[1];
-  const gate = word === "policy" || CASCADE_ORDER.includes(word as GateName) ? word : undefined;
+  const gate = word !== undefined && GATE_NAMES.has(word) ? word : undefined;
   return {
     rejected: {
       gate,
@@ -271,16 +266,12 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       const unset = Object.fromEntries(o.client.secretEnvNames.map((n) => [n, undefined]));
       const gateCtx = { ...ctx, env: { ...ctx.env, ...unset } as Record<string, string> };
       const base = sandbox.baseCommit || "HEAD";
-      const oracle = oracleGlobs(ctx.config.profile);
+      const oracle = ctx.profile.oracle;
       const oracleRestored = new Set<string>();
       // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
       const gateOutputs = new Set<string>();
       const tracer = createTestTracer(ctx.workspace, gateCtx.env);
-      const notCaused = notCausedByChange(
-        baseline,
-        target,
-        missingDependencyJudge(ctx.config.profile, sandbox.path),
-      );
+      const notCaused = notCausedByChange(baseline, target, ctx.profile.missingDependencies?.(sandbox.path));
       const r = await improveSandbox({
         workspace: ctx.workspace,
         client: o.client,

@@ -4,8 +4,8 @@ import type { GateResult } from "../core/types.js";
 import type { ImprovementEnvironment } from "../environment/environment.js";
 import { writeFileAtomic } from "../environment/fs-safe.js";
 import { git } from "../environment/git.js";
-import { missingDependencyJudge } from "../gates/missing-dependency.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
+import { profileOf } from "../profiles/index.js";
 import { failureCount, flakyChecks, parseShortStat, passCount, regressions } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
 import { campaignReportName, renderCampaignReport } from "../status/reports.js";
@@ -121,7 +121,7 @@ export class CampaignStore {
     const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard, readOnly: true });
     const avoided = mem.avoidedIssues();
     mem.close();
-    const missing = missingDependencyJudge(this.env.config.profile, master);
+    const missing = profileOf(this.env.config.profile).missingDependencies?.(master);
     const sameCampaign = status?.campaign_id === id ? status : undefined;
     const stopReason = sameCampaign?.stop_reason ?? null;
     const md = renderCampaignReport({

@@ -8,7 +8,6 @@ import type { GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
-import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import { type Fingerprint, takeFingerprint, watchSacred } from "../environment/sacred.js";
 import { installedDependencies } from "../environment/staged-install.js";
 import { assertSafeGitTree, UnsafeGitTreeError } from "../environment/tree-safety.js";
@@ -16,7 +15,6 @@ import { describeIsolation, type IsolationDecision, resolveIsolation } from "../
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
-import { missingDependencyJudge } from "../gates/missing-dependency.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
@@ -29,6 +27,7 @@ import {
   violationToCheck,
 } from "../policy/index.js";
 import { unsafeGitViolations } from "../policy/violation.js";
+import { profileOf } from "../profiles/index.js";
 import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
@@ -301,7 +300,9 @@ export class CampaignRunner {
 
   /** A node or python repository's packages under the root, (re)installed when Master's manifests changed. */
   private async repositoryDependencies(): Promise<void> {
-    const r = await ensureRepositoryDependencies(this.env, {
+    const install = profileOf(this.env.config.profile).installDependencies;
+    if (!install) return;
+    const r = await install(this.env, {
       venv: this.venv,
       log: (l) => this.log(l),
       signal: this.abort.signal,
@@ -315,6 +316,7 @@ export class CampaignRunner {
     return makeGateContext({
       workdir,
       config: env.config,
+      profile: profileOf(env.config.profile),
       goldenDir: env.layout.golden,
       outputDir,
       venv: this.venv,
@@ -379,8 +381,8 @@ export class CampaignRunner {
       report.gatesBefore = summariseGates(baseline);
       await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
       this.store.noteBaseline(this.record, baseline);
-      const python = ["odibi", "python"].includes(env.config.profile);
-      const missing = missingDependencyJudge(env.config.profile, sandbox.path);
+      const python = before.profile.usesVenv;
+      const missing = before.profile.missingDependencies?.(sandbox.path);
       const envFailures = missing ? environmentFailures(baseline, missing) : [];
       this.step(cycle, "gates_before", {
         failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,
@@ -796,7 +798,7 @@ export class CampaignRunner {
     await assertToolsStart({
       commands: ctx.commands,
       env: ctx.env,
-      ...(["odibi", "python"].includes(this.env.config.profile) ? { venv: this.venv } : {}),
+      ...(ctx.profile.usesVenv ? { venv: this.venv } : {}),
       neutralDir: ctx.outputDir,
     });
   }

@@ -2,8 +2,8 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { MissingTool } from "../core/errors.js";
 import { runProcess, splitCommandLine } from "../exec/run-process.js";
+import type { ProfileCommands } from "../gates/gate.js";
 import { adapterFor } from "../gates/tools.js";
-import type { ProfileCommands } from "../profiles/profiles.js";
 import { venvBin, venvBinDir } from "../pyenv/python-env.js";
 
 /**

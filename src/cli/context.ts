@@ -1,7 +1,6 @@
 import path from "node:path";
 import { errorMessage, OdibiImproveError, SacredChanged, UsageError } from "../core/errors.js";
 import { ImprovementEnvironment } from "../environment/environment.js";
-import { ensureRepositoryDependencies } from "../environment/repository-deps.js";
 import {
   classifySacredDifference,
   type Fingerprint,
@@ -9,7 +8,8 @@ import {
   watchSacred,
 } from "../environment/sacred.js";
 import type { DepsOutcome } from "../environment/staged-install.js";
-import { defaultVenvDir, ensurePythonEnv } from "../pyenv/python-env.js";
+import { profileOf } from "../profiles/index.js";
+import { defaultVenvDir } from "../pyenv/python-env.js";
 import type { Output } from "./output.js";
 
 /** What every command gets from the program: global options, output, errors. */
@@ -68,19 +68,20 @@ export async function withEnvironment<T>(
 }
 
 /**
- * node / python profiles: Master's third-party packages under the root (`node_modules`, `python_packages`) before
- * anything runs the code; for python the gates' venv (pytest, ruff; made once, cheap after) first. A failure is a
- * warning (the gates then say what is missing).
+ * The profile's tools in the gates' venv (python: pytest, ruff; made once, cheap after), then Master's third-party
+ * packages under the root (node: `node_modules`, python: `python_packages`) before anything runs the code. A failure
+ * is a warning (the gates then say what is missing).
  */
 export async function repositoryDependencies(env: ImprovementEnvironment, out: Output): Promise<void> {
   const log = (l: string) => out.line(l);
-  let r: DepsOutcome;
+  let r: DepsOutcome | undefined;
   try {
-    if (env.config.profile === "python") await ensurePythonEnv({ log });
-    r = await ensureRepositoryDependencies(env, { venv: defaultVenvDir(), log });
+    const profile = profileOf(env.config.profile);
+    await profile.ensureTools?.({ log });
+    r = await profile.installDependencies?.(env, { venv: defaultVenvDir(), log });
   } catch (e) {
     const hint = e instanceof OdibiImproveError ? e.hint : undefined;
     r = { status: "failed", message: errorMessage(e), hint: hint ?? "Run `odibi-improve setup`." };
   }
-  if (r.status === "failed") out.warn(`${r.message}\n${r.hint}`);
+  if (r?.status === "failed") out.warn(`${r.message}\n${r.hint}`);
 }

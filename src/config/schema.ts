@@ -227,12 +227,24 @@ export const CampaignSection = z
   })
   .describe("The campaign: goal, focus, and the roadmap's CampaignConfig names.");
 
+/** The names `profile:` accepts: the built-in profiles' and any src/profiles `registerProfile` adds. */
+const profileNames = new Set<string>(PROFILES);
+
+/** Accept `name` as a profile (src/profiles `registerProfile`, for a profile defined outside src/). */
+export function acceptProfileName(name: string): void {
+  profileNames.add(name);
+}
+
 export const ConfigSchema = z
   .strictObject({
     environment: EnvironmentSection.prefault({}),
     source: SourceSection,
     profile: z
-      .enum(PROFILES)
+      .string()
+      .refine((name) => profileNames.has(name), {
+        error: () => `Invalid option: expected one of ${[...profileNames].map((n) => `"${n}"`).join("|")}`,
+      })
+      .meta({ enum: [...PROFILES] })
       .default("generic")
       .describe("Which gates and default commands: odibi, python, node, go, rust, generic (commands only)."),
     gates: GatesSection.prefault({}),

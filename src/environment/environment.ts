@@ -13,9 +13,7 @@ import {
 import path from "node:path";
 import { type Config, type ConfigInput, loadConfig, parseConfig, renderConfig } from "../config/index.js";
 import { EnvironmentStateError, NotFoundError, UsageError } from "../core/errors.js";
-import type { ProfileName } from "../core/types.js";
 import { processRedactor } from "../llm/redact.js";
-import { detectProfile } from "../profiles/index.js";
 import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
 import { git, gitRaw, gitTopLevel, headCommit, statusLines, treeHash } from "./git.js";
 import { LAYOUT_DIRS, type Layout, layoutOf, OWNED_NAMES, sandboxName } from "./layout.js";
@@ -28,10 +26,20 @@ export const MASTER_BRANCH = "master";
 export interface InitOptions {
   source: string;
   root: string;
-  profile?: ProfileName | "auto";
+  /**
+   * The repository's profile (src/profiles: `detectProfile` or `profileOf`), written to config.yaml with its gates
+   * required. Default: generic, with no gate of its own.
+   */
+  profile?: InitProfile;
   allowDirty?: boolean;
   force?: boolean;
   log?: (line: string) => void;
+}
+
+/** What init writes of a profile: its name, and its gates (validate and golden are required when it has them). */
+export interface InitProfile {
+  name: string;
+  gates: readonly { name: string }[];
 }
 
 export interface SandboxInfo {
@@ -225,7 +233,8 @@ export class ImprovementEnvironment {
     }
 
     for (const d of LAYOUT_DIRS) mkdirGuarded(guard, layout[d]);
-    const profile = !opts.profile || opts.profile === "auto" ? detectProfile(source) : opts.profile;
+    const { name: profile, gates } = opts.profile ?? { name: "generic", gates: [] };
+    const has = (gate: string) => gates.some((g) => g.name === gate);
     const configInput: ConfigInput = {
       environment: { version: "1.0.0", created_at: new Date().toISOString() },
       source: { sacred_repo: source.split(path.sep).join("/"), auto_reset_master: false },
@@ -233,8 +242,8 @@ export class ImprovementEnvironment {
       gates: {
         require_ruff_clean: true,
         require_pytest_pass: true,
-        require_odibi_validate: profile === "odibi",
-        require_golden_projects: profile === "odibi",
+        require_odibi_validate: has("validate"),
+        require_golden_projects: has("golden"),
       },
       stop_conditions: { max_cycles: 10, max_hours: 4, convergence_cycles: 3 },
       commands: {},

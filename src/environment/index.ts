@@ -5,6 +5,5 @@ export * from "./layout.js";
 export * from "./lock.js";
 export * from "./node-deps.js";
 export * from "./python-deps.js";
-export * from "./repository-deps.js";
 export * from "./sacred.js";
 export * from "./staged-install.js";

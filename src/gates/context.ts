@@ -1,21 +1,18 @@
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import type { Layout } from "../environment/layout.js";
-import { pythonGatePath } from "../environment/python-deps.js";
 import { createJailedRunner, type IsolationMode, isolationFingerprint } from "../exec/jail.js";
 import { type CommandRunner, runProcess } from "../exec/run-process.js";
-import { toolchainMounts } from "../exec/toolchains.js";
 import { processSecretNames } from "../llm/redact.js";
-import { resolveCommands } from "../profiles/profiles.js";
 import { defaultVenvDir } from "../pyenv/python-env.js";
 import { LocalWorkspace } from "../workspace/local-workspace.js";
-import { buildGateEnv } from "./env.js";
-import type { GateContext } from "./gate.js";
-import { odibiGateContext } from "./odibi/context.js";
+import type { GateContext, GateProfile, ProfileCommands } from "./gate.js";
 
 export interface GateContextInput {
   workdir: string;
   config: Config;
+  /** The profile named by `config.profile` (src/profiles `profileOf`). */
+  profile: GateProfile;
   /** `<root>/golden`. */
   goldenDir: string;
   /** Folder for this run's reports and outputs. */
@@ -35,7 +32,7 @@ export interface GateContextInput {
   log?: (line: string) => void;
   /** See GateContext.dependencies. */
   dependencies?: string;
-  /** `<root>/python_packages`: on PYTHONPATH for the python profile (with the tree's `src/`). */
+  /** `<root>/python_packages`, for the profile's `gateEnv` (python: on PYTHONPATH after the tree's `src/`). */
   pythonPackages?: string;
 }
 
@@ -74,7 +71,7 @@ function gateRunner(
       runProcess(file, args, { ...opts, env: { ...unset, ...opts.env } });
     return { run, env: {} };
   }
-  const toolchain = toolchainMounts(input.config.profile, { scratch: input.outputDir });
+  const toolchain = input.profile.toolchain?.({ scratch: input.outputDir }) ?? { readOnly: [], env: {} };
   const run = createJailedRunner({
     mode: "bwrap",
     sandbox: input.workdir,
@@ -92,44 +89,50 @@ function gateRunner(
   return { run, env: toolchain.env };
 }
 
-function pythonPathEnv(input: GateContextInput): Record<string, string> {
-  if (input.config.profile !== "python") return {};
-  const entries = pythonGatePath(input.workdir, input.pythonPackages);
-  if (entries.length === 0) return {};
-  const inherited = process.env.PYTHONPATH;
-  return { PYTHONPATH: [...entries, ...(inherited ? [inherited] : [])].join(path.delimiter) };
-}
-
 /**
  * The context a gate run needs, from the configuration: the profile's commands with the user's overrides, the
- * gate environment (venv first on PATH; for odibi also the tree's own code on PYTHONPATH), time limit.
+ * profile's gate environment (venv first on PATH; for odibi also the tree's own code on PYTHONPATH) under the
+ * jail's, time limit.
  */
 export function makeGateContext(input: GateContextInput): GateContext {
   const venv = input.venv ?? defaultVenvDir();
   const jail = gateRunner(input, venv);
   const run = input.run ?? jail.run;
-  const isolation = isolationFingerprint(input.isolation?.mode ?? "none");
-  if (input.config.profile === "odibi") {
-    const ctx = odibiGateContext({ ...input, venv, outputDir: input.outputDir, run });
-    return {
-      ...ctx,
-      env: { ...ctx.env, ...jail.env, ...input.env },
-      dependencies: input.dependencies,
-      isolation,
-    };
-  }
+  const { profile } = input;
   return {
     workdir: input.workdir,
     config: input.config,
-    commands: resolveCommands(input.config.profile, input.config.commands, input.workdir),
-    env: { ...buildGateEnv({ venv }), ...pythonPathEnv(input), ...jail.env, ...input.env },
+    profile,
+    commands: resolveCommands(profile, input.config.commands, input.workdir),
+    env: {
+      ...profile.gateEnv({
+        workdir: input.workdir,
+        venv,
+        outputDir: input.outputDir,
+        ...(input.pythonPackages === undefined ? {} : { pythonPackages: input.pythonPackages }),
+      }),
+      ...jail.env,
+      ...input.env,
+    },
     goldenDir: input.goldenDir,
     outputDir: input.outputDir,
     workspace: new LocalWorkspace(input.workdir, run),
-    isolation,
+    isolation: isolationFingerprint(input.isolation?.mode ?? "none"),
     timeoutMs: input.config.gates.timeout_seconds * 1000,
     signal: input.signal,
     log: input.log,
     dependencies: input.dependencies,
   };
+}
+
+/** The profile's default commands for the tree at `repo`, with the user's overrides on top. */
+export function resolveCommands(
+  profile: GateProfile,
+  overrides: ProfileCommands = {},
+  repo?: string,
+): ProfileCommands {
+  const out: ProfileCommands = profile.commands(repo);
+  for (const [k, v] of Object.entries(overrides))
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
 }

@@ -6,7 +6,7 @@ import { venvBinDir } from "../pyenv/python-env.js";
  * bin dir goes first on PATH. Bytecode is not written: `__pycache__` folders would change the working-tree hash
  * the gate cache is keyed by (and litter sandboxes).
  *
- * The odibi profile extends this (src/gates/odibi/gate-env.ts: the sandbox's own code on PYTHONPATH).
+ * The odibi profile extends this (src/profiles/odibi/gate-env.ts: the sandbox's own code on PYTHONPATH).
  */
 export function buildGateEnv(
   opts: { venv?: string; extra?: Record<string, string> } = {},

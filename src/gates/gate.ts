@@ -1,12 +1,62 @@
 import type { Config } from "../config/schema.js";
-import type { GateName, GateRun } from "../core/types.js";
-import type { ProfileCommands } from "../profiles/profiles.js";
+import type { Check, GateName, GateRun } from "../core/types.js";
+import type { ToolchainMounts } from "../exec/toolchains.js";
 import type { Workspace } from "../workspace/workspace.js";
+
+/**
+ * A profile's commands. The user can override every one in config.yaml (`commands:`). Python commands use
+ * `python`, which the gate runner resolves to the environment's venv (its bin dir is put first on PATH).
+ */
+export interface ProfileCommands {
+  test?: string;
+  lint?: string;
+  validate?: string;
+  run?: string;
+  format?: string;
+  fix?: string[];
+}
+
+/** A failing check's text in, what the environment lacks for it out (undefined: the code's own failure). */
+export type MissingDependencyJudge = (
+  check: Pick<Check, "status" | "message" | "detail">,
+) => string | undefined;
+
+/**
+ * What the gates need of a profile (the language plugins in src/profiles/ implement it; this layer never names
+ * one): which gates it runs, its default commands, its commands' environment and what the jail must mount.
+ */
+export interface GateProfile {
+  name: string;
+  /** The gates this profile can run, in cascade order (cheapest first); each still decides `applies(ctx)`. */
+  gates: readonly Gate[];
+  /** The default commands for the repository at `repo` (the user's `commands:` go over them). */
+  commands(repo?: string): ProfileCommands;
+  /** The environment of every gate command on the tree `workdir` (before the jail's and the caller's). */
+  gateEnv(input: GateEnvInput): Record<string, string>;
+  /** Toolchains in HOME the jail mounts read-only, with the variables that point the tools at them. */
+  toolchain?(opts: { scratch?: string }): ToolchainMounts;
+  /** Tells failures the environment causes (a package not installed) from the code's, for `repo`. */
+  missingDependencies?(repo: string): MissingDependencyJudge;
+  /** The oracle's globs (src/policy/oracle.ts): what a fix may not change and what is put back before gating. */
+  oracle: readonly string[];
+  /** Its commands' `python` is the gates' venv (the tool check and issue discovery use that venv). */
+  usesVenv: boolean;
+}
+
+export interface GateEnvInput {
+  workdir: string;
+  venv: string;
+  outputDir: string;
+  /** `<root>/python_packages`, when the environment has one. */
+  pythonPackages?: string;
+}
 
 export interface GateContext {
   /** The tree under test (a sandbox or Master): `workspace`'s folder as given. */
   workdir: string;
   config: Config;
+  /** The profile (src/profiles/) whose gates and commands judge the tree. */
+  profile: GateProfile;
   /** Profile defaults with the user's overrides applied. */
   commands: ProfileCommands;
   /** Extra environment for every command (PATH with the venv first, PYTHONPATH to the sandbox's code, …). */

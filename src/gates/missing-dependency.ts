@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import type { Check } from "../core/types.js";
 import { declaredNodeDependencies } from "../environment/node-deps.js";
+import type { MissingDependencyJudge } from "./gate.js";
 
 /**
  * Failures the environment causes rather than the code: a test or golden run that needs a Python package the
@@ -81,20 +82,14 @@ export function missingNodeDependency(check: Judged, declared: ReadonlySet<strin
   return declared.has(name) ? `npm package ${name} (declared in package.json, not installed)` : undefined;
 }
 
-/**
- * The missing-dependency judge for a repository of the given profile: python and odibi read the repository's own
- * top-level modules once, node its package.json's declared packages; other profiles have none (every failure is
- * work).
- */
-export function missingDependencyJudge(
-  profile: string,
-  repo: string,
-): ((c: Judged) => string | undefined) | undefined {
-  if (profile === "node") {
-    const declared = declaredNodeDependencies(repo);
-    return (c) => missingNodeDependency(c, declared);
-  }
-  if (profile !== "python" && profile !== "odibi") return undefined;
+/** The judge of a Python repository (python, odibi): its own top-level modules are read once. */
+export function pythonMissingDependencies(repo: string): MissingDependencyJudge {
   const local = localPythonModules(repo);
   return (c) => missingDependency(c, local);
+}
+
+/** The judge of a node repository: its package.json's declared packages are read once. */
+export function nodeMissingDependencies(repo: string): MissingDependencyJudge {
+  const declared = declaredNodeDependencies(repo);
+  return (c) => missingNodeDependency(c, declared);
 }

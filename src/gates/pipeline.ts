@@ -1,17 +1,15 @@
 import type { Config } from "../config/schema.js";
 import { ExitCode, OdibiImproveError } from "../core/errors.js";
 import type { Check, GateResult, GateRun, Task } from "../core/types.js";
-import { PROFILE_TABLE } from "../profiles/profiles.js";
 import { type GateCache, hashWorkTree } from "./cache.js";
 import type { Gate, GateContext, GateRunOptions } from "./gate.js";
-import { registeredGates } from "./registry.js";
 import { decideVerdict, failureText, matchKey, type VerdictMode } from "./verdict.js";
 
 /** The diff policy gate (src/policy): the candidate's diff in, one failing check per violation out. */
 export type PolicyHook = (diff: string, config: Config) => Check[];
 
 export interface CheckGatesOptions {
-  /** Gates to run, in order. Default: the registry's, those the profile lists and that apply. */
+  /** Gates to run, in order. Default: the profile's that apply. */
   gates?: Gate[];
   policy?: PolicyHook;
   /** The candidate's diff against Master, for the policy hook. */
@@ -50,10 +48,12 @@ export class GatesStopped extends OdibiImproveError {
   }
 }
 
-/** The gates that apply to this context, in cascade order. */
+/**
+ * The gates that apply to this context, in cascade order: the profile's, each deciding by `applies(ctx)`. `policy`
+ * is not a gate object: it looks at the diff only and comes in as a function (CheckGatesOptions.policy).
+ */
 export function applicableGates(ctx: GateContext): Gate[] {
-  const allowed = PROFILE_TABLE[ctx.config.profile].gates as string[];
-  return registeredGates().filter((g) => allowed.includes(g.name) && g.applies(ctx));
+  return ctx.profile.gates.filter((g) => g.applies(ctx));
 }
 
 /** Checks that name no test to select (a crash, channels that disagree): never re-run, never flaky. */

@@ -1,6 +1,5 @@
 import { parse as parseToml } from "smol-toml";
-import type { ProfileName } from "../core/types.js";
-import { ORACLE_PATHS } from "../profiles/oracle-paths.js";
+import { EVERY_ORACLE, profileOf } from "../profiles/index.js";
 import { globToRegExp } from "./paths.js";
 
 /**
@@ -8,8 +7,9 @@ import { globToRegExp } from "./paths.js";
  * which lines of a Rust source file are test items. See src/profiles/oracle-paths.ts for what the oracle is.
  */
 
-export function oracleGlobs(profile: ProfileName = "generic"): readonly string[] {
-  return ORACLE_PATHS[profile];
+/** The oracle's globs of the named profile; without one, every profile's. */
+export function oracleGlobs(profile?: string): readonly string[] {
+  return profile === undefined ? EVERY_ORACLE : profileOf(profile).oracle;
 }
 
 const compiled = new Map<string, RegExp>();

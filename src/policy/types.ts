@@ -86,7 +86,7 @@ export interface RuleInput {
   files: ChangedFile[];
   settings: PolicySettings;
   readers?: FileReaders;
-  /** The oracle's globs (the profile's, src/profiles/oracle-paths.ts); default: every profile's. */
+  /** The oracle's globs (the profile's `oracle`, src/profiles/); default: every profile's. */
   oracle?: readonly string[];
 }
 

@@ -1,10 +1,9 @@
-import type { ProfileName } from "../core/types.js";
-
 /**
- * The oracle: what judges a candidate. Tests and their infrastructure, checker configuration, golden projects, CI
- * and lock files. A fix task may not change any of it (policy rule `oracle-modified`), and before the gates run on a
- * candidate Master's version of every oracle file is put back over it (`restoreOracle`), so that a configuration
- * form nobody listed still cannot change the verdict through a file listed here.
+ * The oracle, per language (each profile's `oracle` is built from these): what judges a candidate. Tests and their
+ * infrastructure, checker configuration, golden projects, CI and lock files. A fix task may not change any of it
+ * (policy rule `oracle-modified`), and before the gates run on a candidate Master's version of every oracle file is
+ * put back over it (`restoreOracle`), so that a configuration form nobody listed still cannot change the verdict
+ * through a file listed here.
  *
  * Globs (src/policy/paths.ts `globToRegExp`, matched case-insensitively): a pattern without `/` matches the file
  * name at any depth. Files that mix oracle and non-oracle content (pyproject.toml, setup.cfg, Cargo.toml,
@@ -12,7 +11,7 @@ import type { ProfileName } from "../core/types.js";
  */
 
 /** Whatever the language: CI definitions, lock files, golden projects, recorded snapshots. */
-const COMMON: readonly string[] = [
+export const COMMON_ORACLE: readonly string[] = [
   ".github/**",
   ".gitlab-ci.yml",
   ".gitlab/**",
@@ -27,7 +26,7 @@ const COMMON: readonly string[] = [
   "**/__snapshots__/**",
 ];
 
-const PYTHON: readonly string[] = [
+export const PYTHON_ORACLE: readonly string[] = [
   "**/tests/**",
   "**/test/**",
   "test_*.py",
@@ -63,7 +62,7 @@ const PYTHON: readonly string[] = [
   "requirements*.lock",
 ];
 
-const NODE: readonly string[] = [
+export const NODE_ORACLE: readonly string[] = [
   "*.test.*",
   "*.spec.*",
   "**/__tests__/**",
@@ -97,10 +96,10 @@ const NODE: readonly string[] = [
   "bun.lockb",
 ];
 
-const GO: readonly string[] = ["*_test.go", "**/testdata/**", ".golangci.*", "go.sum"];
+export const GO_ORACLE: readonly string[] = ["*_test.go", "**/testdata/**", ".golangci.*", "go.sum"];
 
 /** `#[cfg(test)]` items inside source files are oracle too: the policy checks them in the diff. */
-const RUST: readonly string[] = [
+export const RUST_ORACLE: readonly string[] = [
   "**/tests/**",
   "**/benches/**",
   "clippy.toml",
@@ -114,12 +113,7 @@ const RUST: readonly string[] = [
   "rust-toolchain.toml",
 ];
 
-export const ORACLE_PATHS: Record<ProfileName, readonly string[]> = {
-  odibi: [...COMMON, ...PYTHON],
-  python: [...COMMON, ...PYTHON],
-  node: [...COMMON, ...NODE],
-  go: [...COMMON, ...GO],
-  rust: [...COMMON, ...RUST],
-  // Any language: every profile's oracle.
-  generic: [...new Set([...COMMON, ...PYTHON, ...NODE, ...GO, ...RUST])],
-};
+/** Any language: every profile's oracle (the generic profile's). */
+export const EVERY_ORACLE: readonly string[] = [
+  ...new Set([...COMMON_ORACLE, ...PYTHON_ORACLE, ...NODE_ORACLE, ...GO_ORACLE, ...RUST_ORACLE]),
+];

@@ -6,7 +6,7 @@ import { CampaignRunner } from "../../campaign/runner.js";
 import { UsageError } from "../../core/errors.js";
 import { ImprovementEnvironment } from "../../environment/environment.js";
 import { git } from "../../environment/git.js";
-import { prepareOdibiEnvironment } from "../../gates/odibi/prepare.js";
+import { detectProfile } from "../../profiles/index.js";
 import { ensureOdibiSource, ensurePythonEnv, PACKAGE_ROOT } from "../../pyenv/python-env.js";
 import type { CommandContext } from "../context.js";
 import { progressPrinter } from "./run.js";
@@ -50,8 +50,14 @@ export function demoCommand(ctx: CommandContext) {
         await makeSacred(path.join(PACKAGE_ROOT, "samples", "demo-target"), sacred, "sample target");
       }
       const root = path.join(dir, "improve");
-      const env = await ImprovementEnvironment.init({ source: sacred, root, log: (l) => out.line(l) });
-      await prepareOdibiEnvironment(env, { venv: py.venv, log: (l) => out.line(l) });
+      const profile = detectProfile(sacred);
+      const env = await ImprovementEnvironment.init({
+        source: sacred,
+        root,
+        profile,
+        log: (l) => out.line(l),
+      });
+      await profile.prepare?.(env, { venv: py.venv, log: (l) => out.line(l) });
       const before = env.recordedFingerprint()!.digest;
       out.line(`Sacred: ${sacred}\nEnvironment: ${root} (profile ${env.config.profile})\n`);
       const runner = new CampaignRunner(env, {

@@ -8,11 +8,11 @@ import { installedDependencies } from "../../environment/staged-install.js";
 import { describeIsolation, resolveIsolation } from "../../exec/jail.js";
 import { GateCache } from "../../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../../gates/context.js";
-import { missingDependencyJudge } from "../../gates/missing-dependency.js";
 import { checkGates } from "../../gates/pipeline.js";
 import { renderGateTable } from "../../gates/render.js";
 import { decideVerdict, summarize } from "../../gates/verdict.js";
 import { checkPolicy } from "../../policy/check-policy.js";
+import { profileOf } from "../../profiles/index.js";
 import type { CommandContext } from "../context.js";
 import { repositoryDependencies, withEnvironment } from "../context.js";
 
@@ -51,6 +51,7 @@ export function gatesCommand(ctx: CommandContext) {
           return makeGateContext({
             workdir,
             config: env.config,
+            profile: profileOf(env.config.profile),
             goldenDir: env.layout.golden,
             outputDir,
             isolation: gateIsolation(env, isolation.mode),
@@ -60,7 +61,7 @@ export function gatesCommand(ctx: CommandContext) {
           });
         };
 
-        const missing = missingDependencyJudge(env.config.profile, env.layout.master);
+        const missing = profileOf(env.config.profile).missingDependencies?.(env.layout.master);
         const noteOf = (c: Check) => {
           const needs = missing?.(c);
           return needs

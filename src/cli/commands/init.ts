@@ -1,7 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
-import { PROFILES } from "../../core/types.js";
 import { ImprovementEnvironment } from "../../environment/environment.js";
-import { prepareOdibiEnvironment } from "../../gates/odibi/prepare.js";
+import { detectProfile, profileOf, profiles } from "../../profiles/index.js";
 import type { CommandContext } from "../context.js";
 import { repositoryDependencies, resolveRoot } from "../context.js";
 
@@ -11,14 +10,21 @@ export function initCommand(ctx: CommandContext) {
       "create an environment: Master (a git copy of your repository), sandboxes, snapshots, memory",
     )
     .requiredOption("--source <path>", "your repository (Sacred): read, never written")
-    .option("--profile <name>", `auto | ${PROFILES.join(" | ")}`, "auto")
+    .option(
+      "--profile <name>",
+      `auto | ${profiles()
+        .map((p) => p.name)
+        .join(" | ")}`,
+      "auto",
+    )
     .option("--allow-dirty", "take Sacred's uncommitted working tree as Master's first commit")
     .option("--force", "initialise a non-empty root (existing items are moved aside, never deleted)")
     .action(async (opts) => {
       const out = ctx.output();
-      const profile = opts.profile as (typeof PROFILES)[number] | "auto";
-      if (profile !== "auto" && !PROFILES.includes(profile))
-        throw ctx.usage(`unknown profile "${opts.profile}"`, `Use one of: auto, ${PROFILES.join(", ")}.`);
+      const names = profiles().map((p) => p.name);
+      if (opts.profile !== "auto" && !names.includes(opts.profile))
+        throw ctx.usage(`unknown profile "${opts.profile}"`, `Use one of: auto, ${names.join(", ")}.`);
+      const profile = opts.profile === "auto" ? detectProfile(opts.source) : profileOf(opts.profile);
       const env = await ImprovementEnvironment.init({
         source: opts.source,
         root: resolveRoot(ctx.root()),
@@ -28,9 +34,8 @@ export function initCommand(ctx: CommandContext) {
         log: (l) => out.line(l),
       });
       // odibi: the pinned odibi in the venv and the golden projects (built from odibi's own templates).
-      const golden = await prepareOdibiEnvironment(env, { log: (l) => out.line(l) });
-      if (golden.length)
-        out.line(`golden projects: ${golden.map((g) => g.name).join(", ")} in ${env.layout.golden}`);
+      const prepared = await profile.prepare?.(env, { log: (l) => out.line(l) });
+      if (prepared) out.line(prepared);
       // node / python: the repository's packages under the root, where Master and every sandbox find them.
       await repositoryDependencies(env, out);
       const head = await env.masterHead();

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Check, GateRun } from "../../core/types.js";
 import { folderInside } from "../../environment/fs-safe.js";
 import { describeEnd, type RunResult } from "../../exec/run-process.js";
-import type { Gate, GateContext, GateRunOptions } from "../gate.js";
+import type { Gate, GateContext, GateRunOptions } from "../../gates/gate.js";
 import { expandCommand, tail } from "./command.js";
 import { gateRunEnv } from "./gate-env.js";
 import { type GoldenProject, listGoldenProjects, odibiGateFingerprint } from "./golden-projects.js";

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { folderInside } from "../../environment/fs-safe.js";
-import { buildGateEnv as buildBaseGateEnv } from "../env.js";
+import { buildGateEnv as buildBaseGateEnv } from "../../gates/env.js";
 
 /**
  * Where a tree's `odibi` package is imported from. odibi's sdist (and its git repository) uses the flat layout:

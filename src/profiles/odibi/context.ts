@@ -1,9 +1,10 @@
 import type { Config } from "../../config/schema.js";
 import type { CommandRunner } from "../../exec/run-process.js";
-import { resolveCommands } from "../../profiles/profiles.js";
+import { resolveCommands } from "../../gates/context.js";
+import type { GateContext } from "../../gates/gate.js";
 import { LocalWorkspace } from "../../workspace/local-workspace.js";
-import type { GateContext } from "../gate.js";
 import { buildGateEnv } from "./gate-env.js";
+import { odibiProfile } from "./profile.js";
 
 export interface OdibiGateContextOptions {
   /** The tree under test (Master or a sandbox): its `odibi/` is what runs. */
@@ -22,12 +23,16 @@ export interface OdibiGateContextOptions {
   log?: (line: string) => void;
 }
 
-/** A GateContext for an odibi tree: profile commands with the user's overrides, env running that tree's code. */
+/**
+ * A GateContext for an odibi tree without a jail (benchmarks and tests): profile commands with the user's
+ * overrides, env running that tree's code, bytecode optionally cached in `pycacheDir`.
+ */
 export function odibiGateContext(o: OdibiGateContextOptions): GateContext {
   return {
     workdir: o.workdir,
     config: o.config,
-    commands: resolveCommands(o.config.profile, o.config.commands),
+    profile: odibiProfile,
+    commands: resolveCommands(odibiProfile, o.config.commands),
     env: buildGateEnv(o.workdir, o.venv, { outputDir: o.outputDir, pycacheDir: o.pycacheDir }),
     goldenDir: o.goldenDir,
     outputDir: o.outputDir,

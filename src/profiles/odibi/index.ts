@@ -5,4 +5,5 @@ export * from "./golden-gate.js";
 export * from "./golden-projects.js";
 export * from "./golden-run-config.js";
 export * from "./prepare.js";
+export * from "./profile.js";
 export * from "./validate-gate.js";

@@ -1,0 +1,29 @@
+import type { DepsEnv, DepsOutcome } from "../environment/staged-install.js";
+import type { GateProfile } from "../gates/gate.js";
+
+/**
+ * A profile: what odibi-improve knows about one kind of repository, as one object (one folder per language under
+ * src/profiles/). The layers below (src/gates, src/environment, src/exec) never name a profile: they get what they
+ * need from this object (`GateProfile` for the gates) through parameters. Registered in `./index.ts`.
+ */
+export interface Profile extends GateProfile {
+  /** One line for `init --help` and docs: which tools it runs. */
+  description: string;
+  /** Whether the repository at `repo` is of this kind (read only); the registry asks profiles in its order. */
+  detect(repo: string): boolean;
+  /** The tools its default commands need in the gates' venv, made once (`init`, `gates`). */
+  ensureTools?(opts: { log?: (line: string) => void }): Promise<unknown>;
+  /**
+   * The repository's third-party packages under the root, where Master and every sandbox find them (`init`,
+   * `gates`, each campaign). Never throws for an install that fails: the outcome says so.
+   */
+  installDependencies?(
+    env: DepsEnv,
+    opts: { venv: string; log?: (line: string) => void; signal?: AbortSignal },
+  ): Promise<DepsOutcome>;
+  /** What `init` does after the environment exists (odibi: its venv and golden projects); a line to report. */
+  prepare?(
+    env: { layout: { golden: string } },
+    opts: { venv?: string; log?: (line: string) => void },
+  ): Promise<string | undefined>;
+}

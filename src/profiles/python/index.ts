@@ -1,0 +1,44 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { readTextIf } from "../../environment/fs-safe.js";
+import { ensurePythonDependencies, pythonGatePath } from "../../environment/python-deps.js";
+import { buildGateEnv } from "../../gates/env.js";
+import { lintGate } from "../../gates/lint-gate.js";
+import { pythonMissingDependencies } from "../../gates/missing-dependency.js";
+import { testsGate } from "../../gates/tests-gate.js";
+import { ensurePythonEnv } from "../../pyenv/python-env.js";
+import { COMMON_ORACLE, PYTHON_ORACLE } from "../oracle-paths.js";
+import type { Profile } from "../profile.js";
+
+/**
+ * Python: ruff and pytest from the gates' venv; the repository's requirements installed under the root
+ * (`<root>/python_packages`), on PYTHONPATH after the tree's `src/`.
+ */
+export const pythonProfile: Profile = {
+  name: "python",
+  description: "Python: ruff and pytest",
+  detect: (repo) =>
+    Boolean(readTextIf(path.join(repo, "pyproject.toml"))) ||
+    existsSync(path.join(repo, "setup.py")) ||
+    existsSync(path.join(repo, "requirements.txt")),
+  commands: () => ({
+    test: "python -m pytest -q",
+    lint: "python -m ruff check .",
+    fix: ["python -m ruff check --fix ."],
+  }),
+  gates: [lintGate, testsGate],
+  gateEnv: ({ workdir, venv, pythonPackages }) => {
+    const entries = pythonGatePath(workdir, pythonPackages);
+    if (entries.length === 0) return buildGateEnv({ venv });
+    const inherited = process.env.PYTHONPATH;
+    return {
+      ...buildGateEnv({ venv }),
+      PYTHONPATH: [...entries, ...(inherited ? [inherited] : [])].join(path.delimiter),
+    };
+  },
+  missingDependencies: pythonMissingDependencies,
+  oracle: [...COMMON_ORACLE, ...PYTHON_ORACLE],
+  usesVenv: true,
+  ensureTools: (opts) => ensurePythonEnv(opts),
+  installDependencies: ensurePythonDependencies,
+};
