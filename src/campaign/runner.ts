@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
+import { fixersFor, runFixer } from "../brain/fixers.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
 import type { GateResult, Lesson, Task } from "../core/types.js";
@@ -18,7 +18,6 @@ import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
 import { missingDependencyJudge } from "../gates/missing-dependency.js";
 import { checkGates } from "../gates/pipeline.js";
-import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
@@ -37,10 +36,12 @@ import { readStatus, StatusTracker } from "../status/status-tracker.js";
 import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
-import { decide, type VerdictFacts } from "./decide.js";
 import { discoverIssues, notWorkGroups } from "./discover.js";
-import { environmentFailures, listWork } from "./find-work.js";
-import { Journal, type JournalEntry } from "./journal.js";
+import { environmentFailures } from "./find-work.js";
+import { Journal } from "./journal.js";
+import { judgeCandidate } from "./judge-candidate.js";
+import { type Approach, approachesLeft, approachId, type CycleFacts, planCycle } from "./plan-cycle.js";
+import { planRecovery } from "./plan-recovery.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
@@ -77,10 +78,6 @@ export interface CampaignOutcome {
   rejected: number;
   reportPath?: string;
 }
-
-type Approach = FixerApproach | { kind: "llm"; name: string };
-
-const approachId = (a: Approach) => `${a.kind}:${a.name}`;
 
 /**
  * The campaign (roadmap E3): cycles of sandbox → gates → find work → fixers / LLM → policy + re-gate → decide →
@@ -400,28 +397,22 @@ export class CampaignRunner {
         this.store.noteNotWork(this.record, notWork);
       }
       const oracle = oracleGlobs(env.config.profile);
-      const workOpts = {
+      const planFacts: CycleFacts = {
+        baseline,
+        discovered,
+        memory: this.approachMemory(),
+        fixers: (t) => fixersFor(t, ctx0),
+        ...(this.opts.llm ? { llm: this.opts.llm.name } : {}),
         focus: this.opts.focus ?? [],
         inOracle: (f: string) => oracleGlobOf(f, oracle) !== undefined,
         ...(missing ? { missingDependency: missing } : {}),
       };
-      const all = listWork(baseline, discovered, [], this.memory, workOpts);
-      // "No work" means nothing fails and nothing was discovered; avoided items are work we gave up on (convergence).
-      // Failures that need a dependency installed are not work: no code change of ours fixes them.
-      foundWork = listWork(baseline, discovered, [], { shouldAvoid: () => false }, workOpts).length > 0;
-      const pick = this.pickTask(all, ctx0);
+      const plan = planCycle(planFacts);
+      foundWork = plan.foundWork;
+      const pick = plan.pick;
       if (!pick) {
-        report.decision = {
-          action: "none",
-          reason: !foundWork
-            ? envFailures.length
-              ? `nothing to work on: the ${envFailures.length} failing check(s) left need dependencies the environment lacks (${[...new Set(envFailures.map((f) => f.needs))].slice(0, 3).join(", ")}), not code changes`
-              : "nothing to work on: every gate is green and no issue was discovered"
-            : all.length === 0
-              ? "every open item is avoided (all its approaches failed): nothing left to try"
-              : `${all.length} open item(s) need an LLM${this.opts.llm ? "" : " (configure one: `llm:` in config.yaml or --llm-provider)"}`,
-        };
-        this.step(cycle, "work_found", { task: null, open: all.length });
+        report.decision = { action: "none", reason: plan.reason! };
+        this.step(cycle, "work_found", { task: null, open: plan.open });
       } else {
         const { task, approaches } = pick;
         report.task = task;
@@ -444,7 +435,7 @@ export class CampaignRunner {
           }
           rejected ||= r.rejected;
         }
-        if (!promoted && !interrupted && this.approachesLeft(task, ctx0).length === 0) {
+        if (!promoted && !interrupted && approachesLeft(planFacts, task).length === 0) {
           // Every approach has now failed (or had failed before): record that in this cycle, so memory avoids the
           // signature from now on and the next cycle goes straight to other work.
           const lesson = this.lesson(cycle, task, { kind: "fixer", name: "exhausted" }, "no_change", {
@@ -481,30 +472,12 @@ export class CampaignRunner {
     return { foundWork };
   }
 
-  /** The first task that still has an approach to try (or whose approaches are all spent: it gets avoided). */
-  private pickTask(tasks: Task[], ctx: GateContext): { task: Task; approaches: Approach[] } | null {
-    for (const task of tasks) {
-      // No approach at all: it needs an LLM this campaign does not have, so it is not work for us.
-      if (this.possibleApproaches(task, ctx).length === 0) continue;
-      return { task, approaches: this.approachesLeft(task, ctx) };
-    }
-    return null;
-  }
-
-  private possibleApproaches(task: Task, ctx: GateContext): Approach[] {
-    return [
-      ...fixersFor(task, ctx),
-      ...(this.opts.llm ? [{ kind: "llm" as const, name: this.opts.llm.name }] : []),
-    ];
-  }
-
-  /** The approaches not yet spent on the task's signature (memory says which failed). */
-  private approachesLeft(task: Task, ctx: GateContext): Approach[] {
-    const failed = new Set(
-      this.memory.getFailedApproaches(task.signature).map((l) => `${l.approach.kind}:${l.approach.name}`),
-    );
-    // An LLM approach may be retried (each attempt differs); a fixer that failed once will fail again.
-    return this.possibleApproaches(task, ctx).filter((a) => a.kind === "llm" || !failed.has(approachId(a)));
+  /** Memory as planning reads it: avoided signatures, and the approaches that failed on one (`kind:name`). */
+  private approachMemory(): CycleFacts["memory"] {
+    return {
+      shouldAvoid: (sig) => this.memory.shouldAvoid(sig),
+      failedApproaches: (sig) => this.memory.getFailedApproaches(sig).map((l) => approachId(l.approach)),
+    };
   }
 
   private async tryApproach(
@@ -658,14 +631,15 @@ export class CampaignRunner {
       return rejectUnsafe(e);
     }
     await this.toolsStart(ctx);
-    const verdict = decideVerdict(
+    const discovered = await discoveredIssueFacts(sandbox.path, sandbox.baseCommit, commit, task, files);
+    const { verdict, decision } = judgeCandidate({
       baseline,
       candidate,
-      task.kind === "failure" ? task : undefined,
-      env.config.gates.mode,
-    );
-    const discovered = await discoveredIssueFacts(sandbox.path, sandbox.baseCommit, commit, task, files);
-    const decision = decide(this.facts(verdict, candidate, files.length > 0, discovered));
+      task,
+      policy: env.config.gates,
+      changed: files.length > 0,
+      discoveredIssue: discovered,
+    });
     const unrelated = unrelatedFiles(task, files);
     if (unrelated.length) report.unrelatedFiles = unrelated;
     report.gatesAfter = summariseGates(candidate);
@@ -724,36 +698,6 @@ export class CampaignRunner {
       ...(report.llm ? { llm: report.llm } : {}),
     });
     return { promoted: true, rejected: false, learned: true };
-  }
-
-  private facts(
-    v: GateVerdict,
-    candidate: GateResult,
-    changed: boolean,
-    discoveredIssue: VerdictFacts["discoveredIssue"],
-  ) {
-    const policyRun = candidate.runs.find((r) => r.gate === "policy");
-    const required = new Set<string>();
-    const g = this.env.config.gates;
-    if (g.require_ruff_clean) required.add("lint");
-    if (g.require_pytest_pass) required.add("tests");
-    if (g.require_odibi_validate) required.add("validate");
-    if (g.require_golden_projects) required.add("golden");
-    return {
-      changed,
-      policyViolations: (policyRun?.checks ?? [])
-        .filter((c) => c.status === "fail")
-        .map((c) => c.message ?? c.id),
-      gateErrors: candidate.runs.filter((r) => r.error).map((r) => ({ gate: r.gate, message: r.error! })),
-      newFailures: v.newFailures
-        .filter((c) => c.gate !== "policy")
-        .map((c) => ({ gate: c.gate, id: c.id, ...(c.message ? { message: c.message } : {}) })),
-      remainingFailures: v.stillFailing.length,
-      targetFixed: v.targetFixed ?? null,
-      missingRequiredGates: v.notRun.filter((n) => required.has(n)),
-      mode: this.env.config.gates.mode,
-      discoveredIssue,
-    } satisfies VerdictFacts;
   }
 
   private lesson(
@@ -829,48 +773,29 @@ export class CampaignRunner {
    * orphan sandboxes are removed; the interrupted cycle is closed in the journal.
    */
   private async recover(): Promise<void> {
-    const { entries } = this.journal.read();
-    const last = entries.at(-1);
     await this.env.repairMaster();
     const orphans = await this.env.cleanupOrphans();
     if (orphans.length) this.log(`recovery: removed orphan sandbox(es) ${orphans.join(", ")}`);
-    if (!last || last.step === "cycle_end" || last.step === "campaign_end" || last.step === "recovered")
-      return;
-    const cycle = last.cycle;
-    const inCycle = entries.filter((e) => e.cycle === cycle && e.campaign === last.campaign);
-    const has = (s: JournalEntry["step"]) => inCycle.some((e) => e.step === s);
-    const decided = [...inCycle].reverse().find((e) => e.step === "decided");
-    const begin = inCycle.find((e) => e.step === "promote_begin");
-    let promotedNow = has("promote_done");
-    if (begin && !promotedNow) {
-      const head = await this.env.masterHead();
-      promotedNow = head !== (begin.data?.previous as string | undefined);
-    }
-    const lessonMissing =
-      decided && !has("lesson_recorded") && (promotedNow || decided.data?.action === "reject");
-    if (lessonMissing) {
+    const { entries } = this.journal.read();
+    const plan = planRecovery({ entries, masterHead: await this.env.masterHead() });
+    if (plan.action === "none") return;
+    if (plan.lesson) {
       const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
       try {
-        const lesson = decided.data?.lesson as Lesson;
-        mem.record(
-          promotedNow
-            ? { ...lesson, outcome: "promoted" }
-            : lesson.outcome === "promoted"
-              ? { ...lesson, outcome: "error", reason: "interrupted before promotion" }
-              : lesson,
-        );
+        mem.record(plan.lesson);
       } finally {
         mem.close();
       }
     }
+    const { cycle, interruptedAt, promoted } = plan;
     this.journal.append({
-      campaign: last.campaign,
+      campaign: plan.campaign,
       cycle,
       step: "recovered",
-      data: { interruptedAt: last.step, promoted: promotedNow, lessonRecovered: Boolean(lessonMissing) },
+      data: { interruptedAt, promoted, lessonRecovered: plan.lesson !== undefined },
     });
     this.log(
-      `recovery: cycle ${cycle} was interrupted at ${last.step}; Master is ${promotedNow ? "after" : "before"} its promotion`,
+      `recovery: cycle ${cycle} was interrupted at ${interruptedAt}; Master is ${promoted ? "after" : "before"} its promotion`,
     );
   }
 }
