@@ -59,8 +59,6 @@ export type BrainStatus = "fixed" | "not_fixed" | "budget_exhausted" | "llm_erro
 
 export interface BrainResult {
   status: BrainStatus;
-  /** `BUDGET_EXHAUSTED` when the campaign must stop because its LLM budget is spent. */
-  campaignStopReason?: "BUDGET_EXHAUSTED";
   /** The last full gate result (the input one when no attempt changed anything). */
   finalGateResult: GateResult;
   attemptsUsed: number;
@@ -591,7 +589,6 @@ function brainResult(run: BrainRun): BrainResult {
   const { status, spent } = run;
   const result: BrainResult = {
     status,
-    campaignStopReason: status === "budget_exhausted" ? "BUDGET_EXHAUSTED" : undefined,
     finalGateResult: run.finalGateResult,
     attemptsUsed: run.attempts.length,
     attempts: run.attempts,

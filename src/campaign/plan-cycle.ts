@@ -68,8 +68,8 @@ export function planCycle(f: CycleFacts): CyclePlan {
     ...(f.inOracle ? { inOracle: f.inOracle } : {}),
     ...(f.missingDependency ? { missingDependency: f.missingDependency } : {}),
   };
-  const open = listWork(f.baseline, f.discovered, [], f.memory, opts);
-  const foundWork = listWork(f.baseline, f.discovered, [], { shouldAvoid: () => false }, opts).length > 0;
+  const open = listWork(f.baseline, f.discovered, f.memory, opts);
+  const foundWork = listWork(f.baseline, f.discovered, { shouldAvoid: () => false }, opts).length > 0;
   const env = f.missingDependency ? environmentFailures(f.baseline, f.missingDependency) : [];
   const task = open.find((t) => possibleApproaches(f, t).length > 0);
   const base = { open: open.length, foundWork, environmentFailures: env };
