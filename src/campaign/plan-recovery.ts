@@ -28,8 +28,9 @@ const CLOSED: ReadonlySet<JournalEntry["step"]> = new Set(["cycle_end", "campaig
 
 /**
  * After a kill (pure): the last journaled cycle is closed. A promotion that began either happened (Master is no
- * longer at the commit journaled before it: its lesson is recorded as promoted) or did not (a lesson that was to be
- * promoted becomes an error); a journaled rejection whose lesson was not recorded yet is recorded.
+ * longer at the commit journaled before it, or the journal says it is done: its lesson is recorded as promoted) or
+ * did not (no lesson: the next cycle finds the same work); a journaled rejection whose lesson was not recorded yet
+ * is recorded.
  */
 export function planRecovery(f: RecoveryFacts): RecoveryPlan {
   const last = f.entries.at(-1);
@@ -51,12 +52,5 @@ export function planRecovery(f: RecoveryFacts): RecoveryPlan {
   };
   const lesson = decided?.data?.lesson as Lesson | undefined;
   if (!lesson || has("lesson_recorded") || !(promoted || decided?.data?.action === "reject")) return plan;
-  return {
-    ...plan,
-    lesson: promoted
-      ? { ...lesson, outcome: "promoted" }
-      : lesson.outcome === "promoted"
-        ? { ...lesson, outcome: "error", reason: "interrupted before promotion" }
-        : lesson,
-  };
+  return { ...plan, lesson: promoted ? { ...lesson, outcome: "promoted" } : lesson };
 }
