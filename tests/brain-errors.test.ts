@@ -125,7 +125,6 @@ describe("budget", () => {
     // 120 tokens a request: after the 3rd, 360 ≥ 300
     expect(server.requests).toHaveLength(3);
     expect(result.status).toBe("budget_exhausted");
-    expect(result.campaignStopReason).toBe("BUDGET_EXHAUSTED");
     expect(result.budget).toMatchObject({ kind: "tokens" });
     expect(budget.totalTokens).toBe(360);
   });
@@ -151,7 +150,6 @@ describe("budget", () => {
     expect(result).toMatchObject({
       status: "budget_exhausted",
       attemptsUsed: 0,
-      campaignStopReason: "BUDGET_EXHAUSTED",
     });
   });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Budget } from "../src/brain/budget.js";
 import { nodeYaml, parseGoldenNodeId, tracebackFrames } from "../src/brain/golden-evidence.js";
 import { createLlmImprover } from "../src/brain/llm-improver.js";
-import { failureTasks, findWork } from "../src/campaign/find-work.js";
+import { failureTasks, listWork } from "../src/campaign/find-work.js";
 import type { Check, GateResult, Task } from "../src/core/types.js";
 import type { SandboxInfo } from "../src/environment/environment.js";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
@@ -95,7 +95,7 @@ describe("a golden-only defect in odibi's fact pattern", () => {
   });
 
   it("find-work makes the failing node the task, not the project's run", () => {
-    const task = findWork(baseline, [], [], noMemory);
+    const task = listWork(baseline, [], noMemory)[0];
     expect(task?.target).toBe(NODE);
     expect(task?.title).toContain(`KeyError: "['sk'] not in index"`);
     expect(failureTasks(baseline).map((t) => t.target)).toEqual([NODE]);
@@ -119,7 +119,7 @@ describe("a golden-only defect in odibi's fact pattern", () => {
       });
       await improver.improve({
         sandbox,
-        task: findWork(baseline, [], [], noMemory) as Task,
+        task: listWork(baseline, [], noMemory)[0] as Task,
         baseline,
         ctx,
         avoid: [],

@@ -1,7 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
-import { inject } from "vitest";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { expect, inject } from "vitest";
+import { git, statusLines } from "../src/environment/git.js";
+import { takeFingerprint } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
-import { CLI } from "./helpers.js";
+import { CLI, makeGitRepo, tempDir } from "./helpers.js";
 
 /** The real CLI binary (`npm run build` first), with the test venv and no inherited root. */
 export async function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 300_000) {
@@ -53,4 +56,58 @@ export function jsonl(file: string): Array<Record<string, any>> {
         .filter(Boolean)
         .map((l) => JSON.parse(l))
     : [];
+}
+
+/**
+ * The crash-safety fixture: a python repository whose one defect ruff fixes, a `--no-llm` run killed at `point`
+ * (ODIBI_IMPROVE_CRASH_AT), `afterCrash` looking at what the kill left, then `run --resume`.
+ */
+export async function crashThenResume(
+  point: string,
+  afterCrash: (s: { root: string; master: string; before: string }) => Promise<void> = async () => {},
+) {
+  const base = tempDir();
+  const sacred = await makeGitRepo(path.join(base, "repo"), {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
+    "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+    "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
+  });
+  const fp = takeFingerprint(sacred).digest;
+  const root = path.join(base, "improve");
+  expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
+  const cfg = path.join(root, "config.yaml");
+  writeFileSync(cfg, readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n"));
+  const master = path.join(root, "master");
+  const before = (await git(master, ["rev-parse", "HEAD"])).trim();
+
+  const crashed = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"], {
+    ODIBI_IMPROVE_CRASH_AT: point,
+  });
+  expect(crashed.signal).toBe("SIGKILL");
+  await afterCrash({ root, master, before });
+  const resumed = await cli([
+    "--root",
+    root,
+    "run",
+    "--no-llm",
+    "--resume",
+    "--max-cycles",
+    "2",
+    "--convergence",
+    "1",
+  ]);
+  expect(resumed.err).not.toMatch(/error:/);
+  expect([0, 3]).toContain(resumed.code);
+  // Master is consistent: clean, and the lint fix is there exactly once (before or after the crash).
+  expect(await statusLines(master)).toEqual([]);
+  const commits = (await git(master, ["log", "--format=%H", `${before}..HEAD`])).trim().split("\n");
+  expect(commits.filter(Boolean)).toHaveLength(1);
+  expect(readFileSync(path.join(master, "pkg/core.py"), "utf8")).not.toContain("import os");
+  // The promotion has exactly one "promoted" lesson; Sacred was never written.
+  expect(
+    jsonl(path.join(root, "memory", "lessons.jsonl")).filter((l) => l.outcome === "promoted"),
+  ).toHaveLength(1);
+  expect(takeFingerprint(sacred).digest).toBe(fp);
+  return { root, master, before, resumed };
 }

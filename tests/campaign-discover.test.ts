@@ -117,7 +117,7 @@ describe("discovery tells work from deliberate code (Python's ast through the ve
       "no test imports pkg.engine and refers to rounding()",
     );
 
-    const tasks = listWork(null, found, [], { shouldAvoid: () => false });
+    const tasks = listWork(null, found, { shouldAvoid: () => false });
     expect(tasks.map((t) => t.target)).toEqual(["pkg/engine.py:16"]);
     expect(tasks[0]!.detail).toContain("Exercised by: tests/test_engine.py");
 
@@ -143,7 +143,7 @@ describe("discovery tells work from deliberate code (Python's ast through the ve
       reason: "no_evidence",
       why: "no test imports pkg.engine and refers to discount()",
     });
-    expect(listWork(null, found, [], { shouldAvoid: () => false })).toEqual([]);
+    expect(listWork(null, found, { shouldAvoid: () => false })).toEqual([]);
   });
 
   it("reads files as data: a linked file is not followed, and the tree's code does not run", async () => {
@@ -164,7 +164,7 @@ describe("discovery tells work from deliberate code (Python's ast through the ve
     expect(guards.filter((d) => !d.notWork).map((d) => `${d.file}:${d.line}`)).toEqual([]);
     const reasons = new Set(guards.map((d) => d.notWork!.reason));
     expect(reasons).toEqual(new Set(["abstract", "base_default", "unsupported"]));
-    expect(listWork(null, found, [], { shouldAvoid: () => false })).toEqual([]);
+    expect(listWork(null, found, { shouldAvoid: () => false })).toEqual([]);
   });
 
   it("the cycle report lists what is not work, grouped and counted", async () => {

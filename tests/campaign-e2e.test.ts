@@ -6,7 +6,7 @@ import { git, statusLines } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { PACKAGE_ROOT } from "../src/pyenv/python-env.js";
-import { cli, jsonl } from "./campaign-cli.js";
+import { cli, crashThenResume, jsonl } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
 describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable failing test), no LLM", () => {
@@ -154,58 +154,14 @@ describe("crash safety: kill -9 at every journaled step, then run --resume", () 
   it.each(CYCLE_STEPS)(
     "killed after %s: Master before or after the promotion, never between",
     async (step) => {
-      const base = tempDir();
-      const sacred = await makeGitRepo(path.join(base, "repo"), {
-        "pkg/__init__.py": "",
-        "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
-        "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
-        "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
+      const { root } = await crashThenResume(step, async ({ root }) => {
+        const st = await cli(["--root", root, "status", "--json"]);
+        expect(JSON.parse(st.out).campaign.effective_status).toBe("crashed");
       });
-      const fp = takeFingerprint(sacred).digest;
-      const root = path.join(base, "improve");
-      expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
-      const cfg = path.join(root, "config.yaml");
-      writeFileSync(cfg, readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n"));
-      const master = path.join(root, "master");
-      const before = (await git(master, ["rev-parse", "HEAD"])).trim();
-
-      const crashed = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"], {
-        ODIBI_IMPROVE_CRASH_AT: step,
-      });
-      expect(crashed.signal).toBe("SIGKILL");
-      const st = await cli(["--root", root, "status", "--json"]);
-      expect(JSON.parse(st.out).campaign.effective_status).toBe("crashed");
-
-      const resumed = await cli([
-        "--root",
-        root,
-        "run",
-        "--no-llm",
-        "--resume",
-        "--max-cycles",
-        "2",
-        "--convergence",
-        "1",
-      ]);
-      expect(resumed.err).not.toMatch(/error:/);
-      expect([0, 3]).toContain(resumed.code);
-      // Master is consistent: clean, and the lint fix is there exactly once (before or after the crash).
-      expect(await statusLines(master)).toEqual([]);
-      const commits = (await git(master, ["log", "--format=%H", `${before}..HEAD`]))
-        .trim()
-        .split("\n")
-        .filter(Boolean);
-      expect(commits).toHaveLength(1);
-      expect(readFileSync(path.join(master, "pkg/core.py"), "utf8")).not.toContain("import os");
-      // No orphan sandbox; the promotion has exactly one "promoted" lesson; the journal closed every cycle.
+      // No orphan sandbox; the campaign ended.
       expect(readdirSync(path.join(root, "sandboxes")).filter((n) => !n.startsWith("."))).toEqual([]);
-      const promoted = jsonl(path.join(root, "memory", "lessons.jsonl")).filter(
-        (l) => l.outcome === "promoted",
-      );
-      expect(promoted).toHaveLength(1);
       const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
       expect(status.status).not.toBe("running");
-      expect(takeFingerprint(sacred).digest).toBe(fp);
     },
   );
 });

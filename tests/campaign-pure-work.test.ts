@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { discoverInPython, discoverIssues } from "../src/campaign/discover.js";
-import { environmentFailures, findWork, listWork } from "../src/campaign/find-work.js";
+import { environmentFailures, listWork } from "../src/campaign/find-work.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import {
   localPythonModules,
@@ -137,7 +137,7 @@ function gateResult(checks: Partial<Check>[]): GateResult {
 const avoidNothing = { shouldAvoid: () => false };
 const avoiding = (sigs: string[]) => ({ shouldAvoid: (s: string) => sigs.includes(s) });
 
-describe("findWork", () => {
+describe("listWork", () => {
   const result = gateResult([
     {
       gate: "lint",
@@ -157,17 +157,11 @@ describe("findWork", () => {
     },
   ]);
   const discovered = discoverInPython("pkg/engine.py", ENGINE);
-  const gaps = [{ name: "pivot", kind: "transformer" }];
 
-  it("takes failures first, then discovered issues, then coverage gaps", () => {
-    const all = listWork(result, discovered, gaps, avoidNothing);
-    expect(all.map((t) => t.kind)).toEqual([
-      "failure",
-      "failure",
-      ...discovered.map(() => "discovered"),
-      "coverage_gap",
-    ]);
-    const first = findWork(result, discovered, gaps, avoidNothing)!;
+  it("takes failures first, then discovered issues", () => {
+    const all = listWork(result, discovered, avoidNothing);
+    expect(all.map((t) => t.kind)).toEqual(["failure", "failure", ...discovered.map(() => "discovered")]);
+    const first = all[0];
     expect(first).toMatchObject({
       kind: "failure",
       target: "F401:pkg/a.py:3",
@@ -177,25 +171,20 @@ describe("findWork", () => {
       title: "lint failure F401:pkg/a.py:3: `os` imported but unused",
     });
     expect(all[1]!.title).toBe("tests failure tests/test_a.py::test_join: KeyError: 'id'");
-    expect(all.at(-1)).toMatchObject({
-      kind: "coverage_gap",
-      target: "pivot",
-      title: "add a harness config covering transformer pivot",
-    });
   });
 
   it("skips what memory says to avoid, falling through to the next tier", () => {
-    const failures = listWork(result, [], [], avoidNothing).map((t) => t.signature);
-    const next = findWork(result, discovered, gaps, avoiding(failures))!;
+    const failures = listWork(result, [], avoidNothing).map((t) => t.signature);
+    const next = listWork(result, discovered, avoiding(failures))[0]!;
     expect(next.kind).toBe("discovered");
     expect(next.target).toBe(`pkg/engine.py:${discovered[0]!.line}`);
-    const everything = listWork(result, discovered, gaps, avoidNothing).map((t) => t.signature);
-    expect(findWork(result, discovered, gaps, avoiding(everything))).toBeNull();
-    expect(findWork(null, [], [], avoidNothing)).toBeNull();
+    const everything = listWork(result, discovered, avoidNothing).map((t) => t.signature);
+    expect(listWork(result, discovered, avoiding(everything))).toEqual([]);
+    expect(listWork(null, [], avoidNothing)).toEqual([]);
   });
 
   it("puts focus matches first within a tier, never above a failure", () => {
-    const t = listWork(result, discovered, gaps, avoidNothing, { focus: ["WINDOW"] });
+    const t = listWork(result, discovered, avoidNothing, { focus: ["WINDOW"] });
     expect(t[0]!.kind).toBe("failure");
     expect(t[2]).toMatchObject({ kind: "discovered", title: expect.stringContaining("window()") });
   });
@@ -282,17 +271,17 @@ describe("failures the environment causes (a missing dependency) are not work", 
     const typo = fail("ModuleNotFoundError: No module named 'odibi.transfomers'");
     const result = gateResult([spark, typo]);
     const missing = (c: Check) => missingDependency(c, mods);
-    const work = listWork(result, [], [], { shouldAvoid: () => false }, { missingDependency: missing });
+    const work = listWork(result, [], { shouldAvoid: () => false }, { missingDependency: missing });
     expect(work.map((t) => t.target)).toEqual([typo.id]);
     expect(environmentFailures(result, missing)).toEqual([
       { gate: "tests", id: spark.id, needs: "pip install odibi[spark]" },
     ]);
     // Without the option (a non-Python profile) every failure is work.
-    expect(listWork(result, [], [], { shouldAvoid: () => false })).toHaveLength(2);
+    expect(listWork(result, [], { shouldAvoid: () => false })).toHaveLength(2);
   });
 });
 
-describe("findWork and the frozen oracle", () => {
+describe("listWork and the frozen oracle", () => {
   it("a lint finding or a discovered issue in an oracle path is not work; a failing test is", () => {
     const oracle = oracleGlobs("python");
     const inOracle = (f: string) => oracleGlobOf(f, oracle) !== undefined;
@@ -306,7 +295,7 @@ describe("findWork and the frozen oracle", () => {
       ...discoverInPython("tests/helpers.py", ENGINE),
       ...discoverInPython("pkg/engine.py", ENGINE),
     ];
-    const all = listWork(result, discovered, [], avoidNothing, { inOracle });
+    const all = listWork(result, discovered, avoidNothing, { inOracle });
     expect(all.filter((t) => t.kind === "failure").map((t) => t.target)).toEqual([
       "F401:pkg/a.py:3",
       "tests/test_a.py::test_join",
@@ -314,7 +303,7 @@ describe("findWork and the frozen oracle", () => {
     const files = new Set(all.filter((t) => t.kind === "discovered").map((t) => t.file));
     expect([...files]).toEqual(["pkg/engine.py"]);
     // Without the oracle every one of them is work.
-    const unfiltered = listWork(result, discovered, [], avoidNothing);
+    const unfiltered = listWork(result, discovered, avoidNothing);
     expect(unfiltered.map((t) => t.target)).toContain("F401:tests/test_a.py:1");
     expect(unfiltered.some((t) => t.file === "tests/helpers.py")).toBe(true);
   });

@@ -59,8 +59,6 @@ export type BrainStatus = "fixed" | "not_fixed" | "budget_exhausted" | "llm_erro
 
 export interface BrainResult {
   status: BrainStatus;
-  /** `BUDGET_EXHAUSTED` when the campaign must stop because its LLM budget is spent. */
-  campaignStopReason?: "BUDGET_EXHAUSTED";
   /** The last full gate result (the input one when no attempt changed anything). */
   finalGateResult: GateResult;
   attemptsUsed: number;
@@ -153,339 +151,457 @@ const WRITE_TOOLS = new Set(["replace_in_file", "create_file"]);
  * promotion like any candidate.
  */
 export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainResult> {
-  const isSuccess = o.isSuccess ?? noFailures;
-  const redactor = o.client.redactor;
-  const tools = brainToolSet();
-  const check = o.checkSyntax;
-  const targets = failingChecks(o.gateFailures).map((c) => c.id);
-  const priced = o.client.price !== undefined;
-  const attempts: AttemptReport[] = [];
-  const previous: PreviousAttempt[] = [];
-  const spent = { input: 0, output: 0, cost: 0 };
-  let finalGateResult = o.gateFailures;
-  let status: BrainStatus = "not_fixed";
-  let error: BrainResult["error"];
-  let budgetStop: BudgetExhaustion | undefined;
-  let kept: string[] = [];
-  const log = (l: string) => o.log?.(redactor.text(l));
+  const run = await startRun(o);
+  for (let attempt = 1; attempt <= o.limits.maxAttempts; attempt++) {
+    run.budgetStop = o.budget.exhausted();
+    if (run.budgetStop) {
+      run.status = "budget_exhausted";
+      break;
+    }
+    if (o.signal?.aborted) {
+      run.status = "stopped";
+      break;
+    }
+    const a = await converse(run, attempt);
+    const report = await judgeAttempt(run, a);
+    const end = statusAfter(report);
+    if (end) {
+      run.status = end;
+      break;
+    }
+    run.previous.push({
+      attempt,
+      summary: report.summary,
+      filesChanged: report.filesChanged,
+      stopReason: report.stopReason,
+      failures: report.failures,
+    });
+  }
+  return brainResult(run);
+}
 
+/** One call's state across its attempts. */
+interface BrainRun {
+  o: ImproveSandboxOptions;
+  isSuccess: (r: GateResult) => boolean;
+  redactor: LlmClient["redactor"];
+  tools: ReturnType<typeof brainToolSet>;
+  /** The failing checks' ids: what a targeted gate run checks. */
+  targets: string[];
+  priced: boolean;
+  /** Documentation of the failing lint rules, and the lines the first failing tests ran (evidence for the prompt). */
+  ruleDocs: Map<string, string>;
+  traces: Map<string, ExecutedLines>;
+  attempts: AttemptReport[];
+  previous: PreviousAttempt[];
+  spent: { input: number; output: number; cost: number };
+  finalGateResult: GateResult;
+  status: BrainStatus;
+  error?: BrainResult["error"];
+  budgetStop?: BudgetExhaustion;
+  kept: string[];
+  log: (line: string) => void;
+}
+
+/** One attempt's conversation. */
+interface AttemptState {
+  attempt: number;
+  started: number;
+  traj: TrajectoryWriter;
+  /** The call's stop request and the attempt's time limit. */
+  signal: AbortSignal;
+  timer: AbortController;
+  messages: ModelMessage[];
+  usage: { input: number; output: number; cost: number };
+  steps: number;
+  toolCalls: number;
+  stop?: AttemptStop;
+  summary?: string;
+  /** Answers without a tool call since the last call, what they said, and how often each call was made since the last write. */
+  answersWithoutTools: number;
+  prose: string[];
+  callCounts: Map<string, number>;
+}
+
+async function startRun(o: ImproveSandboxOptions): Promise<BrainRun> {
+  const redactor = o.client.redactor;
+  return {
+    o,
+    isSuccess: o.isSuccess ?? noFailures,
+    redactor,
+    tools: brainToolSet(),
+    targets: failingChecks(o.gateFailures).map((c) => c.id),
+    priced: o.client.price !== undefined,
+    ruleDocs: await lintRuleDocs(o),
+    traces: await traceFailingTests(o),
+    attempts: [],
+    previous: [],
+    spent: { input: 0, output: 0, cost: 0 },
+    finalGateResult: o.gateFailures,
+    status: "not_fixed",
+    kept: [],
+    log: (l: string) => o.log?.(redactor.text(l)),
+  };
+}
+
+async function lintRuleDocs(o: ImproveSandboxOptions): Promise<Map<string, string>> {
   const ruleDocs = new Map<string, string>();
   for (const c of failingChecks(o.gateFailures)) {
     if (c.gate !== "lint" || !c.errorType || ruleDocs.has(c.errorType) || !o.describeRule) continue;
     const doc = await o.describeRule(c.errorType, o.signal);
     if (doc) ruleDocs.set(c.errorType, doc);
   }
-  // The first failing tests (those the evidence shows) run once more under a tracer, on the code before any change.
+  return ruleDocs;
+}
+
+/** The first failing tests (those the evidence shows) run once more under a tracer, on the code before any change. */
+async function traceFailingTests(o: ImproveSandboxOptions): Promise<Map<string, ExecutedLines>> {
   const traces = new Map<string, ExecutedLines>();
   const traced = failingChecks(o.gateFailures).filter((c) => c.gate === "tests" && c.id.includes("::"));
   for (const c of o.traceTest ? traced.slice(0, MAX_TRACED_TESTS) : []) {
     const t = await o.traceTest!(c.id, o.signal);
     if (t) traces.set(c.id, t);
   }
+  return traces;
+}
 
-  for (let attempt = 1; attempt <= o.limits.maxAttempts; attempt++) {
-    budgetStop = o.budget.exhausted();
-    if (budgetStop) {
-      status = "budget_exhausted";
-      break;
-    }
-    if (o.signal?.aborted) {
-      status = "stopped";
-      break;
-    }
-    const started = performance.now();
-    const traj = new TrajectoryWriter(o.trajectoryDir, attempt, redactor);
-    const attemptTimer = new AbortController();
-    const timer = setTimeout(() => attemptTimer.abort(), o.limits.attemptTimeoutMs);
-    const signal = o.signal ? AbortSignal.any([o.signal, attemptTimer.signal]) : attemptTimer.signal;
-    const usage = { input: 0, output: 0, cost: 0 };
-    let steps = 0;
-    let toolCalls = 0;
-    let stop: AttemptStop | undefined;
-    let summary: string | undefined;
-    // Answers without a tool call since the last call, and how often each call was made since the last write.
-    let answersWithoutTools = 0;
-    const prose: string[] = [];
-    const callCounts = new Map<string, number>();
-    const runGates = (scope: GateScope, s: AbortSignal | undefined) =>
-      o.runGates({ scope, only: scope === "targeted" ? targets : [], signal: s });
+function gatesOn(run: BrainRun, scope: GateScope, signal: AbortSignal | undefined): Promise<GateResult> {
+  return run.o.runGates({ scope, only: scope === "targeted" ? run.targets : [], signal });
+}
 
-    traj.write({
-      type: "attempt_start",
-      attempt,
-      provider: o.client.settings.provider,
-      model: o.client.settings.model,
-      endpoint: o.client.endpoint,
-      limits: o.limits,
-    });
-    const user = buildUserPrompt({
-      task: o.task,
-      gateResult: o.gateFailures,
-      ...failureEvidence(o.workspace, failingChecks(o.gateFailures), ruleDocs, traces),
-      goldenEvidence: o.goldenDir
-        ? goldenEvidence(o.workspace, o.goldenDir, failingChecks(o.gateFailures))
-        : [],
-      avoid: o.avoid ?? [],
-      similar: o.similar ?? [],
-      goal: o.goal,
-      previous,
-    });
-    traj.write({ type: "prompt", system: SYSTEM_PROMPT, user });
-    const messages: ModelMessage[] = [{ role: "user", content: user }];
-    log(
-      `brain: attempt ${attempt}/${o.limits.maxAttempts} with ${o.client.settings.provider}/${o.client.settings.model}`,
-    );
-
-    try {
-      while (stop === undefined) {
-        if (signal.aborted) {
-          stop = o.signal?.aborted ? "stopped" : "time_limit";
-          break;
-        }
-        if (steps >= o.limits.maxSteps) {
-          stop = "step_limit";
-          break;
-        }
-        if (
-          o.limits.maxAttemptTokens !== undefined &&
-          usage.input + usage.output >= o.limits.maxAttemptTokens
-        ) {
-          stop = "token_limit";
-          break;
-        }
-        budgetStop = o.budget.exhausted();
-        if (budgetStop) {
-          stop = "budget_exhausted";
-          break;
-        }
-        steps++;
-        traj.write({ type: "request", step: steps });
-        let r: Awaited<ReturnType<LlmClient["step"]>>;
-        try {
-          r = await o.client.step({
-            system: SYSTEM_PROMPT,
-            messages,
-            tools,
-            signal,
-            onRetry: (i) =>
-              traj.write({
-                type: "retry",
-                step: steps,
-                retry: i.retry,
-                delayMs: i.delayMs,
-                error: i.error.message,
-              }),
-          });
-        } catch (err) {
-          const e = err instanceof LlmError ? err : new LlmError("unknown", errorMessage(err));
-          if (e.kind === "aborted") {
-            stop = o.signal?.aborted ? "stopped" : "time_limit";
-          } else {
-            stop = "llm_error";
-            error = { kind: e.kind, message: redactor.text(e.message), hint: e.hint };
-            traj.write({ type: "error", kind: e.kind, message: e.message });
-          }
-          break;
-        }
-        o.budget.charge(r.usage, r.costUsd);
-        usage.input += r.usage.inputTokens;
-        usage.output += r.usage.outputTokens;
-        usage.cost += r.costUsd ?? 0;
-        traj.write({
-          type: "response",
-          step: steps,
-          text: r.text,
-          finishReason: r.finishReason,
-          toolCalls: r.toolCalls,
-          usage: r.usage,
-          costUsd: r.costUsd,
-          retries: r.retries,
-          warnings: r.warnings.length ? r.warnings : undefined,
-        });
-        messages.push(...r.assistantMessages);
-        if (r.toolCalls.length === 0) {
-          answersWithoutTools++;
-          if (r.text.trim()) prose.push(r.text.trim());
-          // A model that answers in prose twice will not start using the tools: what it said is its summary.
-          if (answersWithoutTools >= MAX_ANSWERS_WITHOUT_TOOLS) {
-            stop = "no_tool_call";
-            const words = prose.join("\n\n");
-            if (words)
-              summary = words.length > MAX_PROSE_SUMMARY ? `${words.slice(0, MAX_PROSE_SUMMARY)}…` : words;
-            break;
-          }
-          messages.push({ role: "user", content: NUDGE });
-          traj.write({ type: "nudge", step: steps, text: NUDGE });
-          continue;
-        }
-        answersWithoutTools = 0;
-        prose.length = 0;
-        const results: Array<{
-          type: "tool-result";
-          toolCallId: string;
-          toolName: string;
-          output: { type: "text" | "error-text"; value: string };
-        }> = [];
-        for (const call of r.toolCalls) {
-          toolCalls++;
-          traj.write({
-            type: "tool_call",
-            step: steps,
-            id: call.toolCallId,
-            tool: call.toolName,
-            input: call.input,
-            invalid: call.invalidReason,
-          });
-          const key = callKey(call.toolName, call.input);
-          const seen = (callCounts.get(key) ?? 0) + 1;
-          callCounts.set(key, seen);
-          if (seen >= MAX_SAME_CALL) {
-            // Not run: the answer would be the one the model already had twice; the calls after it are dropped too.
-            traj.write({
-              type: "tool_result",
-              step: steps,
-              id: call.toolCallId,
-              tool: call.toolName,
-              output: `not run: ${call.toolName} with these arguments ${seen} times with no file written in between; the attempt ends`,
-              isError: true,
-              durationMs: 0,
-            });
-            stop = "repeated_call";
-            break;
-          }
-          const t0 = performance.now();
-          const out: ToolOutcome = call.invalidReason
-            ? {
-                output: `invalid arguments for ${call.toolName}: ${call.invalidReason}\nSend one JSON object matching the tool's parameters.`,
-                isError: true,
-              }
-            : await executeTool(call.toolName, call.input, {
-                workspace: o.workspace,
-                runGates: (scope) => runGates(scope, signal),
-                checkSyntax: check && ((rel) => check(o.workspace, rel, signal)),
-              });
-          const output = redactor.text(out.output);
-          traj.write({
-            type: "tool_result",
-            step: steps,
-            id: call.toolCallId,
-            tool: call.toolName,
-            output,
-            isError: out.isError,
-            durationMs: Math.round(performance.now() - t0),
-          });
-          results.push({
-            type: "tool-result",
-            toolCallId: call.toolCallId,
-            toolName: call.toolName,
-            output: { type: out.isError ? "error-text" : "text", value: output },
-          });
-          // A write changes what reads and gate runs see: repeating them after it is not a loop.
-          if (WRITE_TOOLS.has(call.toolName) && !out.isError) {
-            callCounts.clear();
-            callCounts.set(key, 1);
-          }
-          if (out.finishSummary !== undefined) {
-            summary = out.finishSummary;
-            stop = "finished";
-          }
-        }
-        messages.push({ role: "tool", content: results });
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-
-    // The gates decide, whatever ended the attempt: edits made before a step or time limit may be the fix.
-    const changed = o.workspace.changedFiles();
-    let gatesPassed: boolean | undefined;
-    let failures = failureLines(finalGateResult);
-    if (changed.length > 0 && !o.signal?.aborted) {
-      try {
-        const full = await runGates("full", o.signal);
-        finalGateResult = full;
-        gatesPassed = isSuccess(full);
-        failures = failureLines(full);
-      } catch (err) {
-        gatesPassed = false;
-        failures = [`the gates could not run: ${errorMessage(err)}`];
-      }
-      traj.write({ type: "gates", scope: "full", passed: gatesPassed, failures });
-    }
-    if (gatesPassed) {
-      kept = changed;
-      o.workspace.keep();
-    } else {
-      o.workspace.undo();
-      if (changed.length > 0) finalGateResult = o.gateFailures;
-    }
-    const report: AttemptReport = {
-      attempt,
-      stopReason: stop,
-      summary,
-      steps,
-      toolCalls,
-      tokens: { input: usage.input, output: usage.output },
-      costUsd: priced ? usage.cost : undefined,
-      filesChanged: changed,
-      gatesPassed,
-      failures,
-      trajectoryFile: traj.file,
-      durationMs: Math.round(performance.now() - started),
-    };
-    attempts.push(report);
-    spent.input += usage.input;
-    spent.output += usage.output;
-    spent.cost += usage.cost;
-    traj.write({
-      type: "attempt_end",
-      attempt,
-      stopReason: stop,
-      summary,
-      filesChanged: changed,
-      tokens: usage.input + usage.output,
-      costUsd: report.costUsd,
-    });
-    log(
-      `brain: attempt ${attempt} ended by ${stop}${gatesPassed === undefined ? "" : gatesPassed ? ", gates pass" : ", gates fail"}`,
-    );
-
-    if (gatesPassed) {
-      status = "fixed";
-      break;
-    }
-    previous.push({ attempt, summary, filesChanged: changed, stopReason: stop, failures });
-    if (stop === "llm_error") {
-      // Auth and model errors will not heal, and transient ones already outlasted the retries.
-      status = "llm_error";
-      break;
-    }
-    if (stop === "budget_exhausted") {
-      status = "budget_exhausted";
-      break;
-    }
-    if (stop === "stopped") {
-      status = "stopped";
-      break;
-    }
+/** One attempt: a fresh conversation with the first prompt, model steps until something ends it. */
+async function converse(run: BrainRun, attempt: number): Promise<AttemptState> {
+  const o = run.o;
+  const a = startAttempt(run, attempt);
+  const timer = setTimeout(() => a.timer.abort(), o.limits.attemptTimeoutMs);
+  try {
+    while (a.stop === undefined) await modelStep(run, a);
+  } finally {
+    clearTimeout(timer);
   }
+  return a;
+}
 
+function startAttempt(run: BrainRun, attempt: number): AttemptState {
+  const o = run.o;
+  const traj = new TrajectoryWriter(o.trajectoryDir, attempt, run.redactor);
+  const timer = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, timer.signal]) : timer.signal;
+  traj.write({
+    type: "attempt_start",
+    attempt,
+    provider: o.client.settings.provider,
+    model: o.client.settings.model,
+    endpoint: o.client.endpoint,
+    limits: o.limits,
+  });
+  const user = buildUserPrompt({
+    task: o.task,
+    gateResult: o.gateFailures,
+    ...failureEvidence(o.workspace, failingChecks(o.gateFailures), run.ruleDocs, run.traces),
+    goldenEvidence: o.goldenDir
+      ? goldenEvidence(o.workspace, o.goldenDir, failingChecks(o.gateFailures))
+      : [],
+    avoid: o.avoid ?? [],
+    similar: o.similar ?? [],
+    goal: o.goal,
+    previous: run.previous,
+  });
+  traj.write({ type: "prompt", system: SYSTEM_PROMPT, user });
+  run.log(
+    `brain: attempt ${attempt}/${o.limits.maxAttempts} with ${o.client.settings.provider}/${o.client.settings.model}`,
+  );
+  return {
+    attempt,
+    started: performance.now(),
+    traj,
+    signal,
+    timer,
+    messages: [{ role: "user", content: user }],
+    usage: { input: 0, output: 0, cost: 0 },
+    steps: 0,
+    toolCalls: 0,
+    answersWithoutTools: 0,
+    prose: [],
+    callCounts: new Map(),
+  };
+}
+
+/** What ends the attempt before its next step: a stop, the time, step or token limit, the budget. */
+function limitReached(run: BrainRun, a: AttemptState): AttemptStop | undefined {
+  const { o } = run;
+  if (a.signal.aborted) return o.signal?.aborted ? "stopped" : "time_limit";
+  if (a.steps >= o.limits.maxSteps) return "step_limit";
+  if (o.limits.maxAttemptTokens !== undefined && a.usage.input + a.usage.output >= o.limits.maxAttemptTokens)
+    return "token_limit";
+  run.budgetStop = o.budget.exhausted();
+  if (run.budgetStop) return "budget_exhausted";
+  return undefined;
+}
+
+/** One request to the model and what follows from its answer: a nudge, or its tool calls run. */
+async function modelStep(run: BrainRun, a: AttemptState): Promise<void> {
+  a.stop = limitReached(run, a);
+  if (a.stop) return;
+  a.steps++;
+  a.traj.write({ type: "request", step: a.steps });
+  const r = await askModel(run, a);
+  if (!r) return;
+  run.o.budget.charge(r.usage, r.costUsd);
+  a.usage.input += r.usage.inputTokens;
+  a.usage.output += r.usage.outputTokens;
+  a.usage.cost += r.costUsd ?? 0;
+  a.traj.write({
+    type: "response",
+    step: a.steps,
+    text: r.text,
+    finishReason: r.finishReason,
+    toolCalls: r.toolCalls,
+    usage: r.usage,
+    costUsd: r.costUsd,
+    retries: r.retries,
+    warnings: r.warnings.length ? r.warnings : undefined,
+  });
+  a.messages.push(...r.assistantMessages);
+  if (r.toolCalls.length === 0) return answeredInProse(a, r.text);
+  a.answersWithoutTools = 0;
+  a.prose.length = 0;
+  const results: ToolResultPart[] = [];
+  for (const call of r.toolCalls) {
+    const result = await toolCall(run, a, call);
+    if (!result) break;
+    results.push(result);
+  }
+  a.messages.push({ role: "tool", content: results });
+}
+
+type StepResult = Awaited<ReturnType<LlmClient["step"]>>;
+
+/** The model's answer; undefined when the request failed (the attempt then ends: stopped, time limit, LLM error). */
+async function askModel(run: BrainRun, a: AttemptState): Promise<StepResult | undefined> {
+  try {
+    return await run.o.client.step({
+      system: SYSTEM_PROMPT,
+      messages: a.messages,
+      tools: run.tools,
+      signal: a.signal,
+      onRetry: (i) =>
+        a.traj.write({
+          type: "retry",
+          step: a.steps,
+          retry: i.retry,
+          delayMs: i.delayMs,
+          error: i.error.message,
+        }),
+    });
+  } catch (err) {
+    const e = err instanceof LlmError ? err : new LlmError("unknown", errorMessage(err));
+    if (e.kind === "aborted") {
+      a.stop = run.o.signal?.aborted ? "stopped" : "time_limit";
+    } else {
+      a.stop = "llm_error";
+      run.error = { kind: e.kind, message: run.redactor.text(e.message), hint: e.hint };
+      a.traj.write({ type: "error", kind: e.kind, message: e.message });
+    }
+    return undefined;
+  }
+}
+
+/** An answer without a tool call is nudged once; a model that answers in prose twice will not start using the tools: what it said is its summary. */
+function answeredInProse(a: AttemptState, text: string): void {
+  a.answersWithoutTools++;
+  if (text.trim()) a.prose.push(text.trim());
+  if (a.answersWithoutTools >= MAX_ANSWERS_WITHOUT_TOOLS) {
+    a.stop = "no_tool_call";
+    const words = a.prose.join("\n\n");
+    if (words) a.summary = words.length > MAX_PROSE_SUMMARY ? `${words.slice(0, MAX_PROSE_SUMMARY)}…` : words;
+    return;
+  }
+  a.messages.push({ role: "user", content: NUDGE });
+  a.traj.write({ type: "nudge", step: a.steps, text: NUDGE });
+}
+
+interface ToolResultPart {
+  type: "tool-result";
+  toolCallId: string;
+  toolName: string;
+  output: { type: "text" | "error-text"; value: string };
+}
+
+/**
+ * Runs one tool call; its result for the model. The same call a third time with no file written in between is not
+ * run (the answer would be the one the model already had twice): the attempt ends, undefined is returned and the
+ * calls after it are dropped.
+ */
+async function toolCall(
+  run: BrainRun,
+  a: AttemptState,
+  call: StepResult["toolCalls"][number],
+): Promise<ToolResultPart | undefined> {
+  a.toolCalls++;
+  const base = { step: a.steps, id: call.toolCallId, tool: call.toolName };
+  a.traj.write({ type: "tool_call", ...base, input: call.input, invalid: call.invalidReason });
+  const key = callKey(call.toolName, call.input);
+  const seen = (a.callCounts.get(key) ?? 0) + 1;
+  a.callCounts.set(key, seen);
+  if (seen >= MAX_SAME_CALL) {
+    a.traj.write({
+      type: "tool_result",
+      ...base,
+      output: `not run: ${call.toolName} with these arguments ${seen} times with no file written in between; the attempt ends`,
+      isError: true,
+      durationMs: 0,
+    });
+    a.stop = "repeated_call";
+    return undefined;
+  }
+  const t0 = performance.now();
+  const out = await executeCall(run, a, call);
+  const output = run.redactor.text(out.output);
+  a.traj.write({
+    type: "tool_result",
+    ...base,
+    output,
+    isError: out.isError,
+    durationMs: Math.round(performance.now() - t0),
+  });
+  // A write changes what reads and gate runs see: repeating them after it is not a loop.
+  if (WRITE_TOOLS.has(call.toolName) && !out.isError) {
+    a.callCounts.clear();
+    a.callCounts.set(key, 1);
+  }
+  if (out.finishSummary !== undefined) {
+    a.summary = out.finishSummary;
+    a.stop = "finished";
+  }
+  const type = out.isError ? ("error-text" as const) : ("text" as const);
+  return {
+    type: "tool-result",
+    toolCallId: call.toolCallId,
+    toolName: call.toolName,
+    output: { type, value: output },
+  };
+}
+
+function executeCall(
+  run: BrainRun,
+  a: AttemptState,
+  call: StepResult["toolCalls"][number],
+): Promise<ToolOutcome> {
+  const o = run.o;
+  const check = o.checkSyntax;
+  if (call.invalidReason)
+    return Promise.resolve({
+      output: `invalid arguments for ${call.toolName}: ${call.invalidReason}\nSend one JSON object matching the tool's parameters.`,
+      isError: true,
+    });
+  return executeTool(call.toolName, call.input, {
+    workspace: o.workspace,
+    runGates: (scope) => gatesOn(run, scope, a.signal),
+    checkSyntax: check && ((rel) => check(o.workspace, rel, a.signal)),
+  });
+}
+
+/**
+ * The gates decide, whatever ended the attempt: edits made before a step or time limit may be the fix. A passing
+ * attempt's files are kept, a failing one's undone. The attempt's report.
+ */
+async function judgeAttempt(run: BrainRun, a: AttemptState): Promise<AttemptReport> {
+  const { o } = run;
+  const changed = o.workspace.changedFiles();
+  let gatesPassed: boolean | undefined;
+  let failures = failureLines(run.finalGateResult);
+  if (changed.length > 0 && !o.signal?.aborted) {
+    try {
+      const full = await gatesOn(run, "full", o.signal);
+      run.finalGateResult = full;
+      gatesPassed = run.isSuccess(full);
+      failures = failureLines(full);
+    } catch (err) {
+      gatesPassed = false;
+      failures = [`the gates could not run: ${errorMessage(err)}`];
+    }
+    a.traj.write({ type: "gates", scope: "full", passed: gatesPassed, failures });
+  }
+  if (gatesPassed) {
+    run.kept = changed;
+    o.workspace.keep();
+  } else {
+    o.workspace.undo();
+    if (changed.length > 0) run.finalGateResult = o.gateFailures;
+  }
+  return recordAttempt(run, a, changed, gatesPassed, failures);
+}
+
+function recordAttempt(
+  run: BrainRun,
+  a: AttemptState,
+  changed: string[],
+  gatesPassed: boolean | undefined,
+  failures: string[],
+): AttemptReport {
+  const { attempt, summary, usage } = a;
+  const stop = a.stop!;
+  const report: AttemptReport = {
+    attempt,
+    stopReason: stop,
+    summary,
+    steps: a.steps,
+    toolCalls: a.toolCalls,
+    tokens: { input: usage.input, output: usage.output },
+    costUsd: run.priced ? usage.cost : undefined,
+    filesChanged: changed,
+    gatesPassed,
+    failures,
+    trajectoryFile: a.traj.file,
+    durationMs: Math.round(performance.now() - a.started),
+  };
+  run.attempts.push(report);
+  run.spent.input += usage.input;
+  run.spent.output += usage.output;
+  run.spent.cost += usage.cost;
+  a.traj.write({
+    type: "attempt_end",
+    attempt,
+    stopReason: stop,
+    summary,
+    filesChanged: changed,
+    tokens: usage.input + usage.output,
+    costUsd: report.costUsd,
+  });
+  run.log(
+    `brain: attempt ${attempt} ended by ${stop}${gatesPassed === undefined ? "" : gatesPassed ? ", gates pass" : ", gates fail"}`,
+  );
+  return report;
+}
+
+/** The call's status when this attempt ends it; undefined to go on with the next attempt. */
+function statusAfter(report: AttemptReport): BrainStatus | undefined {
+  if (report.gatesPassed) return "fixed";
+  // Auth and model errors will not heal, and transient ones already outlasted the retries.
+  if (report.stopReason === "llm_error") return "llm_error";
+  if (report.stopReason === "budget_exhausted") return "budget_exhausted";
+  if (report.stopReason === "stopped") return "stopped";
+  return undefined;
+}
+
+function brainResult(run: BrainRun): BrainResult {
+  const { status, spent } = run;
   const result: BrainResult = {
     status,
-    campaignStopReason: status === "budget_exhausted" ? "BUDGET_EXHAUSTED" : undefined,
-    finalGateResult,
-    attemptsUsed: attempts.length,
-    attempts,
+    finalGateResult: run.finalGateResult,
+    attemptsUsed: run.attempts.length,
+    attempts: run.attempts,
     tokens: { input: spent.input, output: spent.output, total: spent.input + spent.output },
-    costUsd: priced ? spent.cost : undefined,
+    costUsd: run.priced ? spent.cost : undefined,
     summary: "",
-    filesChanged: kept,
-    error,
-    budget: budgetStop,
+    filesChanged: run.kept,
+    error: run.error,
+    budget: run.budgetStop,
   };
   result.summary = summarize(result);
   // Model text (summaries) and gate output can carry a key; the result goes into reports and lessons.
-  return redactor.value(result);
+  return run.redactor.value(result);
 }
 
 /** Why each attempt stopped, in order: "attempts ended by no_tool_call ("<its words>"), repeated_call". */

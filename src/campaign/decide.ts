@@ -1,8 +1,6 @@
 /**
  * The promotion decision (DESIGN.md §3, §4): a pure function of the facts the gates recorded about a candidate.
- *
- * Note for the integrator: `src/gates/verdict.ts` did not exist when this was written, so the input is a minimal
- * type of its own (`VerdictFacts`). An adapter from the gate verdict to these facts is a few lines in the runner.
+ * judge-candidate.ts turns the gate verdict (`src/gates/verdict.ts`) and the configured policy into these facts.
  */
 
 import type { CheckRef } from "../status/types.js";

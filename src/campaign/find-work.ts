@@ -4,17 +4,10 @@ import type { AvoidanceOracle } from "../memory/types.js";
 import type { DiscoveredIssue } from "./discover.js";
 
 /**
- * What the next cycle works on (DESIGN.md §3): (1) a failing check of the gates or golden projects, (2) an issue
- * discovered in the code that is work (not marked `notWork` by discovery), (3) a coverage gap — skipping every signature memory says to avoid. Pure.
+ * What there is to work on (DESIGN.md §3): (1) a failing check of the gates or golden projects, (2) an issue
+ * discovered in the code that is work (not marked `notWork` by discovery), skipping every signature memory says to
+ * avoid. Pure; plan-cycle.ts picks the cycle's task from it.
  */
-
-/** A transformer or pattern without a harness config (the harness module provides these). */
-export interface CoverageGap {
-  /** e.g. the transformer name. */
-  name: string;
-  kind?: string;
-  detail?: string;
-}
 
 export interface FindWorkOptions {
   /** Focus terms (`campaign.focus_transformers`, `focus_patterns`): within each tier, matching tasks come first. */
@@ -129,16 +122,6 @@ export function discoveredTask(d: DiscoveredIssue): Task {
   };
 }
 
-export function coverageGapTask(g: CoverageGap): Task {
-  return {
-    kind: "coverage_gap",
-    target: g.name,
-    title: `add a harness config covering ${g.kind ? `${g.kind} ` : ""}${g.name}`,
-    signature: failureSignature({ gate: "coverage", checkId: g.name, errorType: g.kind ?? "coverage_gap" }),
-    ...(g.detail ? { detail: g.detail } : {}),
-  };
-}
-
 function focusFirst(tasks: Task[], focus: readonly string[] | undefined): Task[] {
   const terms = (focus ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean);
   if (terms.length === 0) return tasks;
@@ -151,7 +134,6 @@ function focusFirst(tasks: Task[], focus: readonly string[] | undefined): Task[]
 export function listWork(
   gateResult: GateResult | null,
   discovered: readonly DiscoveredIssue[],
-  coverageGaps: readonly CoverageGap[],
   memory: AvoidanceOracle,
   opts: FindWorkOptions = {},
 ): Task[] {
@@ -167,17 +149,5 @@ export function listWork(
       discovered.filter((d) => !d.notWork && !opts.inOracle?.(d.file)).map(discoveredTask),
       opts.focus,
     ),
-    ...focusFirst(coverageGaps.map(coverageGapTask), opts.focus),
   ].filter(keep);
-}
-
-/** The next task, or null when there is nothing left that memory does not advise against. */
-export function findWork(
-  gateResult: GateResult | null,
-  discovered: readonly DiscoveredIssue[],
-  coverageGaps: readonly CoverageGap[],
-  memory: AvoidanceOracle,
-  opts: FindWorkOptions = {},
-): Task | null {
-  return listWork(gateResult, discovered, coverageGaps, memory, opts)[0] ?? null;
 }

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { crashPoint } from "../core/crash-point.js";
 import type { SacredGuard } from "../environment/sacred.js";
 import { processRedactor } from "../llm/redact.js";
 
@@ -57,7 +58,7 @@ export class Journal {
     } finally {
       closeSync(fd);
     }
-    crashHook(entry.step);
+    crashPoint(entry.step);
   }
 
   read(): { entries: JournalEntry[]; skipped: number } {
@@ -74,13 +75,4 @@ export class Journal {
     }
     return { entries, skipped };
   }
-}
-
-/**
- * Fault injection for the crash-safety tests: `ODIBI_IMPROVE_CRASH_AT=<step>` makes the process kill itself
- * with SIGKILL right after journaling that step (a real kill -9, no cleanup runs). Never set in normal use.
- */
-function crashHook(step: string): void {
-  const at = process.env.ODIBI_IMPROVE_CRASH_AT;
-  if (at && at === step) process.kill(process.pid, "SIGKILL");
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
+import { fixersFor, runFixer } from "../brain/fixers.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
 import type { GateResult, Lesson, Task } from "../core/types.js";
@@ -16,7 +16,6 @@ import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
 import { checkGates } from "../gates/pipeline.js";
-import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
@@ -36,10 +35,19 @@ import { readStatus, StatusTracker } from "../status/status-tracker.js";
 import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
-import { decide, type VerdictFacts } from "./decide.js";
 import { discoverIssues, notWorkGroups } from "./discover.js";
-import { environmentFailures, listWork } from "./find-work.js";
-import { Journal, type JournalEntry } from "./journal.js";
+import { environmentFailures } from "./find-work.js";
+import { Journal } from "./journal.js";
+import { judgeCandidate } from "./judge-candidate.js";
+import {
+  type Approach,
+  approachesLeft,
+  approachId,
+  type CycleFacts,
+  type CyclePlan,
+  planCycle,
+} from "./plan-cycle.js";
+import { planRecovery } from "./plan-recovery.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
@@ -77,9 +85,48 @@ export interface CampaignOutcome {
   reportPath?: string;
 }
 
-type Approach = FixerApproach | { kind: "llm"; name: string };
+/** The campaign's stop conditions, from the options or the configuration. */
+interface CampaignLimits {
+  maxCycles: number;
+  maxHours: number;
+  convergence: number;
+}
 
-const approachId = (a: Approach) => `${a.kind}:${a.name}`;
+/** One cycle's sandbox and what every step of it uses. */
+interface CycleRun {
+  cycle: number;
+  deadline: number;
+  sandbox: SandboxInfo;
+  signal: AbortSignal;
+  cache: GateCache | undefined;
+  /** A gate context on the sandbox writing to the cycle's `<label>` output folder. */
+  ctxFor: (label: string) => GateContext;
+  report: CycleReportData;
+}
+
+interface AttemptOutcome {
+  promoted: boolean;
+  rejected: boolean;
+  learned: boolean;
+}
+
+/** One approach's run: what it spent and, for an LLM, the files it reports and how it ended. */
+interface Attempt {
+  c: CycleRun;
+  task: Task;
+  approach: Approach;
+  ctx: GateContext;
+  baseline: GateResult;
+  spent: { summary?: string; tokens?: number; costUsd?: number };
+  llmFiles?: string[];
+  llmEnd: { error?: string; rejected?: { gate?: string; reason: string } };
+}
+
+type FrozenCandidate = { commit: string; files: string[]; diff: string };
+
+type MissingDependency = ReturnType<NonNullable<GateContext["profile"]["missingDependencies"]>> | undefined;
+
+type ResumeFrom = NonNullable<ReturnType<typeof readStatus>>["status"];
 
 /**
  * The campaign (roadmap E3): cycles of sandbox → gates → find work → fixers / LLM → policy + re-gate → decide →
@@ -139,12 +186,35 @@ export class CampaignRunner {
   private async runLocked(): Promise<CampaignOutcome> {
     const cfg = this.env.config;
     const started = Date.now();
-    const maxCycles = this.opts.maxCycles ?? cfg.stop_conditions.max_cycles;
-    const maxHours = this.opts.maxHours ?? cfg.stop_conditions.max_hours;
-    const convergence = this.opts.convergence ?? cfg.stop_conditions.convergence_cycles;
+    const limits: CampaignLimits = {
+      maxCycles: this.opts.maxCycles ?? cfg.stop_conditions.max_cycles,
+      maxHours: this.opts.maxHours ?? cfg.stop_conditions.max_hours,
+      convergence: this.opts.convergence ?? cfg.stop_conditions.convergence_cycles,
+    };
+    const resumeFrom = await this.startCampaign();
+    const unwatch = this.watchStopRequests();
+    const campaignStart = resumeFrom ? Date.parse(resumeFrom.started_at) : started;
+    this.sacredSeen = takeFingerprint(this.env.sacred);
+    let reason: StopReason;
+    try {
+      reason = await this.cycles(limits, campaignStart, resumeFrom !== undefined);
+    } catch (err) {
+      if (!this.stopRequested()) this.failCampaign(err);
+      reason = "STOPPED";
+    } finally {
+      unwatch();
+      this.memory.close();
+    }
+    return this.endCampaign(reason, limits.convergence);
+  }
 
+  /**
+   * Recovery, then the campaign's identity and state: a new campaign, or the one `--resume` continues. Returns the
+   * status it resumes from.
+   */
+  private async startCampaign(): Promise<ResumeFrom | undefined> {
     // Before anything is written: a run that cannot be jailed as configured refuses to start.
-    this.isolation = await resolveIsolation(cfg.isolation, { llm: this.opts.llm !== undefined });
+    this.isolation = await resolveIsolation(this.env.config.isolation, { llm: this.opts.llm !== undefined });
 
     // Recovery first: whatever a killed run left, Master ends before or after a promotion, never between.
     const previous = readStatus(this.env.root);
@@ -183,84 +253,112 @@ export class CampaignRunner {
       step: "campaign_start",
       data: { resume: Boolean(resumeFrom) },
     });
+    return resumeFrom;
+  }
+
+  /** SIGINT/SIGTERM (the signal) and the STOP file abort the campaign. Returns the function that stops watching. */
+  private watchStopRequests(): () => void {
     const onSignal = () => this.abort.abort();
     this.opts.signal?.addEventListener("abort", onSignal, { once: true });
     this.stopWatcher = setInterval(() => {
       if (existsSync(this.env.layout.stopRequest)) this.abort.abort();
     }, 500);
     this.stopWatcher.unref();
-
-    const campaignStart = resumeFrom ? Date.parse(resumeFrom.started_at) : started;
-    this.sacredSeen = takeFingerprint(this.env.sacred);
-    let reason: StopReason | null = null;
-    let cyclesThisRun = 0;
-    let lastFoundWork: boolean | undefined;
-    try {
-      for (;;) {
-        this.sacredSeen = watchSacred(this.sacredSeen, this.env.sacred, {
-          since: "this campaign started",
-          warn: (m) => this.log(`warning: ${m}`),
-        });
-        const s = this.status.current;
-        reason = checkStop({
-          cyclesCompleted: resumeFrom ? s.cycles_completed : cyclesThisRun,
-          maxCycles,
-          elapsedMs: Date.now() - campaignStart,
-          maxHours,
-          consecutiveNoLearning: s.convergence_counter,
-          convergenceThreshold: convergence,
-          stopRequested: this.stopRequested(),
-          lastCycleFoundWork: lastFoundWork,
-          tokensUsed: s.llm.tokens,
-          spentUsd: s.llm.cost_usd,
-          maxTokens: this.opts.llm?.budget.limits.maxTokens,
-          maxCostUsd: this.opts.llm?.budget.limits.maxCostUsd,
-        });
-        if (reason) break;
-        const cycle = this.nextCycleNumber();
-        cyclesThisRun++;
-        this.emit({ type: "cycle", cycle, index: cyclesThisRun, of: maxCycles });
-        const deadline = Date.now() + timeLeftMs({ elapsedMs: Date.now() - campaignStart, maxHours });
-        try {
-          const r = await this.runCycle(cycle, deadline);
-          lastFoundWork = r.foundWork;
-        } catch (err) {
-          // A stop request or the time budget ended the cycle mid-step: its sandbox is gone, Master untouched
-          // (a promotion is never abandoned half-way: it does not listen to the signal).
-          const cut: StopReason | null = this.stopRequested()
-            ? "STOPPED"
-            : Date.now() >= deadline
-              ? "TIME_BUDGET_EXHAUSTED"
-              : null;
-          if (!cut) throw err;
-          this.journal.append({
-            campaign: this.campaignId,
-            cycle,
-            step: "cycle_end",
-            data: { interrupted: cut },
-          });
-          this.log(`cycle ${cycle} interrupted: ${cut}`);
-          reason = cut;
-          break;
-        }
-      }
-    } catch (err) {
-      if (this.stopRequested()) reason = "STOPPED";
-      else {
-        this.status.finish("failed", errorMessage(err));
-        this.journal.append({
-          campaign: this.campaignId,
-          cycle: 0,
-          step: "campaign_end",
-          data: { error: errorMessage(err) },
-        });
-        throw err;
-      }
-    } finally {
+    return () => {
       clearInterval(this.stopWatcher);
       this.opts.signal?.removeEventListener("abort", onSignal);
-      this.memory.close();
+    };
+  }
+
+  /** Cycles until a stop condition holds; returns it. */
+  private async cycles(limits: CampaignLimits, campaignStart: number, resumed: boolean): Promise<StopReason> {
+    let cyclesThisRun = 0;
+    let lastFoundWork: boolean | undefined;
+    for (;;) {
+      const reason = this.stopCondition(
+        limits,
+        campaignStart,
+        resumed ? undefined : cyclesThisRun,
+        lastFoundWork,
+      );
+      if (reason) return reason;
+      const cycle = this.nextCycleNumber();
+      cyclesThisRun++;
+      this.emit({ type: "cycle", cycle, index: cyclesThisRun, of: limits.maxCycles });
+      const deadline =
+        Date.now() + timeLeftMs({ elapsedMs: Date.now() - campaignStart, maxHours: limits.maxHours });
+      try {
+        const r = await this.runCycle(cycle, deadline);
+        lastFoundWork = r.foundWork;
+      } catch (err) {
+        return this.interruptedCycle(cycle, deadline, err);
+      }
     }
+  }
+
+  /** The stop condition that holds before the next cycle, if any (Sacred is watched here too). */
+  private stopCondition(
+    limits: CampaignLimits,
+    campaignStart: number,
+    cyclesThisRun: number | undefined,
+    lastFoundWork: boolean | undefined,
+  ): StopReason | null {
+    this.sacredSeen = watchSacred(this.sacredSeen, this.env.sacred, {
+      since: "this campaign started",
+      warn: (m) => this.log(`warning: ${m}`),
+    });
+    const s = this.status.current;
+    return checkStop({
+      cyclesCompleted: cyclesThisRun ?? s.cycles_completed,
+      maxCycles: limits.maxCycles,
+      elapsedMs: Date.now() - campaignStart,
+      maxHours: limits.maxHours,
+      consecutiveNoLearning: s.convergence_counter,
+      convergenceThreshold: limits.convergence,
+      stopRequested: this.stopRequested(),
+      lastCycleFoundWork: lastFoundWork,
+      tokensUsed: s.llm.tokens,
+      spentUsd: s.llm.cost_usd,
+      maxTokens: this.opts.llm?.budget.limits.maxTokens,
+      maxCostUsd: this.opts.llm?.budget.limits.maxCostUsd,
+    });
+  }
+
+  /**
+   * A cycle that threw: a stop request or the time budget ended it mid-step (its sandbox is gone, Master untouched:
+   * a promotion is never abandoned half-way, it does not listen to the signal). Anything else is rethrown.
+   */
+  private interruptedCycle(cycle: number, deadline: number, err: unknown): StopReason {
+    const cut: StopReason | null = this.stopRequested()
+      ? "STOPPED"
+      : Date.now() >= deadline
+        ? "TIME_BUDGET_EXHAUSTED"
+        : null;
+    if (!cut) throw err;
+    this.journal.append({
+      campaign: this.campaignId,
+      cycle,
+      step: "cycle_end",
+      data: { interrupted: cut },
+    });
+    this.log(`cycle ${cycle} interrupted: ${cut}`);
+    return cut;
+  }
+
+  /** The campaign failed (not stopped): status and journal say so, and the error goes on. */
+  private failCampaign(err: unknown): never {
+    this.status.finish("failed", errorMessage(err));
+    this.journal.append({
+      campaign: this.campaignId,
+      cycle: 0,
+      step: "campaign_end",
+      data: { error: errorMessage(err) },
+    });
+    throw err;
+  }
+
+  /** Status, journal, Master's final gates and the campaign report; the outcome. */
+  private async endCampaign(reason: StopReason, convergence: number): Promise<CampaignOutcome> {
     this.status.finish(statusForStop(reason), reason);
     this.journal.append({ campaign: this.campaignId, cycle: 0, step: "campaign_end", data: { reason } });
     const st = this.status.current;
@@ -345,6 +443,24 @@ export class CampaignRunner {
 
   /** One cycle. Always destroys its sandbox. */
   private async runCycle(cycle: number, deadline: number): Promise<{ foundWork: boolean }> {
+    const c = await this.beginCycle(cycle, deadline);
+    let outcome: AttemptOutcome = { promoted: false, rejected: false, learned: false };
+    let foundWork = false;
+    try {
+      const { baseline, missing } = await this.baselineGates(c);
+      const { plan, facts } = await this.planWork(c, baseline, missing);
+      foundWork = plan.foundWork;
+      if (plan.pick) outcome = await this.workOn(c, baseline, plan.pick, facts);
+      this.writeCycleReport(c);
+    } finally {
+      await this.env.destroySandbox(c.sandbox, { recycle: true });
+    }
+    await this.endCycle(c, outcome);
+    return { foundWork };
+  }
+
+  /** The cycle's sandbox, its gate contexts (one output folder per label) and its report. */
+  private async beginCycle(cycle: number, deadline: number): Promise<CycleRun> {
     const env = this.env;
     const cycleName = `cycle_${String(cycle).padStart(3, "0")}`;
     const startedAt = new Date().toISOString();
@@ -360,10 +476,6 @@ export class CampaignRunner {
       mkdirSync(out, { recursive: true });
       return this.gateContext(sandbox.path, out, signal);
     };
-    let learned = false;
-    let promoted = false;
-    let rejected = false;
-    let foundWork = false;
     const report: CycleReportData = {
       campaignId: this.campaignId,
       cycle,
@@ -373,103 +485,131 @@ export class CampaignRunner {
       gatesAfter: null,
       decision: { action: "none", reason: "" },
     };
-    try {
-      this.status.setStep("gates_before", { cycle });
-      const before = ctxFor("before");
-      await this.toolsStart(before);
-      const baseline = await checkGates(before, { cache, treeHash: await this.treeOf(sandbox) });
-      report.gatesBefore = summariseGates(baseline);
-      await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
-      this.store.noteBaseline(this.record, baseline);
-      const python = before.profile.usesVenv;
-      const missing = before.profile.missingDependencies?.(sandbox.path);
-      const envFailures = missing ? environmentFailures(baseline, missing) : [];
-      this.step(cycle, "gates_before", {
-        failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,
-        ...(envFailures.length
-          ? { environment: envFailures.length, needs: [...new Set(envFailures.map((f) => f.needs))] }
-          : {}),
-      });
+    return { cycle, deadline, sandbox, signal, cache, ctxFor, report };
+  }
 
-      const ctx0 = ctxFor("probe");
-      // Discovery reads Master's tree (blessed code), not the sandbox the gates just ran in.
-      const discovered = python
-        ? await discoverIssues(env.layout.master, { python: venvBin(this.venv, "python"), signal })
-        : [];
-      const notWork = notWorkGroups(discovered);
-      if (notWork.length) {
-        report.notWork = notWork;
-        this.store.noteNotWork(this.record, notWork);
-      }
-      const oracle = oracleGlobs(env.config.profile);
-      const workOpts = {
-        focus: this.opts.focus ?? [],
-        inOracle: (f: string) => oracleGlobOf(f, oracle) !== undefined,
-        ...(missing ? { missingDependency: missing } : {}),
-      };
-      const all = listWork(baseline, discovered, [], this.memory, workOpts);
-      // "No work" means nothing fails and nothing was discovered; avoided items are work we gave up on (convergence).
-      // Failures that need a dependency installed are not work: no code change of ours fixes them.
-      foundWork = listWork(baseline, discovered, [], { shouldAvoid: () => false }, workOpts).length > 0;
-      const pick = this.pickTask(all, ctx0);
-      if (!pick) {
-        report.decision = {
-          action: "none",
-          reason: !foundWork
-            ? envFailures.length
-              ? `nothing to work on: the ${envFailures.length} failing check(s) left need dependencies the environment lacks (${[...new Set(envFailures.map((f) => f.needs))].slice(0, 3).join(", ")}), not code changes`
-              : "nothing to work on: every gate is green and no issue was discovered"
-            : all.length === 0
-              ? "every open item is avoided (all its approaches failed): nothing left to try"
-              : `${all.length} open item(s) need an LLM${this.opts.llm ? "" : " (configure one: `llm:` in config.yaml or --llm-provider)"}`,
-        };
-        this.step(cycle, "work_found", { task: null, open: all.length });
-      } else {
-        const { task, approaches } = pick;
-        report.task = task;
-        this.step(cycle, "work_found", {
-          task: task.title,
-          signature: task.signature,
-          approaches: approaches.map(approachId),
-        });
-        let interrupted = false;
-        for (const approach of approaches) {
-          if (this.stopRequested() || Date.now() > deadline) {
-            interrupted = true;
-            break;
-          }
-          const r = await this.tryApproach(cycle, sandbox, task, approach, baseline, ctxFor, cache, report);
-          learned ||= r.learned;
-          if (r.promoted) {
-            promoted = true;
-            break;
-          }
-          rejected ||= r.rejected;
-        }
-        if (!promoted && !interrupted && this.approachesLeft(task, ctx0).length === 0) {
-          // Every approach has now failed (or had failed before): record that in this cycle, so memory avoids the
-          // signature from now on and the next cycle goes straight to other work.
-          const lesson = this.lesson(cycle, task, { kind: "fixer", name: "exhausted" }, "no_change", {
-            reason: "every available approach has failed on this signature; left for a human or an LLM",
-          });
-          this.memory.record(lesson);
-          learned = true;
-          if (approaches.length === 0) report.decision = { action: "none", reason: lesson.reason! };
-        }
-      }
-      this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
-      report.finishedAt = new Date().toISOString();
-      writeReport(env.guard, env.root, cycleReportName(cycle), renderCycleReport(report));
-      this.store.noteCycle(this.record, {
-        cycle,
-        task: report.task?.title ?? null,
-        action: report.decision.action,
-        reason: report.decision.reason,
-      });
-      this.step(cycle, "report_written");
-    } finally {
-      await env.destroySandbox(sandbox, { recycle: true });
+  /** Master's gates on the fresh sandbox: the baseline, and which failures want a dependency rather than code. */
+  private async baselineGates(c: CycleRun): Promise<{ baseline: GateResult; missing: MissingDependency }> {
+    const { cycle, sandbox, report } = c;
+    const env = this.env;
+    this.status.setStep("gates_before", { cycle });
+    const before = c.ctxFor("before");
+    await this.toolsStart(before);
+    const baseline = await checkGates(before, { cache: c.cache, treeHash: await this.treeOf(sandbox) });
+    report.gatesBefore = summariseGates(baseline);
+    await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
+    this.store.noteBaseline(this.record, baseline);
+    const missing = before.profile.missingDependencies?.(sandbox.path);
+    const envFailures = missing ? environmentFailures(baseline, missing) : [];
+    this.step(cycle, "gates_before", {
+      failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,
+      ...(envFailures.length
+        ? { environment: envFailures.length, needs: [...new Set(envFailures.map((f) => f.needs))] }
+        : {}),
+    });
+    return { baseline, missing };
+  }
+
+  /** Discovery on Master's code, then the plan: the cycle's task and approaches, or why there is none. */
+  private async planWork(
+    c: CycleRun,
+    baseline: GateResult,
+    missing: MissingDependency,
+  ): Promise<{ plan: CyclePlan; facts: CycleFacts }> {
+    const { cycle, report } = c;
+    const env = this.env;
+    const ctx0 = c.ctxFor("probe");
+    const python = ctx0.profile.usesVenv;
+    // Discovery reads Master's tree (blessed code), not the sandbox the gates just ran in.
+    const discovered = python
+      ? await discoverIssues(env.layout.master, { python: venvBin(this.venv, "python"), signal: c.signal })
+      : [];
+    const notWork = notWorkGroups(discovered);
+    if (notWork.length) {
+      report.notWork = notWork;
+      this.store.noteNotWork(this.record, notWork);
     }
+    const oracle = oracleGlobs(env.config.profile);
+    const facts: CycleFacts = {
+      baseline,
+      discovered,
+      memory: this.approachMemory(),
+      fixers: (t) => fixersFor(t, ctx0),
+      ...(this.opts.llm ? { llm: this.opts.llm.name } : {}),
+      focus: this.opts.focus ?? [],
+      inOracle: (f: string) => oracleGlobOf(f, oracle) !== undefined,
+      ...(missing ? { missingDependency: missing } : {}),
+    };
+    const plan = planCycle(facts);
+    if (!plan.pick) {
+      report.decision = { action: "none", reason: plan.reason! };
+      this.step(cycle, "work_found", { task: null, open: plan.open });
+    } else {
+      const { task, approaches } = plan.pick;
+      report.task = task;
+      this.step(cycle, "work_found", {
+        task: task.title,
+        signature: task.signature,
+        approaches: approaches.map(approachId),
+      });
+    }
+    return { plan, facts };
+  }
+
+  /**
+   * The task's approaches in turn until one is promoted (or the cycle is stopped). When every approach has failed,
+   * that is recorded in this cycle: memory avoids the signature from now on and the next cycle goes to other work.
+   */
+  private async workOn(
+    c: CycleRun,
+    baseline: GateResult,
+    pick: { task: Task; approaches: Approach[] },
+    facts: CycleFacts,
+  ): Promise<AttemptOutcome> {
+    const { task, approaches } = pick;
+    const out: AttemptOutcome = { promoted: false, rejected: false, learned: false };
+    let interrupted = false;
+    for (const approach of approaches) {
+      if (this.stopRequested() || Date.now() > c.deadline) {
+        interrupted = true;
+        break;
+      }
+      const r = await this.tryApproach(c, task, approach, baseline);
+      out.learned ||= r.learned;
+      if (r.promoted) {
+        out.promoted = true;
+        break;
+      }
+      out.rejected ||= r.rejected;
+    }
+    if (!out.promoted && !interrupted && approachesLeft(facts, task).length === 0) {
+      const lesson = this.lesson(c.cycle, task, { kind: "fixer", name: "exhausted" }, "no_change", {
+        reason: "every available approach has failed on this signature; left for a human or an LLM",
+      });
+      this.memory.record(lesson);
+      out.learned = true;
+      if (approaches.length === 0) c.report.decision = { action: "none", reason: lesson.reason! };
+    }
+    return out;
+  }
+
+  /** The cycle's report file and its line in the campaign record. */
+  private writeCycleReport(c: CycleRun): void {
+    const { cycle, report } = c;
+    this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
+    report.finishedAt = new Date().toISOString();
+    writeReport(this.env.guard, this.env.root, cycleReportName(cycle), renderCycleReport(report));
+    this.store.noteCycle(this.record, {
+      cycle,
+      task: report.task?.title ?? null,
+      action: report.decision.action,
+      reason: report.decision.reason,
+    });
+    this.step(cycle, "report_written");
+  }
+
+  private async endCycle(c: CycleRun, { promoted, rejected, learned }: AttemptOutcome): Promise<void> {
+    const { cycle, report } = c;
     this.status.finishCycle({ promoted, rejected, learned, masterChanges: await this.masterChanges() });
     this.step(cycle, "cycle_end", { promoted, learned });
     this.status.setStep("idle");
@@ -480,195 +620,216 @@ export class CampaignRunner {
       action: report.decision.action,
       reason: report.decision.reason,
     });
-    return { foundWork };
   }
 
-  /** The first task that still has an approach to try (or whose approaches are all spent: it gets avoided). */
-  private pickTask(tasks: Task[], ctx: GateContext): { task: Task; approaches: Approach[] } | null {
-    for (const task of tasks) {
-      // No approach at all: it needs an LLM this campaign does not have, so it is not work for us.
-      if (this.possibleApproaches(task, ctx).length === 0) continue;
-      return { task, approaches: this.approachesLeft(task, ctx) };
-    }
-    return null;
+  /** Memory as planning reads it: avoided signatures, and the approaches that failed on one (`kind:name`). */
+  private approachMemory(): CycleFacts["memory"] {
+    return {
+      shouldAvoid: (sig) => this.memory.shouldAvoid(sig),
+      failedApproaches: (sig) => this.memory.getFailedApproaches(sig).map((l) => approachId(l.approach)),
+    };
   }
 
-  private possibleApproaches(task: Task, ctx: GateContext): Approach[] {
-    return [
-      ...fixersFor(task, ctx),
-      ...(this.opts.llm ? [{ kind: "llm" as const, name: this.opts.llm.name }] : []),
-    ];
-  }
-
-  /** The approaches not yet spent on the task's signature (memory says which failed). */
-  private approachesLeft(task: Task, ctx: GateContext): Approach[] {
-    const failed = new Set(
-      this.memory.getFailedApproaches(task.signature).map((l) => `${l.approach.kind}:${l.approach.name}`),
-    );
-    // An LLM approach may be retried (each attempt differs); a fixer that failed once will fail again.
-    return this.possibleApproaches(task, ctx).filter((a) => a.kind === "llm" || !failed.has(approachId(a)));
-  }
-
+  /** One approach on the task: run it, freeze what it changed, gate and judge the candidate, promote or reject. */
   private async tryApproach(
-    cycle: number,
-    sandbox: SandboxInfo,
+    c: CycleRun,
     task: Task,
     approach: Approach,
     baseline: GateResult,
-    ctxFor: (label: string) => GateContext,
-    cache: GateCache | undefined,
-    report: CycleReportData,
-  ): Promise<{ promoted: boolean; rejected: boolean; learned: boolean }> {
-    const env = this.env;
+  ): Promise<AttemptOutcome> {
     const label = `after-${approach.name.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 60)}`;
-    const ctx = ctxFor(label);
-    report.approach = { kind: approach.kind, name: approach.name };
-    let summary: string | undefined;
-    let tokens: number | undefined;
-    let costUsd: number | undefined;
-    let llmFiles: string[] | undefined;
-    let llmEnd: { error?: string; rejected?: { gate?: string; reason: string } } = {};
-    if (approach.kind === "fixer") {
-      const r = await runFixer(approach, ctx);
-      summary = r.ok ? `ran ${approach.commands.map((c) => c.join(" ")).join("; ")}` : r.log.slice(-500);
-    } else {
-      const avoid = this.memory
-        .getFailedApproaches(task.signature)
-        .map((l) => `${l.approach.name}: ${l.reason ?? l.outcome}`);
-      const r = await this.opts.llm!.improve({
-        sandbox,
-        task,
-        baseline,
-        ctx,
-        avoid,
-        similar: similarLessons(this.memory, task),
-        goal: this.opts.goal,
-        cycle,
-        signal: ctx.signal ?? this.abort.signal,
-        cache,
-      });
-      summary = r.summary;
-      tokens = r.tokens;
-      costUsd = r.costUsd;
-      report.trajectories = r.trajectories.map((t) =>
-        path.relative(env.layout.reports, t).split(path.sep).join("/"),
-      );
-      report.llm = { tokens: r.tokens, costUsd: r.costUsd ?? 0 };
-      this.status.addLlmUsage(r.tokens, r.costUsd ?? 0);
-      llmFiles = r.filesChanged;
-      llmEnd = { error: r.error, rejected: r.rejected };
-      if (r.oracleRestored?.length) report.oracleRestored = r.oracleRestored;
-    }
-    report.approach.summary = summary;
+    const ctx = c.ctxFor(label);
+    c.report.approach = { kind: approach.kind, name: approach.name };
+    const a = await this.runApproach(c, task, approach, baseline, ctx);
+    c.report.approach.summary = a.spent.summary;
     // What the approach did is judged only if the tools could run meanwhile (a venv deleted is not its failure).
     await this.toolsStart(ctx);
-    // No git command ran on a tree holding what git must not see: the candidate is rejected (policy rule
-    // unsafe-git-path), the campaign goes on.
-    const rejectUnsafe = async (e: UnsafeGitTreeError) => {
-      const reason = `policy: ${unsafeGitViolations(e.paths)
-        .map((v) => violationToCheck(v).message)
-        .join("; ")}`;
-      const lesson = this.lesson(cycle, task, approach, "rejected", {
-        reason,
-        gate: "policy",
-        files: e.paths.map((p) => p.path),
-        summary,
-        tokens,
-        costUsd,
+    let frozen: FrozenCandidate | AttemptOutcome;
+    try {
+      frozen = await this.freeze(a);
+    } catch (e) {
+      return this.rejectUnsafe(a, e);
+    }
+    if (!("commit" in frozen)) return frozen;
+    this.step(c.cycle, "attempt_done", { approach: approachId(approach), files: frozen.files });
+    if (frozen.files.length === 0) return this.noChange(a);
+    let candidate: GateResult;
+    try {
+      candidate = await this.gateCandidate(a, frozen);
+    } catch (e) {
+      return this.rejectUnsafe(a, e);
+    }
+    await this.toolsStart(ctx);
+    const lesson = await this.judge(a, frozen, candidate);
+    if (lesson.outcome === "promoted") return this.promote(a, candidate, lesson);
+    this.memory.record(lesson);
+    this.step(c.cycle, "lesson_recorded");
+    await this.resetSandbox(c.sandbox);
+    return { promoted: false, rejected: true, learned: true };
+  }
+
+  /** Runs a fixer, or the LLM (with what memory says to avoid and similar lessons); what it spent and changed. */
+  private async runApproach(
+    c: CycleRun,
+    task: Task,
+    approach: Approach,
+    baseline: GateResult,
+    ctx: GateContext,
+  ): Promise<Attempt> {
+    const a: Attempt = { c, task, approach, ctx, baseline, spent: {}, llmEnd: {} };
+    if (approach.kind === "fixer") {
+      const r = await runFixer(approach, ctx);
+      a.spent.summary = r.ok
+        ? `ran ${approach.commands.map((cmd) => cmd.join(" ")).join("; ")}`
+        : r.log.slice(-500);
+      return a;
+    }
+    const { report } = c;
+    const avoid = this.memory
+      .getFailedApproaches(task.signature)
+      .map((l) => `${l.approach.name}: ${l.reason ?? l.outcome}`);
+    const r = await this.opts.llm!.improve({
+      sandbox: c.sandbox,
+      task,
+      baseline,
+      ctx,
+      avoid,
+      similar: similarLessons(this.memory, task),
+      goal: this.opts.goal,
+      cycle: c.cycle,
+      signal: ctx.signal ?? this.abort.signal,
+      cache: c.cache,
+    });
+    a.spent = { summary: r.summary, tokens: r.tokens, costUsd: r.costUsd };
+    report.trajectories = r.trajectories.map((t) =>
+      path.relative(this.env.layout.reports, t).split(path.sep).join("/"),
+    );
+    report.llm = { tokens: r.tokens, costUsd: r.costUsd ?? 0 };
+    this.status.addLlmUsage(r.tokens, r.costUsd ?? 0);
+    a.llmFiles = r.filesChanged;
+    a.llmEnd = { error: r.error, rejected: r.rejected };
+    if (r.oracleRestored?.length) report.oracleRestored = r.oracleRestored;
+    return a;
+  }
+
+  /**
+   * The candidate as a commit in the sandbox, taken before the gates run. The tree is walked before any git command
+   * runs on it (ignoredByGit included): UnsafeGitTreeError. A path git ignores cannot be committed: that candidate is
+   * rejected (the outcome is returned), and only it.
+   */
+  private async freeze(a: Attempt): Promise<FrozenCandidate | AttemptOutcome> {
+    const { sandbox, cycle, report } = a.c;
+    await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
+    const ignored = rejectIgnoredPaths(await ignoredByGit(sandbox.path, a.llmFiles ?? []));
+    if (ignored) {
+      await this.resetSandbox(sandbox);
+      const lesson = this.lesson(cycle, a.task, a.approach, "rejected", {
+        reason: ignored.reason,
+        gate: ignored.gate,
+        files: a.llmFiles,
+        ...a.spent,
       });
-      this.step(cycle, "decided", { action: "reject", reason, lesson });
+      report.decision = { action: "reject", reason: ignored.reason };
+      this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
       this.memory.record(lesson);
       this.step(cycle, "lesson_recorded");
-      report.decision = { action: "reject", reason };
-      await this.resetSandbox(sandbox);
       return { promoted: false, rejected: true, learned: true };
-    };
-    let frozen: { commit: string; files: string[]; diff: string };
-    try {
-      // The tree is walked before any git command runs on it (ignoredByGit included).
-      await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
-      // A path git ignores cannot be committed: that candidate is rejected, and only it.
-      const ignored = rejectIgnoredPaths(await ignoredByGit(sandbox.path, llmFiles ?? []));
-      if (ignored) {
-        await this.resetSandbox(sandbox);
-        const lesson = this.lesson(cycle, task, approach, "rejected", {
-          reason: ignored.reason,
-          gate: ignored.gate,
-          files: llmFiles,
-          summary,
-          tokens,
-          costUsd,
-        });
-        report.decision = { action: "reject", reason: ignored.reason };
-        this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
-        this.memory.record(lesson);
-        this.step(cycle, "lesson_recorded");
-        return { promoted: false, rejected: true, learned: true };
-      }
-      const changed = llmFiles ?? (await env.sandboxChanges(sandbox));
-      frozen = changed.length
-        ? await env.freezeCandidate(sandbox, llmFiles)
-        : { commit: sandbox.baseCommit, files: [], diff: "" };
-    } catch (e) {
-      if (!(e instanceof UnsafeGitTreeError)) throw e;
-      return rejectUnsafe(e);
     }
-    const { commit, files, diff } = frozen;
-    this.step(cycle, "attempt_done", { approach: approachId(approach), files });
-    if (files.length === 0) {
-      await this.resetSandbox(sandbox);
-      // An LLM's reverted attempts are not "no change": say what failed, for the next prompt and the report.
-      const spent = { summary, tokens, costUsd };
-      const lesson = llmEnd.error
-        ? this.lesson(cycle, task, approach, "error", { reason: `LLM error: ${llmEnd.error}`, ...spent })
-        : llmEnd.rejected
-          ? this.lesson(cycle, task, approach, "rejected", { ...llmEnd.rejected, ...spent })
-          : this.lesson(cycle, task, approach, "no_change", {
-              reason: `${approach.name} made no change`,
-              ...spent,
-            });
-      this.memory.record(lesson);
-      const rejected = lesson.outcome === "rejected";
-      report.decision = { action: rejected ? "reject" : "none", reason: lesson.reason! };
-      return { promoted: false, rejected, learned: true };
-    }
-    const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, diff);
-    // The gates judge the candidate with Master's oracle; the policy judges the candidate's diff, taken before.
+    const changed = a.llmFiles ?? (await this.env.sandboxChanges(sandbox));
+    return changed.length
+      ? await this.env.freezeCandidate(sandbox, a.llmFiles)
+      : { commit: sandbox.baseCommit, files: [], diff: "" };
+  }
+
+  /**
+   * No git command ran on a tree holding what git must not see: the candidate is rejected (policy rule
+   * unsafe-git-path), the campaign goes on. Any other error is rethrown.
+   */
+  private async rejectUnsafe(a: Attempt, e: unknown): Promise<AttemptOutcome> {
+    if (!(e instanceof UnsafeGitTreeError)) throw e;
+    const { cycle, report } = a.c;
+    const reason = `policy: ${unsafeGitViolations(e.paths)
+      .map((v) => violationToCheck(v).message)
+      .join("; ")}`;
+    const lesson = this.lesson(cycle, a.task, a.approach, "rejected", {
+      reason,
+      gate: "policy",
+      files: e.paths.map((p) => p.path),
+      ...a.spent,
+    });
+    this.step(cycle, "decided", { action: "reject", reason, lesson });
+    this.memory.record(lesson);
+    this.step(cycle, "lesson_recorded");
+    report.decision = { action: "reject", reason };
+    await this.resetSandbox(a.c.sandbox);
+    return { promoted: false, rejected: true, learned: true };
+  }
+
+  /** The approach changed nothing. An LLM's reverted attempts are not "no change": say what failed, for the next prompt and the report. */
+  private async noChange(a: Attempt): Promise<AttemptOutcome> {
+    const { cycle, report } = a.c;
+    await this.resetSandbox(a.c.sandbox);
+    const { task, approach, spent, llmEnd } = a;
+    const lesson = llmEnd.error
+      ? this.lesson(cycle, task, approach, "error", { reason: `LLM error: ${llmEnd.error}`, ...spent })
+      : llmEnd.rejected
+        ? this.lesson(cycle, task, approach, "rejected", { ...llmEnd.rejected, ...spent })
+        : this.lesson(cycle, task, approach, "no_change", {
+            reason: `${approach.name} made no change`,
+            ...spent,
+          });
+    this.memory.record(lesson);
+    const rejected = lesson.outcome === "rejected";
+    report.decision = { action: rejected ? "reject" : "none", reason: lesson.reason! };
+    return { promoted: false, rejected, learned: true };
+  }
+
+  /**
+   * The gates on the candidate, with Master's oracle restored over it; the policy judges the candidate's diff, taken
+   * before. The candidate's code ran in the gates: the tree is walked again before git touches it (promotion).
+   */
+  private async gateCandidate(a: Attempt, frozen: FrozenCandidate): Promise<GateResult> {
+    const { sandbox, report } = a.c;
+    const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, frozen.diff);
     const restored = new Set(report.oracleRestored);
     const restore = async () => {
-      for (const p of await restoreOracle(sandbox.path, sandbox.baseCommit, oracleGlobs(env.config.profile)))
+      for (const p of await restoreOracle(
+        sandbox.path,
+        sandbox.baseCommit,
+        oracleGlobs(this.env.config.profile),
+      ))
         restored.add(p);
       report.oracleRestored = [...restored].sort();
     };
-    let candidate: GateResult;
-    try {
-      await restore();
-      candidate = await checkGates(ctx, {
-        beforeRun: restore,
-        policy: (d, c) => checkPolicy(d, c, readers),
-        diff,
-        failFast: true,
-        baseline,
-        target: task.kind === "failure" ? task : undefined,
-        changedFiles: files,
-        cache,
-      });
-      // The candidate's code ran in the gates: the tree is walked again before git touches it (promotion).
-      await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
-    } catch (e) {
-      if (!(e instanceof UnsafeGitTreeError)) throw e;
-      return rejectUnsafe(e);
-    }
-    await this.toolsStart(ctx);
-    const verdict = decideVerdict(
-      baseline,
+    await restore();
+    const candidate = await checkGates(a.ctx, {
+      beforeRun: restore,
+      policy: (d, c) => checkPolicy(d, c, readers),
+      diff: frozen.diff,
+      failFast: true,
+      baseline: a.baseline,
+      target: a.task.kind === "failure" ? a.task : undefined,
+      changedFiles: frozen.files,
+      cache: a.c.cache,
+    });
+    await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
+    return candidate;
+  }
+
+  /** Promote or reject (judgeCandidate), written into the report and the journal; the lesson to record. */
+  private async judge(a: Attempt, frozen: FrozenCandidate, candidate: GateResult): Promise<Lesson> {
+    const { sandbox, cycle, report } = a.c;
+    const { commit, files, diff } = frozen;
+    const discovered = await discoveredIssueFacts(sandbox.path, sandbox.baseCommit, commit, a.task, files);
+    const { verdict, decision } = judgeCandidate({
+      baseline: a.baseline,
       candidate,
-      task.kind === "failure" ? task : undefined,
-      env.config.gates.mode,
-    );
-    const discovered = await discoveredIssueFacts(sandbox.path, sandbox.baseCommit, commit, task, files);
-    const decision = decide(this.facts(verdict, candidate, files.length > 0, discovered));
-    const unrelated = unrelatedFiles(task, files);
+      task: a.task,
+      policy: this.env.config.gates,
+      changed: files.length > 0,
+      discoveredIssue: discovered,
+    });
+    const unrelated = unrelatedFiles(a.task, files);
     if (unrelated.length) report.unrelatedFiles = unrelated;
     report.gatesAfter = summariseGates(candidate);
     report.newFailures = verdict.newFailures.map((c) => ({
@@ -679,14 +840,12 @@ export class CampaignRunner {
     report.diff = diff;
     report.decision = { action: decision.action, reason: decision.reason };
     const outcome = decision.action === "promote" ? "promoted" : "rejected";
-    const lesson = this.lesson(cycle, task, approach, outcome, {
+    const lesson = this.lesson(cycle, a.task, a.approach, outcome, {
       reason: decision.reason,
       gate: decision.gate,
       files,
-      summary,
       diffHash: createHash("sha256").update(diff).digest("hex").slice(0, 16),
-      tokens,
-      costUsd,
+      ...a.spent,
     });
     this.step(cycle, "decided", {
       action: decision.action,
@@ -694,23 +853,23 @@ export class CampaignRunner {
       lesson,
       oracleRestored: report.oracleRestored,
     });
-    if (decision.action === "reject") {
-      this.memory.record(lesson);
-      this.step(cycle, "lesson_recorded");
-      await this.resetSandbox(sandbox);
-      return { promoted: false, rejected: true, learned: true };
-    }
-    const snap = await env.snapshotMaster(
-      `before_cycle_${String(cycle).padStart(3, "0")}${report.approach ? "" : ""}`,
-    );
+    return lesson;
+  }
+
+  /** Snapshot Master, promote the candidate, record the lesson and the promotion. */
+  private async promote(a: Attempt, candidate: GateResult, lesson: Lesson): Promise<AttemptOutcome> {
+    const { sandbox, cycle, report } = a.c;
+    const env = this.env;
+    const snap = await env.snapshotMaster(`before_cycle_${String(cycle).padStart(3, "0")}`);
     this.step(cycle, "snapshot_done", { snapshot: snap.name });
     this.step(cycle, "promote_begin", { previous: sandbox.baseCommit });
     const gatesPassed = [...new Set(candidate.runs.map((r) => r.gate))];
+    const summary = a.spent.summary;
     const p = await env.promoteToMaster(sandbox, {
       cycleId: `cycle_${String(cycle).padStart(3, "0")}`,
-      task: task.title,
+      task: a.task.title,
       gatesPassed,
-      details: `Approach: ${approachId(approach)}${summary ? `\n${summary.slice(0, 1000)}` : ""}`,
+      details: `Approach: ${approachId(a.approach)}${summary ? `\n${summary.slice(0, 1000)}` : ""}`,
     });
     this.step(cycle, "promote_done", { commit: p.commit, previous: p.previous });
     this.memory.record(lesson);
@@ -719,43 +878,13 @@ export class CampaignRunner {
     report.commit = p.commit;
     this.store.notePromotion(this.record, {
       cycle,
-      title: task.title,
+      title: a.task.title,
       at: new Date().toISOString(),
       snapshot: snap.name,
       commit: p.commit,
       ...(report.llm ? { llm: report.llm } : {}),
     });
     return { promoted: true, rejected: false, learned: true };
-  }
-
-  private facts(
-    v: GateVerdict,
-    candidate: GateResult,
-    changed: boolean,
-    discoveredIssue: VerdictFacts["discoveredIssue"],
-  ) {
-    const policyRun = candidate.runs.find((r) => r.gate === "policy");
-    const required = new Set<string>();
-    const g = this.env.config.gates;
-    if (g.require_ruff_clean) required.add("lint");
-    if (g.require_pytest_pass) required.add("tests");
-    if (g.require_odibi_validate) required.add("validate");
-    if (g.require_golden_projects) required.add("golden");
-    return {
-      changed,
-      policyViolations: (policyRun?.checks ?? [])
-        .filter((c) => c.status === "fail")
-        .map((c) => c.message ?? c.id),
-      gateErrors: candidate.runs.filter((r) => r.error).map((r) => ({ gate: r.gate, message: r.error! })),
-      newFailures: v.newFailures
-        .filter((c) => c.gate !== "policy")
-        .map((c) => ({ gate: c.gate, id: c.id, ...(c.message ? { message: c.message } : {}) })),
-      remainingFailures: v.stillFailing.length,
-      targetFixed: v.targetFixed ?? null,
-      missingRequiredGates: v.notRun.filter((n) => required.has(n)),
-      mode: this.env.config.gates.mode,
-      discoveredIssue,
-    } satisfies VerdictFacts;
   }
 
   private lesson(
@@ -831,48 +960,29 @@ export class CampaignRunner {
    * orphan sandboxes are removed; the interrupted cycle is closed in the journal.
    */
   private async recover(): Promise<void> {
-    const { entries } = this.journal.read();
-    const last = entries.at(-1);
     await this.env.repairMaster();
     const orphans = await this.env.cleanupOrphans();
     if (orphans.length) this.log(`recovery: removed orphan sandbox(es) ${orphans.join(", ")}`);
-    if (!last || last.step === "cycle_end" || last.step === "campaign_end" || last.step === "recovered")
-      return;
-    const cycle = last.cycle;
-    const inCycle = entries.filter((e) => e.cycle === cycle && e.campaign === last.campaign);
-    const has = (s: JournalEntry["step"]) => inCycle.some((e) => e.step === s);
-    const decided = [...inCycle].reverse().find((e) => e.step === "decided");
-    const begin = inCycle.find((e) => e.step === "promote_begin");
-    let promotedNow = has("promote_done");
-    if (begin && !promotedNow) {
-      const head = await this.env.masterHead();
-      promotedNow = head !== (begin.data?.previous as string | undefined);
-    }
-    const lessonMissing =
-      decided && !has("lesson_recorded") && (promotedNow || decided.data?.action === "reject");
-    if (lessonMissing) {
+    const { entries } = this.journal.read();
+    const plan = planRecovery({ entries, masterHead: await this.env.masterHead() });
+    if (plan.action === "none") return;
+    if (plan.lesson) {
       const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
       try {
-        const lesson = decided.data?.lesson as Lesson;
-        mem.record(
-          promotedNow
-            ? { ...lesson, outcome: "promoted" }
-            : lesson.outcome === "promoted"
-              ? { ...lesson, outcome: "error", reason: "interrupted before promotion" }
-              : lesson,
-        );
+        mem.record(plan.lesson);
       } finally {
         mem.close();
       }
     }
+    const { cycle, interruptedAt, promoted } = plan;
     this.journal.append({
-      campaign: last.campaign,
+      campaign: plan.campaign,
       cycle,
       step: "recovered",
-      data: { interruptedAt: last.step, promoted: promotedNow, lessonRecovered: Boolean(lessonMissing) },
+      data: { interruptedAt, promoted, lessonRecovered: plan.lesson !== undefined },
     });
     this.log(
-      `recovery: cycle ${cycle} was interrupted at ${last.step}; Master is ${promotedNow ? "after" : "before"} its promotion`,
+      `recovery: cycle ${cycle} was interrupted at ${interruptedAt}; Master is ${promoted ? "after" : "before"} its promotion`,
     );
   }
 }

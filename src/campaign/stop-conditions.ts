@@ -1,6 +1,6 @@
 import { ExitCode } from "../core/errors.js";
 
-/** Why a campaign ended (recorded by `finalize`, shown in status.json and the report). */
+/** Why a campaign ended (shown in status.json and the campaign report). */
 export const STOP_REASONS = [
   "STOPPED",
   "BUDGET_EXHAUSTED",

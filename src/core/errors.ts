@@ -94,13 +94,6 @@ export class MissingTool extends OdibiImproveError {
 /** A state in the environment that forbids the operation (e.g. Master has uncommitted changes). */
 export class EnvironmentStateError extends OdibiImproveError {}
 
-/** A gate command ran past its time limit. */
-export class GateTimeout extends OdibiImproveError {
-  constructor(command: string, timeoutMs: number) {
-    super(`gate command timed out after ${Math.round(timeoutMs / 1000)}s: ${command}`);
-  }
-}
-
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -46,12 +46,12 @@ export interface GateResult {
   durationMs: number;
 }
 
-export type TaskKind = "failure" | "discovered" | "coverage_gap";
+export type TaskKind = "failure" | "discovered";
 
 /** A unit of work a cycle tries to do. */
 export interface Task {
   kind: TaskKind;
-  /** Target: a check id, a file:line, a transformer name. */
+  /** Target: a check id, or a file:line. */
   target: string;
   title: string;
   /** Stable failure signature (see memory/signature). */
@@ -78,28 +78,6 @@ export interface Lesson {
   at: string;
   tokens?: number;
   costUsd?: number;
-}
-
-/** The outcome of one cycle (roadmap E1.3). Serialisable to JSON. */
-export interface CycleResult {
-  cycleId: string;
-  sandboxPath: string;
-  startedAt: string;
-  completedAt: string;
-  task?: Task;
-  pipelinesRun: number;
-  pipelinesPassed: number;
-  pipelinesFailed: number;
-  testsPassed: number;
-  testsFailed: number;
-  lintErrors: number;
-  goldenPassed: number;
-  goldenFailed: number;
-  filesModified: string[];
-  diff: string;
-  promoted: boolean;
-  rejectionReason?: string;
-  learnedSomething: boolean;
 }
 
 /** The built-in profiles' names, for config.yaml's schema: one plugin each under src/profiles/ (a test checks). */

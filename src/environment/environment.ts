@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { type Config, type ConfigInput, loadConfig, parseConfig, renderConfig } from "../config/index.js";
+import { crashingAt, crashPoint } from "../core/crash-point.js";
 import { EnvironmentStateError, NotFoundError, UsageError } from "../core/errors.js";
 import { processRedactor } from "../llm/redact.js";
 import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
@@ -511,7 +512,14 @@ export class ImprovementEnvironment {
       input: processRedactor().text(message),
     });
     const commit = await headCommit(sandbox.path);
+    crashPoint("promote:committed");
     await git(this.layout.master, ["fetch", "-q", "--no-tags", "--", sandbox.path, commit]);
+    crashPoint("promote:fetched");
+    if (crashingAt("promote:merging")) {
+      // What a merge killed half-way leaves: Master's index and tree at the commit, its branch still before it.
+      await git(this.layout.master, ["read-tree", "-u", "-m", "HEAD", commit]);
+      crashPoint("promote:merging");
+    }
     await git(this.layout.master, ["merge", "-q", "--ff-only", commit]);
     const now = await this.masterHead();
     if (now !== commit) throw new EnvironmentStateError(`promotion did not move Master to ${commit}`);
@@ -569,8 +577,9 @@ export class ImprovementEnvironment {
   }
 
   /**
-   * Bring Master's work tree back to its HEAD after a crash in the middle of a promotion's checkout. Only called
-   * by recovery when the journal says a promotion was in flight; user changes are stashed, never dropped.
+   * Bring Master's index and work tree back to its HEAD (a promotion's merge killed half-way leaves them at the new
+   * commit with the branch before it). Recovery calls it at the start of every run; what differs from HEAD is
+   * stashed (`git stash list` in Master shows it), never dropped.
    */
   async repairMaster(): Promise<void> {
     const dirty = await this.masterDirty();

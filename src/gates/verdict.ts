@@ -177,7 +177,7 @@ export function decideVerdict(
   return { promotable, newFailures, fixed, stillFailing, flaky, notRun, targetFixed, reason };
 }
 
-/** Counts for CycleResult and reports. */
+/** Counts for reports and status. */
 export interface GateSummary {
   testsPassed: number;
   testsFailed: number;

@@ -10,7 +10,6 @@ import {
   type AvoidanceOracle,
   type AvoidedIssue,
   AvoidedIssueSchema,
-  type CycleSummary,
   LessonSchema,
   type Pattern,
   PatternSchema,
@@ -37,11 +36,6 @@ const FAILED: ReadonlySet<Outcome> = new Set<Outcome>(["rejected", "no_change", 
 
 export function isFailedOutcome(outcome: Outcome): boolean {
   return FAILED.has(outcome);
-}
-
-/** Fixer runs are the same approach each time; LLM attempts differ by their diff. */
-function approachKey(l: Lesson): string {
-  return `${l.approach.kind}:${l.approach.name}:${l.approach.diffHash ?? ""}`;
 }
 
 function patternOf(l: Lesson): Pattern {
@@ -108,8 +102,6 @@ export class CampaignMemory implements AvoidanceOracle {
   private readonly guard: SacredGuard;
   private readonly lock: WriterLock | null;
   private readonly lessons: Lesson[] = [];
-  private readonly learnedFlags: boolean[] = [];
-  private readonly triedApproaches = new Set<string>();
   private readonly failuresBySignature = new Map<string, Lesson[]>();
   private readonly patterns: Pattern[] = [];
   private readonly patternKeys = new Set<string>();
@@ -173,11 +165,7 @@ export class CampaignMemory implements AvoidanceOracle {
   private ingest(l: Lesson): void {
     const id = this.lessons.length;
     this.lessons.push(l);
-    const key = `${l.task.signature}\u0000${approachKey(l)}`;
-    const failed = isFailedOutcome(l.outcome);
-    this.learnedFlags.push(l.outcome === "promoted" || (failed && !this.triedApproaches.has(key)));
-    this.triedApproaches.add(key);
-    if (failed) {
+    if (isFailedOutcome(l.outcome)) {
       const list = this.failuresBySignature.get(l.task.signature) ?? [];
       list.push(l);
       this.failuresBySignature.set(l.task.signature, list);
@@ -263,36 +251,6 @@ export class CampaignMemory implements AvoidanceOracle {
   getFailedApproaches(signature?: string): Lesson[] {
     if (signature !== undefined) return [...(this.failuresBySignature.get(signature) ?? [])];
     return this.lessons.filter((l) => isFailedOutcome(l.outcome));
-  }
-
-  getSuccessfulPatterns(): Pattern[] {
-    return [...this.patterns];
-  }
-
-  /** The last `n` cycles that left lessons, oldest first; optionally only those of one campaign. */
-  getRecentCycles(n: number, opts: { campaignId?: string } = {}): CycleSummary[] {
-    const byCycle = new Map<string, CycleSummary>();
-    this.lessons.forEach((l, i) => {
-      if (opts.campaignId !== undefined && l.campaignId !== opts.campaignId) return;
-      const k = `${l.campaignId}\u0000${l.cycleId}`;
-      let c = byCycle.get(k);
-      if (!c) {
-        c = {
-          campaignId: l.campaignId,
-          cycleId: l.cycleId,
-          at: l.at,
-          lessons: [],
-          promoted: false,
-          learned: false,
-        };
-        byCycle.set(k, c);
-      }
-      c.lessons.push(l);
-      c.promoted ||= l.outcome === "promoted";
-      c.learned ||= this.learnedFlags[i] === true;
-    });
-    const all = [...byCycle.values()];
-    return n <= 0 ? [] : all.slice(-n);
   }
 
   /** BM25 full-text search over task titles, targets, summaries, reasons and files. Best first. */

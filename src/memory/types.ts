@@ -10,7 +10,7 @@ export const LessonSchema = z.looseObject({
   campaignId: z.string(),
   cycleId: z.string(),
   task: z.looseObject({
-    kind: z.enum(["failure", "discovered", "coverage_gap"]),
+    kind: z.enum(["failure", "discovered"]),
     target: z.string(),
     signature: z.string(),
     title: z.string(),
@@ -59,17 +59,6 @@ export type AvoidedIssue = z.infer<typeof AvoidedIssueSchema>;
 export interface SimilarLesson {
   lesson: Lesson;
   score: number;
-}
-
-/** The lessons of one cycle, most useful for convergence ("did the last N cycles learn anything?"). */
-export interface CycleSummary {
-  campaignId: string;
-  cycleId: string;
-  at: string;
-  lessons: Lesson[];
-  promoted: boolean;
-  /** A promotion, or a failure of an approach not tried before on that signature. */
-  learned: boolean;
 }
 
 /** What find-work needs from memory; CampaignMemory implements it. */
