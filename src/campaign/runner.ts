@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { type FixerApproach, fixersFor, runFixer } from "../brain/fixers.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
@@ -12,6 +13,9 @@ import { ensureRepositoryDependencies } from "../environment/repository-deps.js"
 import { type Fingerprint, takeFingerprint, watchSacred } from "../environment/sacred.js";
 import { installedDependencies } from "../environment/staged-install.js";
 import { assertSafeGitTree, UnsafeGitTreeError } from "../environment/tree-safety.js";
+import { EventLog } from "../events/log.js";
+import { nextCycleNumber, reduceJournal } from "../events/reducers.js";
+import type { CYCLE_STEPS, JournalEntry } from "../events/schema.js";
 import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
@@ -30,17 +34,16 @@ import {
 } from "../policy/index.js";
 import { unsafeGitViolations } from "../policy/violation.js";
 import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
+import { readStatus } from "../status/liveness.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
-import { readStatus, StatusTracker } from "../status/status-tracker.js";
 import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { decide, type VerdictFacts } from "./decide.js";
 import { discoverIssues, notWorkGroups } from "./discover.js";
 import { environmentFailures, listWork } from "./find-work.js";
-import { Journal, type JournalEntry } from "./journal.js";
 import { type CampaignRecord, CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
@@ -88,10 +91,9 @@ const approachId = (a: Approach) => `${a.kind}:${a.name}`;
  * killed anywhere is recovered at the next start (`--resume` continues the same campaign).
  */
 export class CampaignRunner {
-  private readonly journal: Journal;
+  private events!: EventLog;
   private readonly store: CampaignStore;
   private memory!: CampaignMemory;
-  private status!: StatusTracker;
   private isolation!: IsolationDecision;
   private readonly abort = new AbortController();
   private stopWatcher?: NodeJS.Timeout;
@@ -104,8 +106,12 @@ export class CampaignRunner {
     private readonly env: ImprovementEnvironment,
     private readonly opts: CampaignOptions = {},
   ) {
-    this.journal = new Journal(env.layout.journal, env.guard);
     this.store = new CampaignStore(env);
+  }
+
+  /** The campaign's id, once the run has it ("" before). */
+  get id(): string {
+    return this.campaignId;
   }
 
   private emit(e: CampaignEvent): void {
@@ -149,6 +155,7 @@ export class CampaignRunner {
 
     // Recovery first: whatever a killed run left, Master ends before or after a promotion, never between.
     const previous = readStatus(this.env.root);
+    this.events = new EventLog(this.env.root, this.env.guard);
     await this.recover();
     rmSync(this.env.layout.stopRequest, { force: true });
 
@@ -167,23 +174,19 @@ export class CampaignRunner {
     for (const w of this.memory.warnings) this.log(`memory: ${w}`);
     this.log(describeIsolation(this.isolation));
     await this.repositoryDependencies();
-    this.status = new StatusTracker(this.env.root, {
-      guard: this.env.guard,
-      campaignId: this.campaignId,
-      resumeFrom,
-      isolationWarning: this.isolation.warning ?? null,
-    });
-    this.status.startHeartbeat();
-    // The brain's budget goes on from what the earlier runs spent (status.json starts from them on a resume).
-    const { llm } = this.status.current;
-    this.opts.llm?.budget.carryOver({ tokens: llm.tokens, costUsd: llm.cost_usd });
-    this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
-    this.journal.append({
+    this.events.append({
+      type: "campaign_start",
       campaign: this.campaignId,
-      cycle: 0,
-      step: "campaign_start",
-      data: { resume: Boolean(resumeFrom) },
+      resume: Boolean(resumeFrom),
+      pid: process.pid,
+      host: os.hostname(),
+      isolation_warning: this.isolation.warning ?? null,
     });
+    this.events.startHeartbeat();
+    // The brain's budget goes on from what the earlier runs spent (status.json starts from them on a resume).
+    const { llm } = this.events.status!;
+    this.opts.llm?.budget.carryOver({ tokens: llm.tokens, costUsd: llm.cost_usd });
+    this.avoided();
     const onSignal = () => this.abort.abort();
     this.opts.signal?.addEventListener("abort", onSignal, { once: true });
     this.stopWatcher = setInterval(() => {
@@ -202,7 +205,7 @@ export class CampaignRunner {
           since: "this campaign started",
           warn: (m) => this.log(`warning: ${m}`),
         });
-        const s = this.status.current;
+        const s = this.events.status!;
         reason = checkStop({
           cyclesCompleted: resumeFrom ? s.cycles_completed : cyclesThisRun,
           maxCycles,
@@ -234,7 +237,8 @@ export class CampaignRunner {
               ? "TIME_BUDGET_EXHAUSTED"
               : null;
           if (!cut) throw err;
-          this.journal.append({
+          this.events.append({
+            type: "step",
             campaign: this.campaignId,
             cycle,
             step: "cycle_end",
@@ -248,23 +252,28 @@ export class CampaignRunner {
     } catch (err) {
       if (this.stopRequested()) reason = "STOPPED";
       else {
-        this.status.finish("failed", errorMessage(err));
-        this.journal.append({
+        this.events.append({
+          type: "campaign_end",
           campaign: this.campaignId,
-          cycle: 0,
-          step: "campaign_end",
-          data: { error: errorMessage(err) },
+          state: "failed",
+          reason: errorMessage(err),
+          error: true,
         });
         throw err;
       }
     } finally {
       clearInterval(this.stopWatcher);
+      this.events.stopHeartbeat();
       this.opts.signal?.removeEventListener("abort", onSignal);
       this.memory.close();
     }
-    this.status.finish(statusForStop(reason), reason);
-    this.journal.append({ campaign: this.campaignId, cycle: 0, step: "campaign_end", data: { reason } });
-    const st = this.status.current;
+    this.events.append({
+      type: "campaign_end",
+      campaign: this.campaignId,
+      state: statusForStop(reason),
+      reason,
+    });
+    const st = this.events.status!;
     const finalResult = await this.finalMasterGates().catch((e) => {
       this.log(`final gate run on Master failed: ${errorMessage(e)}`);
       return undefined;
@@ -327,17 +336,11 @@ export class CampaignRunner {
   }
 
   private nextCycleNumber(): number {
-    const cycles = this.journal.read().entries.map((e) => e.cycle);
-    return Math.max(0, ...cycles) + 1;
+    return nextCycleNumber(reduceJournal(this.events.all));
   }
 
-  private step(
-    cycle: number,
-    step: Parameters<Journal["append"]>[0]["step"],
-    data?: Record<string, unknown>,
-  ): void {
-    this.journal.append({ campaign: this.campaignId, cycle, step, ...(data ? { data } : {}) });
-    this.status.setStep(step, { cycle });
+  private step(cycle: number, step: (typeof CYCLE_STEPS)[number], data?: Record<string, unknown>): void {
+    this.events.append({ type: "step", campaign: this.campaignId, cycle, step, ...(data ? { data } : {}) });
     this.emit({ type: "step", cycle, step, ...(data ? { data } : {}) });
   }
 
@@ -346,7 +349,6 @@ export class CampaignRunner {
     const env = this.env;
     const cycleName = `cycle_${String(cycle).padStart(3, "0")}`;
     const startedAt = new Date().toISOString();
-    this.status.startCycle(cycle);
     this.step(cycle, "cycle_start");
     const sandbox = await env.createSandbox(cycle, { reuse: true });
     this.step(cycle, "sandbox_created", { sandbox: sandbox.path, base: sandbox.baseCommit });
@@ -372,11 +374,12 @@ export class CampaignRunner {
       decision: { action: "none", reason: "" },
     };
     try {
-      this.status.setStep("gates_before", { cycle });
+      this.events.append({ type: "phase", campaign: this.campaignId, cycle, name: "gates_before" });
       const before = ctxFor("before");
       await this.toolsStart(before);
       const baseline = await checkGates(before, { cache, treeHash: await this.treeOf(sandbox) });
       report.gatesBefore = summariseGates(baseline);
+      this.gateRun(cycle, "before", report.gatesBefore);
       await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
       this.store.noteBaseline(this.record, baseline);
       const python = ["odibi", "python"].includes(env.config.profile);
@@ -450,12 +453,12 @@ export class CampaignRunner {
           const lesson = this.lesson(cycle, task, { kind: "fixer", name: "exhausted" }, "no_change", {
             reason: "every available approach has failed on this signature; left for a human or an LLM",
           });
-          this.memory.record(lesson);
+          this.remember(cycle, lesson);
           learned = true;
           if (approaches.length === 0) report.decision = { action: "none", reason: lesson.reason! };
         }
       }
-      this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
+      this.avoided();
       report.finishedAt = new Date().toISOString();
       writeReport(env.guard, env.root, cycleReportName(cycle), renderCycleReport(report));
       this.store.noteCycle(this.record, {
@@ -468,9 +471,16 @@ export class CampaignRunner {
     } finally {
       await env.destroySandbox(sandbox, { recycle: true });
     }
-    this.status.finishCycle({ promoted, rejected, learned, masterChanges: await this.masterChanges() });
-    this.step(cycle, "cycle_end", { promoted, learned });
-    this.status.setStep("idle");
+    this.step(cycle, "cycle_end", { promoted, learned, rejected, masterChanges: await this.masterChanges() });
+    this.events.append({ type: "phase", campaign: this.campaignId, name: "idle" });
+    this.events.append({
+      type: "decision",
+      campaign: this.campaignId,
+      cycle,
+      task: report.task?.title ?? "(none)",
+      action: report.decision.action,
+      reason: report.decision.reason,
+    });
     this.emit({
       type: "decision",
       cycle,
@@ -552,7 +562,14 @@ export class CampaignRunner {
         path.relative(env.layout.reports, t).split(path.sep).join("/"),
       );
       report.llm = { tokens: r.tokens, costUsd: r.costUsd ?? 0 };
-      this.status.addLlmUsage(r.tokens, r.costUsd ?? 0);
+      this.events.append({
+        type: "model_call",
+        campaign: this.campaignId,
+        cycle,
+        model: approach.name,
+        tokens: r.tokens,
+        cost_usd: r.costUsd ?? 0,
+      });
       llmFiles = r.filesChanged;
       llmEnd = { error: r.error, rejected: r.rejected };
       if (r.oracleRestored?.length) report.oracleRestored = r.oracleRestored;
@@ -575,7 +592,7 @@ export class CampaignRunner {
         costUsd,
       });
       this.step(cycle, "decided", { action: "reject", reason, lesson });
-      this.memory.record(lesson);
+      this.remember(cycle, lesson);
       this.step(cycle, "lesson_recorded");
       report.decision = { action: "reject", reason };
       await this.resetSandbox(sandbox);
@@ -599,7 +616,7 @@ export class CampaignRunner {
         });
         report.decision = { action: "reject", reason: ignored.reason };
         this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
-        this.memory.record(lesson);
+        this.remember(cycle, lesson);
         this.step(cycle, "lesson_recorded");
         return { promoted: false, rejected: true, learned: true };
       }
@@ -625,7 +642,7 @@ export class CampaignRunner {
               reason: `${approach.name} made no change`,
               ...spent,
             });
-      this.memory.record(lesson);
+      this.remember(cycle, lesson);
       const rejected = lesson.outcome === "rejected";
       report.decision = { action: rejected ? "reject" : "none", reason: lesson.reason! };
       return { promoted: false, rejected, learned: true };
@@ -669,6 +686,7 @@ export class CampaignRunner {
     const unrelated = unrelatedFiles(task, files);
     if (unrelated.length) report.unrelatedFiles = unrelated;
     report.gatesAfter = summariseGates(candidate);
+    this.gateRun(cycle, label, report.gatesAfter);
     report.newFailures = verdict.newFailures.map((c) => ({
       gate: c.gate,
       id: c.id,
@@ -693,7 +711,7 @@ export class CampaignRunner {
       oracleRestored: report.oracleRestored,
     });
     if (decision.action === "reject") {
-      this.memory.record(lesson);
+      this.remember(cycle, lesson);
       this.step(cycle, "lesson_recorded");
       await this.resetSandbox(sandbox);
       return { promoted: false, rejected: true, learned: true };
@@ -711,7 +729,7 @@ export class CampaignRunner {
       details: `Approach: ${approachId(approach)}${summary ? `\n${summary.slice(0, 1000)}` : ""}`,
     });
     this.step(cycle, "promote_done", { commit: p.commit, previous: p.previous });
-    this.memory.record(lesson);
+    this.remember(cycle, lesson);
     this.step(cycle, "lesson_recorded");
     report.snapshot = snap.name;
     report.commit = p.commit;
@@ -724,6 +742,21 @@ export class CampaignRunner {
       ...(report.llm ? { llm: report.llm } : {}),
     });
     return { promoted: true, rejected: false, learned: true };
+  }
+
+  /** Records a lesson in memory, and in the event log. */
+  private remember(cycle: number, lesson: Lesson): void {
+    this.memory.record(lesson);
+    this.events.append({ type: "lesson", campaign: this.campaignId, cycle, lesson });
+  }
+
+  private gateRun(cycle: number, label: string, gates: CycleReportData["gatesBefore"]): void {
+    this.events.append({ type: "gate_run", campaign: this.campaignId, cycle, label, gates: gates ?? [] });
+  }
+
+  private avoided(): void {
+    const signatures = this.memory.avoidedIssues().map((a) => a.signature);
+    this.events.append({ type: "avoided", campaign: this.campaignId, signatures });
   }
 
   private facts(
@@ -829,7 +862,7 @@ export class CampaignRunner {
    * orphan sandboxes are removed; the interrupted cycle is closed in the journal.
    */
   private async recover(): Promise<void> {
-    const { entries } = this.journal.read();
+    const entries = reduceJournal(this.events.all);
     const last = entries.at(-1);
     await this.env.repairMaster();
     const orphans = await this.env.cleanupOrphans();
@@ -863,10 +896,10 @@ export class CampaignRunner {
         mem.close();
       }
     }
-    this.journal.append({
+    this.events.append({
+      type: "recovered",
       campaign: last.campaign,
       cycle,
-      step: "recovered",
       data: { interruptedAt: last.step, promoted: promotedNow, lessonRecovered: Boolean(lessonMissing) },
     });
     this.log(

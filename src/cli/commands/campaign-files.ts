@@ -5,7 +5,7 @@ import { CampaignStore } from "../../campaign/record.js";
 import { NotFoundError } from "../../core/errors.js";
 import { rmGuarded, writeFileAtomic } from "../../environment/fs-safe.js";
 import { git } from "../../environment/git.js";
-import { readStatus } from "../../status/status-tracker.js";
+import { openCampaignState } from "../../events/read-model.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
 
@@ -18,7 +18,7 @@ export function stopCommand(ctx: CommandContext) {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
         writeFileAtomic(env.guard, env.layout.stopRequest, `stop requested at ${new Date().toISOString()}\n`);
-        const s = readStatus(env.root);
+        const s = openCampaignState(env.root).status;
         out.result(
           s?.effective === "running"
             ? `stop requested: campaign ${s.status.campaign_id} (pid ${s.status.pid}) will stop after its current step`
