@@ -54,3 +54,11 @@ export function jsonl(file: string): Array<Record<string, any>> {
         .map((l) => JSON.parse(l))
     : [];
 }
+
+/** A tiny python repository with one ruff-fixable defect (an unused import) and a passing test. */
+export const LINT_FIXTURE = {
+  "pkg/__init__.py": "",
+  "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
+  "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+  "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
+};

@@ -6,7 +6,7 @@ import { takeFingerprint } from "../src/environment/sacred.js";
 import { CYCLE_STEPS } from "../src/events/schema.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { PACKAGE_ROOT } from "../src/pyenv/python-env.js";
-import { cli, jsonl } from "./campaign-cli.js";
+import { cli, jsonl, LINT_FIXTURE } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
 describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable failing test), no LLM", () => {
@@ -155,12 +155,7 @@ describe("crash safety: kill -9 at every journaled step, then run --resume", () 
     "killed after %s: Master before or after the promotion, never between",
     async (step) => {
       const base = tempDir();
-      const sacred = await makeGitRepo(path.join(base, "repo"), {
-        "pkg/__init__.py": "",
-        "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
-        "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
-        "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
-      });
+      const sacred = await makeGitRepo(path.join(base, "repo"), LINT_FIXTURE);
       const fp = takeFingerprint(sacred).digest;
       const root = path.join(base, "improve");
       expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
