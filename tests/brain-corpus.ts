@@ -1,6 +1,8 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { readEvents } from "../src/events/log.js";
+import { reduceJournal } from "../src/events/reducers.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { type RecordedRequest, type ScriptedReply, startLlmServer } from "./llm-server.js";
 
@@ -370,10 +372,7 @@ export async function runCorpusDefect(d: Defect, opts: CorpusRunOptions): Promis
       // biome-ignore lint/suspicious/noExplicitAny: JSON records as written
       .map((c: any) => String(c.id))
       .sort();
-    const journal = readFileSync(path.join(root, "journal.jsonl"), "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
+    const journal = reduceJournal(readEvents(path.join(root, "events.jsonl")).events);
     const promoted = journal.find((e) => e.step === "cycle_end" && e.data?.promoted);
     const masterFile = path.join(root, "master", ...d.file.split("/"));
     const original = readFileSync(path.join(opts.odibiSource, ...d.file.split("/")), "utf8");

@@ -58,6 +58,14 @@ export function jsonl(file: string): Array<Record<string, any>> {
     : [];
 }
 
+/** A tiny python repository with one ruff-fixable defect (an unused import) and a passing test. */
+export const LINT_FIXTURE = {
+  "pkg/__init__.py": "",
+  "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
+  "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+  "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
+};
+
 /**
  * The crash-safety fixture: a python repository whose one defect ruff fixes, a `--no-llm` run killed at `point`
  * (ODIBI_IMPROVE_CRASH_AT), `afterCrash` looking at what the kill left, then `run --resume`.
@@ -67,12 +75,7 @@ export async function crashThenResume(
   afterCrash: (s: { root: string; master: string; before: string }) => Promise<void> = async () => {},
 ) {
   const base = tempDir();
-  const sacred = await makeGitRepo(path.join(base, "repo"), {
-    "pkg/__init__.py": "",
-    "pkg/core.py": "import os\n\n\ndef add(a, b):\n    return a + b\n",
-    "tests/test_core.py": "from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
-    "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
-  });
+  const sacred = await makeGitRepo(path.join(base, "repo"), LINT_FIXTURE);
   const fp = takeFingerprint(sacred).digest;
   const root = path.join(base, "improve");
   expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);

@@ -1,9 +1,9 @@
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { CYCLE_STEPS } from "../src/campaign/journal.js";
 import { git, statusLines } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
+import { CYCLE_STEPS } from "../src/events/schema.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { PACKAGE_ROOT } from "../src/pyenv/python-env.js";
 import { cli, crashThenResume, jsonl } from "./campaign-cli.js";

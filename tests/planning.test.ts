@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { CYCLE_STEPS, type JournalEntry } from "../src/campaign/journal.js";
 import { type GatePolicy, judgeCandidate } from "../src/campaign/judge-candidate.js";
 import { approachesLeft, type CycleFacts, planCycle } from "../src/campaign/plan-cycle.js";
 import { planRecovery } from "../src/campaign/plan-recovery.js";
 import type { Check, GateResult, GateRun, Lesson, Task } from "../src/core/types.js";
+import { CYCLE_STEPS, type JournalEntry } from "../src/events/schema.js";
 
 // The runner's three plans are pure: facts in, decision out. Facts are built by hand here; the campaign tests
 // (campaign-e2e, candidate-faults, campaign-stop) run the same plans on real repositories.

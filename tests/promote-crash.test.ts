@@ -3,10 +3,12 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { git, statusLines } from "../src/environment/git.js";
-import { crashThenResume, jsonl } from "./campaign-cli.js";
+import { readEvents } from "../src/events/log.js";
+import { reduceJournal } from "../src/events/reducers.js";
+import { crashThenResume } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
-// Kills inside a promotion (ODIBI_IMPROVE_CRASH_AT, src/core/crash-point.ts), between the journal's promote_begin and
+// Kills inside a promotion (ODIBI_IMPROVE_CRASH_AT, src/core/crash-point.ts), between the promote_begin and
 // promote_done: the real CLI, real git, a --no-llm campaign whose one defect ruff fixes.
 
 describe("crash inside a promotion, then run --resume", () => {
@@ -19,7 +21,8 @@ describe("crash inside a promotion, then run --resume", () => {
           // Killed inside the promotion: the branch has not moved; a merge killed half-way left Master's tree moved.
           expect((await git(master, ["rev-parse", "HEAD"])).trim()).toBe(before);
           expect((await statusLines(master)).length > 0).toBe(point === "promote:merging");
-          expect(jsonl(path.join(root, "journal.jsonl")).at(-1)?.step).toBe("promote_begin");
+          const events = readEvents(path.join(root, "events.jsonl")).events;
+          expect(reduceJournal(events).at(-1)?.step).toBe("promote_begin");
         },
       );
       expect(resumed.out).toMatch(

@@ -162,7 +162,7 @@ describe("no secret of the run's environment reaches the model or a file under t
       const wrote = (dir: string) => redacted.some((f) => f.startsWith(dir));
       expect(wrote("trajectories"), redacted.join(", ")).toBe(true);
       if (isolation === "none")
-        for (const dir of ["memory", "reports", "journal.jsonl", ".odibi-improve/gate-cache"])
+        for (const dir of ["memory", "reports", "events.jsonl", ".odibi-improve/gate-cache"])
           expect(wrote(dir), `${dir}: ${redacted.join(", ")}`).toBe(true);
     },
   );

@@ -1,5 +1,5 @@
 import type { Lesson } from "../core/types.js";
-import type { JournalEntry } from "./journal.js";
+import type { JournalEntry } from "../events/schema.js";
 
 /** What recovery knows after Master's work tree was repaired and orphan sandboxes removed. */
 export interface RecoveryFacts {

@@ -4,12 +4,12 @@ import type { GateResult } from "../core/types.js";
 import type { ImprovementEnvironment } from "../environment/environment.js";
 import { writeFileAtomic } from "../environment/fs-safe.js";
 import { git } from "../environment/git.js";
+import { openCampaignState } from "../events/read-model.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import { profileOf } from "../profiles/index.js";
 import { failureCount, flakyChecks, parseShortStat, passCount, regressions } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
 import { campaignReportName, renderCampaignReport } from "../status/reports.js";
-import { readStatus } from "../status/status-tracker.js";
 import type { CycleEntry, NotWorkGroup, PromotionEntry } from "../status/types.js";
 import { environmentFailures } from "./find-work.js";
 
@@ -110,7 +110,7 @@ export class CampaignStore {
   ): Promise<string> {
     const r = this.load(id);
     if (!r) throw new Error(`no campaign record for ${id}`);
-    const status = readStatus(this.env.root)?.status;
+    const status = openCampaignState(this.env.root).status?.status;
     const last = opts.finalResult ?? r.lastBaseline;
     const master = this.env.layout.master;
     // What this campaign changed: from Master before its first promotion to its last one (nothing if none).

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fixersFor, runFixer } from "../brain/fixers.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
@@ -11,6 +12,9 @@ import { WriterLock } from "../environment/lock.js";
 import { type Fingerprint, takeFingerprint, watchSacred } from "../environment/sacred.js";
 import { installedDependencies } from "../environment/staged-install.js";
 import { assertSafeGitTree, UnsafeGitTreeError } from "../environment/tree-safety.js";
+import { EventLog } from "../events/log.js";
+import { nextCycleNumber, reduceJournal } from "../events/reducers.js";
+import type { CYCLE_STEPS } from "../events/schema.js";
 import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
@@ -28,16 +32,15 @@ import {
 import { unsafeGitViolations } from "../policy/violation.js";
 import { profileOf } from "../profiles/index.js";
 import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
+import { readStatus } from "../status/liveness.js";
 import { summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
-import { readStatus, StatusTracker } from "../status/status-tracker.js";
 import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { discoverIssues, notWorkGroups } from "./discover.js";
 import { environmentFailures } from "./find-work.js";
-import { Journal } from "./journal.js";
 import { judgeCandidate } from "./judge-candidate.js";
 import {
   type Approach,
@@ -134,10 +137,9 @@ type ResumeFrom = NonNullable<ReturnType<typeof readStatus>>["status"];
  * killed anywhere is recovered at the next start (`--resume` continues the same campaign).
  */
 export class CampaignRunner {
-  private readonly journal: Journal;
+  private events!: EventLog;
   private readonly store: CampaignStore;
   private memory!: CampaignMemory;
-  private status!: StatusTracker;
   private isolation!: IsolationDecision;
   private readonly abort = new AbortController();
   private stopWatcher?: NodeJS.Timeout;
@@ -150,8 +152,12 @@ export class CampaignRunner {
     private readonly env: ImprovementEnvironment,
     private readonly opts: CampaignOptions = {},
   ) {
-    this.journal = new Journal(env.layout.journal, env.guard);
     this.store = new CampaignStore(env);
+  }
+
+  /** The campaign's id, once the run has it ("" before). */
+  get id(): string {
+    return this.campaignId;
   }
 
   private emit(e: CampaignEvent): void {
@@ -203,6 +209,7 @@ export class CampaignRunner {
       reason = "STOPPED";
     } finally {
       unwatch();
+      this.events.stopHeartbeat();
       this.memory.close();
     }
     return this.endCampaign(reason, limits.convergence);
@@ -218,6 +225,7 @@ export class CampaignRunner {
 
     // Recovery first: whatever a killed run left, Master ends before or after a promotion, never between.
     const previous = readStatus(this.env.root);
+    this.events = new EventLog(this.env.root, this.env.guard);
     await this.recover();
     rmSync(this.env.layout.stopRequest, { force: true });
 
@@ -236,23 +244,19 @@ export class CampaignRunner {
     for (const w of this.memory.warnings) this.log(`memory: ${w}`);
     this.log(describeIsolation(this.isolation));
     await this.repositoryDependencies();
-    this.status = new StatusTracker(this.env.root, {
-      guard: this.env.guard,
-      campaignId: this.campaignId,
-      resumeFrom,
-      isolationWarning: this.isolation.warning ?? null,
-    });
-    this.status.startHeartbeat();
-    // The brain's budget goes on from what the earlier runs spent (status.json starts from them on a resume).
-    const { llm } = this.status.current;
-    this.opts.llm?.budget.carryOver({ tokens: llm.tokens, costUsd: llm.cost_usd });
-    this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
-    this.journal.append({
+    this.events.append({
+      type: "campaign_start",
       campaign: this.campaignId,
-      cycle: 0,
-      step: "campaign_start",
-      data: { resume: Boolean(resumeFrom) },
+      resume: Boolean(resumeFrom),
+      pid: process.pid,
+      host: os.hostname(),
+      isolation_warning: this.isolation.warning ?? null,
     });
+    this.events.startHeartbeat();
+    // The brain's budget goes on from what the earlier runs spent (status.json starts from them on a resume).
+    const { llm } = this.events.status!;
+    this.opts.llm?.budget.carryOver({ tokens: llm.tokens, costUsd: llm.cost_usd });
+    this.avoided();
     return resumeFrom;
   }
 
@@ -307,7 +311,7 @@ export class CampaignRunner {
       since: "this campaign started",
       warn: (m) => this.log(`warning: ${m}`),
     });
-    const s = this.status.current;
+    const s = this.events.status!;
     return checkStop({
       cyclesCompleted: cyclesThisRun ?? s.cycles_completed,
       maxCycles: limits.maxCycles,
@@ -335,7 +339,8 @@ export class CampaignRunner {
         ? "TIME_BUDGET_EXHAUSTED"
         : null;
     if (!cut) throw err;
-    this.journal.append({
+    this.events.append({
+      type: "step",
       campaign: this.campaignId,
       cycle,
       step: "cycle_end",
@@ -345,23 +350,27 @@ export class CampaignRunner {
     return cut;
   }
 
-  /** The campaign failed (not stopped): status and journal say so, and the error goes on. */
+  /** The campaign failed (not stopped): the event log (hence status) says so, and the error goes on. */
   private failCampaign(err: unknown): never {
-    this.status.finish("failed", errorMessage(err));
-    this.journal.append({
+    this.events.append({
+      type: "campaign_end",
       campaign: this.campaignId,
-      cycle: 0,
-      step: "campaign_end",
-      data: { error: errorMessage(err) },
+      state: "failed",
+      reason: errorMessage(err),
+      error: true,
     });
     throw err;
   }
 
-  /** Status, journal, Master's final gates and the campaign report; the outcome. */
+  /** The end event, Master's final gates and the campaign report; the outcome. */
   private async endCampaign(reason: StopReason, convergence: number): Promise<CampaignOutcome> {
-    this.status.finish(statusForStop(reason), reason);
-    this.journal.append({ campaign: this.campaignId, cycle: 0, step: "campaign_end", data: { reason } });
-    const st = this.status.current;
+    this.events.append({
+      type: "campaign_end",
+      campaign: this.campaignId,
+      state: statusForStop(reason),
+      reason,
+    });
+    const st = this.events.status!;
     const finalResult = await this.finalMasterGates().catch((e) => {
       this.log(`final gate run on Master failed: ${errorMessage(e)}`);
       return undefined;
@@ -427,17 +436,11 @@ export class CampaignRunner {
   }
 
   private nextCycleNumber(): number {
-    const cycles = this.journal.read().entries.map((e) => e.cycle);
-    return Math.max(0, ...cycles) + 1;
+    return nextCycleNumber(reduceJournal(this.events.all));
   }
 
-  private step(
-    cycle: number,
-    step: Parameters<Journal["append"]>[0]["step"],
-    data?: Record<string, unknown>,
-  ): void {
-    this.journal.append({ campaign: this.campaignId, cycle, step, ...(data ? { data } : {}) });
-    this.status.setStep(step, { cycle });
+  private step(cycle: number, step: (typeof CYCLE_STEPS)[number], data?: Record<string, unknown>): void {
+    this.events.append({ type: "step", campaign: this.campaignId, cycle, step, ...(data ? { data } : {}) });
     this.emit({ type: "step", cycle, step, ...(data ? { data } : {}) });
   }
 
@@ -464,7 +467,6 @@ export class CampaignRunner {
     const env = this.env;
     const cycleName = `cycle_${String(cycle).padStart(3, "0")}`;
     const startedAt = new Date().toISOString();
-    this.status.startCycle(cycle);
     this.step(cycle, "cycle_start");
     const sandbox = await env.createSandbox(cycle, { reuse: true });
     this.step(cycle, "sandbox_created", { sandbox: sandbox.path, base: sandbox.baseCommit });
@@ -492,11 +494,12 @@ export class CampaignRunner {
   private async baselineGates(c: CycleRun): Promise<{ baseline: GateResult; missing: MissingDependency }> {
     const { cycle, sandbox, report } = c;
     const env = this.env;
-    this.status.setStep("gates_before", { cycle });
+    this.events.append({ type: "phase", campaign: this.campaignId, cycle, name: "gates_before" });
     const before = c.ctxFor("before");
     await this.toolsStart(before);
     const baseline = await checkGates(before, { cache: c.cache, treeHash: await this.treeOf(sandbox) });
     report.gatesBefore = summariseGates(baseline);
+    this.gateRun(cycle, "before", report.gatesBefore);
     await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
     this.store.noteBaseline(this.record, baseline);
     const missing = before.profile.missingDependencies?.(sandbox.path);
@@ -586,7 +589,7 @@ export class CampaignRunner {
       const lesson = this.lesson(c.cycle, task, { kind: "fixer", name: "exhausted" }, "no_change", {
         reason: "every available approach has failed on this signature; left for a human or an LLM",
       });
-      this.memory.record(lesson);
+      this.remember(c.cycle, lesson);
       out.learned = true;
       if (approaches.length === 0) c.report.decision = { action: "none", reason: lesson.reason! };
     }
@@ -596,7 +599,7 @@ export class CampaignRunner {
   /** The cycle's report file and its line in the campaign record. */
   private writeCycleReport(c: CycleRun): void {
     const { cycle, report } = c;
-    this.status.setAvoided(this.memory.avoidedIssues().map((a) => a.signature));
+    this.avoided();
     report.finishedAt = new Date().toISOString();
     writeReport(this.env.guard, this.env.root, cycleReportName(cycle), renderCycleReport(report));
     this.store.noteCycle(this.record, {
@@ -610,9 +613,16 @@ export class CampaignRunner {
 
   private async endCycle(c: CycleRun, { promoted, rejected, learned }: AttemptOutcome): Promise<void> {
     const { cycle, report } = c;
-    this.status.finishCycle({ promoted, rejected, learned, masterChanges: await this.masterChanges() });
-    this.step(cycle, "cycle_end", { promoted, learned });
-    this.status.setStep("idle");
+    this.step(cycle, "cycle_end", { promoted, learned, rejected, masterChanges: await this.masterChanges() });
+    this.events.append({ type: "phase", campaign: this.campaignId, name: "idle" });
+    this.events.append({
+      type: "decision",
+      campaign: this.campaignId,
+      cycle,
+      task: report.task?.title ?? "(none)",
+      action: report.decision.action,
+      reason: report.decision.reason,
+    });
     this.emit({
       type: "decision",
       cycle,
@@ -620,6 +630,21 @@ export class CampaignRunner {
       action: report.decision.action,
       reason: report.decision.reason,
     });
+  }
+
+  /** Records a lesson in memory, and in the event log. */
+  private remember(cycle: number, lesson: Lesson): void {
+    this.memory.record(lesson);
+    this.events.append({ type: "lesson", campaign: this.campaignId, cycle, lesson });
+  }
+
+  private gateRun(cycle: number, label: string, gates: CycleReportData["gatesBefore"]): void {
+    this.events.append({ type: "gate_run", campaign: this.campaignId, cycle, label, gates: gates ?? [] });
+  }
+
+  private avoided(): void {
+    const signatures = this.memory.avoidedIssues().map((a) => a.signature);
+    this.events.append({ type: "avoided", campaign: this.campaignId, signatures });
   }
 
   /** Memory as planning reads it: avoided signatures, and the approaches that failed on one (`kind:name`). */
@@ -662,7 +687,7 @@ export class CampaignRunner {
     await this.toolsStart(ctx);
     const lesson = await this.judge(a, frozen, candidate);
     if (lesson.outcome === "promoted") return this.promote(a, candidate, lesson);
-    this.memory.record(lesson);
+    this.remember(c.cycle, lesson);
     this.step(c.cycle, "lesson_recorded");
     await this.resetSandbox(c.sandbox);
     return { promoted: false, rejected: true, learned: true };
@@ -705,7 +730,14 @@ export class CampaignRunner {
       path.relative(this.env.layout.reports, t).split(path.sep).join("/"),
     );
     report.llm = { tokens: r.tokens, costUsd: r.costUsd ?? 0 };
-    this.status.addLlmUsage(r.tokens, r.costUsd ?? 0);
+    this.events.append({
+      type: "model_call",
+      campaign: this.campaignId,
+      cycle: a.c.cycle,
+      model: a.approach.name,
+      tokens: r.tokens,
+      cost_usd: r.costUsd ?? 0,
+    });
     a.llmFiles = r.filesChanged;
     a.llmEnd = { error: r.error, rejected: r.rejected };
     if (r.oracleRestored?.length) report.oracleRestored = r.oracleRestored;
@@ -731,7 +763,7 @@ export class CampaignRunner {
       });
       report.decision = { action: "reject", reason: ignored.reason };
       this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
-      this.memory.record(lesson);
+      this.remember(cycle, lesson);
       this.step(cycle, "lesson_recorded");
       return { promoted: false, rejected: true, learned: true };
     }
@@ -758,7 +790,7 @@ export class CampaignRunner {
       ...a.spent,
     });
     this.step(cycle, "decided", { action: "reject", reason, lesson });
-    this.memory.record(lesson);
+    this.remember(cycle, lesson);
     this.step(cycle, "lesson_recorded");
     report.decision = { action: "reject", reason };
     await this.resetSandbox(a.c.sandbox);
@@ -778,7 +810,7 @@ export class CampaignRunner {
             reason: `${approach.name} made no change`,
             ...spent,
           });
-    this.memory.record(lesson);
+    this.remember(cycle, lesson);
     const rejected = lesson.outcome === "rejected";
     report.decision = { action: rejected ? "reject" : "none", reason: lesson.reason! };
     return { promoted: false, rejected, learned: true };
@@ -832,6 +864,7 @@ export class CampaignRunner {
     const unrelated = unrelatedFiles(a.task, files);
     if (unrelated.length) report.unrelatedFiles = unrelated;
     report.gatesAfter = summariseGates(candidate);
+    this.gateRun(cycle, path.basename(a.ctx.outputDir), report.gatesAfter);
     report.newFailures = verdict.newFailures.map((c) => ({
       gate: c.gate,
       id: c.id,
@@ -872,7 +905,7 @@ export class CampaignRunner {
       details: `Approach: ${approachId(a.approach)}${summary ? `\n${summary.slice(0, 1000)}` : ""}`,
     });
     this.step(cycle, "promote_done", { commit: p.commit, previous: p.previous });
-    this.memory.record(lesson);
+    this.remember(cycle, lesson);
     this.step(cycle, "lesson_recorded");
     report.snapshot = snap.name;
     report.commit = p.commit;
@@ -963,7 +996,7 @@ export class CampaignRunner {
     await this.env.repairMaster();
     const orphans = await this.env.cleanupOrphans();
     if (orphans.length) this.log(`recovery: removed orphan sandbox(es) ${orphans.join(", ")}`);
-    const { entries } = this.journal.read();
+    const entries = reduceJournal(this.events.all);
     const plan = planRecovery({ entries, masterHead: await this.env.masterHead() });
     if (plan.action === "none") return;
     if (plan.lesson) {
@@ -973,12 +1006,13 @@ export class CampaignRunner {
       } finally {
         mem.close();
       }
+      this.events.append({ type: "lesson", campaign: plan.campaign, cycle: plan.cycle, lesson: plan.lesson });
     }
     const { cycle, interruptedAt, promoted } = plan;
-    this.journal.append({
+    this.events.append({
+      type: "recovered",
       campaign: plan.campaign,
       cycle,
-      step: "recovered",
       data: { interruptedAt, promoted, lessonRecovered: plan.lesson !== undefined },
     });
     this.log(

@@ -13,7 +13,12 @@ export interface Layout {
   reports: string;
   stories: string;
   trajectories: string;
+  /** Written by versions before the event log; read once to take such a root over (events/log.ts). */
   journal: string;
+  /** The event log of the campaigns (events/log.ts). */
+  events: string;
+  /** The run logs, one per campaign (events/run-log.ts). */
+  logs: string;
   /** Internal state: Sacred fingerprint, locks, caches. */
   state: string;
   sacredFingerprint: string;
@@ -43,6 +48,8 @@ export function layoutOf(root: string): Layout {
     stories: path.join(r, "stories"),
     trajectories: path.join(r, "trajectories"),
     journal: path.join(r, "journal.jsonl"),
+    events: path.join(r, "events.jsonl"),
+    logs: path.join(r, "logs"),
     state,
     sacredFingerprint: path.join(state, "sacred-fingerprint.json"),
     stopRequest: path.join(r, "STOP"),
@@ -78,6 +85,8 @@ export const OWNED_NAMES = [
   "stories",
   "trajectories",
   "journal.jsonl",
+  "events.jsonl",
+  "logs",
   ".odibi-improve",
   "STOP",
   "node_modules",

@@ -1,3 +1,11 @@
+export {
+  assessLiveness,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_STALE_MS,
+  type LivenessOptions,
+  readStatus,
+  type StatusReading,
+} from "./liveness.js";
 export { capText, escapeInline, fenced } from "./markdown.js";
 export {
   failureCount,
@@ -17,15 +25,4 @@ export {
   renderCycleReport,
 } from "./reports.js";
 export * from "./schema.js";
-export {
-  assessLiveness,
-  type CycleOutcome,
-  HEARTBEAT_INTERVAL_MS,
-  HEARTBEAT_STALE_MS,
-  type LivenessOptions,
-  readStatus,
-  type StatusReading,
-  StatusTracker,
-  type StatusTrackerOptions,
-} from "./status-tracker.js";
 export type * from "./types.js";

@@ -6,9 +6,9 @@ import { NotFoundError } from "../../core/errors.js";
 import type { ImprovementEnvironment } from "../../environment/environment.js";
 import { rmGuarded, writeFileAtomic } from "../../environment/fs-safe.js";
 import { git } from "../../environment/git.js";
+import { openCampaignState } from "../../events/read-model.js";
 import { markdownForTerminal } from "../../status/report-files.js";
 import { campaignReportName } from "../../status/reports.js";
-import { readStatus } from "../../status/status-tracker.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
 
@@ -21,7 +21,7 @@ export function stopCommand(ctx: CommandContext) {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
         writeFileAtomic(env.guard, env.layout.stopRequest, `stop requested at ${new Date().toISOString()}\n`);
-        const s = readStatus(env.root);
+        const s = openCampaignState(env.root).status;
         out.result(
           s?.effective === "running"
             ? `stop requested: campaign ${s.status.campaign_id} (pid ${s.status.pid}) will stop after its current step`

@@ -6,6 +6,7 @@ import { CampaignRunner } from "../../campaign/runner.js";
 import { UsageError } from "../../core/errors.js";
 import { ImprovementEnvironment } from "../../environment/environment.js";
 import { git } from "../../environment/git.js";
+import { RunLog } from "../../events/run-log.js";
 import { detectProfile } from "../../profiles/index.js";
 import { ensureOdibiSource, ensurePythonEnv, PACKAGE_ROOT } from "../../pyenv/python-env.js";
 import type { CommandContext } from "../context.js";
@@ -60,11 +61,18 @@ export function demoCommand(ctx: CommandContext) {
       await profile.prepare?.(env, { venv: py.venv, log: (l) => out.line(l) });
       const before = env.recordedFingerprint()!.digest;
       out.line(`Sacred: ${sacred}\nEnvironment: ${root} (profile ${env.config.profile})\n`);
-      const runner = new CampaignRunner(env, {
+      let runner: CampaignRunner | undefined;
+      const runLog = new RunLog(env.guard, env.layout.logs, () => runner?.id ?? "");
+      runner = new CampaignRunner(env, {
         maxCycles: opts.maxCycles ?? (opts.odibi ? 4 : 8),
         convergence: 2,
         venv: py.venv,
-        onEvent: progressPrinter(ctx.json(), { maxHours: env.config.stop_conditions.max_hours }),
+        onEvent: progressPrinter(
+          ctx.json(),
+          { maxHours: env.config.stop_conditions.max_hours },
+          process.stdout,
+          runLog.line,
+        ),
       });
       const r = await runner.run();
       env.verifySacred();

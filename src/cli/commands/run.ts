@@ -1,6 +1,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type CampaignEvent, CampaignRunner } from "../../campaign/runner.js";
 import { CAMPAIGN_LIMITS } from "../../config/index.js";
+import { RunLog } from "../../events/run-log.js";
 import { LLM_PROVIDERS } from "../../llm/providers/index.js";
 import { processRedactor } from "../../llm/redact.js";
 import type { CommandContext } from "../context.js";
@@ -47,6 +48,7 @@ export function progressPrinter(
   json: boolean,
   budget: { maxHours: number },
   stream: NodeJS.WriteStream = process.stdout,
+  runLog?: (line: string) => void,
 ) {
   const started = Date.now();
   const elapsed = () => {
@@ -79,14 +81,15 @@ export function progressPrinter(
   return (event: CampaignEvent) => {
     // The run log (usually redirected to a file): redacted before any line is cut short.
     const e = processRedactor().value(event);
-    if (json) {
-      stream.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`);
-      return;
-    }
+    if (json) stream.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`);
     const t = `[${elapsed()} / ${budget.maxHours}h]`;
+    // The run log (runLog) gets these lines also when the terminal gets JSON.
     const line = (text: string) => {
+      const l = `${t} ${text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE - 1)}…` : text}`;
+      runLog?.(l);
+      if (json) return;
       clearLive();
-      stream.write(`${t} ${text.length > MAX_LOG_LINE ? `${text.slice(0, MAX_LOG_LINE - 1)}…` : text}\n`);
+      stream.write(`${l}\n`);
     };
     if (e.type === "cycle") {
       cycle = `cycle ${e.index}/${e.of}`;
@@ -157,7 +160,9 @@ export function runCommand(ctx: CommandContext) {
         ];
         for (const s of signals) process.on(s, onSig);
         try {
-          const runner = new CampaignRunner(env, {
+          let runner: CampaignRunner | undefined;
+          const runLog = new RunLog(env.guard, env.layout.logs, () => runner?.id ?? "");
+          runner = new CampaignRunner(env, {
             maxCycles: opts.maxCycles,
             maxHours: opts.maxHours,
             convergence: opts.convergence,
@@ -169,13 +174,12 @@ export function runCommand(ctx: CommandContext) {
             resume: opts.resume,
             llm,
             signal: abort.signal,
-            onEvent: progressPrinter(ctx.json(), { maxHours }),
+            onEvent: progressPrinter(ctx.json(), { maxHours }, process.stdout, runLog.line),
           });
           const r = await runner.run();
-          if (!ctx.json())
-            out.line(
-              `\nCampaign ${r.campaignId}: ${r.reason}. ${r.cycles} cycle(s), ${r.promoted} promoted, ${r.rejected} rejected.\nReport: ${r.reportPath}`,
-            );
+          const summary = `\nCampaign ${r.campaignId}: ${r.reason}. ${r.cycles} cycle(s), ${r.promoted} promoted, ${r.rejected} rejected.\nReport: ${r.reportPath}`;
+          runLog.line(summary.trimStart());
+          if (!ctx.json()) out.line(summary);
           process.exitCode = r.exitCode;
         } finally {
           for (const s of signals) process.off(s, onSig);

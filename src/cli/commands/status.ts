@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
 import { describeHours } from "../../core/duration.js";
-import { readStatus } from "../../status/status-tracker.js";
+import { openCampaignState } from "../../events/read-model.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
 
@@ -14,7 +14,7 @@ export function statusCommand(ctx: CommandContext) {
         const dirty = await env.masterDirty();
         const snapshots = env.listSnapshots();
         const sandboxes = env.listSandboxes();
-        const reading = readStatus(env.root);
+        const reading = openCampaignState(env.root).status;
         const campaign = reading
           ? { ...reading.status, effective_status: reading.effective, note: reading.note }
           : null;

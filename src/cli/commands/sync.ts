@@ -2,7 +2,7 @@ import { Command } from "@commander-js/extra-typings";
 import { CampaignStore } from "../../campaign/record.js";
 import type { ImprovementEnvironment } from "../../environment/environment.js";
 import { applyToSacred, resyncMaster } from "../../environment/sync.js";
-import { readStatus } from "../../status/status-tracker.js";
+import { readStatus } from "../../status/liveness.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
 import type { Output } from "../output.js";

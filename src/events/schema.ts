@@ -1,0 +1,127 @@
+import { z } from "zod";
+import type { Lesson } from "../core/types.js";
+import { LessonSchema } from "../memory/types.js";
+import { CAMPAIGN_STATES, StatusSchema } from "../status/schema.js";
+
+/**
+ * `<root>/events.jsonl`: what a campaign did, one JSON line per event, appended and fsynced. status.json and the
+ * resume journal are derived from it (reducers.ts). `v` is the format version; a reader skips a line it cannot
+ * parse (a torn last line, or a newer writer's event).
+ */
+export const EVENTS_VERSION = 1;
+
+/** The journaled steps of a cycle: each is an event, so a run killed at any point can be recovered and resumed. */
+export const CYCLE_STEPS = [
+  "cycle_start",
+  "sandbox_created",
+  "gates_before",
+  "work_found",
+  "attempt_done",
+  "decided",
+  "snapshot_done",
+  "promote_begin",
+  "promote_done",
+  "lesson_recorded",
+  "report_written",
+  "cycle_end",
+] as const;
+export type CycleStep = (typeof CYCLE_STEPS)[number] | "campaign_start" | "campaign_end" | "recovered";
+
+/** An entry of the resume journal (derived by `reduceJournal`; written as `journal.jsonl` by older versions). */
+export const JournalEntrySchema = z.object({
+  at: z.string(),
+  campaign: z.string(),
+  cycle: z.int().nonnegative(),
+  step: z.enum([...CYCLE_STEPS, "campaign_start", "campaign_end", "recovered"]),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+export type JournalEntry = z.infer<typeof JournalEntrySchema>;
+
+const head = { v: z.literal(EVENTS_VERSION), at: z.string(), campaign: z.string() };
+const cycle = z.int().nonnegative();
+const data = z.record(z.string(), z.unknown());
+
+export const EventSchema = z.discriminatedUnion("type", [
+  /** A run of the campaign began; `resume` continues the counters of the status before it. */
+  z.object({
+    ...head,
+    type: z.literal("campaign_start"),
+    resume: z.boolean(),
+    pid: z.int(),
+    host: z.string(),
+    isolation_warning: z.string().nullable(),
+  }),
+  /** A journaled cycle step (the resume journal is made of these). */
+  z.object({ ...head, type: z.literal("step"), cycle, step: z.enum(CYCLE_STEPS), data: data.optional() }),
+  /** What the run is doing now, between journaled steps (status.json's `step`); not journaled. */
+  z.object({ ...head, type: z.literal("phase"), cycle: cycle.optional(), name: z.string() }),
+  /** One gate run, summarised (label: `before`, `after-<approach>`). */
+  z.object({
+    ...head,
+    type: z.literal("gate_run"),
+    cycle,
+    label: z.string(),
+    gates: z.array(
+      z.object({
+        gate: z.string(),
+        passed: z.number(),
+        failed: z.number(),
+        skipped: z.number(),
+        flaky: z.number(),
+        error: z.string().optional(),
+        durationMs: z.number().optional(),
+        cached: z.boolean().optional(),
+      }),
+    ),
+  }),
+  /** What an LLM attempt spent. */
+  z.object({
+    ...head,
+    type: z.literal("model_call"),
+    cycle,
+    model: z.string(),
+    tokens: z.number().nonnegative(),
+    cost_usd: z.number().nonnegative(),
+  }),
+  z.object({
+    ...head,
+    type: z.literal("decision"),
+    cycle,
+    task: z.string(),
+    action: z.string(),
+    reason: z.string(),
+  }),
+  /** A lesson recorded in memory (as memory stores it). */
+  z.object({
+    ...head,
+    type: z.literal("lesson"),
+    cycle,
+    lesson: z.custom<Lesson>((v) => LessonSchema.safeParse(v).success),
+  }),
+  /** The signatures memory avoids now. */
+  z.object({ ...head, type: z.literal("avoided"), signatures: z.array(z.string()) }),
+  /** Recovery closed a cycle a killed run left open. */
+  z.object({ ...head, type: z.literal("recovered"), cycle, data }),
+  /** A run ended: its stop reason, or the error that ended it (`failed`). */
+  z.object({
+    ...head,
+    type: z.literal("campaign_end"),
+    state: z.enum(CAMPAIGN_STATES).exclude(["running"]),
+    reason: z.string(),
+    error: z.boolean().optional(),
+  }),
+  /** A root written before the event log: its status.json and journal.jsonl, taken over once. */
+  z.object({
+    ...head,
+    type: z.literal("imported"),
+    status: StatusSchema.nullable(),
+    journal: z.array(JournalEntrySchema),
+  }),
+]);
+export type LogEvent = z.infer<typeof EventSchema>;
+/** An event as a writer gives it: the log adds the version and the time. */
+export type NewLogEvent = LogEvent extends infer E
+  ? E extends LogEvent
+    ? Omit<E, "v" | "at">
+    : never
+  : never;
