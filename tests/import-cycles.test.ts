@@ -87,3 +87,37 @@ it("src/ has no import cycle between top-level folders", () => {
   }
   expect(cycles(folders, (f) => f)).toEqual([]);
 });
+
+/** docs/architecture.md's layers, lowest first: a folder imports only folders of lower layers. */
+const LAYERS: string[][] = [
+  ["core"],
+  ["exec", "llm"],
+  ["pyenv", "stories", "config"],
+  ["environment"],
+  ["workspace", "memory", "status"],
+  ["events"],
+  ["gates"],
+  ["profiles"],
+  ["policy"],
+  ["brain"],
+  ["campaign"],
+  ["cli"],
+];
+
+it("every folder of src/ is in a layer and imports only lower layers", () => {
+  const layerOf = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i] as const)));
+  const wrong: string[] = [];
+  for (const [file, deps] of importGraph()) {
+    const from = folder(file);
+    if (!layerOf.has(from)) {
+      wrong.push(`${from}: not in a layer (add it to docs/architecture.md and LAYERS)`);
+      continue;
+    }
+    for (const d of deps) {
+      const to = folder(d);
+      if (to !== from && !((layerOf.get(to) ?? Number.POSITIVE_INFINITY) < layerOf.get(from)!))
+        wrong.push(`${rel(file)} imports ${rel(d)}`);
+    }
+  }
+  expect([...new Set(wrong)]).toEqual([]);
+});
