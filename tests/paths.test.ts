@@ -1,8 +1,11 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isInside, type PathRules } from "../src/core/paths.js";
+import { statusLines } from "../src/environment/git.js";
 import { SacredGuard } from "../src/environment/sacred.js";
-import { tempDir } from "./helpers.js";
+import { cli } from "./campaign-cli.js";
+import { makeGitRepo, tempDir } from "./helpers.js";
 
 const win: PathRules = { path: path.win32, caseInsensitive: true };
 const posix: PathRules = { path: path.posix, caseInsensitive: false };
@@ -38,4 +41,30 @@ it("the Sacred guard refuses a write under a folder whose name starts with `..`"
   const guard = new SacredGuard(sacred);
   expect(() => guard.assertWritable(path.join(sacred, "..cache", "f"))).toThrow(/inside Sacred/);
   expect(() => guard.assertWritable(path.join(path.dirname(sacred), "elsewhere"))).not.toThrow();
+});
+
+describe("a user's global git configuration is not read (Windows users often set core.autocrlf=true)", () => {
+  it("Master, sandboxes, snapshots and rollback keep LF files byte-identical under HOME/.gitconfig autocrlf=true", async () => {
+    const base = tempDir();
+    const home = path.join(base, "home");
+    mkdirSync(home);
+    writeFileSync(path.join(home, ".gitconfig"), "[core]\n\tautocrlf = true\n\teol = crlf\n");
+    const env = { HOME: home, XDG_CONFIG_HOME: home, USERPROFILE: home };
+    const sacred = await makeGitRepo(path.join(base, "repo"), { "pkg/a.py": "x = 1\ny = 2\n" });
+    const root = path.join(base, "improve");
+    const run = (args: string[]) => cli(["--root", root, ...args], env);
+    expect((await cli(["init", "--source", sacred, "--root", root, "--profile", "generic"], env)).code).toBe(
+      0,
+    );
+    const master = path.join(root, "master");
+    expect(readFileSync(path.join(master, "pkg/a.py"), "utf8")).toBe("x = 1\ny = 2\n");
+    const box = JSON.parse((await run(["sandbox", "create", "9", "--json"])).out);
+    expect(readFileSync(path.join(box.path, "pkg/a.py"), "utf8")).toBe("x = 1\ny = 2\n");
+    expect((await run(["sandbox", "destroy", "9"])).code).toBe(0);
+    expect((await run(["snapshot", "--name", "s1"])).code).toBe(0);
+    const rolled = await run(["rollback", "s1"]);
+    expect(rolled.code, rolled.err).toBe(0);
+    expect(readFileSync(path.join(master, "pkg/a.py"), "utf8")).toBe("x = 1\ny = 2\n");
+    expect(await statusLines(master)).toEqual([]);
+  });
 });
