@@ -9,6 +9,7 @@ import { git } from "../../environment/git.js";
 import { RunLog } from "../../events/run-log.js";
 import { detectProfile } from "../../profiles/index.js";
 import { ensureOdibiSource, ensurePythonEnv, PACKAGE_ROOT } from "../../pyenv/python-env.js";
+import { markdownForTerminal } from "../../status/report-files.js";
 import type { CommandContext } from "../context.js";
 import { progressPrinter } from "./run.js";
 
@@ -98,10 +99,11 @@ export function demoCommand(ctx: CommandContext) {
           `Report: ${r.reportPath}`,
           `Sacred is byte-identical to before (fingerprint ${before.slice(0, 12)} verified).`,
           "",
-          `Look around: odibi-improve --root "${root}" status | report | snapshots | export`,
+          `Look around: odibi-improve --root "${root}" status | report | campaigns | snapshots | apply | export`,
         ].join("\n"),
         { ...r, root, sacred, snapshots: env.listSnapshots() },
       );
-      if (!ctx.json() && r.reportPath) out.line(`\n${readFileSync(r.reportPath, "utf8")}`);
+      if (!ctx.json() && r.reportPath)
+        out.line(`\n${markdownForTerminal(readFileSync(r.reportPath, "utf8"))}`);
     });
 }
