@@ -82,7 +82,13 @@ export function parseConfig(text: string, file: string): Config {
   const problems = gates ? requiredGates(config.gates, gates).problems : [];
   if (problems.length > 0)
     throw new ConfigError(
-      problems.map((p) => ({ file, ...locate(doc, lc, p.path), path: p.path.join("."), message: p.message })),
+      problems.map((p) => {
+        // A key (`require_ruff_clean`) is pointed at as unknown keys are; a list item at its value.
+        const key = p.path.at(-1);
+        const where =
+          typeof key === "string" ? locate(doc, lc, p.path.slice(0, -1), key) : locate(doc, lc, p.path);
+        return { file, ...where, path: p.path.join("."), message: p.message };
+      }),
       REQUIRED_GATES_HINT,
     );
   return config;
