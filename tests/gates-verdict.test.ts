@@ -125,6 +125,25 @@ describe("decideVerdict", () => {
     expect(matchKey(t("x", "fail"), GATES)).not.toBe(matchKey(t("y", "fail"), GATES));
   });
 
+  it("reads how failures match and when they count as fixed from the gates it is given, not from gate names", () => {
+    // A gate of another name with lint's traits is judged as lint is; the lint gate without them by id.
+    const style = (line: number): Check => ({
+      ...lint("E1", "a.py", line, "m"),
+      gate: "style",
+      id: `E1:a.py:${line}:1`,
+    });
+    const styleGate = { name: "style", reportsFailuresOnly: true, locationInId: true };
+    const base = result(run("style", [style(1)]));
+    expect(decideVerdict(base, result(run("style", [style(4)])), { gates: [styleGate] }).newFailures).toEqual(
+      [],
+    );
+    expect(decideVerdict(base, result(run("style", [])), { gates: [styleGate] }).fixed).toHaveLength(1);
+    const plain = { gates: [{ name: "style" }] };
+    expect(decideVerdict(base, result(run("style", [style(4)])), plain).newFailures).toHaveLength(1);
+    expect(decideVerdict(base, result(run("style", [])), plain).fixed).toEqual([]);
+    expect(matchKey(lint("F401", "a.py", 1, "m"), [])).not.toBe(matchKey(lint("F401", "a.py", 7, "m"), []));
+  });
+
   it("flaky checks neither promote nor block", () => {
     const flakyCand = result(
       BASE.runs[0]!,

@@ -47,16 +47,14 @@ describe("requiredGates: gates.required and the require_* keys, against the prof
       { required: ["tests"], require_ruff_clean: true },
       python,
       ["tests"],
-      [
-        "gates.require_ruff_clean: require_ruff_clean: true contradicts gates.required, which does not list lint",
-      ],
+      ["gates.require_ruff_clean: true contradicts gates.required, which does not list lint"],
     ],
     [
       "both, a key false for a gate the list names",
       { required: ["tests"], require_pytest_pass: false },
       python,
       ["tests"],
-      ["gates.require_pytest_pass: require_pytest_pass: false contradicts gates.required, which lists tests"],
+      ["gates.require_pytest_pass: false contradicts gates.required, which lists tests"],
     ],
     [
       "an unknown name",
@@ -100,9 +98,7 @@ describe("config.yaml's gates.required at load", () => {
       err = e as ConfigError;
     }
     expect(err).toBeInstanceOf(ConfigError);
-    expect(err!.message).toMatch(
-      /^c\.yaml:6:3: gates\.require_ruff_clean: require_ruff_clean: true contradicts/,
-    );
+    expect(err!.message).toMatch(/^c\.yaml:6:3: gates\.require_ruff_clean: true contradicts/);
     expect(err!.hint).toMatch(/gates\.required/);
   });
 
@@ -129,9 +125,7 @@ describe("gates.required: [tests] on a python repo with lint errors (the CLI)", 
     writeFileSync(configFile, written.replace("gates:\n", "gates:\n  required: [tests]\n"));
     const contradiction = await cli(["--root", root, "gates", "--master"]);
     expect(contradiction.code).toBe(2);
-    expect(contradiction.err).toMatch(
-      /config\.yaml:\d+:3: gates\.require_ruff_clean: require_ruff_clean: true contradicts/,
-    );
+    expect(contradiction.err).toMatch(/config\.yaml:\d+:3: gates\.require_ruff_clean: true contradicts/);
 
     writeFileSync(
       configFile,

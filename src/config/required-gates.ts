@@ -61,7 +61,7 @@ export function requiredGates(
     } else if (value !== names.has(g.name))
       problems.push({
         path: ["gates", g.configKey!],
-        message: `${g.configKey}: ${value} contradicts gates.required, which ${value ? "does not list" : "lists"} ${g.name} (remove one of the two)`,
+        message: `${value} contradicts gates.required, which ${value ? "does not list" : "lists"} ${g.name} (remove one of the two)`,
       });
   }
   return { names: known.filter((n) => names.has(n)), problems };
