@@ -192,7 +192,10 @@ async function runCycles(t: TargetSetup, work: string, smart: boolean): Promise<
           target: cycle.target,
         })
       : await checkGates(ctx(cand, `cycle_${i}`));
-    const v = decideVerdict(baseline, candidate, cycle.target);
+    const v = decideVerdict(baseline, candidate, {
+      gates: profileOf(t.config.profile).gates,
+      target: cycle.target,
+    });
     verdicts.push(`${cycle.name}: ${v.promotable ? "promote" : "reject"}`);
     rmSync(cand, { recursive: true, force: true });
   }

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect, inject } from "vitest";
 import { git, statusLines } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
+import { PACKAGE_ROOT } from "../src/pyenv/python-env.js";
 import { CLI, makeGitRepo, tempDir } from "./helpers.js";
 
 /** The real CLI binary (`npm run build` first), with the test venv and no inherited root. */
@@ -14,6 +15,22 @@ export async function cli(args: string[], env: Record<string, string | undefined
     env: { ODIBI_IMPROVE_ROOT: undefined, ODIBI_IMPROVE_VENV: inject("venv"), ...env },
   });
   return { code: r.exitCode, signal: r.signal, timedOut: r.timedOut, out: r.stdout, err: r.stderr };
+}
+
+/**
+ * samples/demo-target (ruff-fixable lint, an unfixable failing test) as a new Sacred repository, and an environment
+ * on it made by `init` with the CLI's `args` (`--profile python`): where they are and the config.yaml init wrote.
+ */
+export async function initDemoTarget(
+  args: string[] = [],
+): Promise<{ sacred: string; root: string; config: string }> {
+  const base = tempDir();
+  const sacred = path.join(base, "inventory");
+  cpSync(path.join(PACKAGE_ROOT, "samples", "demo-target"), sacred, { recursive: true });
+  await makeGitRepo(sacred, {});
+  const root = path.join(base, "improve");
+  expect((await cli(["init", "--source", sacred, "--root", root, ...args])).code).toBe(0);
+  return { sacred, root, config: path.join(root, "config.yaml") };
 }
 
 /** The key variable of the openai-compatible provider (the key itself is only ever in the child's environment). */

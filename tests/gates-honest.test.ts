@@ -19,6 +19,9 @@ import { WorkspaceFileError } from "../src/workspace/errors.js";
 import { LocalWorkspace } from "../src/workspace/local-workspace.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
+/** The verdict reads how each gate's failures match from the profile's gates (odibi: all four). */
+const GATES = profileOf("odibi").gates;
+
 /**
  * Honest results (issue 10, items 2 and 10): what a candidate's code can do to the channels a gate reads (the
  * report file, the exit code, the terminal output) must never turn into a pass or a hang. The gate cases run the
@@ -190,7 +193,7 @@ atexit.register(_forge)
       durationMs: 0,
       runs: [{ gate: "tests", durationMs: 0, checks }],
     });
-    const v = decideVerdict(result([bad]), result([bad]));
+    const v = decideVerdict(result([bad]), result([bad]), { gates: GATES });
     expect(v.promotable).toBe(false);
     expect(v.newFailures).toEqual([bad]);
     expect(v.stillFailing).toEqual([]);
@@ -238,7 +241,11 @@ describe("order-dependent failures (item 10)", () => {
       durationMs: 0,
       runs: [{ gate: "tests", durationMs: 0, checks: [{ ...b, status: "pass" }] }],
     };
-    const v = decideVerdict(baseline, { treeHash: "c", startedAt: "", durationMs: 0, runs: [run] });
+    const v = decideVerdict(
+      baseline,
+      { treeHash: "c", startedAt: "", durationMs: 0, runs: [run] },
+      { gates: GATES },
+    );
     expect(v.promotable).toBe(false);
     expect(v.newFailures.map((c) => c.id)).toEqual(["tests/test_order.py::test_b"]);
     expect(v.flaky).toEqual([]);
@@ -267,7 +274,7 @@ describe("order-dependent failures (item 10)", () => {
     expect(full.checks.find((c) => c.id === target)?.message).toMatch(
       /passes in the full run but fails alone/,
     );
-    const v = decideVerdict(baseline, cand, task);
+    const v = decideVerdict(baseline, cand, { gates: GATES, target: task });
     expect(v.targetFixed).toBe(false);
     expect(v.promotable).toBe(false);
   }, 60_000);

@@ -21,6 +21,9 @@ import {
 } from "./fixtures-python.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
+/** The verdict reads how each gate's failures match from the profile's gates (odibi: all four). */
+const GATES = profileOf("odibi").gates;
+
 const statuses = (r: GateResult, gate: string) =>
   Object.fromEntries(
     r.runs.filter((x) => x.gate === gate).flatMap((x) => x.checks.map((c: Check) => [c.id, c.status])),
@@ -157,7 +160,7 @@ describe("python fixture through the gates (ruff + pytest)", () => {
     });
     expect(r.runs.map((x) => x.gate)).toEqual(["lint"]);
     expect(counter.calls.some((c) => c.includes("pytest"))).toBe(false);
-    const v = decideVerdict(baseline, r);
+    const v = decideVerdict(baseline, r, { gates: GATES });
     expect(v.promotable).toBe(false);
     expect(v.newFailures.map((c) => c.id)).toEqual(["F401:pkg/text.py:1:8"]);
     expect(v.notRun).toEqual(["tests"]);
@@ -172,7 +175,7 @@ describe("python fixture through the gates (ruff + pytest)", () => {
     ]);
     // Only the test module importing pkg.text ran.
     expect(statuses(r, "tests")).toEqual({ "tests/test_text.py::test_shout": "fail" });
-    const v = decideVerdict(baseline, r);
+    const v = decideVerdict(baseline, r, { gates: GATES });
     expect(v.promotable).toBe(false);
     expect(v.newFailures[0]).toMatchObject({
       id: "tests/test_text.py::test_shout",
@@ -204,7 +207,7 @@ describe("python fixture through the gates (ruff + pytest)", () => {
         id.startsWith("tests/test_calc.py"),
       ),
     ).toBe(true);
-    const v = decideVerdict(baseline, r, task);
+    const v = decideVerdict(baseline, r, { gates: GATES, target: task });
     expect(v).toMatchObject({ promotable: true, targetFixed: true, newFailures: [] });
     expect(v.fixed.map((c) => c.id)).toEqual([target]);
     expect(v.flaky.map((c) => c.id)).toEqual(["tests/test_flaky.py::test_alternating"]);
@@ -227,11 +230,11 @@ describe("a truly random ~30% flake neither promotes nor blocks", () => {
       const base = await checkGates(context(repo), opts);
       const cand = await checkGates(context(repo), opts);
       for (const r of [base, cand]) seen.add(String(statuses(r, "tests")[id]));
-      const v = decideVerdict(base, cand);
+      const v = decideVerdict(base, cand, { gates: GATES });
       expect(v.promotable).toBe(true);
       expect(v.newFailures).toEqual([]);
       // Targeting the flake: a pass is no fix.
-      expect(decideVerdict(base, cand, task).targetFixed).not.toBe(true);
+      expect(decideVerdict(base, cand, { gates: GATES, target: task }).targetFixed).not.toBe(true);
     }
     // The flake is seen as a pass or as flaky, never as a plain failure.
     expect([...seen].every((s) => s === "pass" || s === "flaky")).toBe(true);

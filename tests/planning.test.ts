@@ -4,6 +4,8 @@ import { approachesLeft, type CycleFacts, planCycle } from "../src/campaign/plan
 import { planRecovery } from "../src/campaign/plan-recovery.js";
 import type { Check, GateResult, GateRun, Lesson, Task } from "../src/core/types.js";
 import { CYCLE_STEPS, type JournalEntry } from "../src/events/schema.js";
+import { lintGate } from "../src/gates/lint-gate.js";
+import { testsGate } from "../src/gates/tests-gate.js";
 
 // The runner's three plans are pure: facts in, decision out. Facts are built by hand here; the campaign tests
 // (campaign-e2e, candidate-faults, campaign-stop) run the same plans on real repositories.
@@ -273,6 +275,7 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
       candidate,
       task: over.task ?? lintTask,
       policy: over.policy ?? base,
+      gates: [lintGate, testsGate],
       changed: over.changed ?? true,
       discoveredIssue: over.discovered ? { file: "pkg/b.py", ...over.discovered } : null,
     });
@@ -321,7 +324,10 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
     ],
     [
       "a gate not required that did not run fully",
-      () => judge(result({ lint: [], tests: [test("t::a", "pass")] }, { tests: { scope: "targeted" } })),
+      () =>
+        judge(result({ lint: [], tests: [test("t::a", "pass")] }, { tests: { scope: "targeted" } }), {
+          policy: { mode: "baseline", require_pytest_pass: false },
+        }),
       "promote",
       /fixes its target/,
     ],
@@ -333,6 +339,7 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
           candidate: result({ lint: [], tests: [test("t::b", "fail")] }),
           task: lintTask,
           policy: { mode: "strict" },
+          gates: [lintGate, testsGate],
           changed: true,
           discoveredIssue: null,
         }),

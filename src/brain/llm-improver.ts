@@ -6,7 +6,7 @@ import { git, gitRaw } from "../environment/git.js";
 import { sandboxName } from "../environment/layout.js";
 import { findUnsafeGitPaths, type UnsafeGitPath, UnsafeGitTreeError } from "../environment/tree-safety.js";
 import type { GateCache } from "../gates/cache.js";
-import type { GateContext } from "../gates/gate.js";
+import type { GateContext, GateTraits } from "../gates/gate.js";
 import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, matchKey } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
@@ -199,9 +199,10 @@ export function notCausedByChange(
   baseline: GateResult,
   target: Task | undefined,
   missing: ((c: Check) => string | undefined) | undefined,
+  gates: readonly GateTraits[],
 ): (r: GateResult) => Map<Check, string> {
   const onMaster = new Set(
-    baseline.runs.flatMap((r) => r.checks.filter((c) => c.status === "fail").map(matchKey)),
+    baseline.runs.flatMap((r) => r.checks.filter((c) => c.status === "fail").map((c) => matchKey(c, gates))),
   );
   return (r) => {
     const out = new Map<Check, string>();
@@ -210,7 +211,7 @@ export function notCausedByChange(
       const needs = missing?.(c);
       const why = [
         needs ? `needs ${needs}, which this environment lacks` : undefined,
-        onMaster.has(matchKey(c)) ? "fails on Master too" : undefined,
+        onMaster.has(matchKey(c, gates)) ? "fails on Master too" : undefined,
       ].filter(Boolean);
       if (why.length > 0) out.set(c, why.join("; "));
     }
@@ -271,7 +272,12 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
       const gateOutputs = new Set<string>();
       const tracer = createTestTracer(ctx.workspace, gateCtx.env);
-      const notCaused = notCausedByChange(baseline, target, ctx.profile.missingDependencies?.(sandbox.path));
+      const notCaused = notCausedByChange(
+        baseline,
+        target,
+        ctx.profile.missingDependencies?.(sandbox.path),
+        ctx.profile.gates,
+      );
       const r = await improveSandbox({
         workspace: ctx.workspace,
         client: o.client,
@@ -352,7 +358,8 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
             await dropGateOutputs(sandbox.path, base, new Set(wrote));
           }
         },
-        isSuccess: (candidate) => decideVerdict(baseline, candidate, target, mode).promotable,
+        isSuccess: (candidate) =>
+          decideVerdict(baseline, candidate, { gates: ctx.profile.gates, target, mode }).promotable,
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,
         log: o.log,

@@ -20,7 +20,7 @@ export interface VerdictFacts {
   remainingFailures: number;
   /** Did the targeted failing check pass on the candidate? null when the task targets no check. */
   targetFixed: boolean | null;
-  /** Gates the configuration requires (`gates.require_*`) that did not run on the candidate. */
+  /** Gates the configuration requires (`gates.required`, src/config/required-gates.ts) that did not run on the candidate. */
   missingRequiredGates: string[];
   mode: "baseline" | "strict";
   /**

@@ -1,34 +1,23 @@
+import { type RequiredGatesConfig, requiredGateNames } from "../config/required-gates.js";
+import type { Config } from "../config/schema.js";
 import type { GateResult, Task } from "../core/types.js";
+import type { GateTraits } from "../gates/gate.js";
 import { decideVerdict, type GateVerdict } from "../gates/verdict.js";
 import { type Decision, decide, type VerdictFacts } from "./decide.js";
 
-/** The configuration's gate policy (`gates:` in config.yaml). */
-export interface GatePolicy {
-  mode: "baseline" | "strict";
-  require_ruff_clean?: boolean;
-  require_pytest_pass?: boolean;
-  require_odibi_validate?: boolean;
-  require_golden_projects?: boolean;
-}
+/** The configuration's gate policy (`gates:` in config.yaml): the mode and which gates are required. */
+export type GatePolicy = Pick<Config["gates"], "mode"> & RequiredGatesConfig;
 
 export interface CandidateFacts {
   baseline: GateResult;
   candidate: GateResult;
   task: Task;
   policy: GatePolicy;
+  /** The profile's gates (`profileOf(config.profile).gates`). */
+  gates: readonly GateTraits[];
   /** The candidate differs from Master. */
   changed: boolean;
   discoveredIssue: VerdictFacts["discoveredIssue"];
-}
-
-/** Gates the policy requires to have run on a candidate. */
-function requiredGates(p: GatePolicy): Set<string> {
-  const required = new Set<string>();
-  if (p.require_ruff_clean) required.add("lint");
-  if (p.require_pytest_pass) required.add("tests");
-  if (p.require_odibi_validate) required.add("validate");
-  if (p.require_golden_projects) required.add("golden");
-  return required;
 }
 
 /**
@@ -38,9 +27,9 @@ function requiredGates(p: GatePolicy): Set<string> {
  */
 export function judgeCandidate(f: CandidateFacts): { verdict: GateVerdict; decision: Decision } {
   const target = f.task.kind === "failure" ? f.task : undefined;
-  const verdict = decideVerdict(f.baseline, f.candidate, target, f.policy.mode);
+  const verdict = decideVerdict(f.baseline, f.candidate, { gates: f.gates, target, mode: f.policy.mode });
   const policyRun = f.candidate.runs.find((r) => r.gate === "policy");
-  const required = requiredGates(f.policy);
+  const required = requiredGateNames(f.policy, f.gates);
   const facts: VerdictFacts = {
     changed: f.changed,
     policyViolations: (policyRun?.checks ?? [])

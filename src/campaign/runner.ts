@@ -858,6 +858,7 @@ export class CampaignRunner {
       candidate,
       task: a.task,
       policy: this.env.config.gates,
+      gates: a.ctx.profile.gates,
       changed: files.length > 0,
       discoveredIssue: discovered,
     });

@@ -1,2 +1,3 @@
 export * from "./load.js";
+export * from "./required-gates.js";
 export * from "./schema.js";

@@ -4,7 +4,8 @@ import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocum
 import type { z } from "zod";
 import { ConfigError, type ConfigIssue, NotFoundError } from "../core/errors.js";
 import { foldCampaignAliases } from "./campaign-aliases.js";
-import { type Config, type ConfigInput, ConfigSchema } from "./schema.js";
+import { REQUIRED_GATES_HINT, requiredGates } from "./required-gates.js";
+import { type Config, type ConfigInput, ConfigSchema, registeredGates } from "./schema.js";
 
 function locate(
   doc: Document,
@@ -76,7 +77,21 @@ export function parseConfig(text: string, file: string): Config {
       zodIssues(file, doc, lc, parsed.error),
       "Fix the value(s) at the position(s) shown.",
     );
-  return foldCampaignAliases(parsed.data);
+  const config = foldCampaignAliases(parsed.data);
+  const gates = registeredGates(config.profile);
+  const problems = gates ? requiredGates(config.gates, gates).problems : [];
+  if (problems.length > 0)
+    throw new ConfigError(
+      problems.map((p) => {
+        // A key (`require_ruff_clean`) is pointed at as unknown keys are; a list item at its value.
+        const key = p.path.at(-1);
+        const where =
+          typeof key === "string" ? locate(doc, lc, p.path.slice(0, -1), key) : locate(doc, lc, p.path);
+        return { file, ...where, path: p.path.join("."), message: p.message };
+      }),
+      REQUIRED_GATES_HINT,
+    );
+  return config;
 }
 
 export function loadConfig(file: string): Config {

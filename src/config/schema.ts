@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PROFILES } from "../core/types.js";
 import { LLM_PROVIDERS } from "../llm/providers/index.js";
+import type { RequirableGate } from "./required-gates.js";
 
 /**
  * The environment's configuration (`<root>/config.yaml`), roadmap E0.2 plus `profile` and the sections later
@@ -57,22 +58,33 @@ export const SourceSection = z
 
 export const GatesSection = z
   .strictObject({
+    required: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "The gates a candidate must pass, by name (odibi: lint, validate, tests, golden; the others: lint, tests). " +
+          "Unset: all of the profile's gates. A gate not listed does not run.",
+      ),
+    // The require_* keys: aliases of listing (true) or leaving out (false) one gate in `required`; unset, the
+    // gate's default. See src/config/required-gates.ts.
     require_ruff_clean: z
       .boolean()
-      .default(true)
-      .describe("Run the lint gate (commands.lint) on every candidate."),
+      .optional()
+      .describe("Alias: true lists the lint gate (commands.lint) in gates.required, false leaves it out."),
     require_pytest_pass: z
       .boolean()
-      .default(true)
-      .describe("Run the tests gate (commands.test) on every candidate."),
+      .optional()
+      .describe("Alias: true lists the tests gate (commands.test) in gates.required, false leaves it out."),
     require_odibi_validate: z
       .boolean()
-      .default(true)
-      .describe("Run `odibi validate` on each golden project (odibi profile)."),
+      .optional()
+      .describe(
+        "Alias: true lists the validate gate (`odibi validate` of each golden project) in gates.required.",
+      ),
     require_golden_projects: z
       .boolean()
-      .default(true)
-      .describe("Run each golden project with `odibi run` and parse its story (odibi profile)."),
+      .optional()
+      .describe("Alias: true lists the golden gate (`odibi run` of each golden project) in gates.required."),
     mode: z
       .enum(["baseline", "strict"])
       .default("baseline")
@@ -229,10 +241,21 @@ export const CampaignSection = z
 
 /** The names `profile:` accepts: the built-in profiles' and any src/profiles `registerProfile` adds. */
 const profileNames = new Set<string>(PROFILES);
+/** Each profile's gates as src/profiles registered them: `gates.required` is checked against them at load. */
+const gatesOfProfiles = new Map<string, readonly RequirableGate[]>();
 
-/** Accept `name` as a profile (src/profiles `registerProfile`, for a profile defined outside src/). */
-export function acceptProfileName(name: string): void {
+/**
+ * Accept `name` as a profile (src/profiles registers every profile, built-in or `registerProfile`d) and, when
+ * given, its gates: config.yaml's `gates.required` and `require_*` keys are then checked against them at load.
+ */
+export function acceptProfileName(name: string, gates?: readonly RequirableGate[]): void {
   profileNames.add(name);
+  if (gates) gatesOfProfiles.set(name, gates);
+}
+
+/** The gates registered for the profile `name` (undefined: none registered, e.g. src/profiles not loaded). */
+export function registeredGates(name: string): readonly RequirableGate[] | undefined {
+  return gatesOfProfiles.get(name);
 }
 
 export const ConfigSchema = z

@@ -1,3 +1,4 @@
+import type { RequirableGate } from "../config/required-gates.js";
 import type { Config } from "../config/schema.js";
 import type { Check, GateName, GateRun } from "../core/types.js";
 import type { ToolchainMounts } from "../exec/toolchains.js";
@@ -86,8 +87,22 @@ export interface GateRunOptions {
   changedFiles?: string[];
 }
 
-export interface Gate {
+/**
+ * What a gate says about itself, read by the configuration (`gates.required`, src/config/required-gates.ts) and the
+ * verdict (src/gates/verdict.ts) instead of tables of gate names.
+ */
+export interface GateTraits extends RequirableGate {
   name: GateName;
+  /** Its checks list only problems (lint findings, validation errors): a baseline failure absent from a full run is fixed. */
+  reportsFailuresOnly?: boolean;
+  /**
+   * Its check ids carry a line number that any edit above it shifts (`F401:pkg/a.py:1:8`): a failure is the same one
+   * across baseline and candidate when its errorType, file and message match, not its id.
+   */
+  locationInId?: boolean;
+}
+
+export interface Gate extends GateTraits {
   /** False when this gate has nothing to run for this context (no command configured, no golden configs). */
   applies(ctx: GateContext): boolean;
   run(ctx: GateContext, opts?: GateRunOptions): Promise<GateRun>;

@@ -8,7 +8,11 @@ import { runToolCommand, toolVersion } from "./run-tool.js";
  */
 export const lintGate: Gate = {
   name: "lint",
-  applies: (ctx) => ctx.commands.lint !== undefined && ctx.config.gates.require_ruff_clean,
+  configKey: "require_ruff_clean",
+  requiredByDefault: true,
+  reportsFailuresOnly: true,
+  locationInId: true,
+  applies: (ctx) => ctx.commands.lint !== undefined,
   run(ctx: GateContext): Promise<GateRun> {
     return runToolCommand(ctx, "lint", ctx.commands.lint!);
   },

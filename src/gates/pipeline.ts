@@ -1,8 +1,9 @@
+import { requiredGateNames } from "../config/required-gates.js";
 import type { Config } from "../config/schema.js";
 import { ExitCode, OdibiImproveError } from "../core/errors.js";
 import type { Check, GateResult, GateRun, Task } from "../core/types.js";
 import { type GateCache, hashWorkTree } from "./cache.js";
-import type { Gate, GateContext, GateRunOptions } from "./gate.js";
+import type { Gate, GateContext, GateRunOptions, GateTraits } from "./gate.js";
 import { decideVerdict, failureText, matchKey, type VerdictMode } from "./verdict.js";
 
 /** The diff policy gate (src/policy): the candidate's diff in, one failing check per violation out. */
@@ -49,11 +50,13 @@ export class GatesStopped extends OdibiImproveError {
 }
 
 /**
- * The gates that apply to this context, in cascade order: the profile's, each deciding by `applies(ctx)`. `policy`
- * is not a gate object: it looks at the diff only and comes in as a function (CheckGatesOptions.policy).
+ * The gates that apply to this context, in cascade order: the profile's gates the configuration requires
+ * (`requiredGateNames`), each deciding by `applies(ctx)`. `policy` is not a gate object: it looks at the diff only
+ * and comes in as a function (CheckGatesOptions.policy).
  */
 export function applicableGates(ctx: GateContext): Gate[] {
-  return ctx.profile.gates.filter((g) => g.applies(ctx));
+  const required = requiredGateNames(ctx.config.gates, ctx.profile.gates);
+  return ctx.profile.gates.filter((g) => required.has(g.name) && g.applies(ctx));
 }
 
 /** Checks that name no test to select (a crash, channels that disagree): never re-run, never flaky. */
@@ -159,15 +162,15 @@ export async function verifyTargetAlone(
   };
 }
 
-function realFailures(run: GateRun, baseline: GateResult | undefined, mode: VerdictMode): Check[] {
+function realFailures(
+  run: GateRun,
+  baseline: GateResult | undefined,
+  mode: VerdictMode,
+  gates: readonly GateTraits[],
+): Check[] {
   const fails = run.checks.filter((c) => c.status === "fail");
   if (fails.length === 0 || !baseline || mode === "strict") return fails;
-  const v = decideVerdict(
-    baseline,
-    { treeHash: "", runs: [run], startedAt: "", durationMs: 0 },
-    undefined,
-    "baseline",
-  );
+  const v = decideVerdict(baseline, { treeHash: "", runs: [run], startedAt: "", durationMs: 0 }, { gates });
   return v.newFailures;
 }
 
@@ -182,6 +185,8 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const mode = opts.mode ?? ctx.config.gates.mode;
+  // What the verdict reads of each gate (how its failures match): the gates asked for, then the profile's.
+  const traits = [...(opts.gates ?? []), ...ctx.profile.gates];
   const reruns = opts.flakeReruns ?? ctx.config.gates.flake_reruns;
   // The hash is of the tree as the first gate will see it: after `beforeRun` (Master's oracle put back).
   if (opts.treeHash === undefined) await opts.beforeRun?.();
@@ -192,16 +197,18 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
   // time (on odibi, its two failing suites, every candidate). The target is still re-run.
   const baselineFailures = new Set(
     mode === "baseline" && opts.baseline
-      ? opts.baseline.runs.flatMap((r) => r.checks.filter((c) => c.status === "fail").map(matchKey))
+      ? opts.baseline.runs.flatMap((r) =>
+          r.checks.filter((c) => c.status === "fail").map((c) => matchKey(c, traits)),
+        )
       : [],
   );
   const knownFailure = (c: Check) =>
-    baselineFailures.has(matchKey(c)) && !(opts.target && c.id === opts.target.target);
+    baselineFailures.has(matchKey(c, traits)) && !(opts.target && c.id === opts.target.target);
   const record = (run: GateRun): boolean => {
     runs.push(run);
     opts.onRun?.(run);
     if (ctx.signal?.aborted) throw new GatesStopped();
-    return Boolean(opts.failFast) && realFailures(run, opts.baseline, mode).length > 0;
+    return Boolean(opts.failFast) && realFailures(run, opts.baseline, mode, traits).length > 0;
   };
 
   if (opts.policy && opts.diff !== undefined) {

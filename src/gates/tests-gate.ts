@@ -10,10 +10,12 @@ import { selectTestsForChanges } from "./select-tests.js";
  */
 export const testsGate: Gate = {
   name: "tests",
+  configKey: "require_pytest_pass",
+  requiredByDefault: true,
   rerunnable: true,
   targeted: true,
   selectsByChangedFiles: true,
-  applies: (ctx) => ctx.commands.test !== undefined && ctx.config.gates.require_pytest_pass,
+  applies: (ctx) => ctx.commands.test !== undefined,
   async run(ctx: GateContext, opts: GateRunOptions = {}): Promise<GateRun> {
     const command = ctx.commands.test!;
     const wantsSubset = opts.only !== undefined || opts.changedFiles !== undefined;

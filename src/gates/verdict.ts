@@ -1,4 +1,5 @@
 import type { Check, GateName, GateResult, GateRun, Task } from "../core/types.js";
+import type { GateTraits } from "./gate.js";
 
 /**
  * The pure verdict (DESIGN.md §4): facts in, decision out. No processes, no disk.
@@ -27,14 +28,20 @@ export interface GateVerdict {
   reason: string;
 }
 
-/** Gates whose checks list only problems: a baseline failure absent from a full candidate run is resolved. */
-const REPORTS_ONLY_FAILURES = new Set<GateName>(["policy", "lint", "validate"]);
-/** Gates whose check ids contain a line number that any edit above it shifts: matched by rule + file + message. */
-const LOCATION_IN_ID = new Set<GateName>(["lint"]);
+/** The policy check (the pipeline runs it from a function, CheckGatesOptions.policy): it lists only violations. */
+const POLICY: GateTraits = { name: "policy", reportsFailuresOnly: true };
 
-/** What makes two checks "the same failure" across baseline and candidate. */
-export function matchKey(c: Check): string {
-  if (LOCATION_IN_ID.has(c.gate))
+/** What the verdict reads of a gate: the traits of the profile's gate of that name (none for an unknown one). */
+function traitsOf(gate: GateName, gates: readonly GateTraits[]): GateTraits | undefined {
+  return gate === POLICY.name ? POLICY : gates.find((g) => g.name === gate);
+}
+
+/**
+ * What makes two checks "the same failure" across baseline and candidate: the id, or for a gate whose ids carry a
+ * location (`locationInId`, the profile's `gates`) its errorType + file + message.
+ */
+export function matchKey(c: Check, gates: readonly GateTraits[]): string {
+  if (traitsOf(c.gate, gates)?.locationInId)
     return [c.gate, c.errorType ?? "", c.file ?? "", c.message ?? ""].join("\u0000");
   return `${c.gate}\u0000${c.id}`;
 }
@@ -57,9 +64,9 @@ export function effectiveChecks(result: GateResult): Check[] {
   return [...effectiveRuns(result).values()].flatMap((r) => r.checks);
 }
 
-function countBy(checks: Check[]): Map<string, number> {
+function countBy(checks: Check[], key: (c: Check) => string): Map<string, number> {
   const m = new Map<string, number>();
-  for (const c of checks) m.set(matchKey(c), (m.get(matchKey(c)) ?? 0) + 1);
+  for (const c of checks) m.set(key(c), (m.get(key(c)) ?? 0) + 1);
   return m;
 }
 
@@ -85,29 +92,37 @@ function list(checks: Check[], max = 3): string {
   return checks.length > max ? `${shown}; and ${checks.length - max} more` : shown;
 }
 
+export interface VerdictOptions {
+  /** The profile's gates (`GateContext.profile.gates`): how each one's checks are matched and counted fixed. */
+  gates: readonly GateTraits[];
+  target?: Task;
+  mode?: VerdictMode;
+}
+
 export function decideVerdict(
   baseline: GateResult,
   candidate: GateResult,
-  target?: Task,
-  mode: VerdictMode = "baseline",
+  opts: VerdictOptions,
 ): GateVerdict {
+  const { gates, target, mode = "baseline" } = opts;
+  const key = (c: Check) => matchKey(c, gates);
   const baseRuns = effectiveRuns(baseline);
   const candRuns = effectiveRuns(candidate);
   const baseChecks = [...baseRuns.values()].flatMap((r) => r.checks);
   const candChecks = [...candRuns.values()].flatMap((r) => r.checks);
 
-  const flakyKeys = new Set([...baseChecks, ...candChecks].filter((c) => c.status === "flaky").map(matchKey));
+  const flakyKeys = new Set([...baseChecks, ...candChecks].filter((c) => c.status === "flaky").map(key));
   const flaky = [
-    ...candChecks.filter((c) => c.status === "flaky" || (c.status === "fail" && flakyKeys.has(matchKey(c)))),
+    ...candChecks.filter((c) => c.status === "flaky" || (c.status === "fail" && flakyKeys.has(key(c)))),
   ];
   for (const c of baseChecks)
-    if (c.status === "flaky" && !candChecks.some((k) => matchKey(k) === matchKey(c))) flaky.push(c);
+    if (c.status === "flaky" && !candChecks.some((k) => key(k) === key(c))) flaky.push(c);
 
-  const baseFails = baseChecks.filter((c) => c.status === "fail" && !flakyKeys.has(matchKey(c)));
-  const candFails = candChecks.filter((c) => c.status === "fail" && !flakyKeys.has(matchKey(c)));
+  const baseFails = baseChecks.filter((c) => c.status === "fail" && !flakyKeys.has(key(c)));
+  const candFails = candChecks.filter((c) => c.status === "fail" && !flakyKeys.has(key(c)));
 
   // Multisets: two identical lint findings in a file are two failures.
-  const baseLeft = countBy(baseFails);
+  const baseLeft = countBy(baseFails, key);
   const newFailures: Check[] = [];
   const stillFailing: Check[] = [];
   for (const c of candFails) {
@@ -116,24 +131,24 @@ export function decideVerdict(
       newFailures.push(c);
       continue;
     }
-    const k = matchKey(c);
+    const k = key(c);
     const n = baseLeft.get(k) ?? 0;
     if (n > 0) {
       baseLeft.set(k, n - 1);
       stillFailing.push(c);
     } else newFailures.push(c);
   }
-  const candPassKeys = new Set(candChecks.filter((c) => c.status === "pass").map(matchKey));
-  const candFailLeft = countBy(candFails);
+  const candPassKeys = new Set(candChecks.filter((c) => c.status === "pass").map(key));
+  const candFailLeft = countBy(candFails, key);
   const fixed: Check[] = [];
   for (const b of baseFails) {
-    const k = matchKey(b);
+    const k = key(b);
     const n = candFailLeft.get(k) ?? 0;
     if (n > 0) {
       candFailLeft.set(k, n - 1);
       continue;
     }
-    if (candPassKeys.has(k) || (isFull(candRuns.get(b.gate)) && REPORTS_ONLY_FAILURES.has(b.gate)))
+    if (candPassKeys.has(k) || (isFull(candRuns.get(b.gate)) && traitsOf(b.gate, gates)?.reportsFailuresOnly))
       fixed.push(b);
   }
 
@@ -145,7 +160,7 @@ export function decideVerdict(
   let targetNote = "";
   if (target) {
     const targeted = baseChecks.filter((c) => matchesTarget(c, target));
-    if (targeted.some((c) => flakyKeys.has(matchKey(c)))) {
+    if (targeted.some((c) => flakyKeys.has(key(c)))) {
       targetFixed = false;
       targetNote = `target ${target.target} is flaky: a pass proves nothing`;
     } else if (targeted.some((c) => c.status === "fail")) {

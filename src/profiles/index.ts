@@ -21,6 +21,7 @@ const PROFILES: Profile[] = [
   rustProfile,
   genericProfile,
 ];
+for (const p of PROFILES) acceptProfileName(p.name, p.gates);
 
 /** Every profile, in detection order. */
 export function profiles(): readonly Profile[] {
@@ -50,5 +51,5 @@ export function detectProfile(repo: string): Profile {
 export function registerProfile(profile: Profile): void {
   if (PROFILES.some((p) => p.name === profile.name)) throw new Error(`profile ${profile.name} exists`);
   PROFILES.splice(PROFILES.length - 1, 0, profile);
-  acceptProfileName(profile.name);
+  acceptProfileName(profile.name, profile.gates);
 }

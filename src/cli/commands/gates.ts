@@ -107,7 +107,10 @@ export function gatesCommand(ctx: CommandContext) {
           policy: (d, config) => checkPolicy(d, config),
           onRun: progress,
         });
-        const verdict = decideVerdict(master, candidate, undefined, env.config.gates.mode);
+        const verdict = decideVerdict(master, candidate, {
+          gates: profileOf(env.config.profile).gates,
+          mode: env.config.gates.mode,
+        });
         out.result(renderGateTable(candidate, verdict, { noteOf }), {
           target: "sandbox",
           sandbox: sandbox.id,

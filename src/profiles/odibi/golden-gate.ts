@@ -192,12 +192,14 @@ function selected(projects: GoldenProject[], only: string[] | undefined): Golden
 /** `odibi run` on each golden project; checks from the JSON stories (see the ids above). */
 export const goldenGate: Gate = {
   name: GOLDEN_GATE,
+  configKey: "require_golden_projects",
+  requiredByDefault: true,
   // A golden run can fail for reasons outside the code (a slow disk past the timeout): failures are re-run.
   rerunnable: true,
   targeted: true,
   fingerprint: async (ctx) => odibiGateFingerprint(ctx, ctx.commands.run ?? "python -m odibi run {config}"),
   applies(ctx: GateContext): boolean {
-    return ctx.config.gates.require_golden_projects && listGoldenProjects(ctx.goldenDir).length > 0;
+    return listGoldenProjects(ctx.goldenDir).length > 0;
   },
   async run(ctx: GateContext, opts: GateRunOptions = {}): Promise<GateRun> {
     const started = performance.now();

@@ -130,12 +130,15 @@ export async function validateProject(ctx: GateContext, project: GoldenProject):
 
 export const validateGate: Gate = {
   name: VALIDATE_GATE,
+  configKey: "require_odibi_validate",
+  requiredByDefault: true,
+  reportsFailuresOnly: true,
   rerunnable: false,
   targeted: true,
   fingerprint: async (ctx) =>
     odibiGateFingerprint(ctx, withJsonFormat(ctx.commands.validate ?? "python -m odibi validate {file}")),
   applies(ctx: GateContext): boolean {
-    return ctx.config.gates.require_odibi_validate && listGoldenProjects(ctx.goldenDir).length > 0;
+    return listGoldenProjects(ctx.goldenDir).length > 0;
   },
   async run(ctx: GateContext, opts: GateRunOptions = {}): Promise<GateRun> {
     const started = performance.now();
