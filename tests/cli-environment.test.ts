@@ -72,10 +72,19 @@ describe("CLI: environment commands and exit codes", () => {
 
   it("doctor names every tool and how to install what is missing", async () => {
     const r = await cli(["--json", "doctor"]);
-    const checks = JSON.parse(r.out) as Array<{ name: string; ok: boolean; install?: string }>;
+    const checks = JSON.parse(r.out) as Array<{
+      name: string;
+      ok: boolean;
+      install?: string;
+      profiles?: string[];
+    }>;
     expect(checks.map((c) => c.name)).toEqual(
-      expect.arrayContaining(["git", "npm", "python", "pytest", "ruff", "odibi", "isolation"]),
+      expect.arrayContaining(["git", "npm", "python", "pytest", "ruff", "odibi", "cargo", "go", "isolation"]),
     );
+    // Each profile's own tools come from its plugin, named once with the profiles that need them.
+    expect(checks.find((c) => c.name === "ruff")?.profiles).toEqual(["odibi", "python"]);
+    expect(checks.find((c) => c.name === "npm")?.profiles).toEqual(["node"]);
+    expect(checks.find((c) => c.name === "git")?.profiles).toBeUndefined();
     for (const c of checks) if (!c.ok) expect(c.install).toBeTruthy();
     expect(checks.find((c) => c.name === "git")!.ok).toBe(true);
   });

@@ -6,6 +6,15 @@ import type { GateProfile } from "../gates/gate.js";
  * src/profiles/). The layers below (src/gates, src/environment, src/exec) never name a profile: they get what they
  * need from this object (`GateProfile` for the gates) through parameters. Registered in `./index.ts`.
  */
+/** A tool the profile's gates need, as `doctor` checks it: the version command and how to install it. */
+export interface ToolProbe {
+  name: string;
+  /** The program, or `venv-python` for the gates' venv's python (its modules: `-m pytest`). */
+  file: string;
+  args: string[];
+  install: string;
+}
+
 export interface Profile extends GateProfile {
   /** One line for `init --help` and docs: which tools it runs. */
   description: string;
@@ -21,6 +30,8 @@ export interface Profile extends GateProfile {
     env: DepsEnv,
     opts: { venv: string; log?: (line: string) => void; signal?: AbortSignal },
   ): Promise<DepsOutcome>;
+  /** What `doctor` checks for this profile (beyond git, node, python and the jail, which every profile needs). */
+  doctor?: ToolProbe[];
   /** What `init` does after the environment exists (odibi: its venv and golden projects); a line to report. */
   prepare?(
     env: { layout: { golden: string } },

@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import { Command } from "@commander-js/extra-typings";
 import { probeIsolation } from "../../exec/jail.js";
 import { runProcess } from "../../exec/run-process.js";
+import { profiles } from "../../profiles/index.js";
+import type { ToolProbe } from "../../profiles/profile.js";
 import { defaultVenvDir, venvBin } from "../../pyenv/python-env.js";
 import type { CommandContext } from "../context.js";
 
@@ -12,6 +14,8 @@ interface ToolCheck {
   where?: string;
   install?: string;
   required: boolean;
+  /** The profiles that need it (none: every profile). */
+  profiles?: string[];
 }
 
 async function probe(
@@ -49,6 +53,10 @@ async function isolationCheck(): Promise<ToolCheck> {
   };
 }
 
+/**
+ * What every profile needs (git, node, python, the jail), then each profile's own tools (`Profile.doctor`), each
+ * named once with the profiles that need it.
+ */
 export async function runDoctor(): Promise<ToolCheck[]> {
   const venv = defaultVenvDir();
   const py = existsSync(venvBin(venv, "python"))
@@ -56,7 +64,13 @@ export async function runDoctor(): Promise<ToolCheck[]> {
     : process.platform === "win32"
       ? "python"
       : "python3";
-  const setup = "run `odibi-improve setup --odibi` (creates the venv with pytest, ruff and odibi)";
+  const needs = new Map<string, { probe: ToolProbe; profiles: string[] }>();
+  for (const p of profiles())
+    for (const probe of p.doctor ?? []) {
+      const seen = needs.get(probe.name);
+      if (seen) seen.profiles.push(p.name);
+      else needs.set(probe.name, { probe, profiles: [p.name] });
+    }
   return Promise.all([
     probe(
       "git",
@@ -67,22 +81,22 @@ export async function runDoctor(): Promise<ToolCheck[]> {
     ),
     probe("node", process.execPath, ["--version"], "install Node.js 20", true),
     probe(
-      "npm",
-      "npm",
-      ["--version"],
-      "install npm (it comes with Node.js; Debian: apt-get install npm): the node profile installs a repository's packages with it",
-      false,
-    ),
-    probe(
       "python",
       py,
       ["--version"],
       "install Python 3.10+ (Debian: apt-get install python3 python3-venv)",
       true,
     ),
-    probe("pytest", py, ["-m", "pytest", "--version"], setup, false),
-    probe("ruff", py, ["-m", "ruff", "--version"], setup, false),
-    probe("odibi", py, ["-m", "odibi", "--version"], setup, false),
+    ...[...needs.values()].map(async ({ probe: t, profiles: names }) => ({
+      ...(await probe(
+        t.name,
+        t.file === "venv-python" ? py : t.file,
+        t.args,
+        `${t.install} (for the ${names.join(", ")} profile${names.length > 1 ? "s" : ""})`,
+        false,
+      )),
+      profiles: names,
+    })),
     isolationCheck(),
   ]);
 }

@@ -11,6 +11,14 @@ import type { Profile } from "../profile.js";
 export const goProfile: Profile = {
   name: "go",
   description: "Go: go vet, go test",
+  doctor: [
+    {
+      name: "go",
+      file: "go",
+      args: ["version"],
+      install: "install Go: https://go.dev/dl (Debian: apt-get install golang-go)",
+    },
+  ],
   detect: (repo) => existsSync(path.join(repo, "go.mod")),
   commands: () => ({ test: "go test ./...", lint: "go vet ./...", fix: ["gofmt -w ."] }),
   gates: [lintGate, testsGate],

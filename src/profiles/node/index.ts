@@ -40,6 +40,15 @@ export function nodeTestCommand(repo: string): string | undefined {
 export const nodeProfile: Profile = {
   name: "node",
   description: "Node: npm test, biome or eslint",
+  doctor: [
+    {
+      name: "npm",
+      file: "npm",
+      args: ["--version"],
+      install:
+        "install npm (it comes with Node.js; Debian: apt-get install npm): a repository's packages are installed with it",
+    },
+  ],
   detect: (repo) => existsSync(path.join(repo, "package.json")),
   commands: (repo) => ({
     test: (repo === undefined ? undefined : nodeTestCommand(repo)) ?? "npm test",

@@ -14,9 +14,15 @@ import type { Profile } from "../profile.js";
  * Python: ruff and pytest from the gates' venv; the repository's requirements installed under the root
  * (`<root>/python_packages`), on PYTHONPATH after the tree's `src/`.
  */
+const SETUP = "run `odibi-improve setup` (creates the venv with pytest, ruff)";
+
 export const pythonProfile: Profile = {
   name: "python",
   description: "Python: ruff and pytest",
+  doctor: [
+    { name: "pytest", file: "venv-python", args: ["-m", "pytest", "--version"], install: SETUP },
+    { name: "ruff", file: "venv-python", args: ["-m", "ruff", "--version"], install: SETUP },
+  ],
   detect: (repo) =>
     Boolean(readTextIf(path.join(repo, "pyproject.toml"))) ||
     existsSync(path.join(repo, "setup.py")) ||

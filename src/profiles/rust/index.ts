@@ -11,6 +11,20 @@ import type { Profile } from "../profile.js";
 export const rustProfile: Profile = {
   name: "rust",
   description: "Rust: cargo clippy, cargo test",
+  doctor: [
+    {
+      name: "cargo",
+      file: "cargo",
+      args: ["--version"],
+      install: "install Rust with rustup: https://rustup.rs",
+    },
+    {
+      name: "clippy",
+      file: "cargo",
+      args: ["clippy", "--version"],
+      install: "rustup component add clippy (Debian: apt-get install rust-clippy)",
+    },
+  ],
   detect: (repo) => existsSync(path.join(repo, "Cargo.toml")),
   commands: () => ({ test: "cargo test", lint: "cargo clippy --message-format=json", fix: ["cargo fmt"] }),
   gates: [lintGate, testsGate],
