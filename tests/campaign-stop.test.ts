@@ -97,6 +97,43 @@ describe("stopping a running campaign", () => {
   );
 });
 
+describe("stop means stop", () => {
+  it("a stop during a cycle's gates ends the run: no new approach, no final gate run on Master", async () => {
+    const base = tempDir();
+    const sacred = await slowRepo(base);
+    const root = path.join(base, "improve");
+    expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
+    const running = runProcess(
+      process.execPath,
+      [CLI, "--root", root, "run", "--no-llm", "--max-cycles", "5"],
+      { cwd: base, env: { ODIBI_IMPROVE_VENV: inject("venv") }, timeoutMs: 300_000 },
+    );
+    // The slow test is running in the baseline: it is cut, so Master's tree has no cached tests result.
+    await waitFor(() => status(root)?.step?.name === "gates_before");
+    expect((await cli(["--root", root, "stop"])).out).toMatch(/stop requested/);
+    const r = await running;
+    expect(r.exitCode).toBe(3);
+    expect(status(root)).toMatchObject({ status: "stopped", stop_reason: "STOPPED", cycles_completed: 0 });
+    const lines = r.stdout.split("\n");
+    const cut = lines.findIndex((l) => /cycle 1 interrupted: STOPPED/.test(l));
+    expect(cut).toBeGreaterThan(0);
+    const after = lines.slice(cut);
+    expect(after.join("\n")).toContain(`final Master check skipped: stop requested`);
+    // No gate command ran after the stop (a cached result may be read: "[lint] cached result for tree …").
+    expect(after.filter((l) => /\[(lint|tests)\] (?!cached result)/.test(l))).toEqual([]);
+    const events = readFileSync(path.join(root, "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === "step").map((e) => e.step)).toEqual([
+      "cycle_start",
+      "sandbox_created",
+      "cycle_end",
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: "campaign_end", reason: "STOPPED" });
+  });
+});
+
 describe("the time budget", () => {
   it("is checked inside a cycle: past it no approach starts; the campaign ends TIME_BUDGET_EXHAUSTED", async () => {
     const base = tempDir();
@@ -113,6 +150,9 @@ describe("the time budget", () => {
       cycles_completed: 1,
     });
     expect(status(root).improvements_promoted).toBe(0);
+    // The final check on Master runs nothing: the baseline of the same tree is in the gate cache.
+    expect(r.out).toMatch(/\[tests\] cached result for tree/);
+    expect(r.out).not.toContain("final Master check skipped");
     expect((await git(path.join(root, "master"), ["log", "--oneline", "sacred..HEAD"])).trim()).toBe("");
   });
 });

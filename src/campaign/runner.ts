@@ -371,7 +371,7 @@ export class CampaignRunner {
       reason,
     });
     const st = this.events.status!;
-    const finalResult = await this.finalMasterGates().catch((e) => {
+    const finalResult = await this.finalMasterGates(reason).catch((e) => {
       this.log(`final gate run on Master failed: ${errorMessage(e)}`);
       return undefined;
     });
@@ -389,17 +389,38 @@ export class CampaignRunner {
     };
   }
 
-  /** Master's gates at the end (cached when nothing was promoted since the last baseline): the report's "after". */
-  private async finalMasterGates(): Promise<GateResult | undefined> {
+  /**
+   * Master's gates at the end (cached when nothing was promoted since the last baseline): the report's "after".
+   * After a stop request or the time budget nothing new starts: only a result in the gate cache for Master's tree is
+   * used, else the report's "after" is the last baseline the campaign saw.
+   */
+  private async finalMasterGates(reason: StopReason): Promise<GateResult | undefined> {
+    const why =
+      this.stopRequested() || reason === "STOPPED"
+        ? "stop requested"
+        : reason === "TIME_BUDGET_EXHAUSTED"
+          ? "time budget exhausted"
+          : undefined;
+    const cache = this.env.config.gates.cache
+      ? new GateCache(this.env.layout.gateCache, this.env.guard)
+      : undefined;
+    const skipped = () => {
+      this.log(`final Master check skipped: ${why}; the report's "after" is the last baseline`);
+      return undefined;
+    };
+    if (why && !cache) return skipped();
     const sandbox = await this.env.createSandbox("final", { reuse: true });
+    // checkGates awaits beforeRun before every gate it runs, never for a cached result: a stop runs nothing.
+    const notCached = new Error("not in the gate cache");
     try {
       const out = path.join(this.env.layout.stories, `final_${this.campaignId}`);
       mkdirSync(out, { recursive: true });
       const ctx = this.gateContext(sandbox.path, out);
-      const cache = this.env.config.gates.cache
-        ? new GateCache(this.env.layout.gateCache, this.env.guard)
-        : undefined;
-      return await checkGates(ctx, { cache, treeHash: await this.treeOf(sandbox) });
+      const cachedOnly = why ? { beforeRun: () => Promise.reject(notCached) } : {};
+      return await checkGates(ctx, { cache, treeHash: await this.treeOf(sandbox), ...cachedOnly });
+    } catch (e) {
+      if (e === notCached) return skipped();
+      throw e;
     } finally {
       await this.env.destroySandbox(sandbox, { recycle: true });
     }
