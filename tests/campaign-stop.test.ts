@@ -1,10 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { git, statusLines } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
+import { readEvents } from "../src/events/log.js";
+import { reduceStatus } from "../src/events/reducers.js";
 import { runProcess } from "../src/exec/run-process.js";
-import { cli } from "./campaign-cli.js";
+import { cli, crashThenResume } from "./campaign-cli.js";
 import { CLI, makeGitRepo, tempDir } from "./helpers.js";
 
 /** A repo whose test suite is slow enough to be caught mid-gate. */
@@ -154,5 +156,31 @@ describe("the time budget", () => {
     expect(r.out).toMatch(/\[tests\] cached result for tree/);
     expect(r.out).not.toContain("final Master check skipped");
     expect((await git(path.join(root, "master"), ["log", "--oneline", "sacred..HEAD"])).trim()).toBe("");
+  });
+
+  it("counts running time only: a run killed hours ago is resumed with a small --max-hours and works", async () => {
+    // Killed before its promoted lesson was recorded (recovery records it), then dead for 10 hours: every event
+    // the dead run wrote is moved 10 hours back, and status.json is what the log would have made of them.
+    const hoursAgo = (iso: string) => new Date(Date.parse(iso) - 10 * 3_600_000).toISOString();
+    const { root, resumed } = await crashThenResume(
+      "promote_done",
+      async ({ root }) => {
+        const file = path.join(root, "events.jsonl");
+        const events = readEvents(file).events.map((e) => ({ ...e, at: hoursAgo(e.at) }));
+        writeFileSync(file, events.map((e) => `${JSON.stringify(e)}\n`).join(""));
+        writeFileSync(path.join(root, "status.json"), JSON.stringify(reduceStatus(events)));
+      },
+      ["--max-hours", "0.5"],
+    );
+    const s = status(root);
+    expect(s.stop_reason).not.toBe("TIME_BUDGET_EXHAUSTED");
+    expect(resumed.out).not.toContain("TIME_BUDGET_EXHAUSTED");
+    // The resumed run ran a cycle of its own.
+    const events = readEvents(path.join(root, "events.jsonl")).events;
+    const resumedAt = events.findLastIndex((e) => e.type === "campaign_start");
+    expect(events.slice(resumedAt).some((e) => e.type === "step" && e.step === "cycle_start")).toBe(true);
+    // The campaign started more than 10 hours ago, but ran for less than the budget.
+    expect(Date.parse(s.updated_at) - Date.parse(s.started_at)).toBeGreaterThan(10 * 3_600_000);
+    expect(s.elapsed_hours).toBeLessThan(0.5);
   });
 });

@@ -199,7 +199,8 @@ export class CampaignRunner {
     };
     const resumeFrom = await this.startCampaign();
     const unwatch = this.watchStopRequests();
-    const campaignStart = resumeFrom ? Date.parse(resumeFrom.started_at) : started;
+    // The time budget counts running time only: on --resume, the earlier runs' (not the time between them).
+    const campaignStart = started - this.events.status!.elapsed_hours * 3_600_000;
     this.sacredSeen = takeFingerprint(this.env.sacred);
     let reason: StopReason;
     try {
