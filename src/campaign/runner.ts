@@ -19,7 +19,7 @@ import { describeIsolation, type IsolationDecision, resolveIsolation } from "../
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
-import { checkGates } from "../gates/pipeline.js";
+import { checkGates, GatesStopped } from "../gates/pipeline.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
@@ -171,8 +171,15 @@ export class CampaignRunner {
     return this.opts.venv ?? defaultVenvDir();
   }
 
+  /** A stop was requested: the signal, or the STOP file (seen here first, it aborts what is running at once). */
   private stopRequested(): boolean {
-    return this.abort.signal.aborted || existsSync(this.env.layout.stopRequest);
+    if (!this.abort.signal.aborted && existsSync(this.env.layout.stopRequest)) this.abort.abort();
+    return this.abort.signal.aborted;
+  }
+
+  /** Between a cycle's steps: after a stop request the next step does not start (interruptedCycle ends the cycle). */
+  private stopPoint(): void {
+    if (this.stopRequested()) throw new GatesStopped();
   }
 
   /** One campaign per root at a time: a second `run` (or a `rollback`) while one is going is refused. */
@@ -516,6 +523,7 @@ export class CampaignRunner {
   private async baselineGates(c: CycleRun): Promise<{ baseline: GateResult; missing: MissingDependency }> {
     const { cycle, sandbox, report } = c;
     const env = this.env;
+    this.stopPoint();
     this.events.append({ type: "phase", campaign: this.campaignId, cycle, name: "gates_before" });
     const before = c.ctxFor("before");
     await this.toolsStart(before);
@@ -543,6 +551,7 @@ export class CampaignRunner {
   ): Promise<{ plan: CyclePlan; facts: CycleFacts }> {
     const { cycle, report } = c;
     const env = this.env;
+    this.stopPoint();
     const ctx0 = c.ctxFor("probe");
     const python = ctx0.profile.usesVenv;
     // Discovery reads Master's tree (blessed code), not the sandbox the gates just ran in.
@@ -689,6 +698,8 @@ export class CampaignRunner {
     c.report.approach = { kind: approach.kind, name: approach.name };
     const a = await this.runApproach(c, task, approach, baseline, ctx);
     c.report.approach.summary = a.spent.summary;
+    // An approach cut by a stop is neither judged nor learned from.
+    this.stopPoint();
     // What the approach did is judged only if the tools could run meanwhile (a venv deleted is not its failure).
     await this.toolsStart(ctx);
     let frozen: FrozenCandidate | AttemptOutcome;
