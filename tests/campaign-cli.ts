@@ -85,11 +85,12 @@ export const LINT_FIXTURE = {
 
 /**
  * The crash-safety fixture: a python repository whose one defect ruff fixes, a `--no-llm` run killed at `point`
- * (ODIBI_IMPROVE_CRASH_AT), `afterCrash` looking at what the kill left, then `run --resume`.
+ * (ODIBI_IMPROVE_CRASH_AT), `afterCrash` looking at what the kill left, then `run --resume` (with `resumeArgs`).
  */
 export async function crashThenResume(
   point: string,
   afterCrash: (s: { root: string; master: string; before: string }) => Promise<void> = async () => {},
+  resumeArgs: string[] = [],
 ) {
   const base = tempDir();
   const sacred = await makeGitRepo(path.join(base, "repo"), LINT_FIXTURE);
@@ -116,6 +117,7 @@ export async function crashThenResume(
     "2",
     "--convergence",
     "1",
+    ...resumeArgs,
   ]);
   expect(resumed.err).not.toMatch(/error:/);
   expect([0, 3]).toContain(resumed.code);

@@ -330,6 +330,40 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(run.out + run.err).not.toContain(key);
   });
 
+  it("a stop while the model is thinking: the attempt is neither gated nor learned from, the cycle is cut", async () => {
+    const { root, master } = await setup("  max_retries: 0\n");
+    const running = runCampaign(
+      root,
+      plantedKey(),
+      () => ({ type: "slow", ms: 30_000, reply: { type: "text", text: "too late" } }),
+      ["--max-attempts", "1", "--max-cycles", "3"],
+    );
+    while (!server?.requests.length) await new Promise((r) => setTimeout(r, 100));
+    expect((await cli(["--root", root, "stop"])).out).toMatch(/stop requested/);
+    const run = await running;
+    expect(run.code).toBe(3);
+    expect(run.out).toContain("campaign ended: STOPPED");
+    expect(server!.requests).toHaveLength(1);
+    // The ruff fixer ran before the model (and changed nothing). The model's attempt: no lesson ("made no change"
+    // would be a false one), no candidate, no gate run after the baseline.
+    const llmLessons = (ls: ReturnType<typeof jsonl>) => ls.filter((l) => l.approach.kind === "llm");
+    expect(llmLessons(jsonl(path.join(root, "memory", "lessons.jsonl")))).toEqual([]);
+    const events = jsonl(path.join(root, "events.jsonl"));
+    expect(llmLessons(events.filter((e) => e.type === "lesson").map((e) => e.lesson))).toEqual([]);
+    expect(events.filter((e) => e.type === "gate_run").map((e) => e.label)).toEqual(["before"]);
+    const attempts = events.filter((e) => e.step === "attempt_done").map((e) => e.data.approach);
+    expect(attempts).toEqual([expect.stringMatching(/^fixer:/)]);
+    expect(events.filter((e) => e.type === "step").at(-1)).toMatchObject({
+      step: "cycle_end",
+      data: { interrupted: "STOPPED" },
+    });
+    expect(JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"))).toMatchObject({
+      status: "stopped",
+      cycles_completed: 0,
+    });
+    expect((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim()).toBe("0");
+  });
+
   it("a model answering only in prose: 2 requests per attempt, the reason in the trajectory and the cycle report", async () => {
     const { root } = await setup("  max_retries: 0\n");
     const run = await runCampaign(

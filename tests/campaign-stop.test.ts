@@ -1,10 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { git, statusLines } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
+import { readEvents } from "../src/events/log.js";
+import { reduceStatus } from "../src/events/reducers.js";
 import { runProcess } from "../src/exec/run-process.js";
-import { cli } from "./campaign-cli.js";
+import { cli, crashThenResume } from "./campaign-cli.js";
 import { CLI, makeGitRepo, tempDir } from "./helpers.js";
 
 /** A repo whose test suite is slow enough to be caught mid-gate. */
@@ -97,6 +99,43 @@ describe("stopping a running campaign", () => {
   );
 });
 
+describe("stop means stop", () => {
+  it("a stop during a cycle's gates ends the run: no new approach, no final gate run on Master", async () => {
+    const base = tempDir();
+    const sacred = await slowRepo(base);
+    const root = path.join(base, "improve");
+    expect((await cli(["init", "--source", sacred, "--root", root])).code).toBe(0);
+    const running = runProcess(
+      process.execPath,
+      [CLI, "--root", root, "run", "--no-llm", "--max-cycles", "5"],
+      { cwd: base, env: { ODIBI_IMPROVE_VENV: inject("venv") }, timeoutMs: 300_000 },
+    );
+    // The slow test is running in the baseline: it is cut, so Master's tree has no cached tests result.
+    await waitFor(() => status(root)?.step?.name === "gates_before");
+    expect((await cli(["--root", root, "stop"])).out).toMatch(/stop requested/);
+    const r = await running;
+    expect(r.exitCode).toBe(3);
+    expect(status(root)).toMatchObject({ status: "stopped", stop_reason: "STOPPED", cycles_completed: 0 });
+    const lines = r.stdout.split("\n");
+    const cut = lines.findIndex((l) => /cycle 1 interrupted: STOPPED/.test(l));
+    expect(cut).toBeGreaterThan(0);
+    const after = lines.slice(cut);
+    expect(after.join("\n")).toContain(`final Master check skipped: stop requested`);
+    // No gate command ran after the stop (a cached result may be read: "[lint] cached result for tree …").
+    expect(after.filter((l) => /\[(lint|tests)\] (?!cached result)/.test(l))).toEqual([]);
+    const events = readFileSync(path.join(root, "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === "step").map((e) => e.step)).toEqual([
+      "cycle_start",
+      "sandbox_created",
+      "cycle_end",
+    ]);
+    expect(events.at(-1)).toMatchObject({ type: "campaign_end", reason: "STOPPED" });
+  });
+});
+
 describe("the time budget", () => {
   it("is checked inside a cycle: past it no approach starts; the campaign ends TIME_BUDGET_EXHAUSTED", async () => {
     const base = tempDir();
@@ -113,6 +152,35 @@ describe("the time budget", () => {
       cycles_completed: 1,
     });
     expect(status(root).improvements_promoted).toBe(0);
+    // The final check on Master runs nothing: the baseline of the same tree is in the gate cache.
+    expect(r.out).toMatch(/\[tests\] cached result for tree/);
+    expect(r.out).not.toContain("final Master check skipped");
     expect((await git(path.join(root, "master"), ["log", "--oneline", "sacred..HEAD"])).trim()).toBe("");
+  });
+
+  it("counts running time only: a run killed hours ago is resumed with a small --max-hours and works", async () => {
+    // Killed before its promoted lesson was recorded (recovery records it), then dead for 10 hours: every event
+    // the dead run wrote is moved 10 hours back, and status.json is what the log would have made of them.
+    const hoursAgo = (iso: string) => new Date(Date.parse(iso) - 10 * 3_600_000).toISOString();
+    const { root, resumed } = await crashThenResume(
+      "promote_done",
+      async ({ root }) => {
+        const file = path.join(root, "events.jsonl");
+        const events = readEvents(file).events.map((e) => ({ ...e, at: hoursAgo(e.at) }));
+        writeFileSync(file, events.map((e) => `${JSON.stringify(e)}\n`).join(""));
+        writeFileSync(path.join(root, "status.json"), JSON.stringify(reduceStatus(events)));
+      },
+      ["--max-hours", "0.5"],
+    );
+    const s = status(root);
+    expect(s.stop_reason).not.toBe("TIME_BUDGET_EXHAUSTED");
+    expect(resumed.out).not.toContain("TIME_BUDGET_EXHAUSTED");
+    // The resumed run ran a cycle of its own.
+    const events = readEvents(path.join(root, "events.jsonl")).events;
+    const resumedAt = events.findLastIndex((e) => e.type === "campaign_start");
+    expect(events.slice(resumedAt).some((e) => e.type === "step" && e.step === "cycle_start")).toBe(true);
+    // The campaign started more than 10 hours ago, but ran for less than the budget.
+    expect(Date.parse(s.updated_at) - Date.parse(s.started_at)).toBeGreaterThan(10 * 3_600_000);
+    expect(s.elapsed_hours).toBeLessThan(0.5);
   });
 });

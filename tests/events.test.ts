@@ -5,7 +5,7 @@ import { SacredViolation } from "../src/core/index.js";
 import { SacredGuard } from "../src/environment/sacred.js";
 import { EventLog, readEvents } from "../src/events/log.js";
 import { openCampaignState } from "../src/events/read-model.js";
-import { nextCycleNumber, reduceJournal, reduceStatus } from "../src/events/reducers.js";
+import { nextCycleNumber, reduceJournal, reduceStatus, runningHours } from "../src/events/reducers.js";
 import { EVENTS_VERSION, EventSchema, type LogEvent } from "../src/events/schema.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { StatusSchema } from "../src/status/schema.js";
@@ -173,7 +173,7 @@ describe("reduceStatus", () => {
         cycles_completed: 1,
         improvements_promoted: 1,
         started_at: at(0),
-        elapsed_hours: 1,
+        elapsed_hours: 0.05, // the first run's 3 minutes; the 57 between the runs are not running time
         stop_reason: null,
         finished_at: null,
       },
@@ -203,6 +203,71 @@ describe("reduceStatus", () => {
       cycles_completed: 1,
       pid: 42,
     });
+  });
+});
+
+describe("runningHours", () => {
+  const end = (min: number, reason = "STOPPED") =>
+    ev(min, { type: "campaign_end", state: "stopped", reason });
+  const recovered = (min: number, lessonRecovered: boolean) =>
+    ev(min, {
+      type: "recovered",
+      cycle: 1,
+      data: { interruptedAt: "promote_begin", promoted: true, lessonRecovered },
+    });
+  const lessonAt = (min: number) => ev(min, { type: "lesson", cycle: 1, lesson: { ...lesson, at: at(min) } });
+  const imported = (hours: number) =>
+    ev(0, { type: "imported", status: { ...reduceStatus([start(0)])!, elapsed_hours: hours }, journal: [] });
+  it.each([
+    { name: "no campaign", events: [], hours: 0 },
+    {
+      name: "a run so far: its start to its last event",
+      events: [start(0), step(30, 1, "cycle_start")],
+      hours: 0.5,
+    },
+    { name: "a run that ended", events: [start(0), end(90)], hours: 1.5 },
+    {
+      name: "a stopped run resumed hours later: the downtime is not counted",
+      events: [start(0), end(30), start(600, true), step(615, 1, "cycle_start")],
+      hours: 0.75,
+    },
+    {
+      name: "a killed run resumed: its span ends at its last event",
+      events: [start(0), step(1, 1, "cycle_start"), step(60, 1, "gates_before"), start(900, true), end(930)],
+      hours: 1.5,
+    },
+    {
+      name: "what recovery appends before the resumed start (a recovered lesson, the recovered event) is not counted",
+      events: [
+        start(0),
+        step(1, 1, "cycle_start"),
+        step(30, 1, "promote_begin"),
+        lessonAt(500),
+        recovered(500, true),
+        start(501, true),
+        step(531, 2, "cycle_start"),
+      ],
+      hours: 1,
+    },
+    {
+      name: "a recovery without a lesson after a run's own lesson: the run's lesson counts",
+      events: [start(0), lessonAt(30), recovered(500, false), start(501, true)],
+      hours: 0.5,
+    },
+    {
+      name: "a new campaign starts from 0",
+      events: [start(0), end(60), start(120, false, "c2"), step(135, 1, "cycle_start")],
+      hours: 0.25,
+    },
+    {
+      name: "an imported status's hours, and a resume adds to them",
+      events: [imported(2), start(60, true), end(90)],
+      hours: 2.5,
+    },
+    { name: "events before any start are no run's", events: [lessonAt(0), start(10), end(40)], hours: 0.5 },
+  ])("$name", ({ events, hours }) => {
+    expect(runningHours(events as LogEvent[])).toBeCloseTo(hours, 9);
+    if (events.length) expect(reduceStatus(events as LogEvent[])!.elapsed_hours).toBeCloseTo(hours, 9);
   });
 });
 

@@ -19,7 +19,7 @@ import { describeIsolation, type IsolationDecision, resolveIsolation } from "../
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
-import { checkGates } from "../gates/pipeline.js";
+import { checkGates, GatesStopped } from "../gates/pipeline.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
@@ -171,8 +171,15 @@ export class CampaignRunner {
     return this.opts.venv ?? defaultVenvDir();
   }
 
+  /** A stop was requested: the signal, or the STOP file (seen here first, it aborts what is running at once). */
   private stopRequested(): boolean {
-    return this.abort.signal.aborted || existsSync(this.env.layout.stopRequest);
+    if (!this.abort.signal.aborted && existsSync(this.env.layout.stopRequest)) this.abort.abort();
+    return this.abort.signal.aborted;
+  }
+
+  /** Between a cycle's steps: after a stop request the next step does not start (interruptedCycle ends the cycle). */
+  private stopPoint(): void {
+    if (this.stopRequested()) throw new GatesStopped();
   }
 
   /** One campaign per root at a time: a second `run` (or a `rollback`) while one is going is refused. */
@@ -199,7 +206,8 @@ export class CampaignRunner {
     };
     const resumeFrom = await this.startCampaign();
     const unwatch = this.watchStopRequests();
-    const campaignStart = resumeFrom ? Date.parse(resumeFrom.started_at) : started;
+    // The time budget counts running time only: on --resume, the earlier runs' (not the time between them).
+    const campaignStart = started - this.events.status!.elapsed_hours * 3_600_000;
     this.sacredSeen = takeFingerprint(this.env.sacred);
     let reason: StopReason;
     try {
@@ -371,7 +379,7 @@ export class CampaignRunner {
       reason,
     });
     const st = this.events.status!;
-    const finalResult = await this.finalMasterGates().catch((e) => {
+    const finalResult = await this.finalMasterGates(reason).catch((e) => {
       this.log(`final gate run on Master failed: ${errorMessage(e)}`);
       return undefined;
     });
@@ -389,17 +397,38 @@ export class CampaignRunner {
     };
   }
 
-  /** Master's gates at the end (cached when nothing was promoted since the last baseline): the report's "after". */
-  private async finalMasterGates(): Promise<GateResult | undefined> {
+  /**
+   * Master's gates at the end (cached when nothing was promoted since the last baseline): the report's "after".
+   * After a stop request or the time budget nothing new starts: only a result in the gate cache for Master's tree is
+   * used, else the report's "after" is the last baseline the campaign saw.
+   */
+  private async finalMasterGates(reason: StopReason): Promise<GateResult | undefined> {
+    const why =
+      this.stopRequested() || reason === "STOPPED"
+        ? "stop requested"
+        : reason === "TIME_BUDGET_EXHAUSTED"
+          ? "time budget exhausted"
+          : undefined;
+    const cache = this.env.config.gates.cache
+      ? new GateCache(this.env.layout.gateCache, this.env.guard)
+      : undefined;
+    const skipped = () => {
+      this.log(`final Master check skipped: ${why}; the report's "after" is the last baseline`);
+      return undefined;
+    };
+    if (why && !cache) return skipped();
     const sandbox = await this.env.createSandbox("final", { reuse: true });
+    // checkGates awaits beforeRun before every gate it runs, never for a cached result: a stop runs nothing.
+    const notCached = new Error("not in the gate cache");
     try {
       const out = path.join(this.env.layout.stories, `final_${this.campaignId}`);
       mkdirSync(out, { recursive: true });
       const ctx = this.gateContext(sandbox.path, out);
-      const cache = this.env.config.gates.cache
-        ? new GateCache(this.env.layout.gateCache, this.env.guard)
-        : undefined;
-      return await checkGates(ctx, { cache, treeHash: await this.treeOf(sandbox) });
+      const cachedOnly = why ? { beforeRun: () => Promise.reject(notCached) } : {};
+      return await checkGates(ctx, { cache, treeHash: await this.treeOf(sandbox), ...cachedOnly });
+    } catch (e) {
+      if (e === notCached) return skipped();
+      throw e;
     } finally {
       await this.env.destroySandbox(sandbox, { recycle: true });
     }
@@ -494,6 +523,7 @@ export class CampaignRunner {
   private async baselineGates(c: CycleRun): Promise<{ baseline: GateResult; missing: MissingDependency }> {
     const { cycle, sandbox, report } = c;
     const env = this.env;
+    this.stopPoint();
     this.events.append({ type: "phase", campaign: this.campaignId, cycle, name: "gates_before" });
     const before = c.ctxFor("before");
     await this.toolsStart(before);
@@ -521,6 +551,7 @@ export class CampaignRunner {
   ): Promise<{ plan: CyclePlan; facts: CycleFacts }> {
     const { cycle, report } = c;
     const env = this.env;
+    this.stopPoint();
     const ctx0 = c.ctxFor("probe");
     const python = ctx0.profile.usesVenv;
     // Discovery reads Master's tree (blessed code), not the sandbox the gates just ran in.
@@ -667,6 +698,8 @@ export class CampaignRunner {
     c.report.approach = { kind: approach.kind, name: approach.name };
     const a = await this.runApproach(c, task, approach, baseline, ctx);
     c.report.approach.summary = a.spent.summary;
+    // An approach cut by a stop is neither judged nor learned from.
+    this.stopPoint();
     // What the approach did is judged only if the tools could run meanwhile (a venv deleted is not its failure).
     await this.toolsStart(ctx);
     let frozen: FrozenCandidate | AttemptOutcome;

@@ -6,7 +6,7 @@ import type { SacredGuard } from "../environment/sacred.js";
 import { processRedactor } from "../llm/redact.js";
 import { HEARTBEAT_INTERVAL_MS, readStatus } from "../status/liveness.js";
 import type { CampaignStatus } from "../status/schema.js";
-import { applyStatus, hoursBetween } from "./reducers.js";
+import { hoursBetween, reduceStatus } from "./reducers.js";
 import { EVENTS_VERSION, EventSchema, type JournalEntry, type LogEvent, type NewLogEvent } from "./schema.js";
 
 export const eventsFile = (root: string) => layoutOf(root).events;
@@ -73,7 +73,7 @@ export class EventLog {
     this.file = eventsFile(root);
     this.statusFile = layoutOf(root).status;
     this.events = readEvents(this.file).events;
-    this.state = this.events.reduce(applyStatus, null);
+    this.state = reduceStatus(this.events);
     if (!existsSync(this.file)) {
       const imported = legacyImport(root);
       if (imported) this.write(imported);
@@ -117,7 +117,7 @@ export class EventLog {
       closeSync(fd);
     }
     this.events.push(event);
-    this.state = applyStatus(this.state, event);
+    this.state = reduceStatus(this.events);
   }
 
   /** Rewrites status.json's heartbeat every `intervalMs`, so readers can tell a live run from a dead one. */
@@ -131,7 +131,8 @@ export class EventLog {
         ...s,
         updated_at: now,
         heartbeat_at: now,
-        elapsed_hours: hoursBetween(s.started_at, now),
+        // The running time so far: the last event's, plus the time since it (runningHours).
+        elapsed_hours: s.elapsed_hours + hoursBetween(s.updated_at, now),
       };
       try {
         writeFileAtomic(this.guard, this.statusFile, `${JSON.stringify(beat, null, 2)}\n`);

@@ -9,23 +9,51 @@ import type { JournalEntry, LogEvent } from "./schema.js";
 export const hoursBetween = (from: string, to: string) =>
   Math.max(0, (Date.parse(to) - Date.parse(from)) / 3_600_000);
 
-/** status.json after one more event; `null` until a campaign started (or an older root's status was imported). */
-export function applyStatus(state: CampaignStatus | null, e: LogEvent): CampaignStatus | null {
+/**
+ * The hours a campaign's runs were running: each run from its campaign_start to its last event (its campaign_end,
+ * or the last one before it was killed), never the time between runs. A resumed run adds to the campaign's hours, a
+ * new campaign starts from 0, an imported status from its `elapsed_hours`. What a recovery appends before the next
+ * campaign_start (`recovered`, after the lesson it recovered) belongs to no run.
+ */
+export function runningHours(events: readonly LogEvent[]): number {
+  let hours = 0;
+  let run: { start: string; last: string; beforeLesson?: string } | undefined;
+  const close = () => {
+    if (run) hours += hoursBetween(run.start, run.last);
+    run = undefined;
+  };
+  for (const e of events) {
+    if (e.type === "imported") {
+      run = undefined;
+      hours = e.status?.elapsed_hours ?? 0;
+    } else if (e.type === "campaign_start") {
+      close();
+      if (!e.resume) hours = 0;
+      run = { start: e.at, last: e.at };
+    } else if (run && e.type === "recovered") {
+      if (e.data.lessonRecovered === true && run.beforeLesson !== undefined) run.last = run.beforeLesson;
+      close();
+    } else if (run) {
+      run = { ...run, last: e.at, beforeLesson: e.type === "lesson" ? run.last : undefined };
+      if (e.type === "campaign_end") close();
+    }
+  }
+  close();
+  return hours;
+}
+
+/** status.json after one more event, its elapsed_hours aside; `null` until a campaign started (or was imported). */
+function applyStatus(state: CampaignStatus | null, e: LogEvent): CampaignStatus | null {
   // An imported status is kept as it was written (its heartbeat tells whether that run is alive).
   if (e.type === "imported") return e.status;
   const next = statusAfter(state, e);
   if (!next) return null;
-  return {
-    ...next,
-    updated_at: e.at,
-    heartbeat_at: e.at,
-    elapsed_hours: hoursBetween(next.started_at, e.at),
-  };
+  return { ...next, updated_at: e.at, heartbeat_at: e.at };
 }
 
 function statusAfter(s: CampaignStatus | null, e: LogEvent): CampaignStatus | null {
   if (e.type === "campaign_start") {
-    // A resumed run keeps the counters and the start time, so elapsed time includes the downtime.
+    // A resumed run keeps the counters and the start time; elapsed_hours counts running time only (runningHours).
     const prev = e.resume ? s : null;
     return {
       campaign_id: e.campaign,
@@ -90,7 +118,8 @@ function statusAfter(s: CampaignStatus | null, e: LogEvent): CampaignStatus | nu
 }
 
 export function reduceStatus(events: readonly LogEvent[]): CampaignStatus | null {
-  return events.reduce(applyStatus, null);
+  const s = events.reduce(applyStatus, null);
+  return s && { ...s, elapsed_hours: runningHours(events) };
 }
 
 /** The resume journal: the journaled steps of every run, in order (an imported journal first). */
