@@ -47,7 +47,7 @@ export const SourceSection = z
       .string()
       .min(1)
       .describe(
-        "Path to your repository (Sacred). Read, never written. Windows drive paths (D:/odibi) are fine.",
+        "Path to your repository (Sacred). Read only; `odibi-improve apply` adds a branch to it when you run it. Windows drive paths (D:/odibi) are fine.",
       ),
     auto_reset_master: z
       .literal(false)

@@ -5,7 +5,8 @@ import { SacredChanged, SacredViolation } from "../core/errors.js";
 import { isInside } from "../core/paths.js";
 
 /**
- * Sacred is read, never written. Two defences:
+ * Sacred is read, never written by the tool on its own (`apply`, run by the user, adds one branch: src/environment/sync.ts).
+ * Two defences:
  * 1. `SacredGuard.assertWritable(p)`: every write the tool makes goes through it; it resolves symlinks (of the
  *    path or of its nearest existing ancestor) and refuses any real path inside Sacred.
  * 2. A fingerprint of every file in Sacred (`.git` included: path, type, mode, size, content hash, link target)

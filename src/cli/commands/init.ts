@@ -9,7 +9,10 @@ export function initCommand(ctx: CommandContext) {
     .description(
       "create an environment: Master (a git copy of your repository), sandboxes, snapshots, memory",
     )
-    .requiredOption("--source <path>", "your repository (Sacred): read, never written")
+    .requiredOption(
+      "--source <path>",
+      "your repository (Sacred): read only (`apply` adds a branch when you run it)",
+    )
     .option(
       "--profile <name>",
       `auto | ${profiles()
@@ -41,7 +44,7 @@ export function initCommand(ctx: CommandContext) {
       const head = await env.masterHead();
       out.result(
         [
-          `Sacred:  ${env.sacred} (never written)`,
+          `Sacred:  ${env.sacred} (read only; only odibi-improve apply, when you run it, adds a branch)`,
           `Master:  ${env.layout.master} @ ${head.slice(0, 10)}`,
           `Profile: ${env.config.profile}`,
           `Config:  ${env.layout.config}`,
