@@ -164,24 +164,31 @@ export async function resyncMaster(
     if (base === previousBase && replay.length === all.length && result.dropped.length === 0)
       return { ...result, kept: all, head: before };
     result.snapshot = (await env.snapshotMaster(`before_resync_${stampNow()}`)).name;
+    // Replayed on a detached HEAD: the branch moves only at the end, so a failure leaves Master as it was.
     await git(master, ["checkout", "-q", "--detach", base]);
-    for (const c of replay) {
-      const r = await gitRaw(master, ["cherry-pick", "--allow-empty-message", c]);
-      if (r.exitCode === 0) {
-        result.kept.push(c);
-        continue;
+    try {
+      for (const c of replay) {
+        const r = await gitRaw(master, ["cherry-pick", "--allow-empty-message", c]);
+        if (r.exitCode === 0) {
+          result.kept.push(c);
+          continue;
+        }
+        // Unmerged paths: a conflict; none: the change is already there (the pick came out empty).
+        const conflicted = (await git(master, ["diff", "--name-only", "--diff-filter=U"])).trim() !== "";
+        await gitRaw(master, ["cherry-pick", "--abort"]);
+        await git(master, ["reset", "-q", "--hard", "HEAD"]);
+        if (!conflicted) result.inSacred.push(c);
+        else
+          result.dropped.push({
+            commit: c,
+            subject: await subject(master, c),
+            reason: "conflicts with your changes",
+          });
       }
-      // Unmerged paths: a conflict; none: the change is already there (the pick came out empty).
-      const conflicted = (await git(master, ["diff", "--name-only", "--diff-filter=U"])).trim() !== "";
+    } catch (e) {
       await gitRaw(master, ["cherry-pick", "--abort"]);
-      await git(master, ["reset", "-q", "--hard", "HEAD"]);
-      if (!conflicted) result.inSacred.push(c);
-      else
-        result.dropped.push({
-          commit: c,
-          subject: await subject(master, c),
-          reason: "conflicts with your changes",
-        });
+      await gitRaw(master, ["checkout", "-q", "-f", MASTER_BRANCH]);
+      throw e;
     }
     await git(master, ["checkout", "-q", "-B", MASTER_BRANCH]);
     await git(master, ["tag", "-f", SACRED_TAG, base]);

@@ -5,6 +5,7 @@ import { pythonMissingDependencies } from "../../gates/missing-dependency.js";
 import { testsGate } from "../../gates/tests-gate.js";
 import { COMMON_ORACLE, PYTHON_ORACLE } from "../oracle-paths.js";
 import type { Profile } from "../profile.js";
+import { venvToolProbes } from "../python/index.js";
 import { buildGateEnv } from "./gate-env.js";
 import { goldenGate } from "./golden-gate.js";
 import { prepareOdibiEnvironment } from "./prepare.js";
@@ -14,16 +15,13 @@ import { validateGate } from "./validate-gate.js";
  * odibi (Python): ruff, `odibi validate` on each golden project, pytest, each golden project run with `odibi run`.
  * Its gate commands run the tree's own `odibi/` (on PYTHONPATH, over the venv's installed odibi).
  */
-const SETUP = "run `odibi-improve setup --odibi` (creates the venv with pytest, ruff and odibi)";
-
 export const odibiProfile: Profile = {
   name: "odibi",
   description: "odibi (Python): ruff, pytest, odibi validate, golden projects run with odibi run",
-  doctor: [
-    { name: "pytest", file: "venv-python", args: ["-m", "pytest", "--version"], install: SETUP },
-    { name: "ruff", file: "venv-python", args: ["-m", "ruff", "--version"], install: SETUP },
-    { name: "odibi", file: "venv-python", args: ["-m", "odibi", "--version"], install: SETUP },
-  ],
+  doctor: venvToolProbes(
+    ["pytest", "ruff", "odibi"],
+    "run `odibi-improve setup --odibi` (creates the venv with pytest, ruff and odibi)",
+  ),
   detect: (repo) => /^\s*name\s*=\s*["']odibi["']/m.test(readTextIf(path.join(repo, "pyproject.toml")) ?? ""),
   commands: () => ({
     test: "python -m pytest -q",

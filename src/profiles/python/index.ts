@@ -8,21 +8,24 @@ import { pythonMissingDependencies } from "../../gates/missing-dependency.js";
 import { testsGate } from "../../gates/tests-gate.js";
 import { ensurePythonEnv } from "../../pyenv/python-env.js";
 import { COMMON_ORACLE, PYTHON_ORACLE } from "../oracle-paths.js";
-import type { Profile } from "../profile.js";
+import type { Profile, ToolProbe } from "../profile.js";
 
 /**
  * Python: ruff and pytest from the gates' venv; the repository's requirements installed under the root
  * (`<root>/python_packages`), on PYTHONPATH after the tree's `src/`.
  */
-const SETUP = "run `odibi-improve setup` (creates the venv with pytest, ruff)";
+/** `doctor`'s checks of the gates' venv: each module's `--version` through the venv's python. */
+export function venvToolProbes(modules: string[], install: string): ToolProbe[] {
+  return modules.map((m) => ({ name: m, file: "venv-python", args: ["-m", m, "--version"], install }));
+}
 
 export const pythonProfile: Profile = {
   name: "python",
   description: "Python: ruff and pytest",
-  doctor: [
-    { name: "pytest", file: "venv-python", args: ["-m", "pytest", "--version"], install: SETUP },
-    { name: "ruff", file: "venv-python", args: ["-m", "ruff", "--version"], install: SETUP },
-  ],
+  doctor: venvToolProbes(
+    ["pytest", "ruff"],
+    "run `odibi-improve setup` (creates the venv with pytest, ruff)",
+  ),
   detect: (repo) =>
     Boolean(readTextIf(path.join(repo, "pyproject.toml"))) ||
     existsSync(path.join(repo, "setup.py")) ||
