@@ -1,6 +1,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { reduceCampaigns } from "../src/events/campaigns.js";
 import { readEvents } from "../src/events/log.js";
 import { reduceJournal } from "../src/events/reducers.js";
 import { runProcess } from "../src/exec/run-process.js";
@@ -363,16 +364,13 @@ export async function runCorpusDefect(d: Defect, opts: CorpusRunOptions): Promis
     opts.log?.(run.stdout.trimEnd());
     if (run.stderr.trim()) opts.log?.(run.stderr.trimEnd());
     const status = readJson(path.join(root, "status.json"));
-    const record = readJson(path.join(root, ".odibi-improve", "campaigns", `${status.campaign_id}.json`));
-    const baselineFails = (record.firstBaseline?.runs ?? [])
-      // biome-ignore lint/suspicious/noExplicitAny: JSON records as written
-      .flatMap((r: any) => r.checks)
-      // biome-ignore lint/suspicious/noExplicitAny: JSON records as written
-      .filter((c: any) => c.status === "fail" && !PRE_EXISTING.includes(c.id))
-      // biome-ignore lint/suspicious/noExplicitAny: JSON records as written
-      .map((c: any) => String(c.id))
+    const events = readEvents(path.join(root, "events.jsonl")).events;
+    const first = reduceCampaigns(events).find((c) => c.id === status.campaign_id)?.firstMaster;
+    const baselineFails = (first?.failing ?? [])
+      .map((c) => c.id)
+      .filter((id) => !PRE_EXISTING.includes(id))
       .sort();
-    const journal = reduceJournal(readEvents(path.join(root, "events.jsonl")).events);
+    const journal = reduceJournal(events);
     const promoted = journal.find((e) => e.step === "cycle_end" && e.data?.promoted);
     const masterFile = path.join(root, "master", ...d.file.split("/"));
     const original = readFileSync(path.join(opts.odibiSource, ...d.file.split("/")), "utf8");

@@ -29,6 +29,7 @@ const CYCLE_HEAD = [
   "phase:gates_before",
   "gate_run",
   "gates_before",
+  "waiting",
   "work_found",
 ];
 
@@ -99,13 +100,23 @@ describe("the event log of a real campaign (CLI, real git and ruff, no LLM)", ()
       "phase:idle",
       "decision",
       "campaign_end",
+      "gate_run",
     ]);
+    // Master's final check (from the gate cache: nothing changed since cycle 2's baseline) closes the log.
+    expect(later.at(-1)).toMatchObject({ type: "gate_run", label: "final", master: { failing_total: 0 } });
     expect(new Set(later.map((e) => e.campaign))).toEqual(new Set([id]));
     expect(later.find((e) => e.type === "campaign_start")).toMatchObject({ resume: true });
     expect(later.find((e) => e.type === "step" && e.step === "cycle_start")).toMatchObject({ cycle: 2 });
     expect(statusJson(root)).toEqual(reduceStatus(all));
     expect(statusJson(root)).toMatchObject({ campaign_id: id, status: "completed", cycles_completed: 1 });
     expect(reduceJournal(all).filter((e) => e.step === "recovered")).toMatchObject([{ cycle: 1 }]);
+    // The campaign report is derived from the events: cycle 1 (killed after its promotion) and cycle 2.
+    const report = readFileSync(path.join(root, "reports", `campaign_${id}_report.md`), "utf8");
+    const section = (name: string) => report.split(`## ${name}`)[1]!.split("\n## ")[0]!;
+    expect(section("Promotions")).toMatch(/\[1\]\(cycle_001_report\.md\)/);
+    expect(section("Cycles")).toMatch(/\[1\]\(cycle_001_report\.md\)[^\n]*PROMOTED/);
+    expect(section("Cycles")).toMatch(/\[2\]\(cycle_002_report\.md\)[^\n]*NO CHANGE/);
+    expect(report).not.toContain("### Regressions");
 
     // The run log: every progress line both runs printed, in order.
     expect(readdirSync(path.join(root, "logs"))).toEqual([`${id}.log`]);

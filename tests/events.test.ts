@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SacredViolation } from "../src/core/index.js";
 import { SacredGuard } from "../src/environment/sacred.js";
+import { masterRegressions, reduceCampaigns, summaryPassCount } from "../src/events/campaigns.js";
 import { EventLog, readEvents } from "../src/events/log.js";
 import { openCampaignState } from "../src/events/read-model.js";
 import { nextCycleNumber, reduceJournal, reduceStatus, runningHours } from "../src/events/reducers.js";
@@ -69,6 +70,14 @@ const ONE_OF_EACH: LogEvent[] = [
   }),
   ev(3, { type: "model_call", cycle: 1, model: "m", tokens: 10, cost_usd: 0.5 }),
   ev(4, { type: "decision", cycle: 1, task: "fix t", action: "promote", reason: "all gates pass" }),
+  ev(4, {
+    type: "not_work",
+    cycle: 1,
+    groups: [
+      { reason: "deliberate guard", count: 1, items: [{ title: "NotImplementedError", why: "a guard" }] },
+    ],
+  }),
+  ev(4, { type: "waiting", cycle: 1, total: 1, items: [{ title: "fix it", kind: "failure", target: "t" }] }),
   ev(4, { type: "lesson", cycle: 1, lesson }),
   ev(4, { type: "avoided", signatures: ["sig"] }),
   ev(5, { type: "recovered", cycle: 1, data: { interruptedAt: "decided" } }),
@@ -89,7 +98,8 @@ describe("event schema", () => {
     expect(EventSchema.safeParse({ ...ONE_OF_EACH[0], v: 2 }).success).toBe(false);
     expect(EventSchema.safeParse({ ...ONE_OF_EACH[0], type: "nonsense" }).success).toBe(false);
     expect(EventSchema.safeParse({ ...step(1, 1, "cycle_start"), step: "not_a_step" }).success).toBe(false);
-    expect(EventSchema.safeParse({ ...ONE_OF_EACH[6], lesson: { outcome: "promoted" } }).success).toBe(false);
+    const lessonEvent = ONE_OF_EACH.find((e) => e.type === "lesson")!;
+    expect(EventSchema.safeParse({ ...lessonEvent, lesson: { outcome: "promoted" } }).success).toBe(false);
   });
 });
 
@@ -441,5 +451,111 @@ describe("openCampaignState", () => {
     const state = openCampaignState(root);
     expect(state.status?.status).toMatchObject({ current_cycle: 1, step: { name: "cycle_start" } });
     expect(state.journal.map((e) => e.step)).toEqual(["campaign_start", "cycle_start"]);
+  });
+});
+
+describe("reduceCampaigns (the campaign report's facts)", () => {
+  const master = (min: number, cycle: number, label: string, failing: string[], flaky: string[] = []) =>
+    ev(min, {
+      type: "gate_run",
+      cycle,
+      label,
+      gates: [{ gate: "tests", passed: 10 - failing.length, failed: failing.length, skipped: 0, flaky: 0 }],
+      master: {
+        failing: failing.map((id) => ({ gate: "tests", id })),
+        failing_total: failing.length,
+        flaky: flaky.map((id) => ({ gate: "tests", id })),
+        environment: [],
+      },
+    });
+  const candidate = (min: number, cycle: number) =>
+    ev(min, {
+      type: "gate_run",
+      cycle,
+      label: "after-fixer:ruff",
+      gates: [{ gate: "tests", passed: 0, failed: 10, skipped: 0, flaky: 0 }],
+    });
+
+  it("derives cycles, promotions with their spend, Master's first and last runs, flaky checks and regressions", () => {
+    const events = [
+      start(0),
+      step(1, 1, "cycle_start"),
+      master(2, 1, "before", ["t_old"], ["t_flaky"]),
+      step(3, 1, "work_found", { task: "fix t_old" }),
+      ev(4, { type: "model_call", cycle: 1, model: "m", tokens: 100, cost_usd: 0.25 }),
+      candidate(5, 1),
+      step(6, 1, "decided", { action: "promote", reason: "all gates pass" }),
+      step(6, 1, "snapshot_done", { snapshot: "before_cycle_001" }),
+      step(7, 1, "promote_done", { commit: "abc123" }),
+      cycleEnd(8, 1, { promoted: true, learned: true }),
+      ev(8, { type: "decision", cycle: 1, task: "fix t_old", action: "promote", reason: "all gates pass" }),
+      step(9, 2, "cycle_start"),
+      master(10, 2, "before", ["t_new"], ["t_flaky"]),
+      ev(11, { type: "decision", cycle: 2, task: null, action: "none", reason: "nothing to do" }),
+      ev(12, { type: "campaign_end", state: "completed", reason: "NO_WORK" }),
+      start(20, false, "c2"),
+    ];
+    const [c1, c2] = reduceCampaigns(events);
+    expect(c1).toMatchObject({
+      id: "c1",
+      startedAt: at(0),
+      cycles: [
+        { cycle: 1, task: "fix t_old", action: "promote", reason: "all gates pass" },
+        { cycle: 2, task: null, action: "none" },
+      ],
+      promotions: [
+        {
+          cycle: 1,
+          title: "fix t_old",
+          snapshot: "before_cycle_001",
+          commit: "abc123",
+          llm: { tokens: 100 },
+        },
+      ],
+      flaky: [{ gate: "tests", id: "t_flaky", occurrences: 2 }],
+      llm: { tokens: 100, costUsd: 0.25 },
+    });
+    expect(c1!.firstMaster?.failing.map((f) => f.id)).toEqual(["t_old"]);
+    expect(c1!.lastMaster?.failing.map((f) => f.id)).toEqual(["t_new"]);
+    expect(masterRegressions(c1!.firstMaster, c1!.lastMaster, c1!.flaky)).toEqual([
+      { gate: "tests", id: "t_new" },
+    ]);
+    expect(summaryPassCount(c1!.lastMaster, "tests")).toEqual({ passed: 9, total: 10 });
+    expect(summaryPassCount(c1!.lastMaster, "lint")).toBeNull();
+    expect(c2).toMatchObject({ id: "c2", cycles: [], promotions: [], firstMaster: null });
+  });
+
+  it("completes a cycle a kill interrupted from recovery's event: its promotion and its line", () => {
+    const events = [
+      start(0),
+      step(1, 1, "cycle_start"),
+      step(2, 1, "work_found", { task: "fix lint" }),
+      step(3, 1, "decided", { action: "promote", reason: "all gates pass" }),
+      step(4, 1, "promote_begin", { previous: "p0" }),
+      ev(9, {
+        type: "recovered",
+        cycle: 1,
+        data: { interruptedAt: "promote_begin", promoted: true, commit: "c9" },
+      }),
+    ];
+    expect(reduceCampaigns(events)[0]).toMatchObject({
+      promotions: [{ cycle: 1, title: "fix lint", commit: "c9" }],
+      cycles: [{ cycle: 1, task: "fix lint", action: "promote", reason: "all gates pass" }],
+    });
+  });
+
+  it("reads an older root's journal: its campaign, promotions and finished cycles", () => {
+    const journal = [
+      { at: at(0), campaign: "old", cycle: 0, step: "campaign_start" as const },
+      { at: at(1), campaign: "old", cycle: 1, step: "work_found" as const, data: { task: "F401" } },
+      { at: at(2), campaign: "old", cycle: 1, step: "promote_done" as const, data: { commit: "k1" } },
+      { at: at(3), campaign: "old", cycle: 1, step: "cycle_end" as const, data: { promoted: true } },
+    ];
+    const [old] = reduceCampaigns([ev(0, { type: "imported", campaign: "old", status: null, journal })]);
+    expect(old).toMatchObject({
+      id: "old",
+      promotions: [{ cycle: 1, title: "F401", commit: "k1" }],
+      cycles: [{ cycle: 1, task: "F401", action: "promote" }],
+    });
   });
 });

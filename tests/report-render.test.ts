@@ -132,6 +132,34 @@ describe("cycle report", () => {
     expect(text).toContain("_No change._");
     expect(text).toContain("lint | 10 pass, 2 fail | — |");
   });
+
+  it("shows the run that decided: the full suite after the cascade's targeted step", () => {
+    const text = renderCycleReport(
+      cycleData({
+        gatesBefore: [{ gate: "tests", passed: 9000, failed: 1, skipped: 0, flaky: 0 }],
+        gatesAfter: [
+          {
+            gate: "tests",
+            passed: 116,
+            failed: 0,
+            skipped: 0,
+            flaky: 0,
+            scope: "targeted",
+            durationMs: 17_000,
+          },
+          { gate: "tests", passed: 9001, failed: 0, skipped: 0, flaky: 0, durationMs: 300_000 },
+        ],
+      }),
+    );
+    expect(text).toContain("| tests | 9000 pass, 1 fail | 9001 pass, 0 fail | 300.0s |");
+    expect(text).not.toContain("116 pass");
+    const targetedOnly = renderCycleReport(
+      cycleData({
+        gatesAfter: [{ gate: "lint", passed: 3, failed: 1, skipped: 0, flaky: 0, scope: "targeted" }],
+      }),
+    );
+    expect(targetedOnly).toContain("3 pass, 1 fail (targeted)");
+  });
 });
 
 function campaignData(over: Partial<CampaignReportData> = {}): CampaignReportData {
@@ -237,6 +265,19 @@ describe("campaign report", () => {
     expect(text).toContain("- golden: hello/node\\_a — row count 3 \\!= 4");
     expect(text).toContain("Nothing: this campaign promoted no change.");
     expect(text).not.toContain("Harness coverage"); // not measured: not shown
+  });
+
+  it("lists the open items no approach of the campaign could take (left for a model or a human)", () => {
+    const waiting = {
+      total: 31,
+      items: [{ title: `NotImplementedError in x ${HOSTILE}`, kind: "discovered", target: "odibi/x.py:3" }],
+    };
+    const text = renderCampaignReport(campaignData({ waiting }));
+    expect(headings(text)).toContain("h2 Left for a model or a human");
+    expect(text).toContain("31 open items no fixer can take");
+    expect(text).toContain("- … and 30 more");
+    expect(count(text, "html_block") + count(text, "html_inline")).toBe(0);
+    expect(renderCampaignReport(campaignData())).not.toContain("Left for a model");
   });
 
   it("with an LLM: what each promotion's cycle spent, and the cost per promotion", () => {

@@ -34,6 +34,8 @@ export interface CyclePlan {
   /** Anything fails or was discovered that a code change could fix, avoided or not (the NO_WORK stop). */
   foundWork: boolean;
   environmentFailures: EnvironmentFailure[];
+  /** Open items no approach of this campaign can take (no fixer, no LLM): left for a model or a human. */
+  waiting: Task[];
 }
 
 export function possibleApproaches(f: Pick<CycleFacts, "fixers" | "llm">, task: Task): Approach[] {
@@ -72,7 +74,8 @@ export function planCycle(f: CycleFacts): CyclePlan {
   const foundWork = listWork(f.baseline, f.discovered, { shouldAvoid: () => false }, opts).length > 0;
   const env = f.missingDependency ? environmentFailures(f.baseline, f.missingDependency) : [];
   const task = open.find((t) => possibleApproaches(f, t).length > 0);
-  const base = { open: open.length, foundWork, environmentFailures: env };
+  const waiting = open.filter((t) => possibleApproaches(f, t).length === 0);
+  const base = { open: open.length, foundWork, environmentFailures: env, waiting };
   if (!task)
     return { ...base, pick: null, reason: noTaskReason(open.length, foundWork, env, f.llm !== undefined) };
   return { ...base, pick: { task, approaches: approachesLeft(f, task) } };

@@ -2,55 +2,41 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { GateResult } from "../core/types.js";
 import type { ImprovementEnvironment } from "../environment/environment.js";
-import { writeFileAtomic } from "../environment/fs-safe.js";
 import { git } from "../environment/git.js";
+import {
+  type CampaignView,
+  type MasterRun,
+  masterRegressions,
+  reduceCampaigns,
+  summaryFailures,
+  summaryPassCount,
+} from "../events/campaigns.js";
 import { openCampaignState } from "../events/read-model.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
-import { profileOf } from "../profiles/index.js";
-import { failureCount, flakyChecks, parseShortStat, passCount, regressions } from "../status/metrics.js";
+import { failingChecks, flakyChecks, parseShortStat, summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
 import { campaignReportName, renderCampaignReport } from "../status/reports.js";
 import type { CycleEntry, NotWorkGroup, PromotionEntry } from "../status/types.js";
-import { environmentFailures } from "./find-work.js";
 
 /**
- * What a campaign report needs beyond status.json and memory: the first and latest gate results on Master, the
- * cycles and promotions. Kept in `<root>/.odibi-improve/campaigns/<id>.json`, rewritten atomically after each step
- * that changes it, so `odibi-improve report` can render the report at any time, also for a dead run.
+ * The campaigns of a root and their reports, read from the event log (`reduceCampaigns`): `odibi-improve report`
+ * renders a report at any time, also for a dead run. A root written by a version before the event log carried
+ * these facts keeps its campaigns in `.odibi-improve/campaigns/<id>.json`; those are read when the log lacks them.
  */
-export interface CampaignRecord {
-  id: string;
-  startedAt: string;
-  firstBaseline: GateResult | null;
-  lastBaseline: GateResult | null;
-  /** Every gate result seen (flaky checks are counted over these): kept small by storing only flaky checks. */
-  flaky: { gate: string; id: string; occurrences: number }[];
-  cycles: CycleEntry[];
-  promotions: PromotionEntry[];
-  /** The latest discovery's items that are not work, by reason. */
-  notWork?: NotWorkGroup[];
-}
-
 export class CampaignStore {
   constructor(private readonly env: ImprovementEnvironment) {}
 
-  private file(id: string): string {
-    return path.join(this.env.layout.state, "campaigns", `${id}.json`);
-  }
-
-  load(id: string): CampaignRecord | undefined {
-    const f = this.file(id);
-    return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as CampaignRecord) : undefined;
-  }
-
   /** Every campaign on this root, oldest first. */
-  list(): CampaignRecord[] {
-    const dir = path.dirname(this.file("x"));
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir)
-      .filter((f) => f.endsWith(".json"))
-      .map((f) => JSON.parse(readFileSync(path.join(dir, f), "utf8")) as CampaignRecord)
-      .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  list(): CampaignView[] {
+    const state = openCampaignState(this.env.root);
+    const views = reduceCampaigns(state.events);
+    const known = new Set(views.map((v) => v.id));
+    const legacy = legacyRecords(this.env.layout.state).filter((v) => !known.has(v.id));
+    return [...legacy, ...views].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  }
+
+  load(id: string): CampaignView | undefined {
+    return this.list().find((c) => c.id === id);
   }
 
   /** The most recently started campaign's id, if any. */
@@ -58,60 +44,11 @@ export class CampaignStore {
     return this.list().at(-1)?.id;
   }
 
-  create(id: string): CampaignRecord {
-    const r: CampaignRecord = {
-      id,
-      startedAt: new Date().toISOString(),
-      firstBaseline: null,
-      lastBaseline: null,
-      flaky: [],
-      cycles: [],
-      promotions: [],
-    };
-    this.save(r);
-    return r;
-  }
-
-  save(r: CampaignRecord): void {
-    writeFileAtomic(this.env.guard, this.file(r.id), JSON.stringify(r));
-  }
-
-  noteBaseline(r: CampaignRecord, result: GateResult): void {
-    r.firstBaseline ??= result;
-    r.lastBaseline = result;
-    const merged = flakyChecks([result]);
-    for (const f of merged) {
-      const e = r.flaky.find((x) => x.gate === f.gate && x.id === f.id);
-      if (e) e.occurrences += f.occurrences;
-      else r.flaky.push(f);
-    }
-    this.save(r);
-  }
-
-  noteNotWork(r: CampaignRecord, groups: NotWorkGroup[]): void {
-    r.notWork = groups;
-    this.save(r);
-  }
-
-  noteCycle(r: CampaignRecord, c: CycleEntry): void {
-    r.cycles.push(c);
-    this.save(r);
-  }
-
-  notePromotion(r: CampaignRecord, p: PromotionEntry): void {
-    r.promotions.push(p);
-    this.save(r);
-  }
-
-  /** Renders `reports/campaign_<id>_report.md` from the record, status.json and memory. Returns its path. */
-  async writeCampaignReport(
-    id: string,
-    opts: { convergence: number; finalResult?: GateResult },
-  ): Promise<string> {
+  /** Renders `reports/campaign_<id>_report.md` from the event log and memory. Returns its path. */
+  async writeCampaignReport(id: string): Promise<string> {
     const r = this.load(id);
-    if (!r) throw new Error(`no campaign record for ${id}`);
+    if (!r) throw new Error(`no campaign ${id} in the event log`);
     const status = openCampaignState(this.env.root).status?.status;
-    const last = opts.finalResult ?? r.lastBaseline;
     const master = this.env.layout.master;
     // What this campaign changed: from Master before its first promotion to its last one (nothing if none).
     const commits = r.promotions.flatMap((p) => (p.commit ? [p.commit] : []));
@@ -121,9 +58,9 @@ export class CampaignStore {
     const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard, readOnly: true });
     const avoided = mem.avoidedIssues();
     mem.close();
-    const missing = profileOf(this.env.config.profile).missingDependencies?.(master);
     const sameCampaign = status?.campaign_id === id ? status : undefined;
     const stopReason = sameCampaign?.stop_reason ?? null;
+    const { firstMaster: first, lastMaster: last } = r;
     const md = renderCampaignReport({
       campaignId: id,
       status: sameCampaign?.status ?? "stopped",
@@ -135,10 +72,10 @@ export class CampaignStore {
       improvementsPromoted: r.promotions.length,
       improvementsRejected: r.cycles.filter((c) => c.action === "reject").length,
       cyclesToConvergence: stopReason === "CONVERGED" ? r.cycles.length : null,
-      tests: { before: passCount(r.firstBaseline, "tests"), after: passCount(last, "tests") },
-      lintErrors: { before: failureCount(r.firstBaseline, "lint"), after: failureCount(last, "lint") },
+      tests: { before: summaryPassCount(first, "tests"), after: summaryPassCount(last, "tests") },
+      lintErrors: { before: summaryFailures(first, "lint"), after: summaryFailures(last, "lint") },
       harnessCoverage: null,
-      regressions: regressions(r.firstBaseline, last),
+      regressions: masterRegressions(first, last, r.flaky),
       masterDiff: shortstat
         ? parseShortStat(shortstat, stat)
         : { filesChanged: 0, insertions: 0, deletions: 0 },
@@ -151,13 +88,68 @@ export class CampaignStore {
         ...(a.lastReason ? { lastReason: a.lastReason } : {}),
       })),
       flakyChecks: r.flaky,
-      environmentFailures: missing ? environmentFailures(last ?? null, missing) : [],
+      environmentFailures: last?.environment ?? [],
       ...(r.notWork?.length ? { notWork: r.notWork } : {}),
+      ...(r.waiting?.total ? { waiting: r.waiting } : {}),
       warnings: sameCampaign?.isolation_warning ? [sameCampaign.isolation_warning] : [],
-      ...(sameCampaign?.llm && sameCampaign.llm.tokens > 0
-        ? { llm: { tokens: sameCampaign.llm.tokens, costUsd: sameCampaign.llm.cost_usd } }
-        : {}),
+      ...(r.llm.tokens > 0 ? { llm: r.llm } : {}),
     });
     return writeReport(this.env.guard, this.env.root, campaignReportName(id), md);
   }
+}
+
+/** A campaign record written before the event log carried baselines, cycles and promotions. */
+interface LegacyRecord {
+  id: string;
+  startedAt: string;
+  firstBaseline: GateResult | null;
+  lastBaseline: GateResult | null;
+  flaky: { gate: string; id: string; occurrences: number }[];
+  cycles: CycleEntry[];
+  promotions: PromotionEntry[];
+  notWork?: NotWorkGroup[];
+}
+
+function masterRunOf(result: GateResult | null): MasterRun | null {
+  if (!result) return null;
+  const failing = failingChecks(result);
+  return {
+    cycle: 0,
+    label: "before",
+    gates: summariseGates(result) ?? [],
+    failing: failing.listed,
+    failingTotal: failing.total,
+    environment: [],
+  };
+}
+
+/** `.odibi-improve/campaigns/*.json` of an older root, as views. */
+function legacyRecords(stateDir: string): CampaignView[] {
+  const dir = path.join(stateDir, "campaigns");
+  if (!existsSync(dir)) return [];
+  const out: CampaignView[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.endsWith(".json"))) {
+    let r: LegacyRecord;
+    try {
+      r = JSON.parse(readFileSync(path.join(dir, f), "utf8")) as LegacyRecord;
+    } catch {
+      continue;
+    }
+    const flaky = r.lastBaseline ? flakyChecks([r.lastBaseline]) : [];
+    out.push({
+      id: r.id,
+      startedAt: r.startedAt,
+      firstMaster: masterRunOf(r.firstBaseline),
+      lastMaster: masterRunOf(r.lastBaseline),
+      flaky: r.flaky ?? flaky,
+      cycles: r.cycles ?? [],
+      promotions: r.promotions ?? [],
+      ...(r.notWork ? { notWork: r.notWork } : {}),
+      llm: {
+        tokens: (r.promotions ?? []).reduce((n, p) => n + (p.llm?.tokens ?? 0), 0),
+        costUsd: (r.promotions ?? []).reduce((n, p) => n + (p.llm?.costUsd ?? 0), 0),
+      },
+    });
+  }
+  return out;
 }

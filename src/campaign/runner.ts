@@ -14,7 +14,7 @@ import { installedDependencies } from "../environment/staged-install.js";
 import { assertSafeGitTree, UnsafeGitTreeError } from "../environment/tree-safety.js";
 import { EventLog } from "../events/log.js";
 import { nextCycleNumber, reduceJournal } from "../events/reducers.js";
-import type { CYCLE_STEPS } from "../events/schema.js";
+import { type CYCLE_STEPS, MAX_FAILING_LISTED } from "../events/schema.js";
 import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
@@ -33,14 +33,14 @@ import { unsafeGitViolations } from "../policy/violation.js";
 import { profileOf } from "../profiles/index.js";
 import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
 import { readStatus } from "../status/liveness.js";
-import { summariseGates } from "../status/metrics.js";
+import { failingChecks, flakyChecks, summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
 import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { discoverIssues, notWorkGroups } from "./discover.js";
-import { environmentFailures } from "./find-work.js";
+import { type EnvironmentFailure, environmentFailures } from "./find-work.js";
 import { judgeCandidate } from "./judge-candidate.js";
 import {
   type Approach,
@@ -51,7 +51,7 @@ import {
   planCycle,
 } from "./plan-cycle.js";
 import { planRecovery } from "./plan-recovery.js";
-import { type CampaignRecord, CampaignStore } from "./record.js";
+import { CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
 import { assertToolsStart } from "./tool-check.js";
@@ -144,7 +144,6 @@ export class CampaignRunner {
   private readonly abort = new AbortController();
   private stopWatcher?: NodeJS.Timeout;
   private campaignId = "";
-  private record!: CampaignRecord;
   /** Sacred as this run last saw it: a change to its working tree or HEAD stops the campaign (watchSacred). */
   private sacredSeen!: Fingerprint;
 
@@ -220,7 +219,7 @@ export class CampaignRunner {
       this.events.stopHeartbeat();
       this.memory.close();
     }
-    return this.endCampaign(reason, limits.convergence);
+    return this.endCampaign(reason);
   }
 
   /**
@@ -247,7 +246,6 @@ export class CampaignRunner {
     this.campaignId =
       resumeFrom?.campaign_id ??
       `${new Date().toISOString().slice(0, 10).replace(/-/g, "")}-${randomBytes(3).toString("hex")}`;
-    this.record = this.store.load(this.campaignId) ?? this.store.create(this.campaignId);
     this.memory = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
     for (const w of this.memory.warnings) this.log(`memory: ${w}`);
     this.log(describeIsolation(this.isolation));
@@ -371,7 +369,7 @@ export class CampaignRunner {
   }
 
   /** The end event, Master's final gates and the campaign report; the outcome. */
-  private async endCampaign(reason: StopReason, convergence: number): Promise<CampaignOutcome> {
+  private async endCampaign(reason: StopReason): Promise<CampaignOutcome> {
     this.events.append({
       type: "campaign_end",
       campaign: this.campaignId,
@@ -379,11 +377,15 @@ export class CampaignRunner {
       reason,
     });
     const st = this.events.status!;
-    const finalResult = await this.finalMasterGates(reason).catch((e) => {
+    const final = await this.finalMasterGates(reason).catch((e) => {
       this.log(`final gate run on Master failed: ${errorMessage(e)}`);
       return undefined;
     });
-    const reportPath = await this.store.writeCampaignReport(this.campaignId, { convergence, finalResult });
+    if (final) {
+      const missing = profileOf(this.env.config.profile).missingDependencies?.(this.env.layout.master);
+      this.masterRun(st.current_cycle, "final", final, missing);
+    }
+    const reportPath = await this.store.writeCampaignReport(this.campaignId);
     const exitCode = exitCodeForStop(reason);
     this.emit({ type: "end", reason, exitCode });
     return {
@@ -529,11 +531,9 @@ export class CampaignRunner {
     await this.toolsStart(before);
     const baseline = await checkGates(before, { cache: c.cache, treeHash: await this.treeOf(sandbox) });
     report.gatesBefore = summariseGates(baseline);
-    this.gateRun(cycle, "before", report.gatesBefore);
     await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
-    this.store.noteBaseline(this.record, baseline);
     const missing = before.profile.missingDependencies?.(sandbox.path);
-    const envFailures = missing ? environmentFailures(baseline, missing) : [];
+    const envFailures = this.masterRun(cycle, "before", baseline, missing);
     this.step(cycle, "gates_before", {
       failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,
       ...(envFailures.length
@@ -561,7 +561,7 @@ export class CampaignRunner {
     const notWork = notWorkGroups(discovered);
     if (notWork.length) {
       report.notWork = notWork;
-      this.store.noteNotWork(this.record, notWork);
+      this.events.append({ type: "not_work", campaign: this.campaignId, cycle, groups: notWork });
     }
     const oracle = oracleGlobs(env.config.profile);
     const facts: CycleFacts = {
@@ -575,6 +575,13 @@ export class CampaignRunner {
       ...(missing ? { missingDependency: missing } : {}),
     };
     const plan = planCycle(facts);
+    this.events.append({
+      type: "waiting",
+      campaign: this.campaignId,
+      cycle,
+      total: plan.waiting.length,
+      items: plan.waiting.slice(0, 50).map((t) => ({ title: t.title, kind: t.kind, target: t.target })),
+    });
     if (!plan.pick) {
       report.decision = { action: "none", reason: plan.reason! };
       this.step(cycle, "work_found", { task: null, open: plan.open });
@@ -633,12 +640,6 @@ export class CampaignRunner {
     this.avoided();
     report.finishedAt = new Date().toISOString();
     writeReport(this.env.guard, this.env.root, cycleReportName(cycle), renderCycleReport(report));
-    this.store.noteCycle(this.record, {
-      cycle,
-      task: report.task?.title ?? null,
-      action: report.decision.action,
-      reason: report.decision.reason,
-    });
     this.step(cycle, "report_written");
   }
 
@@ -650,7 +651,7 @@ export class CampaignRunner {
       type: "decision",
       campaign: this.campaignId,
       cycle,
-      task: report.task?.title ?? "(none)",
+      task: report.task?.title ?? null,
       action: report.decision.action,
       reason: report.decision.reason,
     });
@@ -667,6 +668,34 @@ export class CampaignRunner {
   private remember(cycle: number, lesson: Lesson): void {
     this.memory.record(lesson);
     this.events.append({ type: "lesson", campaign: this.campaignId, cycle, lesson });
+  }
+
+  /**
+   * A gate run on Master (the cycle's baseline, or the final check) into the event log, with its failing, flaky and
+   * environment-caused checks: the campaign report is derived from these. Returns the environment failures.
+   */
+  private masterRun(
+    cycle: number,
+    label: "before" | "final",
+    result: GateResult,
+    missing: MissingDependency,
+  ): EnvironmentFailure[] {
+    const environment = missing ? environmentFailures(result, missing) : [];
+    const failing = failingChecks(result, MAX_FAILING_LISTED);
+    this.events.append({
+      type: "gate_run",
+      campaign: this.campaignId,
+      cycle,
+      label,
+      gates: summariseGates(result) ?? [],
+      master: {
+        failing: failing.listed,
+        failing_total: failing.total,
+        flaky: flakyChecks([result]).map(({ gate, id }) => ({ gate, id })),
+        environment,
+      },
+    });
+    return environment;
   }
 
   private gateRun(cycle: number, label: string, gates: CycleReportData["gatesBefore"]): void {
@@ -943,14 +972,6 @@ export class CampaignRunner {
     this.step(cycle, "lesson_recorded");
     report.snapshot = snap.name;
     report.commit = p.commit;
-    this.store.notePromotion(this.record, {
-      cycle,
-      title: a.task.title,
-      at: new Date().toISOString(),
-      snapshot: snap.name,
-      commit: p.commit,
-      ...(report.llm ? { llm: report.llm } : {}),
-    });
     return { promoted: true, rejected: false, learned: true };
   }
 
@@ -1047,7 +1068,12 @@ export class CampaignRunner {
       type: "recovered",
       campaign: plan.campaign,
       cycle,
-      data: { interruptedAt, promoted, lessonRecovered: plan.lesson !== undefined },
+      data: {
+        interruptedAt,
+        promoted,
+        lessonRecovered: plan.lesson !== undefined,
+        ...(promoted ? { commit: await this.env.masterHead() } : {}),
+      },
     });
     this.log(
       `recovery: cycle ${cycle} was interrupted at ${interruptedAt}; Master is ${promoted ? "after" : "before"} its promotion`,

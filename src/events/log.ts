@@ -6,7 +6,7 @@ import type { SacredGuard } from "../environment/sacred.js";
 import { processRedactor } from "../llm/redact.js";
 import { HEARTBEAT_INTERVAL_MS, readStatus } from "../status/liveness.js";
 import type { CampaignStatus } from "../status/schema.js";
-import { hoursBetween, reduceStatus } from "./reducers.js";
+import { EMPTY_STATUS_FOLD, foldStatus, hoursBetween, type StatusFold, statusOf } from "./reducers.js";
 import { EVENTS_VERSION, EventSchema, type JournalEntry, type LogEvent, type NewLogEvent } from "./schema.js";
 
 export const eventsFile = (root: string) => layoutOf(root).events;
@@ -63,6 +63,8 @@ export class EventLog {
   private readonly statusFile: string;
   private events: LogEvent[];
   private state: CampaignStatus | null;
+  /** The reduced status so far: each event is folded in once, so appending stays cheap on a long log. */
+  private fold: StatusFold;
   private checkedTail = false;
   private timer: NodeJS.Timeout | null = null;
 
@@ -73,7 +75,8 @@ export class EventLog {
     this.file = eventsFile(root);
     this.statusFile = layoutOf(root).status;
     this.events = readEvents(this.file).events;
-    this.state = reduceStatus(this.events);
+    this.fold = this.events.reduce(foldStatus, EMPTY_STATUS_FOLD);
+    this.state = statusOf(this.fold);
     if (!existsSync(this.file)) {
       const imported = legacyImport(root);
       if (imported) this.write(imported);
@@ -117,7 +120,8 @@ export class EventLog {
       closeSync(fd);
     }
     this.events.push(event);
-    this.state = reduceStatus(this.events);
+    this.fold = foldStatus(this.fold, event);
+    this.state = statusOf(this.fold);
   }
 
   /** Rewrites status.json's heartbeat every `intervalMs`, so readers can tell a live run from a dead one. */

@@ -9,6 +9,35 @@ import type { JournalEntry, LogEvent } from "./schema.js";
 export const hoursBetween = (from: string, to: string) =>
   Math.max(0, (Date.parse(to) - Date.parse(from)) / 3_600_000);
 
+/** Where `runningHours` is after some events: the hours of closed runs, and the open run's first and last event. */
+export interface HoursFold {
+  hours: number;
+  run?: { start: string; last: string; beforeLesson?: string };
+}
+
+const closeRun = (f: HoursFold): HoursFold => ({
+  hours: f.hours + (f.run ? hoursBetween(f.run.start, f.run.last) : 0),
+});
+
+/** `runningHours` after one more event. Pure. */
+export function foldHours(f: HoursFold, e: LogEvent): HoursFold {
+  const { run } = f;
+  if (e.type === "imported") return { hours: e.status?.elapsed_hours ?? 0 };
+  if (e.type === "campaign_start")
+    return { hours: e.resume ? closeRun(f).hours : 0, run: { start: e.at, last: e.at } };
+  if (!run) return f;
+  if (e.type === "recovered") {
+    const last =
+      e.data.lessonRecovered === true && run.beforeLesson !== undefined ? run.beforeLesson : run.last;
+    return closeRun({ hours: f.hours, run: { ...run, last } });
+  }
+  const next = {
+    hours: f.hours,
+    run: { ...run, last: e.at, beforeLesson: e.type === "lesson" ? run.last : undefined },
+  };
+  return e.type === "campaign_end" ? closeRun(next) : next;
+}
+
 /**
  * The hours a campaign's runs were running: each run from its campaign_start to its last event (its campaign_end,
  * or the last one before it was killed), never the time between runs. A resumed run adds to the campaign's hours, a
@@ -16,30 +45,7 @@ export const hoursBetween = (from: string, to: string) =>
  * campaign_start (`recovered`, after the lesson it recovered) belongs to no run.
  */
 export function runningHours(events: readonly LogEvent[]): number {
-  let hours = 0;
-  let run: { start: string; last: string; beforeLesson?: string } | undefined;
-  const close = () => {
-    if (run) hours += hoursBetween(run.start, run.last);
-    run = undefined;
-  };
-  for (const e of events) {
-    if (e.type === "imported") {
-      run = undefined;
-      hours = e.status?.elapsed_hours ?? 0;
-    } else if (e.type === "campaign_start") {
-      close();
-      if (!e.resume) hours = 0;
-      run = { start: e.at, last: e.at };
-    } else if (run && e.type === "recovered") {
-      if (e.data.lessonRecovered === true && run.beforeLesson !== undefined) run.last = run.beforeLesson;
-      close();
-    } else if (run) {
-      run = { ...run, last: e.at, beforeLesson: e.type === "lesson" ? run.last : undefined };
-      if (e.type === "campaign_end") close();
-    }
-  }
-  close();
-  return hours;
+  return closeRun(events.reduce(foldHours, { hours: 0 })).hours;
 }
 
 /** status.json after one more event, its elapsed_hours aside; `null` until a campaign started (or was imported). */
@@ -117,9 +123,26 @@ function statusAfter(s: CampaignStatus | null, e: LogEvent): CampaignStatus | nu
   }
 }
 
+/** Where `reduceStatus` is after some events; `statusOf` gives the status. Kept by the log, one event at a time. */
+export interface StatusFold {
+  status: CampaignStatus | null;
+  hours: HoursFold;
+}
+
+export const EMPTY_STATUS_FOLD: StatusFold = { status: null, hours: { hours: 0 } };
+
+/** The fold after one more event. Pure. */
+export function foldStatus(f: StatusFold, e: LogEvent): StatusFold {
+  return { status: applyStatus(f.status, e), hours: foldHours(f.hours, e) };
+}
+
+/** status.json of a fold: its status with the running hours so far. */
+export function statusOf(f: StatusFold): CampaignStatus | null {
+  return f.status && { ...f.status, elapsed_hours: closeRun(f.hours).hours };
+}
+
 export function reduceStatus(events: readonly LogEvent[]): CampaignStatus | null {
-  const s = events.reduce(applyStatus, null);
-  return s && { ...s, elapsed_hours: runningHours(events) };
+  return statusOf(events.reduce(foldStatus, EMPTY_STATUS_FOLD));
 }
 
 /** The resume journal: the journaled steps of every run, in order (an imported journal first). */

@@ -10,6 +10,9 @@ import { CAMPAIGN_STATES, StatusSchema } from "../status/schema.js";
  */
 export const EVENTS_VERSION = 1;
 
+/** How many failing checks a Master gate run lists in its event (the rest are counted). */
+export const MAX_FAILING_LISTED = 500;
+
 /** The journaled steps of a cycle: each is an event, so a run killed at any point can be recovered and resumed. */
 export const CYCLE_STEPS = [
   "cycle_start",
@@ -55,12 +58,25 @@ export const EventSchema = z.discriminatedUnion("type", [
   z.object({ ...head, type: z.literal("step"), cycle, step: z.enum(CYCLE_STEPS), data: data.optional() }),
   /** What the run is doing now, between journaled steps (status.json's `step`); not journaled. */
   z.object({ ...head, type: z.literal("phase"), cycle: cycle.optional(), name: z.string() }),
-  /** One gate run, summarised (label: `before`, `after-<approach>`). */
+  /**
+   * One gate run, summarised (label: `before` for Master's baseline in a cycle, `final` for Master at the end,
+   * `after-<approach>` for a candidate). A run on Master also names its failing checks (the first
+   * `MAX_FAILING_LISTED`), its flaky checks and the failures that want a dependency: the campaign report's
+   * regressions, flaky checks and environment failures are derived from these.
+   */
   z.object({
     ...head,
     type: z.literal("gate_run"),
     cycle,
     label: z.string(),
+    master: z
+      .object({
+        failing: z.array(z.object({ gate: z.string(), id: z.string(), message: z.string().optional() })),
+        failing_total: z.int().nonnegative(),
+        flaky: z.array(z.object({ gate: z.string(), id: z.string() })),
+        environment: z.array(z.object({ gate: z.string(), id: z.string(), needs: z.string() })),
+      })
+      .optional(),
     gates: z.array(
       z.object({
         gate: z.string(),
@@ -71,6 +87,7 @@ export const EventSchema = z.discriminatedUnion("type", [
         error: z.string().optional(),
         durationMs: z.number().optional(),
         cached: z.boolean().optional(),
+        scope: z.literal("targeted").optional(),
       }),
     ),
   }),
@@ -83,13 +100,35 @@ export const EventSchema = z.discriminatedUnion("type", [
     tokens: z.number().nonnegative(),
     cost_usd: z.number().nonnegative(),
   }),
+  /** A cycle's decision (`task` null: the cycle found no work; older logs wrote "(none)"). */
   z.object({
     ...head,
     type: z.literal("decision"),
     cycle,
-    task: z.string(),
+    task: z.string().nullable(),
     action: z.string(),
     reason: z.string(),
+  }),
+  /** Discovered issues the cycle's discovery found not to be work, by reason. */
+  z.object({
+    ...head,
+    type: z.literal("not_work"),
+    cycle,
+    groups: z.array(
+      z.object({
+        reason: z.string(),
+        count: z.int().nonnegative(),
+        items: z.array(z.object({ title: z.string(), why: z.string() })),
+      }),
+    ),
+  }),
+  /** Open items no approach of the campaign can take (no fixer applies, no LLM configured): the first ones listed. */
+  z.object({
+    ...head,
+    type: z.literal("waiting"),
+    cycle,
+    total: z.int().nonnegative(),
+    items: z.array(z.object({ title: z.string(), kind: z.string(), target: z.string() })),
   }),
   /** A lesson recorded in memory (as memory stores it). */
   z.object({

@@ -16,6 +16,7 @@ export function summariseGates(result: GateResult | null): GateSummary[] | null 
       ...(run.error ? { error: run.error } : {}),
       durationMs: run.durationMs,
       ...(run.cached ? { cached: true } : {}),
+      ...(run.scope === "targeted" ? { scope: "targeted" as const } : {}),
     };
   });
 }
@@ -52,6 +53,16 @@ export function regressions(before: GateResult | null, after: GateResult | null)
       .filter((c) => c.status === "fail" && passedBefore.has(`${c.gate}\u0000${c.id}`))
       .map((c) => ({ gate: c.gate, id: c.id, ...(c.message ? { message: c.message } : {}) })),
   );
+}
+
+/** A run's failing checks, the first `max` listed (message's first line, capped) and all counted. */
+export function failingChecks(result: GateResult, max = 500): { listed: CheckRef[]; total: number } {
+  const failing = result.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail");
+  const listed = failing.slice(0, max).map((c) => {
+    const message = c.message?.split("\n")[0]?.slice(0, 200);
+    return { gate: c.gate, id: c.id, ...(message ? { message } : {}) };
+  });
+  return { listed, total: failing.length };
 }
 
 /** Flaky checks over many gate results, most frequent first. */

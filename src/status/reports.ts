@@ -38,15 +38,16 @@ function gateCell(g: GateSummary | undefined): string {
   const parts = [`${g.passed} pass`, `${g.failed} fail`];
   if (g.flaky) parts.push(`${g.flaky} flaky`);
   if (g.skipped) parts.push(`${g.skipped} skip`);
-  return `${parts.join(", ")}${g.cached ? " (cached)" : ""}`;
+  return `${parts.join(", ")}${g.scope === "targeted" ? " (targeted)" : ""}${g.cached ? " (cached)" : ""}`;
 }
 
 function gatesTable(before: GateSummary[] | null, after: GateSummary[] | null): string {
   const names = [...new Set([...(before ?? []), ...(after ?? [])].map((g) => g.gate))];
   if (names.length === 0) return "_No gates ran._";
   const rows = names.map((name) => {
-    const b = before?.find((g) => g.gate === name);
-    const a = after?.find((g) => g.gate === name);
+    // A gate can have run twice (the cascade's targeted step, then the full suite): the last run decided.
+    const b = before?.findLast((g) => g.gate === name);
+    const a = after?.findLast((g) => g.gate === name);
     return [escapeInline(name), gateCell(b), gateCell(a), seconds(a?.durationMs ?? b?.durationMs)];
   });
   return table(["gate", "before (Master)", "after (candidate)", "time"], rows);
@@ -73,6 +74,22 @@ function notWorkSection(groups: NotWorkGroup[]): string[] {
     if (g.count > g.items.length) out.push(`- … and ${g.count - g.items.length} more`);
     out.push("");
   }
+  return out;
+}
+
+/** Open items no approach of the campaign could take: what a model (or a human) would work on next. */
+function waitingSection(w: NonNullable<CampaignReportData["waiting"]>): string[] {
+  const out = [
+    "",
+    "## Left for a model or a human",
+    "",
+    `${plural(w.total, "open item")} no fixer can take (configure an LLM with \`llm:\` in config.yaml or \`--llm-provider\` to work on them):`,
+    "",
+    ...w.items.map(
+      (i) => `- ${escapeInline(i.title, 200)} (${escapeInline(i.kind)}: ${escapeInline(i.target, 200)})`,
+    ),
+  ];
+  if (w.total > w.items.length) out.push(`- … and ${w.total - w.items.length} more`);
   return out;
 }
 
@@ -315,6 +332,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
       "",
       "No code change fixes these: install what they need where the gates run (the venv, `<root>/node_modules`) to have them tested.",
     );
+  if (d.waiting?.total) out.push(...waitingSection(d.waiting));
   if (d.notWork?.length) out.push(...notWorkSection(d.notWork));
 
   if (d.warnings?.length)

@@ -13,6 +13,8 @@ export interface GateSummary {
   error?: string;
   durationMs?: number;
   cached?: boolean;
+  /** Only the target and the tests touching the change ran (the cascade's cheap step); absent for a full run. */
+  scope?: "targeted";
 }
 
 export interface CheckRef {
@@ -119,6 +121,8 @@ export interface CampaignReportData {
   environmentFailures?: { gate: string; id: string; needs: string }[];
   /** Discovered issues the latest discovery on Master found not to be work, by reason. */
   notWork?: NotWorkGroup[];
+  /** Open items no approach of this campaign could take (no fixer applies, no LLM): left for a model or a human. */
+  waiting?: { total: number; items: { title: string; kind: string; target: string }[] };
   /** Isolation, memory and other warnings the user should see. */
   warnings?: string[];
   llm?: { tokens: number; costUsd: number };

@@ -43,11 +43,10 @@ export function reportCommand(ctx: CommandContext) {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
         const store = new CampaignStore(env);
-        const convergence = env.config.stop_conditions.convergence_cycles;
         if (opts.all) {
           const written = [];
           for (const c of store.list())
-            written.push({ campaign: c.id, report: await store.writeCampaignReport(c.id, { convergence }) });
+            written.push({ campaign: c.id, report: await store.writeCampaignReport(c.id) });
           out.result(
             written.length ? written.map((w) => `${w.campaign}  ${w.report}`).join("\n") : "no campaign yet",
             written,
@@ -60,7 +59,7 @@ export function reportCommand(ctx: CommandContext) {
             opts.campaign ? `no campaign ${opts.campaign}` : "no campaign has run in this environment yet",
             opts.campaign ? "List them with `odibi-improve campaigns`." : "Run one with `odibi-improve run`.",
           );
-        const file = await store.writeCampaignReport(id, { convergence });
+        const file = await store.writeCampaignReport(id);
         out.result(markdownForTerminal(readFileSync(file, "utf8")), {
           campaign: id,
           report: file,
