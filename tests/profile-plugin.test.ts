@@ -90,8 +90,8 @@ describe("a profile defined outside src/ (docs/architecture.md, Add a language)"
     const env = await ImprovementEnvironment.init({ source: sacred, root: path.join(base, "root"), profile });
     const reopened = ImprovementEnvironment.open(env.root);
     expect(reopened.config.profile).toBe("example");
-    // Its gates have no validate or golden gate: init requires neither.
-    expect(reopened.config.gates.require_odibi_validate).toBe(false);
+    // init lists its gates (no validate or golden gate) in gates.required.
+    expect(reopened.config.gates.required).toEqual(profile.gates.map((g) => g.name));
     expect(oracleGlobs("example")).toContain("*.test.js");
 
     const ctx = makeGateContext({

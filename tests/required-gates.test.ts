@@ -119,20 +119,16 @@ describe("gates.required: [tests] on a python repo with lint errors (the CLI)", 
   it("the lint gate does not run, so a campaign has no lint work and promotes nothing", async () => {
     const { root, config: configFile } = await initDemoTarget(["--profile", "python"]);
     const written = readFileSync(configFile, "utf8");
-    expect(written).toContain("  require_ruff_clean: true\n");
+    // init lists the profile's gates by name.
+    expect(written).toContain("gates:\n  required:\n    - lint\n    - tests\n");
 
-    // init's require_ruff_clean: true contradicts a list without lint: exit 2 naming the key's line.
-    writeFileSync(configFile, written.replace("gates:\n", "gates:\n  required: [tests]\n"));
+    // A roadmap alias that contradicts the list: exit 2 naming the key's line.
+    writeFileSync(configFile, written.replace("gates:\n", "gates:\n  require_ruff_clean: false\n"));
     const contradiction = await cli(["--root", root, "gates", "--master"]);
     expect(contradiction.code).toBe(2);
-    expect(contradiction.err).toMatch(/config\.yaml:\d+:3: gates\.require_ruff_clean: true contradicts/);
+    expect(contradiction.err).toMatch(/config\.yaml:\d+:3: gates\.require_ruff_clean: false contradicts/);
 
-    writeFileSync(
-      configFile,
-      written
-        .replace("gates:\n", "gates:\n  required: [tests]\n")
-        .replace("  require_ruff_clean: true\n", ""),
-    );
+    writeFileSync(configFile, written.replace("    - lint\n", ""));
     const gates = await cli(["--root", root, "--json", "gates", "--master"]);
     const master = JSON.parse(gates.out);
     expect(master.result.runs.map((r: { gate: string }) => r.gate)).toEqual(["tests"]);

@@ -37,10 +37,10 @@ export interface InitOptions {
   log?: (line: string) => void;
 }
 
-/** What init writes of a profile: its name, and its gates (validate and golden are required when it has them). */
+/** What init writes of a profile: its name, and its gates (`gates.required`: those required by default). */
 export interface InitProfile {
   name: string;
-  gates: readonly { name: string }[];
+  gates: readonly { name: string; requiredByDefault?: boolean }[];
 }
 
 export interface SandboxInfo {
@@ -235,17 +235,12 @@ export class ImprovementEnvironment {
 
     for (const d of LAYOUT_DIRS) mkdirGuarded(guard, layout[d]);
     const { name: profile, gates } = opts.profile ?? { name: "generic", gates: [] };
-    const has = (gate: string) => gates.some((g) => g.name === gate);
     const configInput: ConfigInput = {
       environment: { version: "1.0.0", created_at: new Date().toISOString() },
       source: { sacred_repo: source.split(path.sep).join("/"), auto_reset_master: false },
       profile,
-      gates: {
-        require_ruff_clean: true,
-        require_pytest_pass: true,
-        require_odibi_validate: has("validate"),
-        require_golden_projects: has("golden"),
-      },
+      // Every gate the profile requires by default, by name: edit the list to leave one out.
+      gates: { required: gates.filter((g) => g.requiredByDefault !== false).map((g) => g.name) },
       stop_conditions: { max_cycles: 10, max_hours: 4, convergence_cycles: 3 },
       commands: {},
       snapshots: { enabled: true, max_snapshots: 10, compress: true },
