@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { type DiscoveredIssue, discoverIssues, notWorkGroups } from "../src/campaign/discover.js";
+import { type DiscoveredIssue, discoverIssues, notWorkGroups } from "../src/profiles/python/discover.js";
 import { listWork } from "../src/campaign/find-work.js";
 import { renderCycleReport } from "../src/status/reports.js";
 import { cli } from "./campaign-cli.js";

@@ -6,7 +6,7 @@ import {
   unrelatedFiles,
 } from "../src/campaign/candidate-checks.js";
 import { decide, type VerdictFacts } from "../src/campaign/decide.js";
-import { discoverInPython } from "../src/campaign/discover.js";
+import { discoverInPython } from "../src/profiles/python/discover.js";
 import { discoveredTask } from "../src/campaign/find-work.js";
 import {
   checkStop,

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { discoverInPython, discoverIssues } from "../src/campaign/discover.js";
+import { discoverInPython, discoverIssues } from "../src/profiles/python/discover.js";
 import { environmentFailures, listWork } from "../src/campaign/find-work.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import {

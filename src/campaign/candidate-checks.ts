@@ -1,8 +1,8 @@
 import path from "node:path";
 import type { Task } from "../core/types.js";
 import type { PolicyRule } from "../policy/index.js";
+import { type DiscoveredIssue, discoverInPython } from "../profiles/python/discover.js";
 import type { Decision } from "./decide.js";
-import { type DiscoveredIssue, discoverInPython } from "./discover.js";
 
 /**
  * Pure judgements about a candidate that are not gate results: paths git ignores, whether a discovered issue is

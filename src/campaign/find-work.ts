@@ -1,7 +1,7 @@
 import type { Check, GateResult, Task } from "../core/types.js";
 import { failureSignature } from "../memory/signature.js";
 import type { AvoidanceOracle } from "../memory/types.js";
-import type { DiscoveredIssue } from "./discover.js";
+import type { DiscoveredIssue } from "../profiles/python/discover.js";
 
 /**
  * What there is to work on (DESIGN.md §3): (1) a failing check of the gates or golden projects, (2) an issue

@@ -1,7 +1,7 @@
 import type { FixerApproach } from "../brain/fixers.js";
 import type { Check, GateResult, Task } from "../core/types.js";
 import type { AvoidanceOracle } from "../memory/types.js";
-import type { DiscoveredIssue } from "./discover.js";
+import type { DiscoveredIssue } from "../profiles/python/discover.js";
 import { type EnvironmentFailure, environmentFailures, listWork } from "./find-work.js";
 
 export type Approach = FixerApproach | { kind: "llm"; name: string };

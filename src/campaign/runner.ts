@@ -31,6 +31,7 @@ import {
 } from "../policy/index.js";
 import { unsafeGitViolations } from "../policy/violation.js";
 import { profileOf } from "../profiles/index.js";
+import { notWorkGroups } from "../profiles/python/discover.js";
 import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
 import { readStatus } from "../status/liveness.js";
 import { failingChecks, flakyChecks, summariseGates } from "../status/metrics.js";
@@ -39,7 +40,6 @@ import { cycleReportName, renderCycleReport } from "../status/reports.js";
 import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
-import { discoverIssues, notWorkGroups } from "./discover.js";
 import { type EnvironmentFailure, environmentFailures } from "./find-work.js";
 import { judgeCandidate } from "./judge-candidate.js";
 import {
@@ -553,10 +553,10 @@ export class CampaignRunner {
     const env = this.env;
     this.stopPoint();
     const ctx0 = c.ctxFor("probe");
-    const python = ctx0.profile.usesVenv;
     // Discovery reads Master's tree (blessed code), not the sandbox the gates just ran in.
-    const discovered = python
-      ? await discoverIssues(env.layout.master, { python: venvBin(this.venv, "python"), signal: c.signal })
+    const discover = profileOf(env.config.profile).discover;
+    const discovered = discover
+      ? await discover(env.layout.master, { venv: this.venv, signal: c.signal })
       : [];
     const notWork = notWorkGroups(discovered);
     if (notWork.length) {

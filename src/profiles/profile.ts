@@ -1,5 +1,6 @@
 import type { DepsEnv, DepsOutcome } from "../environment/staged-install.js";
 import type { GateProfile } from "../gates/gate.js";
+import type { DiscoveredIssue } from "./python/discover.js";
 
 /**
  * A profile: what odibi-improve knows about one kind of repository, as one object (one folder per language under
@@ -30,6 +31,11 @@ export interface Profile extends GateProfile {
     env: DepsEnv,
     opts: { venv: string; log?: (line: string) => void; signal?: AbortSignal },
   ): Promise<DepsOutcome>;
+  /**
+   * Issues discovered in the code of `repo` (find-work's second source: Master's tree, read only), each with why it
+   * is or is not work; none when absent.
+   */
+  discover?(repo: string, opts: { venv: string; signal?: AbortSignal }): Promise<DiscoveredIssue[]>;
   /** What `doctor` checks for this profile (beyond git, node, python and the jail, which every profile needs). */
   doctor?: ToolProbe[];
   /** What `init` does after the environment exists (odibi: its venv and golden projects); a line to report. */

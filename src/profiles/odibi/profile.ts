@@ -5,6 +5,7 @@ import { pythonMissingDependencies } from "../../gates/missing-dependency.js";
 import { testsGate } from "../../gates/tests-gate.js";
 import { COMMON_ORACLE, PYTHON_ORACLE } from "../oracle-paths.js";
 import type { Profile } from "../profile.js";
+import { discoverPython } from "../python/discover.js";
 import { venvToolProbes } from "../python/index.js";
 import { buildGateEnv } from "./gate-env.js";
 import { goldenGate } from "./golden-gate.js";
@@ -35,6 +36,7 @@ export const odibiProfile: Profile = {
   missingDependencies: pythonMissingDependencies,
   oracle: [...COMMON_ORACLE, ...PYTHON_ORACLE],
   usesVenv: true,
+  discover: discoverPython,
   prepare: async (env, opts) => {
     const golden = await prepareOdibiEnvironment(env, opts);
     return golden.length

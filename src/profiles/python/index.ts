@@ -9,6 +9,7 @@ import { testsGate } from "../../gates/tests-gate.js";
 import { ensurePythonEnv } from "../../pyenv/python-env.js";
 import { COMMON_ORACLE, PYTHON_ORACLE } from "../oracle-paths.js";
 import type { Profile, ToolProbe } from "../profile.js";
+import { discoverPython } from "./discover.js";
 
 /**
  * Python: ruff and pytest from the gates' venv; the repository's requirements installed under the root
@@ -48,6 +49,7 @@ export const pythonProfile: Profile = {
   missingDependencies: pythonMissingDependencies,
   oracle: [...COMMON_ORACLE, ...PYTHON_ORACLE],
   usesVenv: true,
+  discover: discoverPython,
   ensureTools: (opts) => ensurePythonEnv(opts),
   installDependencies: ensurePythonDependencies,
 };

@@ -1,10 +1,11 @@
 import { lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { DiscoveryError } from "../core/errors.js";
-import { readRegularFile } from "../exec/read-regular-file.js";
-import { runProcess } from "../exec/run-process.js";
-import { failureSignature } from "../memory/signature.js";
-import type { NotWorkGroup } from "../status/types.js";
+import { DiscoveryError } from "../../core/errors.js";
+import { readRegularFile } from "../../exec/read-regular-file.js";
+import { runProcess } from "../../exec/run-process.js";
+import { failureSignature } from "../../memory/signature.js";
+import { venvBin } from "../../pyenv/python-env.js";
+import type { NotWorkGroup } from "../../status/types.js";
 import { CLASSIFY_SCRIPT } from "./discover-classify.js";
 
 /**
@@ -308,4 +309,15 @@ export function sortDiscovered(issues: DiscoveredIssue[]): DiscoveredIssue[] {
   return [...issues].sort(
     (a, b) => KIND_RANK[a.kind] - KIND_RANK[b.kind] || a.file.localeCompare(b.file) || a.line - b.line,
   );
+}
+
+/** A python repository's discovery (the python and odibi profiles' `discover`), with the gates' venv's python. */
+export function discoverPython(
+  repo: string,
+  opts: { venv: string; signal?: AbortSignal },
+): Promise<DiscoveredIssue[]> {
+  return discoverIssues(repo, {
+    python: venvBin(opts.venv, "python"),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
 }
