@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { type DiscoveredIssue, discoverIssues, notWorkGroups } from "../src/profiles/python/discover.js";
 import { listWork } from "../src/campaign/find-work.js";
+import { type DiscoveredIssue, discoverIssues, notWorkGroups } from "../src/profiles/python/discover.js";
 import { renderCycleReport } from "../src/status/reports.js";
 import { cli } from "./campaign-cli.js";
 import { makeGitRepo, tempDir, writeFiles } from "./helpers.js";

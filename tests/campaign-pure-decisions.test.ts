@@ -6,7 +6,6 @@ import {
   unrelatedFiles,
 } from "../src/campaign/candidate-checks.js";
 import { decide, type VerdictFacts } from "../src/campaign/decide.js";
-import { discoverInPython } from "../src/profiles/python/discover.js";
 import { discoveredTask } from "../src/campaign/find-work.js";
 import {
   checkStop,
@@ -15,6 +14,7 @@ import {
   statusForStop,
   timeLeftMs,
 } from "../src/campaign/stop-conditions.js";
+import { discoverInPython } from "../src/profiles/python/discover.js";
 
 const clean: VerdictFacts = {
   changed: true,

@@ -1,6 +1,5 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { discoverInPython, discoverIssues } from "../src/profiles/python/discover.js";
 import { environmentFailures, listWork } from "../src/campaign/find-work.js";
 import type { Check, GateResult } from "../src/core/types.js";
 import {
@@ -9,6 +8,7 @@ import {
   missingNodeDependency,
 } from "../src/gates/missing-dependency.js";
 import { oracleGlobOf, oracleGlobs } from "../src/policy/index.js";
+import { discoverInPython, discoverIssues } from "../src/profiles/python/discover.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
 const ENGINE = `"""Engine module.

@@ -32,7 +32,7 @@ import {
 import { unsafeGitViolations } from "../policy/violation.js";
 import { profileOf } from "../profiles/index.js";
 import { notWorkGroups } from "../profiles/python/discover.js";
-import { defaultVenvDir, venvBin } from "../pyenv/python-env.js";
+import { defaultVenvDir } from "../pyenv/python-env.js";
 import { readStatus } from "../status/liveness.js";
 import { failingChecks, flakyChecks, summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
