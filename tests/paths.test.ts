@@ -1,9 +1,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import envPaths from "env-paths";
 import { describe, expect, it } from "vitest";
+import { renameRetrying } from "../src/core/fs-retry.js";
 import { isInside, type PathRules } from "../src/core/paths.js";
 import { statusLines } from "../src/environment/git.js";
 import { SacredGuard } from "../src/environment/sacred.js";
+import { userCache } from "../src/pyenv/python-env.js";
 import { cli } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
@@ -66,5 +70,58 @@ describe("a user's global git configuration is not read (Windows users often set
     expect(rolled.code, rolled.err).toBe(0);
     expect(readFileSync(path.join(master, "pkg/a.py"), "utf8")).toBe("x = 1\ny = 2\n");
     expect(await statusLines(master)).toEqual([]);
+  });
+});
+
+describe("the tool's venv and downloads live in the per-user cache folder", () => {
+  it("outside the package (an update keeps them), unless an older version's folder is still in the package", () => {
+    const pkg = tempDir();
+    const fresh = userCache(".venv", "venv", pkg);
+    expect(fresh).toBe(path.join(envPaths("odibi-improve", { suffix: "" }).cache, "venv"));
+    expect(isInside(fresh, pkg)).toBe(false);
+    if (process.platform === "linux")
+      expect(fresh).toBe(
+        path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "odibi-improve", "venv"),
+      );
+    mkdirSync(path.join(pkg, ".venv"));
+    expect(userCache(".venv", "venv", pkg)).toBe(path.join(pkg, ".venv"));
+  });
+});
+
+describe("renames that wait out a file held open for a moment (Windows: antivirus, indexer, editor)", () => {
+  const failing = (codes: string[]) => {
+    const calls: string[] = [];
+    return {
+      calls,
+      rename: (a: string, b: string) => {
+        calls.push(`${a}->${b}`);
+        const code = codes.shift();
+        if (code) throw Object.assign(new Error(code), { code });
+      },
+    };
+  };
+  it("retries EBUSY, and on Windows EPERM and EACCES, until the rename goes through", () => {
+    const f = failing(["EPERM", "EACCES", "EBUSY"]);
+    renameRetrying("a", "b", { rename: f.rename, platform: "win32" });
+    expect(f.calls).toHaveLength(4);
+    const linux = failing(["EBUSY"]);
+    renameRetrying("a", "b", { rename: linux.rename, platform: "linux" });
+    expect(linux.calls).toHaveLength(2);
+  });
+  it("throws at once for a real error, and after its tries for one that does not pass", () => {
+    const perm = failing(["EPERM"]);
+    expect(() => renameRetrying("a", "b", { rename: perm.rename, platform: "linux" })).toThrow("EPERM");
+    expect(perm.calls).toHaveLength(1);
+    const busy = failing(["EBUSY", "EBUSY", "EBUSY"]);
+    expect(() => renameRetrying("a", "b", { rename: busy.rename, platform: "win32", tries: 3 })).toThrow(
+      "EBUSY",
+    );
+    expect(busy.calls).toHaveLength(3);
+  });
+  it("renames a real file", () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, "a"), "x");
+    renameRetrying(path.join(dir, "a"), path.join(dir, "b"));
+    expect(readFileSync(path.join(dir, "b"), "utf8")).toBe("x");
   });
 });

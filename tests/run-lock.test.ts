@@ -1,10 +1,16 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EnvironmentStateError } from "../src/core/errors.js";
-import { isPidAlive, WriterLock } from "../src/environment/lock.js";
+import {
+  isPidAlive,
+  isStaleOwner,
+  processStart,
+  STALE_AFTER_MS,
+  WriterLock,
+} from "../src/environment/lock.js";
 import { SacredGuard } from "../src/environment/sacred.js";
 import { tempDir } from "./helpers.js";
 
@@ -65,5 +71,37 @@ describe.skipIf(!existsSync("/proc/self/stat"))("run lock", () => {
     owned(file, parent);
     expect(() => WriterLock.acquire(guard, file, "the campaign lock")).toThrow(EnvironmentStateError);
     expect(JSON.parse(readFileSync(file, "utf8")).pid).toBe(parent);
+  });
+
+  it("a live process that got a dead holder's pid does not keep it (pid reuse): the start time tells", async () => {
+    const { parent } = await makeZombie();
+    const file = path.join(dir, "reused.lock");
+    const write = (start: string | undefined) =>
+      writeFileSync(
+        file,
+        JSON.stringify({ pid: parent, host: os.hostname(), at: "2026-01-01T00:00:00Z", start }),
+      );
+    // The holder's start as the lock recorded it: the live process is that holder.
+    write(processStart(parent));
+    expect(() => WriterLock.acquire(guard, file, "the campaign lock")).toThrow(/held by pid/);
+    // Another start: the holder died and its pid went to a new process.
+    write("1");
+    const lock = WriterLock.acquire(guard, file, "the campaign lock");
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({
+      pid: process.pid,
+      start: processStart(process.pid),
+    });
+    lock.release();
+  });
+
+  it("without a start time (no procfs: Windows, macOS) a lock its holder stopped touching is stale", async () => {
+    const { parent } = await makeZombie();
+    const file = path.join(dir, "untouched.lock");
+    owned(file, parent);
+    expect(isStaleOwner(JSON.parse(readFileSync(file, "utf8")), file)).toBe(false);
+    const old = new Date(Date.now() - STALE_AFTER_MS - 60_000);
+    utimesSync(file, old, old);
+    expect(isStaleOwner(JSON.parse(readFileSync(file, "utf8")), file)).toBe(true);
+    WriterLock.acquire(guard, file, "the campaign lock").release();
   });
 });

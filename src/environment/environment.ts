@@ -5,7 +5,6 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   statSync,
   unlinkSync,
@@ -14,6 +13,7 @@ import path from "node:path";
 import { type Config, type ConfigInput, loadConfig, parseConfig, renderConfig } from "../config/index.js";
 import { crashingAt, crashPoint } from "../core/crash-point.js";
 import { EnvironmentStateError, NotFoundError, UsageError } from "../core/errors.js";
+import { removeRetrying, renameRetrying } from "../core/fs-retry.js";
 import { processRedactor } from "../llm/redact.js";
 import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
 import { git, gitRaw, gitTopLevel, headCommit, statusLines, treeHash } from "./git.js";
@@ -175,7 +175,7 @@ export class ImprovementEnvironment {
         if (existsSync(p)) {
           guard.assertWritable(aside);
           mkdirSync(aside, { recursive: true });
-          renameSync(p, path.join(aside, name));
+          renameRetrying(p, path.join(aside, name));
           log(`moved existing ${name} to ${aside}`);
         }
       }
@@ -227,9 +227,9 @@ export class ImprovementEnvironment {
       await git(tmpMaster, ["config", "user.email", "odibi-improve@localhost"]);
       await git(tmpMaster, ["config", "core.autocrlf", "false"]);
       await git(tmpMaster, ["tag", "-f", "sacred", "HEAD"]);
-      renameSync(tmpMaster, layout.master);
+      renameRetrying(tmpMaster, layout.master);
     } catch (e) {
-      rmSync(tmpMaster, { recursive: true, force: true });
+      removeRetrying(tmpMaster);
       throw e;
     }
 
@@ -315,7 +315,7 @@ export class ImprovementEnvironment {
     const base = await this.masterHead();
     let reused = false;
     if (opts.reuse && existsSync(this.warmSandbox)) {
-      renameSync(this.warmSandbox, dir);
+      renameRetrying(this.warmSandbox, dir);
       try {
         await this.resetSandbox(dir, base);
         reused = true;
@@ -416,7 +416,7 @@ export class ImprovementEnvironment {
       this.guard.assertWritable(this.warmSandbox);
       rmSync(path.join(dir, ".git", SANDBOX_META), { force: true });
       mkdirSync(path.dirname(this.warmSandbox), { recursive: true });
-      renameSync(dir, this.warmSandbox);
+      renameRetrying(dir, this.warmSandbox);
       return;
     }
     rmGuarded(this.guard, dir);
@@ -615,7 +615,7 @@ export class ImprovementEnvironment {
         tmp,
         commit,
       ]);
-      renameSync(tmp, archive);
+      renameRetrying(tmp, archive);
     }
     const info: SnapshotInfo = {
       name: snapName,

@@ -8,12 +8,11 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  renameSync,
-  rmSync,
   writeSync,
 } from "node:fs";
 import path from "node:path";
 import { OdibiImproveError } from "../core/errors.js";
+import { removeRetrying, renameRetrying } from "../core/fs-retry.js";
 import { isInside } from "../core/paths.js";
 import { processRedactor } from "../llm/redact.js";
 import type { SacredGuard } from "./sacred.js";
@@ -42,7 +41,7 @@ export function writeFileAtomic(guard: SacredGuard, file: string, data: string |
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, file);
+  renameRetrying(tmp, file);
 }
 
 export function mkdirGuarded(guard: SacredGuard, dir: string): void {
@@ -52,7 +51,7 @@ export function mkdirGuarded(guard: SacredGuard, dir: string): void {
 
 export function rmGuarded(guard: SacredGuard, target: string): void {
   guard.assertWritable(target);
-  rmSync(target, { recursive: true, force: true, maxRetries: 3 });
+  removeRetrying(target);
 }
 
 /**
@@ -101,7 +100,7 @@ function firstNonFolder(root: string, abs: string): string | undefined {
  * a folder on Windows too (plain unlink fails there); it never descends a link.
  */
 function removeEntry(p: string): void {
-  rmSync(p, { recursive: true, force: true });
+  removeRetrying(p);
 }
 
 function createExclusive(abs: string, content: string): void {
@@ -127,7 +126,7 @@ export function restoreInside(root: string, abs: string, content: string | undef
     removeEntry(bad);
     if (content !== undefined) mkdirSync(bad);
   }
-  if (lstatIf(abs)) rmSync(abs, { recursive: true, force: true });
+  if (lstatIf(abs)) removeRetrying(abs);
   if (content === undefined) return;
   mkdirSync(path.dirname(abs), { recursive: true });
   createExclusive(abs, content);
@@ -139,7 +138,7 @@ export function restoreInside(root: string, abs: string, content: string | undef
  */
 export function removeInside(root: string, abs: string): void {
   if (firstNonFolder(root, abs)) return;
-  rmSync(abs, { recursive: true, force: true });
+  removeRetrying(abs);
 }
 
 /**

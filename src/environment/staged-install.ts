@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { renameRetrying } from "../core/fs-retry.js";
 import { describeEnd, runProcess } from "../exec/run-process.js";
 import { mkdirGuarded, rmGuarded, writeFileAtomic } from "./fs-safe.js";
 import type { Layout } from "./layout.js";
@@ -105,10 +106,10 @@ export async function stagedInstall(
     const old = path.join(layout.state, `${spec.kind}-deps-old-${process.pid}-${Date.now()}`);
     if (existsSync(spec.dest)) {
       guard.assertWritable(spec.dest);
-      renameSync(spec.dest, old);
+      renameRetrying(spec.dest, old);
     }
     guard.assertWritable(spec.dest);
-    renameSync(built, spec.dest);
+    renameRetrying(built, spec.dest);
     rmGuarded(guard, old);
     const packages = spec.count(spec.dest);
     opts.log?.(`${spec.kind} dependencies: ${packages} package(s) installed`);

@@ -1,6 +1,7 @@
-import { chmodSync, type Dirent, lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, type Dirent, lstatSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { OdibiImproveError } from "../core/errors.js";
+import { removeRetrying } from "../core/fs-retry.js";
 import { gitRaw } from "./git.js";
 
 /** A path in a candidate tree that could make git run a program or read another repository's configuration. */
@@ -135,7 +136,7 @@ export async function removeUnsafeGitPaths(root: string, base?: string): Promise
     const abs = path.join(root, p.path);
     // An unreadable folder is made readable first (it is a real folder: the walk saw it with lstat).
     if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory()) chmodSync(abs, 0o700);
-    rmSync(abs, { recursive: true, force: true });
+    removeRetrying(abs);
   }
   return unsafe;
 }

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { MissingTool, SacredViolation } from "../core/errors.js";
+import { removeRetrying } from "../core/fs-retry.js";
 import { isInside } from "../core/paths.js";
 import { type CommandRunner, type RunOptions, type RunResult, runProcess } from "./run-process.js";
 
@@ -275,7 +276,7 @@ export async function probeIsolation(opts: { bwrap?: string } = {}): Promise<Iso
       reason: `bwrap is installed but cannot create a jail here (${why || `exit ${r.exitCode}`}); user namespaces are probably restricted (kernel.unprivileged_userns_clone, a container without --privileged or seccomp/AppArmor rules)`,
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeRetrying(dir);
   }
 }
 

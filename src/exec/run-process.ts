@@ -82,18 +82,27 @@ export class TailBuffer {
   }
 }
 
-function killGroup(pid: number | undefined, sig: NodeJS.Signals): void {
+/**
+ * Signals a process and everything it started. Windows has no process groups: `taskkill /T` walks the tree, and is
+ * awaited. With `wait`, returns once the group is gone (up to 2 s), so nothing it started still holds files or a
+ * port when the caller goes on.
+ */
+async function killGroup(pid: number | undefined, sig: NodeJS.Signals, wait = false): Promise<void> {
   if (pid === undefined) return;
   if (process.platform === "win32") {
-    // No process groups on Windows: taskkill walks the tree.
-    execa("taskkill", ["/pid", String(pid), "/T", "/F"], { reject: false }).catch(() => {});
+    await execa("taskkill", ["/pid", String(pid), "/T", "/F"], { reject: false }).catch(() => {});
     return;
   }
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    // group already gone
-  }
+  const signal = (s: NodeJS.Signals | 0) => {
+    try {
+      process.kill(-pid, s);
+      return true;
+    } catch {
+      return false; // group already gone
+    }
+  };
+  if (!signal(sig) || !wait) return;
+  for (let waited = 0; waited < 2000 && signal(0); waited += 20) await new Promise((r) => setTimeout(r, 20));
 }
 
 export async function runProcess(
@@ -131,8 +140,8 @@ export async function runProcess(
 
   let killTimer: NodeJS.Timeout | undefined;
   const terminate = () => {
-    killGroup(child.pid, "SIGTERM");
-    killTimer = setTimeout(() => killGroup(child.pid, "SIGKILL"), grace);
+    void killGroup(child.pid, "SIGTERM");
+    killTimer = setTimeout(() => void killGroup(child.pid, "SIGKILL"), grace);
     killTimer.unref();
   };
   const timer =
@@ -163,7 +172,7 @@ export async function runProcess(
   if (drainTimer) clearTimeout(drainTimer);
   opts.signal?.removeEventListener("abort", onAbort);
   // The leader is gone; make sure nothing it left in its group outlives the call.
-  if (timedOut || aborted) killGroup(child.pid, "SIGKILL");
+  if (timedOut || aborted) await killGroup(child.pid, "SIGKILL", true);
 
   const spawnError =
     result.failed && result.exitCode === undefined && !result.signal && !timedOut && !aborted

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import envPaths from "env-paths";
 import { MissingTool, OdibiImproveError } from "../core/errors.js";
 import { describeEnd, runProcess } from "../exec/run-process.js";
 
@@ -11,12 +12,23 @@ export const PYTHON_TOOLS = ["pytest", "ruff"] as const;
 /** The folder of this package (where package.json is), from dist/ or src/. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/**
+ * Where the tool keeps what it downloads and builds (the venv, odibi's source): the per-user cache folder
+ * (`%LOCALAPPDATA%\odibi-improve\Cache` on Windows, `~/.cache/odibi-improve` on Linux, `~/Library/Caches/odibi-improve`
+ * on macOS), so updating or reinstalling the package keeps it. A folder inside the package from an older version
+ * (`.venv`, `.cache`) is used while it exists.
+ */
+export function userCache(legacy: string, name: string, packageRoot = PACKAGE_ROOT): string {
+  const old = path.join(packageRoot, legacy);
+  return existsSync(old) ? old : path.join(envPaths("odibi-improve", { suffix: "" }).cache, name);
+}
+
 export function defaultVenvDir(): string {
-  return process.env.ODIBI_IMPROVE_VENV ?? path.join(PACKAGE_ROOT, ".venv");
+  return process.env.ODIBI_IMPROVE_VENV ?? userCache(".venv", "venv");
 }
 
 export function cacheDir(): string {
-  return process.env.ODIBI_IMPROVE_CACHE ?? path.join(PACKAGE_ROOT, ".cache");
+  return process.env.ODIBI_IMPROVE_CACHE ?? userCache(".cache", "downloads");
 }
 
 export function venvBin(venv: string, exe: string): string {

@@ -6,8 +6,6 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  renameSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -15,6 +13,7 @@ import path from "node:path";
 import { isMap, parseDocument } from "yaml";
 import { z } from "zod";
 import { OdibiImproveError } from "../../core/errors.js";
+import { removeRetrying, renameRetrying } from "../../core/fs-retry.js";
 import { takeFingerprint } from "../../environment/sacred.js";
 import { describeEnd, type RunOptions, type RunResult, runProcess } from "../../exec/run-process.js";
 import { ODIBI_VERSION, venvBin } from "../../pyenv/python-env.js";
@@ -128,7 +127,7 @@ export async function installGoldenProjects(
   const timeoutMs = opts.timeoutMs ?? 120_000;
   mkdirSync(goldenDir, { recursive: true });
   const staging = path.join(goldenDir, `.staging-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
+  removeRetrying(staging);
   mkdirSync(staging, { recursive: true });
   try {
     for (const template of opts.templates ?? GOLDEN_TEMPLATES) {
@@ -161,13 +160,13 @@ export async function installGoldenProjects(
       if (existsSync(dest)) {
         // Windows refuses to delete read-only files.
         setFileModes(dest, 0o644);
-        rmSync(dest, { recursive: true, force: true });
+        removeRetrying(dest);
       }
-      renameSync(built, dest);
+      renameRetrying(built, dest);
       log(`golden project ${template}: installed at ${dest}`);
     }
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    removeRetrying(staging);
   }
   return listGoldenProjects(goldenDir);
 }
