@@ -1,7 +1,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { git } from "../src/environment/git.js";
+import { git, gitRaw } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { PACKAGE_ROOT } from "../src/pyenv/python-env.js";
 import { cli } from "./campaign-cli.js";
@@ -120,7 +120,15 @@ describe("the morning loop: apply, merge, resync, a second campaign", () => {
     expect(second).toMatchObject({ commits: 1, branch: "odibi-improve/second" });
     writeFileSync(path.join(sacred, "NOTES.md"), "mine, again\n");
     await git(sacred, ["commit", "-q", "-am", "more notes"]);
+    // A resync killed (kill -9) while it replays leaves Master's HEAD detached, its branch as it was; the next
+    // resync puts HEAD back on the branch and does the whole job.
+    const branchBefore = (await git(master, ["rev-parse", "refs/heads/master"])).trim();
+    const killed = await cli(["--root", root, "resync"], { ODIBI_IMPROVE_CRASH_AT: "resync:picked" });
+    expect(killed.signal, killed.out + killed.err).toBe("SIGKILL");
+    expect((await gitRaw(master, ["symbolic-ref", "-q", "HEAD"])).exitCode).not.toBe(0);
+    expect((await git(master, ["rev-parse", "refs/heads/master"])).trim()).toBe(branchBefore);
     const kept = JSON.parse((await run(["resync", "--json"])).out);
+    expect((await git(master, ["symbolic-ref", "HEAD"])).trim()).toBe("refs/heads/master");
     expect(kept.kept).toHaveLength(1);
     expect((await git(master, ["rev-parse", "HEAD~1"])).trim()).toBe(
       (await git(sacred, ["rev-parse", "HEAD"])).trim(),

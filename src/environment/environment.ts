@@ -577,9 +577,23 @@ export class ImprovementEnvironment {
    * stashed (`git stash list` in Master shows it), never dropped.
    */
   async repairMaster(): Promise<void> {
+    await this.reattachMaster();
     const dirty = await this.masterDirty();
     if (dirty.length === 0) return;
     await git(this.layout.master, ["stash", "push", "-u", "-q", "-m", `odibi-improve recovery ${stamp()}`]);
+  }
+
+  /**
+   * Master's HEAD back on its branch when a `resync` was killed while replaying (it works on a detached HEAD and
+   * moves the branch only at its end, so the branch is intact): a cherry-pick in progress is dropped. Returns
+   * whether it had to.
+   */
+  async reattachMaster(): Promise<boolean> {
+    const master = this.layout.master;
+    if ((await gitRaw(master, ["symbolic-ref", "-q", "HEAD"])).exitCode === 0) return false;
+    await gitRaw(master, ["cherry-pick", "--abort"]);
+    await git(master, ["checkout", "-q", "-f", MASTER_BRANCH]);
+    return true;
   }
 
   // ---- Snapshots ----------------------------------------------------------------------------------------

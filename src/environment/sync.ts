@@ -1,4 +1,5 @@
 import path from "node:path";
+import { crashPoint } from "../core/crash-point.js";
 import { EnvironmentStateError, UsageError } from "../core/errors.js";
 import { type ImprovementEnvironment, MASTER_BRANCH } from "./environment.js";
 import { git, gitRaw, gitTopLevel } from "./git.js";
@@ -137,6 +138,7 @@ export async function resyncMaster(
     );
   return withRunLock(env, async () => {
     const master = env.layout.master;
+    await env.reattachMaster(); // a resync killed mid-replay left HEAD detached
     await env.assertMasterClean("resync");
     const previousBase = await revParse(master, SACRED_TAG);
     if (!previousBase) throw new EnvironmentStateError(`Master has no tag ${SACRED_TAG} (its base)`);
@@ -171,6 +173,7 @@ export async function resyncMaster(
         const r = await gitRaw(master, ["cherry-pick", "--allow-empty-message", c]);
         if (r.exitCode === 0) {
           result.kept.push(c);
+          crashPoint("resync:picked");
           continue;
         }
         // Unmerged paths: a conflict; none: the change is already there (the pick came out empty).
