@@ -35,6 +35,14 @@ describe("progress printer", () => {
     expect(writes).toEqual([]);
   });
 
+  it("after --resume counts from the hours the campaign already ran (its time budget's clock)", () => {
+    vi.useFakeTimers();
+    const { writes, stream } = fakeStream(false);
+    const print = progressPrinter(false, { maxHours: 4, spentHours: 1.5 }, stream);
+    print({ type: "cycle", cycle: 9, index: 1, of: 8 });
+    expect(writes[0]).toMatch(/^\[1:30:00 \/ 4h\] cycle 9/);
+  });
+
   it("in a log file (not a terminal) writes plain lines only", () => {
     vi.useFakeTimers();
     const { writes, stream } = fakeStream(false);

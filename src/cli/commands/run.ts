@@ -1,6 +1,7 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type CampaignEvent, CampaignRunner } from "../../campaign/runner.js";
 import { CAMPAIGN_LIMITS } from "../../config/index.js";
+import { openCampaignState } from "../../events/read-model.js";
 import { RunLog } from "../../events/run-log.js";
 import { LLM_PROVIDERS } from "../../llm/providers/index.js";
 import { processRedactor } from "../../llm/redact.js";
@@ -46,11 +47,12 @@ const SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
  */
 export function progressPrinter(
   json: boolean,
-  budget: { maxHours: number },
+  budget: { maxHours: number /** running hours before this run (`--resume`) */; spentHours?: number },
   stream: NodeJS.WriteStream = process.stdout,
   runLog?: (line: string) => void,
 ) {
-  const started = Date.now();
+  // The campaign's running time, as its time budget counts it: a resumed run starts from the hours already spent.
+  const started = Date.now() - (budget.spentHours ?? 0) * 3_600_000;
   const elapsed = () => {
     const s = Math.round((Date.now() - started) / 1000);
     return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
@@ -174,7 +176,15 @@ export function runCommand(ctx: CommandContext) {
             resume: opts.resume,
             llm,
             signal: abort.signal,
-            onEvent: progressPrinter(ctx.json(), { maxHours }, process.stdout, runLog.line),
+            onEvent: progressPrinter(
+              ctx.json(),
+              {
+                maxHours,
+                spentHours: opts.resume ? (openCampaignState(env.root).status?.status.elapsed_hours ?? 0) : 0,
+              },
+              process.stdout,
+              runLog.line,
+            ),
           });
           const r = await runner.run();
           const summary = `\nCampaign ${r.campaignId}: ${r.reason}. ${r.cycles} cycle(s), ${r.promoted} promoted, ${r.rejected} rejected.\nReport: ${r.reportPath}`;
