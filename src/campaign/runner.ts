@@ -204,7 +204,7 @@ export class CampaignRunner {
       maxHours: this.opts.maxHours ?? cfg.stop_conditions.max_hours,
       convergence: this.opts.convergence ?? cfg.stop_conditions.convergence_cycles,
     };
-    const resumeFrom = await this.startCampaign();
+    const resumeFrom = await this.startCampaign(limits);
     const unwatch = this.watchStopRequests();
     // The time budget counts running time only: on --resume, the earlier runs' (not the time between them).
     const campaignStart = started - this.events.status!.elapsed_hours * 3_600_000;
@@ -227,7 +227,7 @@ export class CampaignRunner {
    * Recovery, then the campaign's identity and state: a new campaign, or the one `--resume` continues. Returns the
    * status it resumes from.
    */
-  private async startCampaign(): Promise<ResumeFrom | undefined> {
+  private async startCampaign(limits: CampaignLimits): Promise<ResumeFrom | undefined> {
     // Before anything is written: a run that cannot be jailed as configured refuses to start.
     this.isolation = await resolveIsolation(this.env.config.isolation, { llm: this.opts.llm !== undefined });
 
@@ -259,6 +259,7 @@ export class CampaignRunner {
       pid: process.pid,
       host: os.hostname(),
       isolation_warning: this.isolation.warning ?? null,
+      limits: { max_cycles: limits.maxCycles, max_hours: limits.maxHours },
     });
     this.events.startHeartbeat();
     // The brain's budget goes on from what the earlier runs spent (status.json starts from them on a resume).

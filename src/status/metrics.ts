@@ -16,6 +16,7 @@ export function summariseGates(result: GateResult | null): GateSummary[] | null 
       ...(run.error ? { error: run.error } : {}),
       durationMs: run.durationMs,
       ...(run.cached ? { cached: true } : {}),
+      ...(run.scope === "targeted" ? { scope: "targeted" as const } : {}),
     };
   });
 }

@@ -13,6 +13,8 @@ export interface GateSummary {
   error?: string;
   durationMs?: number;
   cached?: boolean;
+  /** `targeted`: the cascade's cheap run of the target and the tests touching the change (a full run follows). */
+  scope?: "targeted";
 }
 
 export interface CheckRef {
