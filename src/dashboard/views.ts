@@ -28,7 +28,9 @@ const q = (campaign: string | undefined) => (campaign ? `?campaign=${encodeURICo
 export function dashboardBody(parts: { status: Html; cycles: Html; funnel: Html }, campaign?: string): Html {
   const live = (id: string, what: string, inner: Html) =>
     html`<section id="${id}" hx-get="/partials/${what}${q(campaign)}" hx-trigger="refresh from:body, every 10s" hx-swap="innerHTML">${inner}</section>`;
+  // The controls' answers go outside the refreshed status (a refresh must not wipe them).
   return html`${live("status", "status", parts.status)}
+<div id="control-result"></div>
 ${live("cycles", "cycles", parts.cycles)}
 ${live("funnel", "funnel", parts.funnel)}
 <section class="card"><h2>Live log <span class="muted small">(<span id="log-campaign">${campaign ?? "latest campaign"}</span>, <span id="log-state">connecting…</span>)</span></h2>
@@ -93,7 +95,7 @@ function controls(v: StatusView): Html {
 <button class="primary" id="start" ${h ? raw("disabled") : ""}>Start</button></form>`;
   return html`<div class="card"><h2>Controls</h2>
 ${h ? html`<p id="holder">Running: pid ${h.pid} on ${h.host} (since ${h.at}).</p><button class="danger" id="stop" hx-post="/stop" hx-target="#control-result" hx-swap="innerHTML">Stop</button>` : html`<p class="muted">No campaign is running.</p>`}
-${form}<div id="control-result"></div></div>`;
+${form}</div>`;
 }
 
 function gates(g: GateSummary[] | null): Html {
