@@ -74,7 +74,7 @@ const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i;
 /** Host (loopback only), token, traversal in the raw URL, and POSTs only from the page (htmx's header). */
 function guardRequests(opts: DashboardOptions): MiddlewareHandler {
   return async (c, next) => {
-    if (opts.loopback && !LOOPBACK_HOST.test(c.req.header("host") ?? ""))
+    if (opts.loopback && !LOOPBACK_HOST.test(c.req.header("host") ?? new URL(c.req.url).host))
       return c.text("refused: this dashboard answers to a loopback host name only", 403);
     if (opts.token && !tokenOk(c, opts.token))
       return c.text("refused: a token is required (open the URL `odibi-improve ui` printed)", 401);
