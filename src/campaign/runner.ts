@@ -42,6 +42,7 @@ import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { discoverIssues, notWorkGroups } from "./discover.js";
 import { environmentFailures } from "./find-work.js";
 import { judgeCandidate } from "./judge-candidate.js";
+import { notifyEnd } from "./notify.js";
 import {
   type Approach,
   approachesLeft,
@@ -385,6 +386,22 @@ export class CampaignRunner {
       return undefined;
     });
     const reportPath = await this.store.writeCampaignReport(this.campaignId, { convergence, finalResult });
+    await notifyEnd(
+      this.env.config.notify,
+      {
+        campaign: this.campaignId,
+        root: this.env.root,
+        status: st.status,
+        reason,
+        cycles: st.cycles_completed,
+        promoted: st.improvements_promoted,
+        rejected: st.improvements_rejected,
+        elapsed_hours: st.elapsed_hours,
+        cost_usd: st.llm.cost_usd,
+        report: reportPath,
+      },
+      (l) => this.log(l),
+    );
     const exitCode = exitCodeForStop(reason);
     this.emit({ type: "end", reason, exitCode });
     return {
