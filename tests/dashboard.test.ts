@@ -12,7 +12,9 @@ import { request as httpRequest } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { stagesPassed } from "../src/dashboard/model.js";
 import { candidateDiff, createDashboard, serveDashboard } from "../src/dashboard/server.js";
+import { readLinesFrom } from "../src/dashboard/tail.js";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { git } from "../src/environment/git.js";
 import { cli, LINT_FIXTURE } from "./campaign-cli.js";
@@ -362,5 +364,55 @@ describe("the live log (SSE)", () => {
     while (!text.includes("data: fresh")) await more();
     expect(Date.now() - at).toBeLessThan(1000);
     await reader.cancel();
+  });
+});
+
+describe("pure parts", () => {
+  it.each([
+    [{ action: "promote", lesson: { outcome: "promoted" } }, 5],
+    [{ action: "reject", reason: "the candidate made no change", lesson: { outcome: "no_change" } }, 0],
+    [
+      {
+        action: "reject",
+        lesson: { outcome: "rejected", gate: "policy", reason: "policy: oracle-modified" },
+      },
+      0,
+    ],
+    [
+      { action: "reject", lesson: { outcome: "rejected", gate: "lint", reason: "introduced 1 new failure" } },
+      1,
+    ],
+    [
+      {
+        action: "reject",
+        lesson: { outcome: "rejected", gate: "tests", reason: "introduced 2 new failures" },
+      },
+      2,
+    ],
+    [
+      {
+        action: "reject",
+        lesson: { outcome: "rejected", gate: "golden", reason: "introduced 1 new failure" },
+      },
+      2,
+    ],
+    [
+      { action: "reject", lesson: { outcome: "rejected", gate: "tests", reason: "tests:t order-dependent" } },
+      3,
+    ],
+    [{ action: "reject", lesson: { outcome: "rejected", reason: "the targeted failure still fails" } }, 4],
+  ])("funnel: %j passed %i stage(s)", (data, n) => {
+    expect(stagesPassed(data)).toBe(n);
+  });
+
+  it("the tail reader returns whole lines only, and resumes at the offset it returned", () => {
+    const f = path.join(tempDir(), "log");
+    writeFileSync(f, "one\ntw");
+    expect(readLinesFrom(f, 0)).toEqual({ text: "one\n", next: 4 });
+    appendFileSync(f, "o\n");
+    expect(readLinesFrom(f, 4)).toEqual({ text: "two\n", next: 8 });
+    expect(readLinesFrom(f, 8)).toEqual({ text: "", next: 8 });
+    expect(readLinesFrom(f, 100)).toEqual({ text: "one\ntwo\n", next: 8 }); // replaced by a shorter file
+    expect(readLinesFrom(path.join(path.dirname(f), "none"), 0)).toEqual({ text: "", next: 0 });
   });
 });

@@ -192,10 +192,13 @@ function liveLog(
   const poll = opts.pollMs ?? 250;
   const resume = /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d+)$/.exec(c.req.header("last-event-id") ?? "");
   return streamSSE(c, async (stream) => {
-    let closed = false;
-    stream.onAbort(() => {
+    let closed = c.req.raw.signal.aborted;
+    const close = () => {
       closed = true;
-    });
+    };
+    stream.onAbort(close);
+    c.req.raw.signal.addEventListener("abort", close);
+    let pingAt = Date.now();
     let campaign = resume && !resume[1]!.includes("..") ? resume[1] : undefined;
     let offset = resume ? Number(resume[2]) : 0;
     let stateKey = "";
@@ -226,6 +229,11 @@ function liveLog(
       if (key !== stateKey) {
         if (stateKey) await stream.writeSSE({ event: "state", data: key });
         stateKey = key;
+      }
+      // A ping now and then: writing to a reader that went away ends this loop.
+      if (Date.now() - pingAt > 15_000) {
+        await stream.writeSSE({ event: "ping", data: "" });
+        pingAt = Date.now();
       }
       await stream.sleep(poll);
     }
