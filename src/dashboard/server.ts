@@ -282,7 +282,6 @@ function routesFiles(app: Hono, env: ImprovementEnvironment): void {
       const body = `<article class="report" id="report">${markdown.render(readFileSync(file, "utf8"))}</article>`;
       return c.html(page(name, raw(body), env.root));
     }
-    if (name.endsWith(".html")) return c.html(readFileSync(file, "utf8"));
     const size = fileSize(file);
     const from = Math.max(0, size - VIEW_MAX_BYTES);
     const text = readLinesFrom(file, from === 0 ? 0 : tailStart(file, VIEW_MAX_BYTES), VIEW_MAX_BYTES).text;
