@@ -167,6 +167,35 @@ describe("reports, files and diffs", () => {
   });
 });
 
+describe("a rejected candidate", () => {
+  it("its row links the diff its cycle report holds; the funnel stops at the gate that rejected it", async () => {
+    const base = tempDir();
+    // A test that needs the unused import: ruff's fix removes it, the tests gate rejects the candidate.
+    const sacred = await makeGitRepo(path.join(base, "repo"), {
+      ...LINT_FIXTURE,
+      "tests/test_core.py":
+        'from pkg.core import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\ndef test_keeps_os():\n    assert "import os" in open("pkg/core.py").read()\n',
+    });
+    const r3 = path.join(base, "improve");
+    expect((await cli(["init", "--source", sacred, "--root", r3])).code).toBe(0);
+    const cfg = path.join(r3, "config.yaml");
+    writeFileSync(cfg, readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n"));
+    expect((await cli(["--root", r3, "run", "--no-llm", "--max-cycles", "1"])).code).toBe(3);
+    const a = app(r3);
+    const cycles = await (await a.request("/partials/cycles")).text();
+    expect(cycles).toMatch(/class="reject">reject/);
+    expect(cycles).toContain('href="/diff/cycle/1"');
+    expect(cycles).not.toContain("/diff/commit/");
+    const diff = await (await a.request("/diff/cycle/1")).text();
+    expect(diff).toContain("the candidate&#39;s diff");
+    expect(diff).toContain('<span class="del">-import os</span>');
+    const funnel = await (await a.request("/partials/funnel")).text();
+    expect(funnel).toMatch(/data-stage="attempts">.*?class="n">1</);
+    expect(funnel).toMatch(/data-stage="lint">.*?class="n">1</);
+    expect(funnel).toMatch(/data-stage="tests">.*?class="n">0</);
+  }, 120_000);
+});
+
 describe("traversal and access", () => {
   it.each([
     "/file/..%2fconfig.yaml",
