@@ -101,6 +101,7 @@ const LAYERS: string[][] = [
   ["policy"],
   ["brain"],
   ["campaign"],
+  ["dashboard"],
   ["cli"],
 ];
 

@@ -42,6 +42,7 @@ import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { type EnvironmentFailure, environmentFailures } from "./find-work.js";
 import { judgeCandidate } from "./judge-candidate.js";
+import { notifyEnd } from "./notify.js";
 import {
   type Approach,
   approachesLeft,
@@ -203,7 +204,7 @@ export class CampaignRunner {
       maxHours: this.opts.maxHours ?? cfg.stop_conditions.max_hours,
       convergence: this.opts.convergence ?? cfg.stop_conditions.convergence_cycles,
     };
-    const resumeFrom = await this.startCampaign();
+    const resumeFrom = await this.startCampaign(limits);
     const unwatch = this.watchStopRequests();
     // The time budget counts running time only: on --resume, the earlier runs' (not the time between them).
     const campaignStart = started - this.events.status!.elapsed_hours * 3_600_000;
@@ -226,7 +227,7 @@ export class CampaignRunner {
    * Recovery, then the campaign's identity and state: a new campaign, or the one `--resume` continues. Returns the
    * status it resumes from.
    */
-  private async startCampaign(): Promise<ResumeFrom | undefined> {
+  private async startCampaign(limits: CampaignLimits): Promise<ResumeFrom | undefined> {
     // Before anything is written: a run that cannot be jailed as configured refuses to start.
     this.isolation = await resolveIsolation(this.env.config.isolation, { llm: this.opts.llm !== undefined });
 
@@ -257,6 +258,7 @@ export class CampaignRunner {
       pid: process.pid,
       host: os.hostname(),
       isolation_warning: this.isolation.warning ?? null,
+      limits: { max_cycles: limits.maxCycles, max_hours: limits.maxHours },
     });
     this.events.startHeartbeat();
     // The brain's budget goes on from what the earlier runs spent (status.json starts from them on a resume).
@@ -386,6 +388,22 @@ export class CampaignRunner {
       this.masterRun(st.current_cycle, "final", final, missing);
     }
     const reportPath = await this.store.writeCampaignReport(this.campaignId);
+    await notifyEnd(
+      this.env.config.notify,
+      {
+        campaign: this.campaignId,
+        root: this.env.root,
+        status: st.status,
+        reason,
+        cycles: st.cycles_completed,
+        promoted: st.improvements_promoted,
+        rejected: st.improvements_rejected,
+        elapsed_hours: st.elapsed_hours,
+        cost_usd: st.llm.cost_usd,
+        report: reportPath,
+      },
+      (l) => this.log(l),
+    );
     const exitCode = exitCodeForStop(reason);
     this.emit({ type: "end", reason, exitCode });
     return {

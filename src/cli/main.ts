@@ -12,6 +12,7 @@ import { setupCommand } from "./commands/setup.js";
 import { rollbackCommand, snapshotCommand, snapshotsCommand } from "./commands/snapshots.js";
 import { statusCommand } from "./commands/status.js";
 import { applyCommand, resyncCommand } from "./commands/sync.js";
+import { uiCommand } from "./commands/ui.js";
 import type { CommandContext } from "./context.js";
 import { makeOutput, reportError } from "./output.js";
 
@@ -48,6 +49,7 @@ export function buildProgram() {
     doctorCommand(ctx),
     setupCommand(ctx),
     gatesCommand(ctx),
+    uiCommand(ctx),
   ]) {
     program.addCommand(c as unknown as Command);
   }

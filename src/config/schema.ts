@@ -115,6 +115,21 @@ export const StopConditionsSection = z
   })
   .describe("When a campaign ends (command-line flags override).");
 
+export const NotifySection = z
+  .strictObject({
+    command: command
+      .optional()
+      .describe(
+        "Run at the end of every campaign run (no shell): the summary as JSON on stdin, and ODIBI_IMPROVE_CAMPAIGN, _STATUS, _REASON, _REPORT.",
+      ),
+    webhook: z
+      .url({ protocol: /^https?$/, error: "a webhook is an http(s) URL" })
+      .optional()
+      .describe("POST the summary as JSON to this URL at the end of every campaign run."),
+    timeout_s: seconds().default(30).describe("How long the command or the webhook may take."),
+  })
+  .describe("Tell someone when a campaign run ends (a failure is logged, never fails the campaign).");
+
 export const CommandsSection = z
   .strictObject({
     test: command
@@ -272,6 +287,7 @@ export const ConfigSchema = z
       .describe("Which gates and default commands: odibi, python, node, go, rust, generic (commands only)."),
     gates: GatesSection.prefault({}),
     stop_conditions: StopConditionsSection.prefault({}),
+    notify: NotifySection.prefault({}),
     commands: CommandsSection.prefault({}),
     snapshots: SnapshotsSection.prefault({}),
     llm: LlmSection.prefault({}),

@@ -12,7 +12,7 @@ import type { SacredGuard } from "./sacred.js";
  * `STALE_AFTER_MS` is stale.
  */
 
-interface LockOwner {
+export interface LockOwner {
   pid: number;
   host: string;
   at: string;
@@ -90,6 +90,16 @@ function readOwner(file: string): LockOwner | null {
     // unreadable or half-written lock: treated as stale below
   }
   return null;
+}
+
+/**
+ * Who holds a lock now: its owner when the file names a live process on this host (or any process on another
+ * host, which cannot be checked from here); null when there is no lock or it is stale.
+ */
+export function lockHolder(file: string): LockOwner | null {
+  const owner = readOwner(file);
+  if (!owner) return null;
+  return owner.host !== os.hostname() || isPidAlive(owner.pid) ? owner : null;
 }
 
 export class WriterLock {

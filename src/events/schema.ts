@@ -53,6 +53,8 @@ export const EventSchema = z.discriminatedUnion("type", [
     pid: z.int(),
     host: z.string(),
     isolation_warning: z.string().nullable(),
+    /** The run's limits (for the dashboard's progress bars); absent in logs written before them. */
+    limits: z.object({ max_cycles: z.number(), max_hours: z.number() }).optional(),
   }),
   /** A journaled cycle step (the resume journal is made of these). */
   z.object({ ...head, type: z.literal("step"), cycle, step: z.enum(CYCLE_STEPS), data: data.optional() }),

@@ -7,6 +7,7 @@ import { LLM_PROVIDERS } from "../../llm/providers/index.js";
 import { processRedactor } from "../../llm/redact.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
+import { detachedRun } from "./detach.js";
 import { makeLlmImprover } from "./llm-improver.js";
 
 const list = (v: string) =>
@@ -134,8 +135,10 @@ export function runCommand(ctx: CommandContext) {
     .option("--llm-model <model>", "model name (default: llm.model, gpt-4o-mini)")
     .option("--max-attempts <n>", "LLM attempts per cycle", Number)
     .option("--llm-base-url <url>", "the provider's base URL (Ollama, a proxy, an OpenAI-compatible server)")
+    .option("--detach", "start the campaign in the background and print where its log is")
     .action(async (opts) => {
       const out = ctx.output();
+      if (opts.detach) return detachedRun(ctx, opts);
       await withEnvironment(ctx.root(), out, async (env) => {
         for (const [k, v, max] of [
           ["--max-cycles", opts.maxCycles, CAMPAIGN_LIMITS.maxCycles],
