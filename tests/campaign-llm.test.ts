@@ -162,7 +162,7 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
 
     // The cycle report links the trajectory (a real file) and shows the spend: 4 requests × (100 + 20) tokens.
     const report = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
-    expect(report).toContain("PROMOTED");
+    expect(report).toContain("**promoted**");
     const links = [...report.matchAll(/\]\(([^)]*trajectories[^)]*\.jsonl)\)/g)].map((m) => m[1]!);
     expect(links).toEqual(["../trajectories/cycle_001/1.jsonl"]);
     const trajectory = jsonl(path.join(root, "reports", links[0]!));
@@ -467,7 +467,7 @@ describe("no jail, no model code", () => {
 
     server = await startLlmServer(() => ({ type: "text", text: "never asked" }));
     const refused = await runWithLlm(root, server.origin, MODEL, plantedKey(), [], { PATH: bin });
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(4);
     expect(refused.err).toContain("refusing to run an LLM's code without a jail: bwrap is not installed");
     expect(refused.err).toMatch(/apt-get install bubblewrap.*--no-llm.*isolation: none/s);
     expect(server.requests).toHaveLength(0);

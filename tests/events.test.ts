@@ -68,7 +68,7 @@ const ONE_OF_EACH: LogEvent[] = [
     gates: [{ gate: "lint", passed: 1, failed: 2, skipped: 0, flaky: 0 }],
   }),
   ev(3, { type: "model_call", cycle: 1, model: "m", tokens: 10, cost_usd: 0.5 }),
-  ev(4, { type: "decision", cycle: 1, task: "fix t", action: "promote", reason: "all gates pass" }),
+  ev(4, { type: "decision", cycle: 1, task: "fix t", action: "promoted", reason: "all gates pass" }),
   ev(4, { type: "lesson", cycle: 1, lesson }),
   ev(4, { type: "avoided", signatures: ["sig"] }),
   ev(5, { type: "recovered", cycle: 1, data: { interruptedAt: "decided" } }),

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { GateResult } from "../core/types.js";
+import { decisionWord, type GateResult } from "../core/types.js";
 import type { ImprovementEnvironment } from "../environment/environment.js";
 import { writeFileAtomic } from "../environment/fs-safe.js";
 import { git } from "../environment/git.js";
@@ -31,6 +31,13 @@ export interface CampaignRecord {
   notWork?: NotWorkGroup[];
 }
 
+/** A record as written; cycles recorded before the one decision vocabulary (promote / reject / none) in today's words. */
+function readRecord(file: string): CampaignRecord {
+  const r = JSON.parse(readFileSync(file, "utf8")) as CampaignRecord;
+  r.cycles = r.cycles.map((c) => ({ ...c, action: decisionWord(c.action) ?? c.action }));
+  return r;
+}
+
 export class CampaignStore {
   constructor(private readonly env: ImprovementEnvironment) {}
 
@@ -40,7 +47,7 @@ export class CampaignStore {
 
   load(id: string): CampaignRecord | undefined {
     const f = this.file(id);
-    return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as CampaignRecord) : undefined;
+    return existsSync(f) ? readRecord(f) : undefined;
   }
 
   /** Every campaign on this root, oldest first. */
@@ -49,7 +56,7 @@ export class CampaignStore {
     if (!existsSync(dir)) return [];
     return readdirSync(dir)
       .filter((f) => f.endsWith(".json"))
-      .map((f) => JSON.parse(readFileSync(path.join(dir, f), "utf8")) as CampaignRecord)
+      .map((f) => readRecord(path.join(dir, f)))
       .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   }
 
@@ -133,7 +140,7 @@ export class CampaignStore {
       elapsedHours: sameCampaign?.elapsed_hours ?? 0,
       cyclesCompleted: r.cycles.length,
       improvementsPromoted: r.promotions.length,
-      improvementsRejected: r.cycles.filter((c) => c.action === "reject").length,
+      improvementsRejected: r.cycles.filter((c) => c.action === "rejected").length,
       cyclesToConvergence: stopReason === "CONVERGED" ? r.cycles.length : null,
       tests: { before: passCount(r.firstBaseline, "tests"), after: passCount(last, "tests") },
       lintErrors: { before: failureCount(r.firstBaseline, "lint"), after: failureCount(last, "lint") },
