@@ -140,7 +140,7 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(run.code, run.out + run.err).toBe(0);
     expect(run.out).toContain("NO_WORK");
     expect(run.out).toContain(`LLM: openai-compatible ${MODEL} at ${server!.origin}/v1`);
-    expect(run.out).toMatch(/PROMOTE/);
+    expect(run.out).toMatch(/→ promoted:/);
 
     // The model was really asked, with the key, about the failing test, and saw the file before editing it.
     expect(server!.requests).toHaveLength(4);
@@ -245,7 +245,7 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
       },
     ]);
     const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
-    expect(cycle1).toContain("REJECT");
+    expect(cycle1).toContain("**rejected**");
     expect(cycle1).toContain("assert 1 == 5");
     expect(cycle1).toContain("../trajectories/cycle_001/2.jsonl");
 
