@@ -122,6 +122,16 @@ describe("--json: one shape per command, exit codes that mean one thing", () => 
     expect(applied.result.commits).toBe(1);
     const resynced = await json("resync", at("resync"));
     expect(resynced.result.kept).toHaveLength(1);
+
+    // A record written before the one vocabulary ("reject") is read in today's words, counted and reported so.
+    const recordFile = path.join(root, ".odibi-improve", "campaigns", `${result.campaignId}.json`);
+    const record = JSON.parse(readFileSync(recordFile, "utf8"));
+    record.cycles[0].action = "reject";
+    writeFileSync(recordFile, JSON.stringify(record));
+    const old = await json("campaigns", at("campaigns"));
+    expect(old.result.campaigns[0]?.counts.rejected).toBe(1);
+    await json("report", at("report"));
+    expect(readFileSync(result.reportPath!, "utf8")).toMatch(/\| rejected \|/);
   });
 
   it("a tool that fails is 4, bad input is 2, never taken for failing checks", async () => {

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { SacredViolation } from "../src/core/index.js";
+import { DECISIONS, decisionWord, SacredViolation } from "../src/core/index.js";
 import { SacredGuard } from "../src/environment/sacred.js";
 import { EventLog, readEvents } from "../src/events/log.js";
 import { openCampaignState } from "../src/events/read-model.js";
@@ -441,5 +441,30 @@ describe("openCampaignState", () => {
     const state = openCampaignState(root);
     expect(state.status?.status).toMatchObject({ current_cycle: 1, step: { name: "cycle_start" } });
     expect(state.journal.map((e) => e.step)).toEqual(["campaign_start", "cycle_start"]);
+  });
+});
+
+describe("one decision vocabulary", () => {
+  it("reads a decision written in the old words (promote / reject / none) in today's, refuses an unknown one", () => {
+    const decided = (action: string) =>
+      EventSchema.safeParse({
+        v: EVENTS_VERSION,
+        at: at(0),
+        campaign: "c1",
+        type: "decision",
+        cycle: 1,
+        task: "t",
+        action,
+        reason: "r",
+      });
+    const words = ["promote", "reject", "none", "promoted", "rejected", "no_change"].map((w) => {
+      const r = decided(w);
+      return r.success && r.data.type === "decision" ? r.data.action : "invalid";
+    });
+    expect(words).toEqual(["promoted", "rejected", "no_change", "promoted", "rejected", "no_change"]);
+    expect(decided("maybe").success).toBe(false);
+    expect(DECISIONS.map((d) => decisionWord(d.toUpperCase()))).toEqual([...DECISIONS]);
+    expect(decisionWord("NO CHANGE")).toBe("no_change");
+    expect(decisionWord(undefined)).toBeUndefined();
   });
 });
