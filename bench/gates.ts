@@ -196,7 +196,7 @@ async function runCycles(t: TargetSetup, work: string, smart: boolean): Promise<
       gates: profileOf(t.config.profile).gates,
       target: cycle.target,
     });
-    verdicts.push(`${cycle.name}: ${v.promotable ? "promote" : "reject"}`);
+    verdicts.push(`${cycle.name}: ${v.promotable ? "promoted" : "rejected"}`);
     rmSync(cand, { recursive: true, force: true });
   }
   return { wallMs: performance.now() - started, commandMs, verdicts };

@@ -7,6 +7,6 @@ main(process.argv).then(
   },
   (err) => {
     console.error(err?.stack ?? String(err));
-    process.exitCode = 1;
+    process.exitCode = 4; // the tool failed (README "Exit codes")
   },
 );

@@ -97,13 +97,13 @@ describe("the morning loop: apply, merge, resync, a second campaign", () => {
     expect(lines(lessons)).toBeGreaterThan(learned);
     // Both campaigns are listed; the report reads as text in a terminal, and has an HTML twin linking its cycles.
     const listed = JSON.parse((await run(["campaigns", "--json"])).out);
-    expect(listed.map((c: { promoted: number }) => c.promoted)).toEqual([1, 1]);
+    expect(listed.campaigns.map((c: { counts: { promoted: number } }) => c.counts.promoted)).toEqual([1, 1]);
     const report = await run(["report"]);
     expect(report.code, report.err).toBe(0);
     expect(report.out).toContain("MAX_CYCLES_REACHED");
     expect(report.out).not.toMatch(/\\[_()]/);
     const html = readFileSync(
-      path.join(root, "reports", `campaign_${listed[1].campaign}_report.html`),
+      path.join(root, "reports", `campaign_${listed.campaigns[1].campaignId}_report.html`),
       "utf8",
     );
     const cycleHtml = /href="(cycle_\d{3}_report\.html)"/.exec(html)?.[1];
@@ -112,7 +112,7 @@ describe("the morning loop: apply, merge, resync, a second campaign", () => {
     expect(html).toContain("What this campaign changed in Master");
     // export --since the second campaign: its patch alone.
     const since = path.join(base, "export-since");
-    expect((await run(["export", "--out", since, "--since", listed[1].campaign])).code).toBe(0);
+    expect((await run(["export", "--out", since, "--since", listed.campaigns[1].campaignId])).code).toBe(0);
     expect(readdirSync(since).filter((f) => f.endsWith(".patch"))).toEqual(patches);
 
     // The user takes nothing this time and commits again: by default resync keeps the promotion on his new HEAD...

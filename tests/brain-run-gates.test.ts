@@ -99,7 +99,7 @@ describe("run_gates: targeted, environment failures apart, one full run per tree
     const counts = gateRunsOf(run.out);
     console.log(`fix cycle: ${JSON.stringify(counts, null, 1)}`);
     expect(run.code, run.out + run.err).toBe(0);
-    expect(run.out).toMatch(/PROMOTE/);
+    expect(run.out).toMatch(/→ promoted:/);
     expect(readFileSync(path.join(master, "calc.py"), "utf8")).toContain("return a + b");
 
     // Targeted: the target and the test files importing calc (test_calc.py's two tests, test_spark.py), not

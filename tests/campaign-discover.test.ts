@@ -179,7 +179,7 @@ describe("discovery tells work from deliberate code (Python's ast through the ve
         task: null,
         gatesBefore: null,
         gatesAfter: null,
-        decision: { action: "none", reason: "x" },
+        decision: { action: "no_change", reason: "x" },
         notWork,
       }),
     );

@@ -71,7 +71,7 @@ describe("a real campaign on a fixture repo (ruff-fixable lint + an unfixable fa
     expect(report.out).toMatch(/\| Regressions \| 0 \| 0 \|/);
     expect(report.out).toMatch(/\| Lint errors \| 0 \| 4 → 0 \|/);
     const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
-    expect(cycle1).toContain("PROMOTED");
+    expect(cycle1).toContain("**promoted**");
     expect(cycle1).toContain("-import json");
 
     // Export: a patch series the human can apply to Sacred by hand.

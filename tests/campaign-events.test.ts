@@ -114,8 +114,8 @@ describe("the event log of a real campaign (CLI, real git and ruff, no LLM)", ()
     const report = readFileSync(path.join(root, "reports", `campaign_${id}_report.md`), "utf8");
     const section = (name: string) => report.split(`## ${name}`)[1]!.split("\n## ")[0]!;
     expect(section("Promotions")).toMatch(/\[1\]\(cycle_001_report\.md\)/);
-    expect(section("Cycles")).toMatch(/\[1\]\(cycle_001_report\.md\)[^\n]*PROMOTED/);
-    expect(section("Cycles")).toMatch(/\[2\]\(cycle_002_report\.md\)[^\n]*NO CHANGE/);
+    expect(section("Cycles")).toMatch(/\[1\]\(cycle_001_report\.md\)[^\n]*promoted/);
+    expect(section("Cycles")).toMatch(/\[2\]\(cycle_002_report\.md\)[^\n]*no_change/);
     expect(report).not.toContain("### Regressions");
 
     // The run log: every progress line both runs printed, in order.

@@ -140,7 +140,7 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(run.code, run.out + run.err).toBe(0);
     expect(run.out).toContain("NO_WORK");
     expect(run.out).toContain(`LLM: openai-compatible ${MODEL} at ${server!.origin}/v1`);
-    expect(run.out).toMatch(/PROMOTE/);
+    expect(run.out).toMatch(/→ promoted:/);
 
     // The model was really asked, with the key, about the failing test, and saw the file before editing it.
     expect(server!.requests).toHaveLength(4);
@@ -162,7 +162,7 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
 
     // The cycle report links the trajectory (a real file) and shows the spend: 4 requests × (100 + 20) tokens.
     const report = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
-    expect(report).toContain("PROMOTED");
+    expect(report).toContain("**promoted**");
     const links = [...report.matchAll(/\]\(([^)]*trajectories[^)]*\.jsonl)\)/g)].map((m) => m[1]!);
     expect(links).toEqual(["../trajectories/cycle_001/1.jsonl"]);
     const trajectory = jsonl(path.join(root, "reports", links[0]!));
@@ -245,7 +245,7 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
       },
     ]);
     const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
-    expect(cycle1).toContain("REJECT");
+    expect(cycle1).toContain("**rejected**");
     expect(cycle1).toContain("assert 1 == 5");
     expect(cycle1).toContain("../trajectories/cycle_001/2.jsonl");
 
@@ -467,7 +467,7 @@ describe("no jail, no model code", () => {
 
     server = await startLlmServer(() => ({ type: "text", text: "never asked" }));
     const refused = await runWithLlm(root, server.origin, MODEL, plantedKey(), [], { PATH: bin });
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(4);
     expect(refused.err).toContain("refusing to run an LLM's code without a jail: bwrap is not installed");
     expect(refused.err).toMatch(/apt-get install bubblewrap.*--no-llm.*isolation: none/s);
     expect(server.requests).toHaveLength(0);

@@ -31,38 +31,38 @@ const clean: VerdictFacts = {
 describe("decide", () => {
   it("promotes a change that fixes its target and breaks nothing", () => {
     expect(decide(clean)).toEqual({
-      action: "promote",
+      action: "promoted",
       reason: "fixes its target and introduces no new failure; all required gates ran",
     });
-    expect(decide({ ...clean, targetFixed: null }).action).toBe("promote");
+    expect(decide({ ...clean, targetFixed: null }).action).toBe("promoted");
     // baseline mode tolerates Master's known failures
-    expect(decide({ ...clean, remainingFailures: 5 }).action).toBe("promote");
+    expect(decide({ ...clean, remainingFailures: 5 }).action).toBe("promoted");
   });
 
   it("rejects for each reason, naming the gate", () => {
-    expect(decide({ ...clean, changed: false })).toMatchObject({ action: "reject", reason: /no change/ });
+    expect(decide({ ...clean, changed: false })).toMatchObject({ action: "rejected", reason: /no change/ });
     expect(decide({ ...clean, policyViolations: ["deletes an assertion in tests/test_a.py"] })).toMatchObject(
       {
-        action: "reject",
+        action: "rejected",
         gate: "policy",
         reason: "policy: deletes an assertion in tests/test_a.py",
       },
     );
     expect(decide({ ...clean, gateErrors: [{ gate: "tests", message: "pytest not found" }] })).toMatchObject({
-      action: "reject",
+      action: "rejected",
       gate: "tests",
       reason: /tests could not run.*pytest not found/,
     });
     expect(decide({ ...clean, missingRequiredGates: ["golden"] })).toMatchObject({
-      action: "reject",
+      action: "rejected",
       gate: "golden",
     });
     expect(decide({ ...clean, targetFixed: false })).toMatchObject({
-      action: "reject",
+      action: "rejected",
       reason: /still fails/,
     });
     expect(decide({ ...clean, mode: "strict", remainingFailures: 2 })).toMatchObject({
-      action: "reject",
+      action: "rejected",
       reason: /strict mode: 2/,
     });
   });
@@ -70,7 +70,7 @@ describe("decide", () => {
   it("lists new failures, capped", () => {
     const nf = ["a", "b", "c", "d", "e"].map((id) => ({ gate: "tests", id, message: `boom ${id}\ntrace` }));
     const d = decide({ ...clean, newFailures: nf });
-    expect(d.action).toBe("reject");
+    expect(d.action).toBe("rejected");
     expect(d.gate).toBe("tests");
     expect(d.reason).toBe(
       "introduced 5 new failures: tests:a (boom a); tests:b (boom b); tests:c (boom c) and 2 more",
@@ -111,14 +111,14 @@ describe("discovered-issue tasks", () => {
 
   it("'no new failure' alone never promotes one: the diff must touch its file and the issue must be gone", () => {
     expect(decide({ ...facts, discoveredIssue: { file: "pkg/io.py", touched: false, gone: false } })).toEqual(
-      { action: "reject", reason: "the diff does not touch pkg/io.py, where the discovered issue is" },
+      { action: "rejected", reason: "the diff does not touch pkg/io.py, where the discovered issue is" },
     );
     expect(decide({ ...facts, discoveredIssue: { file: "pkg/io.py", touched: true, gone: false } })).toEqual({
-      action: "reject",
+      action: "rejected",
       reason: "the discovered issue is still in pkg/io.py on the candidate",
     });
     expect(decide({ ...facts, discoveredIssue: { file: "pkg/io.py", touched: true, gone: true } })).toEqual({
-      action: "promote",
+      action: "promoted",
       reason:
         "removes the discovered issue in pkg/io.py and introduces no new failure; all required gates ran",
     });
@@ -168,7 +168,7 @@ describe("discovered-issue tasks", () => {
   it("a path git ignores rejects the candidate under ignored-path", () => {
     expect(rejectIgnoredPaths([])).toBeNull();
     expect(rejectIgnoredPaths(["build/x.py"])).toMatchObject({
-      action: "reject",
+      action: "rejected",
       gate: "policy",
       reason: expect.stringContaining("policy:ignored-path:build/x.py"),
     });

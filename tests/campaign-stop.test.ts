@@ -64,14 +64,14 @@ describe("stopping a running campaign", () => {
       // One campaign per root: a second run and a rollback are refused while this one holds the lock.
       const lockHeld = /the campaign lock of .* is held by pid \d+/;
       const second = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"]);
-      expect(second.code).toBe(1);
+      expect(second.code).toBe(4);
       expect(second.err).toMatch(lockHeld);
       expect(second.err).toContain("odibi-improve stop");
       const rollback = await cli(["--root", root, "rollback", "s0"]);
-      expect(rollback.code).toBe(1);
+      expect(rollback.code).toBe(4);
       expect(rollback.err).toMatch(lockHeld);
       const reinit = await cli(["init", "--source", sacred, "--root", root, "--force"]);
-      expect(reinit.code).toBe(1);
+      expect(reinit.code).toBe(4);
       expect(reinit.err).toMatch(lockHeld);
       expect(readdirSync(root).filter((n) => n.startsWith(".replaced-"))).toEqual([]);
       if (how === "SIGTERM") abort.abort();

@@ -73,7 +73,7 @@ describe("a path git ignores, written by the model", () => {
       reason: expect.stringContaining(`policy:ignored-path:${ignored}`),
     });
     const report = readFileSync(path.join(env.root, "reports", "cycle_001_report.md"), "utf8");
-    expect(report).toContain("REJECTED");
+    expect(report).toContain("**rejected**");
     expect(report).toContain("ignored-path");
   });
 });
@@ -162,7 +162,7 @@ describe("a tool that cannot start stops the campaign, and is never recorded as 
   it("the gates' venv deleted", async () => {
     const gone = path.join(tempDir(), "deleted-venv");
     const { env, run } = await runWithVenv(gone);
-    expect(run.code, run.out + run.err).toBe(1);
+    expect(run.code, run.out + run.err).toBe(4);
     expect(run.err).toContain(`the gates' venv at ${gone} has no working python`);
     expect(run.err).toContain("odibi-improve setup");
     nothingLearned(env.root);
@@ -173,7 +173,7 @@ describe("a tool that cannot start stops the campaign, and is never recorded as 
     mkdirSync(path.join(venv, "bin"), { recursive: true });
     symlinkSync("/nonexistent/python3.11", path.join(venv, "bin", "python"));
     const { env, run } = await runWithVenv(venv);
-    expect(run.code, run.out + run.err).toBe(1);
+    expect(run.code, run.out + run.err).toBe(4);
     expect(run.err).toContain("has no working python");
     nothingLearned(env.root);
   });
@@ -189,7 +189,7 @@ describe("a tool that cannot start stops the campaign, and is never recorded as 
       readFileSync(cfg, "utf8").replace("commands: {}", 'commands:\n  test: "no-such-tester --all"'),
     );
     const run = await cli(["--root", root, "run", "--no-llm", "--max-cycles", "2"]);
-    expect(run.code, run.out + run.err).toBe(1);
+    expect(run.code, run.out + run.err).toBe(4);
     expect(run.err).toContain("no-such-tester (for `no-such-tester --all`) is not installed or not on PATH");
     expect(run.err).toContain("Install no-such-tester");
     nothingLearned(root);

@@ -30,7 +30,7 @@ describe("CLI: environment commands and exit codes", () => {
     expect(status.profile).toBe("python");
     expect(status.master.dirty).toBe(0);
     expect((await cli(["--root", root, "sandbox", "create", "7"])).out).toContain("cycle_007");
-    expect(JSON.parse((await cli(["--root", root, "--json", "sandbox", "list"])).out)[0].id).toBe(
+    expect(JSON.parse((await cli(["--root", root, "--json", "sandbox", "list"])).out).sandboxes[0].id).toBe(
       "cycle_007",
     );
     expect((await cli(["--root", root, "sandbox", "destroy", "7"])).code).toBe(0);
@@ -72,7 +72,7 @@ describe("CLI: environment commands and exit codes", () => {
 
   it("doctor names every tool and how to install what is missing", async () => {
     const r = await cli(["--json", "doctor"]);
-    const checks = JSON.parse(r.out) as Array<{
+    const checks = JSON.parse(r.out).checks as Array<{
       name: string;
       ok: boolean;
       install?: string;
@@ -99,7 +99,7 @@ describe("end to end on the real odibi source (sdist from PyPI, as a plain folde
     const root = path.join(base, "improve_odibi");
     const init = await cli(["--json", "init", "--source", sacred, "--root", root]);
     expect(init.code).toBe(0);
-    expect(init.out).toContain('"profile": "odibi"');
+    expect(JSON.parse(init.out).profile).toBe("odibi");
     expect((await cli(["--root", root, "sandbox", "create", "1"])).code).toBe(0);
     expect(existsSync(path.join(root, "sandboxes", "cycle_001", "pyproject.toml"))).toBe(true);
     expect((await cli(["--root", root, "sandbox", "destroy", "1"])).code).toBe(0);

@@ -107,7 +107,7 @@ describe("the dashboard in Chromium", () => {
         // A cycle report renders as HTML; a promotion's diff shows the removed import.
         await page.click('#cycles-table a[href^="/file/reports/cycle_"]');
         await page.waitForSelector("#report h1");
-        expect(await page.textContent("#report h1")).toMatch(/Cycle \d+ — PROMOTED/);
+        expect(await page.textContent("#report h1")).toMatch(/Cycle \d+ — promoted/);
         await page.screenshot({ path: path.join(SHOTS, "report.png"), fullPage: true });
         await page.goBack();
         await page.click('#cycles-table a[href^="/diff/commit/"]');

@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { expect, it } from "vitest";
+import { ErrorJson, JSON_RESULTS } from "../src/cli/json-schemas.js";
 import { isPidAlive } from "../src/environment/lock.js";
 import { cli, LINT_FIXTURE } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
@@ -42,12 +43,12 @@ it("run --detach starts the campaign in the background, prints its log; at its e
       `notify:\n  command: '"${process.execPath}" "${script}"'\n  webhook: http://127.0.0.1:${port}/hook\n`,
     );
 
-    const r = await cli(["--root", root, "run", "--detach", "--no-llm", "--max-cycles", "1"]);
+    const r = await cli(["--root", root, "--json", "run", "--detach", "--no-llm", "--max-cycles", "1"]);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    const m = /campaign (\S+) running in the background: pid (\d+)\nlog: (.+\.log)\n/.exec(r.out);
-    expect(m, r.out).not.toBeNull();
-    const [, campaign, pid, log] = m!;
+    const started = JSON_RESULTS.run.parse(JSON.parse(r.out.trim().split("\n").at(-1)!));
+    if (!("detached" in started)) throw new Error(`not a detached start: ${r.out}`);
+    const { campaign, pid, log } = started;
     expect(log).toBe(path.join(root, "logs", `${campaign}.log`));
     // The command returned while the campaign runs on, in its own process.
     await expect.poll(() => posts.length, { timeout: 90_000, interval: 250 }).toBe(1);
@@ -82,8 +83,11 @@ it("run --detach starts the campaign in the background, prints its log; at its e
       JSON.stringify({ pid: process.pid, host: (await import("node:os")).hostname(), at: "now" }),
     );
     const second = await cli(["--root", root, "run", "--detach", "--no-llm"]);
-    expect(second.code).toBe(1);
     expect(second.err).toContain(`a campaign is already running on ${root}: pid ${process.pid}`);
+    const refused = await cli(["--root", root, "--json", "run", "--detach", "--no-llm"]);
+    const last = ErrorJson.parse(JSON.parse(refused.out.trim().split("\n").at(-1)!));
+    expect(last).toMatchObject({ command: "run", exitCode: second.code });
+    expect(last.message).toContain(`pid ${process.pid}`);
   } finally {
     server.close();
   }

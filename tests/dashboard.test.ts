@@ -95,7 +95,7 @@ describe("pages and partials", () => {
     const cycles = await (await a.request(`/partials/cycles?campaign=${first}`)).text();
     expect(cycles).toContain("F401:pkg/core.py");
     expect(cycles).toContain("ruff-fix:F401");
-    expect(cycles).toMatch(/class="promote">promote/);
+    expect(cycles).toMatch(/class="promoted">promoted/);
     expect(cycles).toContain("pkg/core.py");
     expect(cycles).toContain('href="/file/reports/cycle_001_report.md"');
     const sha = (await git(path.join(root, "master"), ["rev-parse", "HEAD"])).trim();
@@ -123,7 +123,7 @@ describe("reports, files and diffs", () => {
   it("a report renders; raw HTML in it stays text", async () => {
     const a = app(root);
     const r = await (await a.request("/file/reports/cycle_001_report.md")).text();
-    expect(r).toMatch(/<h1>Cycle 1 — PROMOTED<\/h1>/);
+    expect(r).toMatch(/<h1>Cycle 1 — promoted<\/h1>/);
     writeFileSync(
       path.join(root, "reports", "evil.md"),
       "# x\n\n<script>alert(1)</script> <img src=x onerror=alert(1)>\n",
@@ -183,7 +183,7 @@ describe("a rejected candidate", () => {
     expect((await cli(["--root", r3, "run", "--no-llm", "--max-cycles", "1"])).code).toBe(3);
     const a = app(r3);
     const cycles = await (await a.request("/partials/cycles")).text();
-    expect(cycles).toMatch(/class="reject">reject/);
+    expect(cycles).toMatch(/class="rejected">rejected/);
     expect(cycles).toContain('href="/diff/cycle/1"');
     expect(cycles).not.toContain("/diff/commit/");
     const diff = await (await a.request("/diff/cycle/1")).text();

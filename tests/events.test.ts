@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { SacredViolation } from "../src/core/index.js";
+import { DECISIONS, decisionWord, SacredViolation } from "../src/core/index.js";
 import { SacredGuard } from "../src/environment/sacred.js";
 import { masterRegressions, reduceCampaigns, summaryPassCount } from "../src/events/campaigns.js";
 import { EventLog, readEvents } from "../src/events/log.js";
@@ -69,7 +69,7 @@ const ONE_OF_EACH: LogEvent[] = [
     gates: [{ gate: "lint", passed: 1, failed: 2, skipped: 0, flaky: 0 }],
   }),
   ev(3, { type: "model_call", cycle: 1, model: "m", tokens: 10, cost_usd: 0.5 }),
-  ev(4, { type: "decision", cycle: 1, task: "fix t", action: "promote", reason: "all gates pass" }),
+  ev(4, { type: "decision", cycle: 1, task: "fix t", action: "promoted", reason: "all gates pass" }),
   ev(4, {
     type: "not_work",
     cycle: 1,
@@ -484,14 +484,14 @@ describe("reduceCampaigns (the campaign report's facts)", () => {
       step(3, 1, "work_found", { task: "fix t_old" }),
       ev(4, { type: "model_call", cycle: 1, model: "m", tokens: 100, cost_usd: 0.25 }),
       candidate(5, 1),
-      step(6, 1, "decided", { action: "promote", reason: "all gates pass" }),
+      step(6, 1, "decided", { action: "promoted", reason: "all gates pass" }),
       step(6, 1, "snapshot_done", { snapshot: "before_cycle_001" }),
       step(7, 1, "promote_done", { commit: "abc123" }),
       cycleEnd(8, 1, { promoted: true, learned: true }),
-      ev(8, { type: "decision", cycle: 1, task: "fix t_old", action: "promote", reason: "all gates pass" }),
+      ev(8, { type: "decision", cycle: 1, task: "fix t_old", action: "promoted", reason: "all gates pass" }),
       step(9, 2, "cycle_start"),
       master(10, 2, "before", ["t_new"], ["t_flaky"]),
-      ev(11, { type: "decision", cycle: 2, task: null, action: "none", reason: "nothing to do" }),
+      ev(11, { type: "decision", cycle: 2, task: null, action: "no_change", reason: "nothing to do" }),
       ev(12, { type: "campaign_end", state: "completed", reason: "NO_WORK" }),
       start(20, false, "c2"),
     ];
@@ -500,8 +500,8 @@ describe("reduceCampaigns (the campaign report's facts)", () => {
       id: "c1",
       startedAt: at(0),
       cycles: [
-        { cycle: 1, task: "fix t_old", action: "promote", reason: "all gates pass" },
-        { cycle: 2, task: null, action: "none" },
+        { cycle: 1, task: "fix t_old", action: "promoted", reason: "all gates pass" },
+        { cycle: 2, task: null, action: "no_change" },
       ],
       promotions: [
         {
@@ -530,7 +530,7 @@ describe("reduceCampaigns (the campaign report's facts)", () => {
       start(0),
       step(1, 1, "cycle_start"),
       step(2, 1, "work_found", { task: "fix lint" }),
-      step(3, 1, "decided", { action: "promote", reason: "all gates pass" }),
+      step(3, 1, "decided", { action: "promoted", reason: "all gates pass" }),
       step(4, 1, "promote_begin", { previous: "p0" }),
       ev(9, {
         type: "recovered",
@@ -540,7 +540,7 @@ describe("reduceCampaigns (the campaign report's facts)", () => {
     ];
     expect(reduceCampaigns(events)[0]).toMatchObject({
       promotions: [{ cycle: 1, title: "fix lint", commit: "c9" }],
-      cycles: [{ cycle: 1, task: "fix lint", action: "promote", reason: "all gates pass" }],
+      cycles: [{ cycle: 1, task: "fix lint", action: "promoted", reason: "all gates pass" }],
     });
   });
 
@@ -555,7 +555,32 @@ describe("reduceCampaigns (the campaign report's facts)", () => {
     expect(old).toMatchObject({
       id: "old",
       promotions: [{ cycle: 1, title: "F401", commit: "k1" }],
-      cycles: [{ cycle: 1, task: "F401", action: "promote" }],
+      cycles: [{ cycle: 1, task: "F401", action: "promoted" }],
     });
+  });
+});
+
+describe("one decision vocabulary", () => {
+  it("reads a decision written in the old words (promote / reject / none) in today's, refuses an unknown one", () => {
+    const decided = (action: string) =>
+      EventSchema.safeParse({
+        v: EVENTS_VERSION,
+        at: at(0),
+        campaign: "c1",
+        type: "decision",
+        cycle: 1,
+        task: "t",
+        action,
+        reason: "r",
+      });
+    const words = ["promote", "reject", "none", "promoted", "rejected", "no_change"].map((w) => {
+      const r = decided(w);
+      return r.success && r.data.type === "decision" ? r.data.action : "invalid";
+    });
+    expect(words).toEqual(["promoted", "rejected", "no_change", "promoted", "rejected", "no_change"]);
+    expect(decided("maybe").success).toBe(false);
+    expect(DECISIONS.map((d) => decisionWord(d.toUpperCase()))).toEqual([...DECISIONS]);
+    expect(decisionWord("NO CHANGE")).toBe("no_change");
+    expect(decisionWord(undefined)).toBeUndefined();
   });
 });

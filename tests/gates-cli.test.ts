@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runProcess } from "../src/exec/run-process.js";
 import { makePythonFixture, PYTHON_EXPECTED_LINT } from "./fixtures-python.js";
-import { CLI, tempDir } from "./helpers.js";
+import { CLI, resultJson, tempDir } from "./helpers.js";
 
 async function cli(args: string[]) {
   const r = await runProcess(process.execPath, [CLI, ...args], {
@@ -22,7 +22,7 @@ describe("odibi-improve gates", () => {
 
     const m = await cli(["--root", root, "gates", "--master", "--json"]);
     expect(m.code).toBe(1);
-    const master = JSON.parse(m.out);
+    const master = resultJson(m.out);
     expect(master.target).toBe("master");
     expect(master.summary).toMatchObject({
       lintErrors: PYTHON_EXPECTED_LINT.length,
@@ -44,7 +44,7 @@ describe("odibi-improve gates", () => {
       readFileSync(sandboxCalc, "utf8").replace("return a / b", "return 0 if b == 0 else a / b"),
     );
     const good = await cli(["--root", root, "--json", "gates", "--sandbox", "1"]);
-    const g = JSON.parse(good.out);
+    const g = resultJson(good.out);
     expect(g.verdict.reason).toMatch(/^promotable/);
     expect(g.verdict.fixed.map((c: { id: string }) => c.id)).toEqual([
       "tests/test_calc.py::TestDivide::test_divide_zero",

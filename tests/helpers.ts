@@ -43,3 +43,10 @@ export function sacredWitness(dir: string): { before: Fingerprint; digestNow(): 
 }
 
 export const CLI = path.resolve(import.meta.dirname, "..", "bin", "odibi-improve.js");
+
+/** The last line of a command's `--json` output: its result (or error) object (src/cli/json-schemas.ts). */
+// biome-ignore lint/suspicious/noExplicitAny: JSON as the CLI wrote it
+export function resultJson(stdout: string): Record<string, any> {
+  const last = stdout.trimEnd().split("\n").at(-1) ?? "";
+  return JSON.parse(last);
+}

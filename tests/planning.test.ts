@@ -61,7 +61,7 @@ describe("planRecovery: the journal's last cycle after a kill", () => {
   const through = (last: (typeof CYCLE_STEPS)[number]) =>
     CYCLE_STEPS.slice(0, CYCLE_STEPS.indexOf(last) + 1).map((s) =>
       s === "decided"
-        ? e(s, { action: "promote", lesson })
+        ? e(s, { action: "promoted", lesson })
         : s === "promote_begin"
           ? e(s, { previous: "old" })
           : e(s),
@@ -69,7 +69,7 @@ describe("planRecovery: the journal's last cycle after a kill", () => {
   const promoting = through("decided");
   const rejected = [
     ...through("attempt_done"),
-    e("decided", { action: "reject", lesson: { ...lesson, outcome: "rejected" } }),
+    e("decided", { action: "rejected", lesson: { ...lesson, outcome: "rejected" } }),
   ];
 
   it.each<[string, JournalEntry[], string, object]>([
@@ -280,9 +280,9 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
       discoveredIssue: over.discovered ? { file: "pkg/b.py", ...over.discovered } : null,
     });
 
-  it.each<[string, () => ReturnType<typeof judge>, "promote" | "reject", RegExp, string?]>([
-    ["fixes its target", () => judge(fixed), "promote", /^fixes its target and introduces no new failure/],
-    ["no change", () => judge(fixed, { changed: false }), "reject", /made no change/],
+  it.each<[string, () => ReturnType<typeof judge>, "promoted" | "rejected", RegExp, string?]>([
+    ["fixes its target", () => judge(fixed), "promoted", /^fixes its target and introduces no new failure/],
+    ["no change", () => judge(fixed, { changed: false }), "rejected", /made no change/],
     [
       "a policy finding",
       () =>
@@ -293,32 +293,32 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
             tests: [test("t::a", "pass")],
           }),
         ),
-      "reject",
+      "rejected",
       /^policy: deletes an assert$/,
       "policy",
     ],
     [
       "a gate that could not run",
       () => judge(result({ lint: [], tests: [] }, { tests: { error: "pytest not found" } })),
-      "reject",
+      "rejected",
       /gate tests could not run on the candidate: pytest not found/,
       "tests",
     ],
     [
       "a new failure",
       () => judge(result({ lint: [], tests: [test("t::a", "fail", { message: "boom" })] })),
-      "reject",
+      "rejected",
       /introduced 1 new failure: tests:t::a \(boom\)/,
       "tests",
     ],
-    ["the target still fails", () => judge(baseline), "reject", /the targeted failure still fails/],
+    ["the target still fails", () => judge(baseline), "rejected", /the targeted failure still fails/],
     [
       "a required gate did not run (stopped early)",
       () =>
         judge(result({ lint: [], tests: [test("t::a", "pass")] }, { tests: { scope: "targeted" } }), {
           policy: { mode: "baseline", require_pytest_pass: true },
         }),
-      "reject",
+      "rejected",
       /required gate did not run: tests/,
       "tests",
     ],
@@ -328,7 +328,7 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
         judge(result({ lint: [], tests: [test("t::a", "pass")] }, { tests: { scope: "targeted" } }), {
           policy: { mode: "baseline", require_pytest_pass: false },
         }),
-      "promote",
+      "promoted",
       /fixes its target/,
     ],
     [
@@ -343,7 +343,7 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
           changed: true,
           discoveredIssue: null,
         }),
-      "reject",
+      "rejected",
       /strict mode: 1 check\(s\) still fail/,
     ],
     [
@@ -353,7 +353,7 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
           task: { kind: "discovered", target: "pkg/b.py:3", title: "x", signature: "d" },
           discovered: { touched: false, gone: false },
         }),
-      "reject",
+      "rejected",
       /does not touch pkg\/b\.py/,
     ],
     [
@@ -363,7 +363,7 @@ describe("judgeCandidate: the gate verdict and the policy, to promote or reject"
           task: { kind: "discovered", target: "pkg/b.py:3", title: "x", signature: "d" },
           discovered: { touched: true, gone: true },
         }),
-      "promote",
+      "promoted",
       /removes the discovered issue in pkg\/b\.py/,
     ],
   ])("%s", (_, judged, action, reason, gate) => {

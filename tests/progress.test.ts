@@ -26,9 +26,9 @@ describe("progress printer", () => {
     expect(live).toMatch(/0:00:03 \/ 4h/);
     // A log line first erases the live line, so the log stays clean.
     writes.length = 0;
-    print({ type: "decision", cycle: 3, task: "lint failure F401", action: "promote", reason: "fixes it" });
+    print({ type: "decision", cycle: 3, task: "lint failure F401", action: "promoted", reason: "fixes it" });
     expect(writes[0]).toBe("\r\x1b[2K");
-    expect(writes[1]).toMatch(/^\[0:00:03 \/ 4h\] {3}→ PROMOTE: lint failure F401\n$/);
+    expect(writes[1]).toMatch(/^\[0:00:03 \/ 4h\] {3}→ promoted: lint failure F401\n$/);
     print({ type: "end", reason: "CONVERGED", exitCode: 0 });
     writes.length = 0;
     vi.advanceTimersByTime(5000);

@@ -69,7 +69,7 @@ function cycleData(over: Partial<CycleReportData> = {}): CycleReportData {
     ],
     newFailures: [{ gate: "tests", id: "t|1", message: HOSTILE }],
     diff: "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-import os\n+```\n+# not a heading\n",
-    decision: { action: "reject", reason: `introduced 1 new failure: ${HOSTILE}` },
+    decision: { action: "rejected", reason: `introduced 1 new failure: ${HOSTILE}` },
     trajectories: ["../trajectories/cycle 007/attempt (1).jsonl"],
     ...over,
   };
@@ -79,7 +79,7 @@ describe("cycle report", () => {
   it("has the sections in order and keeps untrusted text from changing the structure", () => {
     const text = renderCycleReport(cycleData());
     expect(headings(text)).toEqual([
-      "h1 Cycle 7 — REJECTED",
+      "h1 Cycle 7 — rejected",
       "h2 Task",
       "h2 Approach",
       "h2 Gates",
@@ -124,10 +124,10 @@ describe("cycle report", () => {
         diff: undefined,
         newFailures: [],
         trajectories: [],
-        decision: { action: "none", reason: "NO_WORK" },
+        decision: { action: "no_change", reason: "NO_WORK" },
       }),
     );
-    expect(text).toMatch(/^# Cycle 7 — NO CHANGE/);
+    expect(text).toMatch(/^# Cycle 7 — no_change/);
     expect(text).toContain("No task this cycle: NO\\_WORK.");
     expect(text).toContain("_No change._");
     expect(text).toContain("lint | 10 pass, 2 fail | — |");
@@ -189,8 +189,8 @@ function campaignData(over: Partial<CampaignReportData> = {}): CampaignReportDat
       },
     ],
     cycles: [
-      { cycle: 1, task: "F401", action: "promote", reason: "fixes its target" },
-      { cycle: 2, task: null, action: "none", reason: "NO_WORK" },
+      { cycle: 1, task: "F401", action: "promoted", reason: "fixes its target" },
+      { cycle: 2, task: null, action: "no_change", reason: "NO_WORK" },
     ],
     avoidedIssues: [{ signature: "sig_a", title: HOSTILE, failures: 2, lastReason: HOSTILE }],
     flakyChecks: [{ gate: "tests", id: "t::flaky", occurrences: 3 }],

@@ -7,6 +7,7 @@ import { ConfigError } from "../src/core/errors.js";
 import { git } from "../src/environment/git.js";
 import { profileOf } from "../src/profiles/index.js";
 import { cli, initDemoTarget } from "./campaign-cli.js";
+import { resultJson } from "./helpers.js";
 
 const odibi = profileOf("odibi").gates;
 const python = profileOf("python").gates;
@@ -130,7 +131,7 @@ describe("gates.required: [tests] on a python repo with lint errors (the CLI)", 
 
     writeFileSync(configFile, written.replace("    - lint\n", ""));
     const gates = await cli(["--root", root, "--json", "gates", "--master"]);
-    const master = JSON.parse(gates.out);
+    const master = resultJson(gates.out);
     expect(master.result.runs.map((r: { gate: string }) => r.gate)).toEqual(["tests"]);
     expect(master.summary.lintErrors).toBe(0);
 

@@ -115,7 +115,7 @@ describe("a campaign whose Sacred changes while it runs (real CLI, generic profi
 
   it("an edit of a tracked file stops the campaign after that cycle, saying who cannot be told", async () => {
     const { run, sacred } = await campaign((s) => `echo "# touched" >> ${q(path.join(s, "a.py"))}`);
-    expect(run.code, run.out + run.err).toBe(1);
+    expect(run.code, run.out + run.err).toBe(4);
     expect(run.err).toMatch(/Sacred \(.*\) changed since this campaign started: changed a\.py/);
     expect(run.err).toContain("cannot tell who changed it");
     expect(run.err).not.toMatch(/nothing was written/i);
@@ -127,7 +127,7 @@ describe("a campaign whose Sacred changes while it runs (real CLI, generic profi
     const { run } = await campaign(
       (s) => `git -C ${q(s)} -c user.name=u -c user.email=u@x commit -q --allow-empty -m sneaky`,
     );
-    expect(run.code, run.out + run.err).toBe(1);
+    expect(run.code, run.out + run.err).toBe(4);
     expect(run.err).toMatch(/changed since this campaign started: HEAD refs\/heads\/main/);
   });
 
@@ -136,6 +136,6 @@ describe("a campaign whose Sacred changes while it runs (real CLI, generic profi
     expect(run.err).not.toContain("cannot tell who");
     expect(run.out + run.err).toMatch(/Sacred's \.git changed since this campaign started .*FETCH_HEAD/);
     expect(run.out).toMatch(/3 cycle\(s\)/);
-    expect(run.code, run.out + run.err).not.toBe(1);
+    expect(run.code, run.out + run.err).not.toBe(4);
   });
 });

@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { JAIL_HOME, JAIL_UID, probeIsolation } from "../src/exec/jail.js";
 import { cli, runWithLlm } from "./campaign-cli.js";
-import { makeGitRepo, tempDir } from "./helpers.js";
+import { makeGitRepo, resultJson, tempDir } from "./helpers.js";
 import { startLlmServer } from "./llm-server.js";
 
 /**
@@ -69,12 +69,12 @@ describe("the gates command runs jailed, and the isolation is part of the cache 
     writeFileSync(cfg, readFileSync(cfg, "utf8").replace("isolation: none\n", "isolation: bwrap\n"));
     const jailed = await gates();
     expect(jailed.err).toBe("");
-    const result = JSON.parse(jailed.out).result as { runs: Array<{ gate: string; cached?: boolean }> };
+    const result = resultJson(jailed.out).result as { runs: Array<{ gate: string; cached?: boolean }> };
     expect(result.runs.find((r) => r.gate === "tests")?.cached).toBeUndefined();
     expect(witnessOf(jailed.out)).toBe(`uid=${JAIL_UID} home=${JAIL_HOME} env=None proc=False`);
 
     // The same isolation again: now from the cache.
-    const again = JSON.parse((await gates()).out).result as typeof result;
+    const again = resultJson((await gates()).out).result as typeof result;
     expect(again.runs.find((r) => r.gate === "tests")?.cached).toBe(true);
   });
 });

@@ -20,7 +20,7 @@ export function rejectIgnoredPaths(ignored: readonly string[]): Decision | null 
   const shown = ignored.slice(0, 5).map((f) => `policy:${rule}:${f}`);
   const more = ignored.length > 5 ? ` and ${ignored.length - 5} more` : "";
   return {
-    action: "reject",
+    action: "rejected",
     gate: "policy",
     reason: `policy: [ignored-path] the candidate wrote path(s) git ignores, which can never reach Master: ${shown.join(", ")}${more}`,
   };

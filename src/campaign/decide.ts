@@ -3,6 +3,7 @@
  * judge-candidate.ts turns the gate verdict (`src/gates/verdict.ts`) and the configured policy into these facts.
  */
 
+import type { DecisionWord } from "../core/types.js";
 import type { CheckRef } from "../status/types.js";
 
 export type { CheckRef };
@@ -31,7 +32,7 @@ export interface VerdictFacts {
 }
 
 export interface Decision {
-  action: "promote" | "reject";
+  action: Extract<DecisionWord, "promoted" | "rejected">;
   /** One sentence for the report and the lesson. */
   reason: string;
   /** The gate that decided a rejection, for the lesson. */
@@ -51,14 +52,14 @@ function listChecks(checks: CheckRef[]): string {
 
 /** Rejects at the first reason, in the cascade's order (cheapest, most certain first); otherwise promotes. */
 export function decide(f: VerdictFacts): Decision {
-  if (!f.changed) return { action: "reject", reason: "the candidate made no change" };
+  if (!f.changed) return { action: "rejected", reason: "the candidate made no change" };
   if (f.policyViolations.length > 0) {
-    return { action: "reject", gate: "policy", reason: `policy: ${f.policyViolations.join("; ")}` };
+    return { action: "rejected", gate: "policy", reason: `policy: ${f.policyViolations.join("; ")}` };
   }
   const err = f.gateErrors[0];
   if (err) {
     return {
-      action: "reject",
+      action: "rejected",
       gate: err.gate,
       reason: `gate ${err.gate} could not run on the candidate: ${err.message}`,
     };
@@ -66,33 +67,33 @@ export function decide(f: VerdictFacts): Decision {
   if (f.newFailures.length > 0) {
     const n = f.newFailures.length;
     return {
-      action: "reject",
+      action: "rejected",
       gate: f.newFailures[0]!.gate,
       reason: `introduced ${n} new failure${n === 1 ? "" : "s"}: ${listChecks(f.newFailures)}`,
     };
   }
   if (f.missingRequiredGates.length > 0) {
     return {
-      action: "reject",
+      action: "rejected",
       gate: f.missingRequiredGates[0],
       reason: `required gate${f.missingRequiredGates.length === 1 ? "" : "s"} did not run: ${f.missingRequiredGates.join(", ")}`,
     };
   }
   if (f.targetFixed === false) {
-    return { action: "reject", reason: "the targeted failure still fails" };
+    return { action: "rejected", reason: "the targeted failure still fails" };
   }
   const issue = f.discoveredIssue;
   if (issue && !issue.touched) {
     return {
-      action: "reject",
+      action: "rejected",
       reason: `the diff does not touch ${issue.file}, where the discovered issue is`,
     };
   }
   if (issue && !issue.gone) {
-    return { action: "reject", reason: `the discovered issue is still in ${issue.file} on the candidate` };
+    return { action: "rejected", reason: `the discovered issue is still in ${issue.file} on the candidate` };
   }
   if (f.mode === "strict" && f.remainingFailures > 0) {
-    return { action: "reject", reason: `strict mode: ${f.remainingFailures} check(s) still fail` };
+    return { action: "rejected", reason: `strict mode: ${f.remainingFailures} check(s) still fail` };
   }
   const why =
     f.targetFixed === true
@@ -100,5 +101,5 @@ export function decide(f: VerdictFacts): Decision {
       : issue
         ? `removes the discovered issue in ${issue.file} and introduces no new failure`
         : "introduces no new failure";
-  return { action: "promote", reason: `${why}; all required gates ran` };
+  return { action: "promoted", reason: `${why}; all required gates ran` };
 }

@@ -1,4 +1,4 @@
-import type { Lesson } from "../core/types.js";
+import { decisionWord, type Lesson } from "../core/types.js";
 import type { JournalEntry } from "../events/schema.js";
 
 /** What recovery knows after Master's work tree was repaired and orphan sandboxes removed. */
@@ -51,6 +51,8 @@ export function planRecovery(f: RecoveryFacts): RecoveryPlan {
     promoted,
   };
   const lesson = decided?.data?.lesson as Lesson | undefined;
-  if (!lesson || has("lesson_recorded") || !(promoted || decided?.data?.action === "reject")) return plan;
+  // A journal written before the one decision vocabulary says "reject": read in today's words.
+  const rejected = decisionWord(decided?.data?.action) === "rejected";
+  if (!lesson || has("lesson_recorded") || !(promoted || rejected)) return plan;
   return { ...plan, lesson: promoted ? { ...lesson, outcome: "promoted" } : lesson };
 }

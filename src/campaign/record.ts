@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import type { GateResult } from "../core/types.js";
+import { decisionWord, type GateResult } from "../core/types.js";
 import type { ImprovementEnvironment } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import {
@@ -70,7 +70,7 @@ export class CampaignStore {
       elapsedHours: sameCampaign?.elapsed_hours ?? 0,
       cyclesCompleted: r.cycles.length,
       improvementsPromoted: r.promotions.length,
-      improvementsRejected: r.cycles.filter((c) => c.action === "reject").length,
+      improvementsRejected: r.cycles.filter((c) => c.action === "rejected").length,
       cyclesToConvergence: stopReason === "CONVERGED" ? r.cycles.length : null,
       tests: { before: summaryPassCount(first, "tests"), after: summaryPassCount(last, "tests") },
       lintErrors: { before: summaryFailures(first, "lint"), after: summaryFailures(last, "lint") },
@@ -142,7 +142,7 @@ function legacyRecords(stateDir: string): CampaignView[] {
       firstMaster: masterRunOf(r.firstBaseline),
       lastMaster: masterRunOf(r.lastBaseline),
       flaky: r.flaky ?? flaky,
-      cycles: r.cycles ?? [],
+      cycles: (r.cycles ?? []).map((c) => ({ ...c, action: decisionWord(c.action) ?? "no_change" })),
       promotions: r.promotions ?? [],
       ...(r.notWork ? { notWork: r.notWork } : {}),
       llm: {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { fixersFor, runFixer } from "../brain/fixers.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
-import type { GateResult, Lesson, Task } from "../core/types.js";
+import type { DecisionWord, GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
 import { WriterLock } from "../environment/lock.js";
@@ -76,7 +76,7 @@ export type CampaignEvent =
   | { type: "log"; message: string }
   | { type: "cycle"; cycle: number; index: number; of: number }
   | { type: "step"; cycle: number; step: string; data?: Record<string, unknown> }
-  | { type: "decision"; cycle: number; task: string; action: string; reason: string }
+  | { type: "decision"; cycle: number; task: string; action: DecisionWord; reason: string }
   | { type: "end"; reason: StopReason; exitCode: number };
 
 export interface CampaignOutcome {
@@ -534,7 +534,7 @@ export class CampaignRunner {
       task: null,
       gatesBefore: null,
       gatesAfter: null,
-      decision: { action: "none", reason: "" },
+      decision: { action: "no_change", reason: "" },
     };
     return { cycle, deadline, sandbox, signal, cache, ctxFor, report };
   }
@@ -601,7 +601,7 @@ export class CampaignRunner {
       items: plan.waiting.slice(0, 50).map((t) => ({ title: t.title, kind: t.kind, target: t.target })),
     });
     if (!plan.pick) {
-      report.decision = { action: "none", reason: plan.reason! };
+      report.decision = { action: "no_change", reason: plan.reason! };
       this.step(cycle, "work_found", { task: null, open: plan.open });
     } else {
       const { task, approaches } = plan.pick;
@@ -647,7 +647,7 @@ export class CampaignRunner {
       });
       this.remember(c.cycle, lesson);
       out.learned = true;
-      if (approaches.length === 0) c.report.decision = { action: "none", reason: lesson.reason! };
+      if (approaches.length === 0) c.report.decision = { action: "no_change", reason: lesson.reason! };
     }
     return out;
   }
@@ -841,8 +841,8 @@ export class CampaignRunner {
         files: a.llmFiles,
         ...a.spent,
       });
-      report.decision = { action: "reject", reason: ignored.reason };
-      this.step(cycle, "decided", { action: "reject", reason: ignored.reason, lesson });
+      report.decision = { action: "rejected", reason: ignored.reason };
+      this.step(cycle, "decided", { action: "rejected", reason: ignored.reason, lesson });
       this.remember(cycle, lesson);
       this.step(cycle, "lesson_recorded");
       return { promoted: false, rejected: true, learned: true };
@@ -869,10 +869,10 @@ export class CampaignRunner {
       files: e.paths.map((p) => p.path),
       ...a.spent,
     });
-    this.step(cycle, "decided", { action: "reject", reason, lesson });
+    this.step(cycle, "decided", { action: "rejected", reason, lesson });
     this.remember(cycle, lesson);
     this.step(cycle, "lesson_recorded");
-    report.decision = { action: "reject", reason };
+    report.decision = { action: "rejected", reason };
     await this.resetSandbox(a.c.sandbox);
     return { promoted: false, rejected: true, learned: true };
   }
@@ -892,7 +892,7 @@ export class CampaignRunner {
           });
     this.remember(cycle, lesson);
     const rejected = lesson.outcome === "rejected";
-    report.decision = { action: rejected ? "reject" : "none", reason: lesson.reason! };
+    report.decision = { action: rejected ? "rejected" : "no_change", reason: lesson.reason! };
     return { promoted: false, rejected, learned: true };
   }
 
@@ -953,7 +953,7 @@ export class CampaignRunner {
     }));
     report.diff = diff;
     report.decision = { action: decision.action, reason: decision.reason };
-    const outcome = decision.action === "promote" ? "promoted" : "rejected";
+    const outcome = decision.action;
     const lesson = this.lesson(cycle, a.task, a.approach, outcome, {
       reason: decision.reason,
       gate: decision.gate,

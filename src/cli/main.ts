@@ -14,9 +14,30 @@ import { statusCommand } from "./commands/status.js";
 import { applyCommand, resyncCommand } from "./commands/sync.js";
 import { uiCommand } from "./commands/ui.js";
 import type { CommandContext } from "./context.js";
-import { makeOutput, reportError } from "./output.js";
+import { makeOutput, reportError, writeErrorJson } from "./output.js";
+
+/** The command a `program.parseAsync` ran or is running ("sandbox create"), for its JSON result and errors. */
+function commandPath(c: { name(): string; parent: unknown }): string {
+  const names: string[] = [];
+  for (let x: { name(): string; parent: unknown } | null = c; x?.parent; x = x.parent as typeof x)
+    names.unshift(x.name());
+  return names.join(" ");
+}
+
+/** The command argv names (for an error before any action ran): the first command name, and its subcommand. */
+function commandInArgv(program: Command, argv: string[]): string {
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const c = program.commands.find((x) => x.name() === args[i]);
+    if (!c) continue;
+    const sub = c.commands.find((x) => x.name() === args[i + 1]);
+    return sub ? `${c.name()} ${sub.name()}` : c.name();
+  }
+  return "";
+}
 
 export function buildProgram() {
+  let running = "";
   const program = new Command("odibi-improve")
     .description("Autonomous improvement campaigns: Sacred → Master → Sandboxes, gates, memory, reports.")
     .version("0.1.0")
@@ -27,7 +48,7 @@ export function buildProgram() {
   const ctx: CommandContext = {
     root: () => program.opts().root,
     json: () => Boolean(program.opts().json),
-    output: () => makeOutput(Boolean(program.opts().json)),
+    output: () => makeOutput(Boolean(program.opts().json), running),
     usage: (m, h) => new UsageError(m, h),
   };
   for (const c of [
@@ -45,7 +66,7 @@ export function buildProgram() {
     snapshotsCommand(ctx),
     rollbackCommand(ctx),
     sandboxCommand(ctx),
-    schemaCommand(),
+    schemaCommand(ctx),
     doctorCommand(ctx),
     setupCommand(ctx),
     gatesCommand(ctx),
@@ -55,11 +76,16 @@ export function buildProgram() {
   }
   // Global options may also be given after the command name.
   program.enablePositionalOptions(false);
+  program.hook("preAction", (_program, action) => {
+    running = commandPath(action);
+  });
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const json = argv.includes("--json");
+  const command = () => commandInArgv(program as unknown as Command, argv);
   program.commands.forEach(function exitOverride(c) {
     c.exitOverride();
     c.commands.forEach(exitOverride);
@@ -75,8 +101,11 @@ export async function main(argv: string[]): Promise<number> {
         err.code === "commander.help"
       )
         return 0;
+      // commander printed the message; with --json the error is also the last JSON line.
+      if (json)
+        writeErrorJson(new UsageError(err.message.replace(/^error: /, "")), command(), ExitCode.usage);
       return ExitCode.usage;
     }
-    return reportError(err, argv.includes("--json"));
+    return reportError(err, json, command());
   }
 }

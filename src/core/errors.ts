@@ -1,12 +1,15 @@
 /**
  * Typed errors. Each carries the exit code the CLI uses and, where possible, what the user must do.
- * Exit codes (CONVENTIONS.md): 0 done, 1 failure, 2 usage/config error, 3 stopped by a limit.
+ * Exit codes (README "Exit codes"): 0 done, 1 checks failed (a negative answer: failing gates, not promotable, a
+ * required tool missing), 2 usage/config error (bad input), 3 stopped by a limit, 4 the tool failed (a crash, a
+ * missing tool, git or Sacred trouble): a tool error is never taken for failing checks.
  */
 export const ExitCode = {
   ok: 0,
-  failure: 1,
+  checksFailed: 1,
   usage: 2,
   limit: 3,
+  error: 4,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -17,7 +20,7 @@ export class OdibiImproveError extends Error {
   constructor(message: string, opts: { exitCode?: ExitCode; hint?: string; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
-    this.exitCode = opts.exitCode ?? ExitCode.failure;
+    this.exitCode = opts.exitCode ?? ExitCode.error;
     this.hint = opts.hint;
   }
 }
@@ -62,7 +65,7 @@ export class NotFoundError extends OdibiImproveError {
 export class SacredViolation extends OdibiImproveError {
   constructor(message: string) {
     super(message, {
-      exitCode: ExitCode.failure,
+      exitCode: ExitCode.error,
       hint: "Sacred (your source repository) must never be written. Nothing was written by this call; report this as a bug.",
     });
   }
@@ -74,7 +77,7 @@ export class SacredViolation extends OdibiImproveError {
  */
 export class SacredChanged extends OdibiImproveError {
   constructor(message: string, hint: string) {
-    super(message, { exitCode: ExitCode.failure, hint });
+    super(message, { exitCode: ExitCode.error, hint });
   }
 }
 
@@ -84,7 +87,7 @@ export class MissingTool extends OdibiImproveError {
   /** `message` replaces the default "<tool> is not installed or not on PATH" when the tool is there but unusable. */
   constructor(tool: string, install: string, message?: string) {
     super(message ?? `${tool} is not installed or not on PATH`, {
-      exitCode: ExitCode.failure,
+      exitCode: ExitCode.error,
       hint: install,
     });
     this.tool = tool;

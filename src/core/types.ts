@@ -64,7 +64,30 @@ export interface Task {
   autofix?: boolean;
 }
 
-export type Outcome = "promoted" | "rejected" | "no_change" | "error";
+/**
+ * The one decision vocabulary: what became of a cycle's candidate, in `--json` output, the event log, campaign
+ * records, reports and lessons alike.
+ */
+export const DECISIONS = ["promoted", "rejected", "no_change"] as const;
+export type DecisionWord = (typeof DECISIONS)[number];
+
+/** Words older records and event logs used for a decision (promote / reject / none; reports: NO CHANGE). */
+const OLD_DECISION_WORDS: Record<string, DecisionWord> = {
+  promote: "promoted",
+  reject: "rejected",
+  none: "no_change",
+  "no change": "no_change",
+};
+
+/** A decision as recorded, in today's words (older records are read as they were meant); undefined if unknown. */
+export function decisionWord(word: unknown): DecisionWord | undefined {
+  if (typeof word !== "string") return undefined;
+  const w = word.toLowerCase();
+  return (DECISIONS as readonly string[]).includes(w) ? (w as DecisionWord) : OLD_DECISION_WORDS[w];
+}
+
+/** A lesson's outcome: a decision, or an attempt that ended in an error. */
+export type Outcome = DecisionWord | "error";
 
 export interface Lesson {
   campaignId: string;

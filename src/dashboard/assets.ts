@@ -28,7 +28,7 @@ progress{width:100%;height:.7rem}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border:1px solid var(--line);padding:.25rem .45rem;vertical-align:top;text-align:left}
 th{background:var(--bg)}
-.promote{color:var(--ok);font-weight:600}.reject{color:var(--bad);font-weight:600}
+.promote,.promoted{color:var(--ok);font-weight:600}.reject,.rejected{color:var(--bad);font-weight:600}
 .muted{color:var(--muted)}.small{font-size:.85em}
 .funnel div{display:flex;align-items:center;gap:.5rem;margin:.15rem 0}
 .funnel span.n{width:2.5rem;text-align:right}.funnel span.b{background:#54aeff;height:.9rem;border-radius:2px}

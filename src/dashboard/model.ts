@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { decisionWord } from "../core/types.js";
 import type { Layout } from "../environment/layout.js";
 import { sandboxName } from "../environment/layout.js";
 import type { LogEvent } from "../events/schema.js";
@@ -218,7 +219,7 @@ export function funnelOf(events: readonly LogEvent[], campaign: string): Funnel 
 export function stagesPassed(d: Record<string, unknown>): number {
   const lesson = (d.lesson ?? {}) as { outcome?: string; gate?: string; reason?: string };
   const reason = String(lesson.reason ?? d.reason ?? "");
-  if (lesson.outcome === "promoted" || d.action === "promote") return 5;
+  if (lesson.outcome === "promoted" || decisionWord(d.action) === "promoted") return 5;
   if (lesson.outcome === "no_change" || /made no change/.test(reason)) return 0;
   const gate = lesson.gate;
   if (gate === "policy") return 0;

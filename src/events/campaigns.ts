@@ -1,3 +1,4 @@
+import { decisionWord } from "../core/types.js";
 import type {
   CheckRef,
   CycleEntry,
@@ -37,8 +38,8 @@ export interface MasterRun {
   environment: { gate: string; id: string; needs: string }[];
 }
 
-const ACTIONS: readonly string[] = ["promote", "reject", "none"] satisfies ReportAction[];
-const actionOf = (a: unknown): ReportAction => (ACTIONS.includes(a as string) ? (a as ReportAction) : "none");
+/** A decision word, in today's vocabulary (older logs: promote / reject / none). */
+const actionOf = (a: unknown): ReportAction => decisionWord(a) ?? "no_change";
 
 interface Building extends CampaignView {
   /** Per cycle: the task it worked on, its snapshot and model spend, until its promotion (if any) is done. */
@@ -134,7 +135,8 @@ function applyImported(byId: Map<string, Building>, e: Extract<LogEvent, { type:
     const key = `${j.campaign}\u0000${j.cycle}`;
     if (j.step === "decided" && typeof d.reason === "string") reasons.set(key, d.reason);
     if (j.step === "cycle_end" && !d.interrupted) {
-      const action: ReportAction = d.promoted === true ? "promote" : d.rejected === true ? "reject" : "none";
+      const action: ReportAction =
+        d.promoted === true ? "promoted" : d.rejected === true ? "rejected" : "no_change";
       const task = b.open.get(j.cycle)?.task ?? null;
       b.cycles.push({ cycle: j.cycle, task, action, reason: reasons.get(key) ?? "" });
     } else if (j.step !== "campaign_start" && j.step !== "campaign_end" && j.step !== "recovered")
@@ -160,7 +162,7 @@ function noteRecovered(b: Building, e: Extract<LogEvent, { type: "recovered" }>)
   b.cycles.push({
     cycle: e.cycle,
     task: c.task ?? null,
-    action: promoted ? "promote" : (c.decided?.action ?? "none"),
+    action: promoted ? "promoted" : (c.decided?.action ?? "no_change"),
     reason: c.decided?.reason || `interrupted${where}; closed by recovery`,
   });
 }

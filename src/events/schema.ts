@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Lesson } from "../core/types.js";
+import { DECISIONS, decisionWord, type Lesson } from "../core/types.js";
 import { LessonSchema } from "../memory/types.js";
 import { CAMPAIGN_STATES, StatusSchema } from "../status/schema.js";
 
@@ -108,7 +108,8 @@ export const EventSchema = z.discriminatedUnion("type", [
     type: z.literal("decision"),
     cycle,
     task: z.string().nullable(),
-    action: z.string(),
+    /** The one decision vocabulary; a log written before it (promote / reject / none) is read in today's words. */
+    action: z.preprocess((v) => decisionWord(v) ?? v, z.enum(DECISIONS)),
     reason: z.string(),
   }),
   /** Discovered issues the cycle's discovery found not to be work, by reason. */

@@ -32,7 +32,7 @@ export class LlmError extends OdibiImproveError {
     const usage =
       kind === "missing_key" || kind === "auth" || kind === "model_not_found" || kind === "config";
     super(message, {
-      exitCode: usage ? ExitCode.usage : ExitCode.failure,
+      exitCode: usage ? ExitCode.usage : ExitCode.error,
       hint: opts.hint,
       cause: opts.cause,
     });

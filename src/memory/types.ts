@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Lesson } from "../core/types.js";
+import { DECISIONS, type Lesson } from "../core/types.js";
 
 /**
  * Record shapes of the three memory files. Objects are loose so a record written by a newer version (an additive
@@ -21,7 +21,7 @@ export const LessonSchema = z.looseObject({
     summary: z.string().optional(),
     diffHash: z.string().optional(),
   }),
-  outcome: z.enum(["promoted", "rejected", "no_change", "error"]),
+  outcome: z.enum([...DECISIONS, "error"]),
   gate: z.string().optional(),
   reason: z.string().optional(),
   files: z.array(z.string()),

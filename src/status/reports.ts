@@ -26,8 +26,6 @@ export function campaignReportName(campaignId: string): string {
   return `campaign_${campaignId.replace(/[^A-Za-z0-9._-]/g, "_")}_report.md`;
 }
 
-const ACTION_LABEL = { promote: "PROMOTED", reject: "REJECTED", none: "NO CHANGE" } as const;
-
 function seconds(ms: number | undefined): string {
   return ms === undefined ? "" : `${(ms / 1000).toFixed(1)}s`;
 }
@@ -95,7 +93,7 @@ function waitingSection(w: NonNullable<CampaignReportData["waiting"]>): string[]
 
 export function renderCycleReport(d: CycleReportData): string {
   const out: string[] = [];
-  out.push(`# Cycle ${d.cycle} — ${ACTION_LABEL[d.decision.action]}`, "");
+  out.push(`# Cycle ${d.cycle} — ${d.decision.action}`, "");
   out.push(`- Campaign: ${escapeInline(d.campaignId)}`);
   out.push(
     `- Started: ${escapeInline(d.startedAt)}${d.finishedAt ? `, finished: ${escapeInline(d.finishedAt)}` : ""}`,
@@ -152,12 +150,7 @@ export function renderCycleReport(d: CycleReportData): string {
         `_Diff cut: ${capped.totalLines} lines in all; the full diff is in the promoted commit or sandbox._`,
       );
   }
-  out.push(
-    "",
-    "## Decision",
-    "",
-    `**${ACTION_LABEL[d.decision.action]}** — ${escapeInline(d.decision.reason, 1000)}`,
-  );
+  out.push("", "## Decision", "", `**${d.decision.action}** — ${escapeInline(d.decision.reason, 1000)}`);
   if (d.snapshot) out.push("", `- Snapshot of Master before promotion: ${escapeInline(d.snapshot)}`);
   if (d.commit) out.push(`- Master commit: ${escapeInline(d.commit)}`);
   if (d.notWork?.length) out.push(...notWorkSection(d.notWork));
@@ -295,7 +288,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
       d.cycles.map((c) => [
         link(String(c.cycle), cycleReportName(c.cycle)),
         c.task === null ? "no work found" : escapeInline(c.task, 200),
-        ACTION_LABEL[c.action],
+        c.action,
         escapeInline(c.reason, 300),
       ]),
     ),

@@ -1,4 +1,4 @@
-import type { Task } from "../core/types.js";
+import type { DecisionWord, Task } from "../core/types.js";
 import type { CampaignState } from "./schema.js";
 
 /** Data the report renderers take. Plain JSON-able values; the runner gathers them, `reports.ts` only renders. */
@@ -23,7 +23,8 @@ export interface CheckRef {
   message?: string;
 }
 
-export type ReportAction = "promote" | "reject" | "none";
+/** A cycle's decision as reports show it: the one vocabulary (core/types.ts DECISIONS). */
+export type ReportAction = DecisionWord;
 
 /** Discovered issues that are not work, for one reason (campaign/discover.ts): counted, the first ones listed. */
 export interface NotWorkGroup {

@@ -26,7 +26,11 @@ export function stopCommand(ctx: CommandContext) {
           s?.effective === "running"
             ? `stop requested: campaign ${s.status.campaign_id} (pid ${s.status.pid}) will stop after its current step`
             : "stop requested (no campaign is running now; the request is cleared when the next one starts)",
-          { requested: true, running: s?.effective === "running" },
+          {
+            requested: true,
+            running: s?.effective === "running",
+            campaignId: s?.effective === "running" ? s.status.campaign_id : null,
+          },
         );
       });
     });
@@ -44,12 +48,14 @@ export function reportCommand(ctx: CommandContext) {
       await withEnvironment(ctx.root(), out, async (env) => {
         const store = new CampaignStore(env);
         if (opts.all) {
-          const written = [];
+          const reports = [];
           for (const c of store.list())
-            written.push({ campaign: c.id, report: await store.writeCampaignReport(c.id) });
+            reports.push(reportPaths(c.id, await store.writeCampaignReport(c.id)));
           out.result(
-            written.length ? written.map((w) => `${w.campaign}  ${w.report}`).join("\n") : "no campaign yet",
-            written,
+            reports.length
+              ? reports.map((w) => `${w.campaignId}  ${w.reportPath}`).join("\n")
+              : "no campaign yet",
+            { reports },
           );
           return;
         }
@@ -60,13 +66,14 @@ export function reportCommand(ctx: CommandContext) {
             opts.campaign ? "List them with `odibi-improve campaigns`." : "Run one with `odibi-improve run`.",
           );
         const file = await store.writeCampaignReport(id);
-        out.result(markdownForTerminal(readFileSync(file, "utf8")), {
-          campaign: id,
-          report: file,
-          html: file.replace(/\.md$/, ".html"),
-        });
+        out.result(markdownForTerminal(readFileSync(file, "utf8")), { reports: [reportPaths(id, file)] });
       });
     });
+}
+
+/** A written campaign report: its markdown and the HTML beside it. */
+function reportPaths(campaignId: string, reportPath: string) {
+  return { campaignId, reportPath, htmlPath: reportPath.replace(/\.md$/, ".html") };
 }
 
 export function campaignsCommand(ctx: CommandContext) {
@@ -75,19 +82,23 @@ export function campaignsCommand(ctx: CommandContext) {
     .action(async () => {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
-        const rows = new CampaignStore(env).list().map((c) => ({
-          campaign: c.id,
+        const campaigns = new CampaignStore(env).list().map((c) => ({
+          campaignId: c.id,
           startedAt: c.startedAt,
-          cycles: c.cycles.length,
-          promoted: c.promotions.length,
-          rejected: c.cycles.filter((x) => x.action === "reject").length,
-          report: path.join(env.layout.reports, campaignReportName(c.id)),
+          counts: {
+            cycles: c.cycles.length,
+            promoted: c.promotions.length,
+            rejected: c.cycles.filter((x) => x.action === "rejected").length,
+          },
+          reportPath: path.join(env.layout.reports, campaignReportName(c.id)),
         }));
-        const text = rows.map(
-          (r) =>
-            `${r.campaign}  ${r.startedAt}  ${r.cycles} cycle(s), ${r.promoted} promoted, ${r.rejected} rejected`,
+        const text = campaigns.map(
+          ({ campaignId, startedAt, counts: n }) =>
+            `${campaignId}  ${startedAt}  ${n.cycles} cycle(s), ${n.promoted} promoted, ${n.rejected} rejected`,
         );
-        out.result(text.length ? text.join("\n") : "no campaign yet: run one with `odibi-improve run`", rows);
+        out.result(text.length ? text.join("\n") : "no campaign yet: run one with `odibi-improve run`", {
+          campaigns,
+        });
       });
     });
 }

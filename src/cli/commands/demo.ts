@@ -11,7 +11,7 @@ import { detectProfile } from "../../profiles/index.js";
 import { ensureOdibiSource, ensurePythonEnv, PACKAGE_ROOT } from "../../pyenv/python-env.js";
 import { markdownForTerminal } from "../../status/report-files.js";
 import type { CommandContext } from "../context.js";
-import { progressPrinter } from "./run.js";
+import { campaignSummary, progressPrinter } from "./run.js";
 
 /** The transformer file the `--odibi` demo plants a lint defect in (an unused import ruff can remove). */
 const ODIBI_DEFECT_FILE = path.join("odibi", "transformers", "sql_core.py");
@@ -101,7 +101,8 @@ export function demoCommand(ctx: CommandContext) {
           "",
           `Look around: odibi-improve --root "${root}" status | report | campaigns | snapshots | apply | export`,
         ].join("\n"),
-        { ...r, root, sacred, snapshots: env.listSnapshots() },
+        { ...campaignSummary(r), root, sacred, snapshots: env.listSnapshots() },
+        r.exitCode,
       );
       if (!ctx.json() && r.reportPath)
         out.line(`\n${markdownForTerminal(readFileSync(r.reportPath, "utf8"))}`);

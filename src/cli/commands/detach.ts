@@ -15,7 +15,7 @@ export async function detachedRun(ctx: CommandContext, opts: RunOptions): Promis
         `the process's own output: ${r.output}`,
         "follow it with `odibi-improve status` or `odibi-improve ui`; stop it with `odibi-improve stop`",
       ].join("\n"),
-      { pid: r.pid, campaign: r.campaign ?? null, log: r.log ?? null, output: r.output },
+      { detached: true, pid: r.pid, campaign: r.campaign ?? null, log: r.log ?? null, output: r.output },
     );
   });
 }

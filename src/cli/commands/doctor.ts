@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { Command } from "@commander-js/extra-typings";
+import { ExitCode } from "../../core/errors.js";
 import { probeIsolation } from "../../exec/jail.js";
 import { runProcess } from "../../exec/run-process.js";
 import { profiles } from "../../profiles/index.js";
@@ -111,7 +112,8 @@ export function doctorCommand(ctx: CommandContext) {
         (c) =>
           `${c.ok ? "ok     " : c.required ? "MISSING" : "missing"} ${c.name.padEnd(7)} ${c.ok ? c.version : `→ ${c.install}`}`,
       );
-      out.result(lines.join("\n"), checks);
-      if (checks.some((c) => c.required && !c.ok)) process.exitCode = 1;
+      // A required tool missing is a failed check (1), not a failure of doctor itself.
+      const ok = !checks.some((c) => c.required && !c.ok);
+      out.result(lines.join("\n"), { ok, checks }, ok ? ExitCode.ok : ExitCode.checksFailed);
     });
 }

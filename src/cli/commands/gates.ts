@@ -1,5 +1,6 @@
 import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
+import { assertToolsStart } from "../../campaign/tool-check.js";
 import { ExitCode } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
 import { mkdirGuarded } from "../../environment/fs-safe.js";
@@ -13,6 +14,7 @@ import { renderGateTable } from "../../gates/render.js";
 import { decideVerdict, summarize } from "../../gates/verdict.js";
 import { checkPolicy } from "../../policy/check-policy.js";
 import { profileOf } from "../../profiles/index.js";
+import { defaultVenvDir } from "../../pyenv/python-env.js";
 import type { CommandContext } from "../context.js";
 import { repositoryDependencies, withEnvironment } from "../context.js";
 
@@ -22,7 +24,8 @@ import { repositoryDependencies, withEnvironment } from "../context.js";
  * candidate through the cascade (policy on its diff, tests touching its changes first), and the verdict. The commands
  * run in the same jail as a campaign's; a sandbox may hold a model's code, so `isolation: auto` without a working
  * jail refuses to check one, as an LLM campaign would.
- * Exit 0: Master green / sandbox promotable; 1: failures / not promotable.
+ * Exit 0: Master green / sandbox promotable; 1: failing checks / not promotable; 2: bad input; 4: the tool failed.
+ * With --json: a `gate_run` line per gate run, then the result.
  */
 export function gatesCommand(ctx: CommandContext) {
   return new Command("gates")
@@ -39,10 +42,21 @@ export function gatesCommand(ctx: CommandContext) {
         const isolation = await resolveIsolation(env.config.isolation, { llm: opts.sandbox !== undefined });
         if (isolation.warning) out.warn(isolation.warning);
         else out.line(describeIsolation(isolation));
-        const progress = (run: GateRun) =>
+        let target = "master";
+        const progress = (run: GateRun) => {
           out.line(
             `  ${run.gate}${run.scope === "targeted" ? " (targeted)" : ""}: ${run.checks.length} check(s)${run.cached ? ", cached" : ""}`,
           );
+          out.event({
+            type: "gate_run",
+            target,
+            gate: run.gate,
+            scope: run.scope ?? "full",
+            checks: run.checks.length,
+            failed: run.checks.filter((c) => c.status === "fail").length,
+            cached: Boolean(run.cached),
+          });
+        };
         const cache =
           env.config.gates.cache && opts.cache ? new GateCache(env.layout.gateCache, env.guard) : undefined;
         const contextFor = (workdir: string, name: string) => {
@@ -81,23 +95,31 @@ export function gatesCommand(ctx: CommandContext) {
         let master: Awaited<ReturnType<typeof checkGates>>;
         try {
           const treeHash = (await git(clone.path, ["rev-parse", `${clone.baseCommit}^{tree}`])).trim();
-          master = await checkGates(contextFor(clone.path, "master"), { cache, treeHash, onRun: progress });
+          const ctxMaster = contextFor(clone.path, "master");
+          // A tool that cannot start is the tool's failure (exit 4, MissingTool), not a failing check (1).
+          await assertToolsStart({
+            commands: ctxMaster.commands,
+            env: ctxMaster.env,
+            ...(ctxMaster.profile.usesVenv ? { venv: defaultVenvDir() } : {}),
+            neutralDir: ctxMaster.outputDir,
+          });
+          master = await checkGates(ctxMaster, { cache, treeHash, onRun: progress });
         } finally {
           await env.destroySandbox(clone);
         }
         if (!opts.sandbox) {
           const failing = master.runs.some((r) => r.checks.some((c) => c.status === "fail"));
-          out.result(renderGateTable(master, undefined, { noteOf }), {
-            target: "master",
-            result: master,
-            summary: summarize(master),
-          });
-          process.exitCode = failing ? ExitCode.failure : ExitCode.ok;
+          out.result(
+            renderGateTable(master, undefined, { noteOf }),
+            { target: "master", result: master, summary: summarize(master) },
+            failing ? ExitCode.checksFailed : ExitCode.ok,
+          );
           return;
         }
         const sandbox = env.getSandbox(opts.sandbox);
         const [changedFiles, diff] = [await env.sandboxChanges(sandbox), await env.sandboxDiff(sandbox)];
         out.line(`Sandbox ${sandbox.id} (${changedFiles.length} changed file(s)):`);
+        target = "sandbox";
         const candidate = await checkGates(contextFor(sandbox.path, `sandbox-${sandbox.id}`), {
           cache,
           baseline: master,
@@ -111,16 +133,19 @@ export function gatesCommand(ctx: CommandContext) {
           gates: profileOf(env.config.profile).gates,
           mode: env.config.gates.mode,
         });
-        out.result(renderGateTable(candidate, verdict, { noteOf }), {
-          target: "sandbox",
-          sandbox: sandbox.id,
-          changedFiles,
-          baseline: master,
-          result: candidate,
-          summary: summarize(candidate),
-          verdict,
-        });
-        process.exitCode = verdict.promotable ? ExitCode.ok : ExitCode.failure;
+        out.result(
+          renderGateTable(candidate, verdict, { noteOf }),
+          {
+            target: "sandbox",
+            sandbox: sandbox.id,
+            changedFiles,
+            baseline: master,
+            result: candidate,
+            summary: summarize(candidate),
+            verdict,
+          },
+          verdict.promotable ? ExitCode.ok : ExitCode.checksFailed,
+        );
       });
     });
 }

@@ -1,5 +1,5 @@
 import { Command, Option } from "@commander-js/extra-typings";
-import { type CampaignEvent, CampaignRunner } from "../../campaign/runner.js";
+import { type CampaignEvent, type CampaignOutcome, CampaignRunner } from "../../campaign/runner.js";
 import { CAMPAIGN_LIMITS } from "../../config/index.js";
 import { openCampaignState } from "../../events/read-model.js";
 import { RunLog } from "../../events/run-log.js";
@@ -102,7 +102,7 @@ export function progressPrinter(
       const d = describeStep(e.step, e.data);
       if (d) line(`  ${d}`);
     } else if (e.type === "decision") {
-      line(`  → ${e.action.toUpperCase()}: ${e.task}`);
+      line(`  → ${e.action}: ${e.task}`);
       line(`    ${e.reason}`);
     } else if (e.type === "log") {
       if (e.message.startsWith("[")) setActivity(e.message);
@@ -115,6 +115,16 @@ export function progressPrinter(
       return;
     }
     renderLive();
+  };
+}
+
+/** What `run` and `demo` end with (their JSON result): the campaign, why it ended, its counts and report. */
+export function campaignSummary(r: CampaignOutcome) {
+  return {
+    campaignId: r.campaignId,
+    reason: r.reason,
+    counts: { cycles: r.cycles, promoted: r.promoted, rejected: r.rejected },
+    reportPath: r.reportPath ?? null,
   };
 }
 
@@ -192,8 +202,7 @@ export function runCommand(ctx: CommandContext) {
           const r = await runner.run();
           const summary = `\nCampaign ${r.campaignId}: ${r.reason}. ${r.cycles} cycle(s), ${r.promoted} promoted, ${r.rejected} rejected.\nReport: ${r.reportPath}`;
           runLog.line(summary.trimStart());
-          if (!ctx.json()) out.line(summary);
-          process.exitCode = r.exitCode;
+          out.result(summary, campaignSummary(r), r.exitCode);
         } finally {
           for (const s of signals) process.off(s, onSig);
         }

@@ -29,10 +29,9 @@ export function sandboxCommand(ctx: CommandContext) {
     const out = ctx.output();
     await withEnvironment(ctx.root(), out, async (env) => {
       const all = env.listSandboxes();
-      out.result(
-        all.length ? all.map((s) => `${s.id.padEnd(16)} ${s.path}`).join("\n") : "no sandboxes",
-        all,
-      );
+      out.result(all.length ? all.map((s) => `${s.id.padEnd(16)} ${s.path}`).join("\n") : "no sandboxes", {
+        sandboxes: all,
+      });
     });
   });
   return cmd;

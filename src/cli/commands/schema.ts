@@ -1,10 +1,13 @@
 import { Command } from "@commander-js/extra-typings";
 import { configJsonSchema } from "../../config/schema.js";
+import type { CommandContext } from "../context.js";
 
-export function schemaCommand() {
+/** The schema itself is the human output (to save as a file); with --json it is the result's `schema`. */
+export function schemaCommand(ctx: CommandContext) {
   return new Command("schema")
     .description("print the JSON Schema of config.yaml (for editor autocompletion)")
     .action(() => {
-      process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      const schema = configJsonSchema();
+      ctx.output().result(JSON.stringify(schema, null, 2), { schema });
     });
 }

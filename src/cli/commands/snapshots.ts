@@ -21,7 +21,7 @@ export function snapshotsCommand(ctx: CommandContext) {
     await withEnvironment(ctx.root(), out, async (env) => {
       const all = env.listSnapshots();
       const lines = all.map((s) => `${s.name.padEnd(40)} ${s.commit.slice(0, 10)}  ${s.createdAt}`);
-      out.result(lines.length ? lines.join("\n") : "no snapshots yet", all);
+      out.result(lines.length ? lines.join("\n") : "no snapshots yet", { snapshots: all });
     });
   });
 }
