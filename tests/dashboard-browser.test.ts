@@ -87,7 +87,7 @@ describe("the dashboard in Chromium", () => {
         await page.waitForFunction('Number(document.querySelector("#promoted")?.textContent) >= 1', null, {
           timeout: 60_000,
         });
-        await page.waitForSelector("#cycles-table td.promote", { timeout: 10_000 });
+        await page.waitForSelector("#cycles-table td.promoted", { timeout: 10_000 });
         await expect
           .poll(() => page.textContent("#log-lines"), { timeout: 10_000 })
           .toMatch(/cycle 1 \(1\/20\)/);

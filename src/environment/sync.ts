@@ -165,7 +165,11 @@ export async function resyncMaster(
     }
     if (base === previousBase && replay.length === all.length && result.dropped.length === 0)
       return { ...result, kept: all, head: before };
-    result.snapshot = (await env.snapshotMaster(`before_resync_${stampNow()}`)).name;
+    // A name of its own, also for a resync within the same second as one a kill interrupted.
+    const taken = new Set(env.listSnapshots().map((x) => x.name));
+    let name = `before_resync_${stampNow()}`;
+    for (let i = 2; taken.has(name); i++) name = `before_resync_${stampNow()}_${i}`;
+    result.snapshot = (await env.snapshotMaster(name)).name;
     // Replayed on a detached HEAD: the branch moves only at the end, so a failure leaves Master as it was.
     await git(master, ["checkout", "-q", "--detach", base]);
     try {
