@@ -18,9 +18,11 @@ export function pythonImportRoot(workdir: string, pkg = "odibi"): string {
  * The environment every odibi gate command runs with, so that it exercises the tree under test and nothing else:
  * - What every gate gets (src/gates/env.ts): PATH with the venv's bin first, so `python`, `ruff`, `pytest`
  *   are the venv's; no colours.
- * - PYTHONPATH = the tree's import root. PYTHONPATH entries come before site-packages on sys.path, so
- *   `python -m odibi` imports the sandbox's `odibi/` even though odibi is also installed in the venv (whose
- *   dependencies it still uses). No per-sandbox install: nothing to rebuild after an edit.
+ * - PYTHONPATH = the tree's import root, then `pythonPackages` (`<root>/python_packages`: the repository's own
+ *   dependencies with its extras, from its pyproject). PYTHONPATH entries come before site-packages on sys.path,
+ *   so `python -m odibi` imports the sandbox's `odibi/` and the repository's dependency versions, even though the
+ *   venv has odibi from PyPI (whose dependencies are the fallback when nothing was installed). No per-sandbox
+ *   install: nothing to rebuild after an edit. `<pythonPackages>/bin` (ruff at the repository's pin) leads PATH.
  * - No user site-packages, no telemetry/lineage export, no `ODIBI_*` settings leaking from the caller's shell.
  * - With `outputDir`: HOME, temp and caches inside it.
  * - Bytecode: by default none is written (the base env), so no `__pycache__` appears in the sandbox; odibi's own
@@ -31,11 +33,16 @@ export function pythonImportRoot(workdir: string, pkg = "odibi"): string {
 export function buildGateEnv(
   workdir: string,
   venv: string,
-  opts: { outputDir?: string; pycacheDir?: string } = {},
+  opts: { outputDir?: string; pycacheDir?: string; pythonPackages?: string } = {},
 ): Record<string, string> {
+  const base = buildBaseGateEnv({ venv });
+  const packages =
+    opts.pythonPackages !== undefined && existsSync(opts.pythonPackages) ? opts.pythonPackages : undefined;
   const env: Record<string, string> = {
-    ...buildBaseGateEnv({ venv }),
-    PYTHONPATH: pythonImportRoot(workdir),
+    ...base,
+    PYTHONPATH: [pythonImportRoot(workdir), ...(packages ? [packages] : [])].join(path.delimiter),
+    // The pinned tools installed with the repository's dependencies (ruff==<pin>) before the venv's.
+    ...pinnedToolsFirst(base, packages),
     PYTHONNOUSERSITE: "1",
     PYTHONUTF8: "1",
     PYTHONIOENCODING: "utf-8",
@@ -57,6 +64,20 @@ export function buildGateEnv(
     env.PYTHONPYCACHEPREFIX = opts.pycacheDir;
   }
   return env;
+}
+
+/** PATH (whatever its spelling) with `<packages>/bin` first; nothing when no packages are installed. */
+function pinnedToolsFirst(
+  base: Record<string, string>,
+  packages: string | undefined,
+): Record<string, string> {
+  const key = Object.keys(base).find((k) => k.toUpperCase() === "PATH");
+  if (packages === undefined || key === undefined) return {};
+  return {
+    [key]: [path.join(packages, process.platform === "win32" ? "Scripts" : "bin"), base[key]].join(
+      path.delimiter,
+    ),
+  };
 }
 
 /** HOME, temp and caches inside the gate's output folder (created). */
