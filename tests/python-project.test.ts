@@ -138,7 +138,7 @@ describe("the repository's ruff: pin, lint scope and formatting check", () => {
   it("ruff format --check: one failing check per file to reformat, parse errors with their place", () => {
     const out = [
       "Would reformat: odibi/a.py",
-      "Would reformat: tests/test_b.py",
+      "Would reformat: \u001b[1mtests/test_b.py\u001b[0m",
       "error: Failed to parse odibi/c.py:3:7: Expected an expression",
       "2 files would be reformatted, 40 files already formatted",
     ].join("\n");

@@ -251,7 +251,7 @@ export interface ProjectInstallOptions {
   venv: string;
   log?: (line: string) => void;
   signal?: AbortSignal;
-  /** The extras to install (config `python.extras`); undefined: those the tests need (chooseExtras). */
+  /** The extras to install; default: the config's `python.extras`, else those the tests need (chooseExtras). */
   extras?: readonly string[];
 }
 
@@ -270,7 +270,7 @@ export async function ensureProjectDependencies(
   if (pyproject === undefined) return ensurePythonDependencies(env, opts);
   let plan: ReturnType<typeof planProjectInstall>;
   try {
-    plan = planProjectInstall(master, pyproject, opts.extras);
+    plan = planProjectInstall(master, pyproject, opts.extras ?? env.config?.python?.extras);
   } catch (e) {
     return {
       status: "failed",

@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from "node:util";
 import { z } from "zod";
 import type { Check } from "../../core/types.js";
 import { capMessage, type ParseContext, relPath } from "./common.js";
@@ -46,7 +47,8 @@ export function parseRuffJson(text: string, ctx: ParseContext): Check[] {
  */
 export function parseRuffFormatCheck(text: string, ctx: ParseContext): Check[] {
   const out: Check[] = [];
-  for (const raw of text.split(/\r?\n/)) {
+  // ruff colours the file names even when not on a terminal (it reads FORCE_COLOR=0 as "force").
+  for (const raw of stripVTControlCharacters(text).split(/\r?\n/)) {
     const line = raw.trim();
     const would = /^Would reformat: (.+)$/.exec(line);
     if (would) {
@@ -81,7 +83,8 @@ export function parseRuffFormatCheck(text: string, ctx: ParseContext): Check[] {
 }
 
 /** The count in ruff format's summary (`3 files would be reformatted, …`), undefined when it printed none. */
-export function ruffFormatSummaryCount(text: string): number | undefined {
+export function ruffFormatSummaryCount(coloured: string): number | undefined {
+  const text = stripVTControlCharacters(coloured);
   const m = /^(\d+) files? would be reformatted\b/m.exec(text);
   if (m) return Number(m[1]);
   return /^\d+ files? already formatted\b/m.test(text) ? 0 : undefined;

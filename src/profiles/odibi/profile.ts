@@ -44,8 +44,7 @@ export const odibiProfile: Profile = {
   gates: [lintGate, validateGate, testsGate, goldenGate],
   gateEnv: ({ workdir, venv, outputDir, pythonPackages }) =>
     buildGateEnv(workdir, venv, { outputDir, pythonPackages }),
-  installDependencies: (env, opts) =>
-    ensureProjectDependencies(env, { ...opts, extras: env.config?.python?.extras }),
+  installDependencies: ensureProjectDependencies,
   missingDependencies: pythonMissingDependencies,
   oracle: [...COMMON_ORACLE, ...PYTHON_ORACLE],
   usesVenv: true,
