@@ -199,6 +199,14 @@ describe("the extras the test suite needs", () => {
       "pytest-cov>=4.1.0",
       "ruff==0.14.6",
     ]);
+    // The venv already has the core (its odibi from PyPI is the repository's version): extras and tools only.
+    expect(projectRequirements(PYPROJECT, ["sql"], undefined, { core: false })).toEqual([
+      "pyodbc>=5.0.0",
+      "sqlalchemy>=2.0.0",
+      "pytest-mock>=3",
+      "pytest>=7.4.0",
+      "pytest-cov>=4.1.0",
+    ]);
   });
 
   it("test files that cannot run where a declared module is missing, grouped by module", () => {

@@ -191,6 +191,7 @@ export function projectRequirements(
   pyproject: string,
   extras: readonly string[],
   ruffPin?: string,
+  opts: { core?: boolean } = {},
 ): string[] {
   const doc = parseToml(pyproject) as Record<string, unknown>;
   const project = (doc.project ?? {}) as Record<string, unknown>;
@@ -199,7 +200,10 @@ export function projectRequirements(
     Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
   const optional = (project["optional-dependencies"] ?? {}) as Record<string, unknown>;
   const groups = (doc["dependency-groups"] ?? {}) as Record<string, unknown>;
-  const out = [...strings(project.dependencies), ...extras.flatMap((e) => strings(optional[e]))];
+  const out = [
+    ...(opts.core === false ? [] : strings(project.dependencies)),
+    ...extras.flatMap((e) => strings(optional[e])),
+  ];
   for (const g of TEST_GROUPS)
     out.push(...[...strings(optional[g]), ...strings(groups[g])].filter((r) => TEST_TOOL.test(r.trim())));
   if (ruffPin) out.push(`ruff==${ruffPin}`);
@@ -252,6 +256,8 @@ export interface ProjectInstallOptions {
   log?: (line: string) => void;
   signal?: AbortSignal;
   /** The extras to install; default: the config's `python.extras`, else those the tests need (chooseExtras). */
+  /** The core dependencies are already in the venv (odibi: the venv's odibi is the repository's version): not installed. */
+  coreInVenv?: boolean;
   extras?: readonly string[];
 }
 
@@ -282,11 +288,14 @@ export async function ensureProjectDependencies(
   const venvKey = readTextIf(path.join(opts.venv, "pyvenv.cfg")) ?? python;
   const keyOf = (reqs: string[]) =>
     createHash("sha256").update(JSON.stringify(reqs)).update(venvKey).digest("hex");
-  const requestKey = keyOf(projectRequirements(pyproject, plan.extras, plan.ruff?.version));
+  const core = { core: !opts.coreInVenv };
+  const requestKey = keyOf(projectRequirements(pyproject, plan.extras, plan.ruff?.version, core));
   const before = readExtrasRecord(env.layout.state);
   if (before?.requestKey === requestKey && installedKey(env.layout.pythonPackages) !== undefined)
     return { status: "current", dir: env.layout.pythonPackages };
-  const all = projectRequirements(pyproject, plan.extras, plan.ruff?.version);
+  const all = projectRequirements(pyproject, plan.extras, plan.ruff?.version, core);
+  if (all.length === 0)
+    return { status: "none", reason: "the venv has every requirement (no extras, no pinned tool)" };
   const install = (reqs: string[]) =>
     pipTarget(
       env,
@@ -299,8 +308,8 @@ export async function ensureProjectDependencies(
   let r = await install(all);
   if (r.status === "failed") {
     // Which of the extras' requirements cannot be installed here (the core ones must be): dry runs, one each.
-    const core = new Set(projectRequirements(pyproject, [], plan.ruff?.version));
-    for (const req of all.filter((q) => !core.has(q))) {
+    const base = new Set(projectRequirements(pyproject, [], plan.ruff?.version, core));
+    for (const req of all.filter((q) => !base.has(q))) {
       const why = await cannotInstall(python, [req], opts.signal);
       if (why !== undefined) leftOut[req] = why;
     }

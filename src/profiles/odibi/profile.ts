@@ -5,13 +5,13 @@ import { repositoryRuffSetup } from "../../environment/python-project.js";
 import { lintGate } from "../../gates/lint-gate.js";
 import { pythonMissingDependencies } from "../../gates/missing-dependency.js";
 import { testsGate } from "../../gates/tests-gate.js";
-import { ensurePythonEnv } from "../../pyenv/python-env.js";
+import { ensurePythonEnv, ODIBI_VERSION } from "../../pyenv/python-env.js";
 import { COMMON_ORACLE, PYTHON_ORACLE } from "../oracle-paths.js";
 import type { Profile } from "../profile.js";
 import { venvToolProbes } from "../python/index.js";
 import { buildGateEnv } from "./gate-env.js";
 import { goldenGate } from "./golden-gate.js";
-import { prepareOdibiEnvironment } from "./prepare.js";
+import { declaredVersion, prepareOdibiEnvironment } from "./prepare.js";
 import { validateGate } from "./validate-gate.js";
 
 /**
@@ -44,7 +44,13 @@ export const odibiProfile: Profile = {
   gates: [lintGate, validateGate, testsGate, goldenGate],
   gateEnv: ({ workdir, venv, outputDir, pythonPackages }) =>
     buildGateEnv(workdir, venv, { outputDir, pythonPackages }),
-  installDependencies: ensureProjectDependencies,
+  // The venv's odibi from PyPI brought its dependencies: a repository of that same version needs only its extras
+  // and pinned tools on top (the bundled demo target); any other version gets its own core dependencies too.
+  installDependencies: (env, opts) =>
+    ensureProjectDependencies(env, {
+      ...opts,
+      coreInVenv: declaredVersion(env.layout.master) === ODIBI_VERSION,
+    }),
   missingDependencies: pythonMissingDependencies,
   oracle: [...COMMON_ORACLE, ...PYTHON_ORACLE],
   usesVenv: true,
