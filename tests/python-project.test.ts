@@ -1,5 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../src/config/load.js";
 import { explainGitFailure } from "../src/environment/git.js";
 import { projectRequirements } from "../src/environment/python-deps.js";
 import {
@@ -236,6 +237,26 @@ describe("the extras the test suite needs", () => {
         requirement: "pandas>=2.0.0,<3.0.0",
       },
     ]);
+  });
+});
+
+describe("config: python.extras", () => {
+  it("is a list of names; mistakes are errors at their line and column", () => {
+    const head = "source: {sacred_repo: x}\npython:\n";
+    expect(parseConfig(`${head}  extras: [sql, polars]\n`, "config.yaml").python.extras).toEqual([
+      "sql",
+      "polars",
+    ]);
+    expect(parseConfig("source: {sacred_repo: x}\n", "config.yaml").python.extras).toBeUndefined();
+    expect(() => parseConfig(`${head}  extras: sql\n`, "config.yaml")).toThrow(
+      "config.yaml:3:11: python.extras: Invalid input: expected array, received string",
+    );
+    expect(() => parseConfig(`${head}  extra: [sql]\n`, "config.yaml")).toThrow(
+      'config.yaml:3:3: python.extra: unknown key "extra"',
+    );
+    expect(() => parseConfig(`${head}  extras: [""]\n`, "config.yaml")).toThrow(
+      "config.yaml:3:12: python.extras.0: an extra's name must not be empty",
+    );
   });
 });
 
