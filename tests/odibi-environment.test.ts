@@ -4,9 +4,11 @@ import { describe, expect, inject, it } from "vitest";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { git } from "../src/environment/git.js";
 import { ensureProjectDependencies, readExtrasRecord } from "../src/environment/python-deps.js";
+import { sitePackagesOf } from "../src/environment/python-project.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { profileOf } from "../src/profiles/index.js";
+import { venvBin } from "../src/pyenv/python-env.js";
 import { cli } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
@@ -66,8 +68,17 @@ describe("odibi profile: the repository's own environment", () => {
       ruff: { version: "0.14.6", from: ".github/workflows/ci.yml" },
     });
     expect(Object.keys(record!.leftOut)).toEqual(["pandasql==0.7.3"]);
-    expect(existsSync(path.join(root, "python_packages", "tabulate-0.9.0.dist-info"))).toBe(true);
-    expect(existsSync(path.join(root, "python_packages", "six-1.16.0.dist-info"))).toBe(false);
+    // A venv of the repository's own: its python sees tabulate (a test's subprocess too, whatever its PYTHONPATH).
+    const site = sitePackagesOf(path.join(root, "python_packages"));
+    expect(site).toHaveLength(1);
+    expect(existsSync(path.join(site[0]!, "tabulate-0.9.0.dist-info"))).toBe(true);
+    expect(existsSync(path.join(site[0]!, "six-1.16.0.dist-info"))).toBe(false);
+    const own = venvBin(path.join(root, "python_packages"), "python");
+    const probe = await runProcess(own, ["-c", "import tabulate, pytest, sys; print(sys.prefix)"], {
+      cwd: base,
+      env: { PYTHONPATH: "" },
+    });
+    expect(probe.stdout.trim(), probe.stderr).toBe(path.join(root, "python_packages"));
     const ruff = await runProcess(path.join(root, "python_packages", "bin", "ruff"), ["--version"], {
       cwd: base,
     });
@@ -96,8 +107,9 @@ describe("odibi profile: the repository's own environment", () => {
     writeFileSync(env.layout.config, `${config}\npython:\n  extras: [unused]\n`);
     const narrowed = await ensureProjectDependencies(ImprovementEnvironment.open(root), { venv });
     expect(narrowed.status).toBe("installed");
-    expect(existsSync(path.join(root, "python_packages", "six-1.16.0.dist-info"))).toBe(true);
-    expect(existsSync(path.join(root, "python_packages", "tabulate-0.9.0.dist-info"))).toBe(false);
+    const narrowedSite = sitePackagesOf(path.join(root, "python_packages"))[0]!;
+    expect(existsSync(path.join(narrowedSite, "six-1.16.0.dist-info"))).toBe(true);
+    expect(existsSync(path.join(narrowedSite, "tabulate-0.9.0.dist-info"))).toBe(false);
     const fix = await cli(["--root", root, "doctor"]);
     expect(fix.out).toContain(
       `missing tests:tabulate → 1 test file(s) using tabulate (tests/test_tab.py) cannot run here: it comes with the extra tab: set \`python: { extras: [unused, tab] }\` in ${env.layout.config}, then run \`odibi-improve gates --master --root ${root}\``,

@@ -116,17 +116,20 @@ describe("the repository's ruff: pin, lint scope and formatting check", () => {
     expect(odibiProfile.commands(tempDir())).toMatchObject({ lint: "ruff check odibi" });
     expect(odibiProfile.commands(tempDir()).format_check).toBeUndefined();
     const packages = tempDir();
+    writeFiles(packages, { "pyvenv.cfg": "home = /usr/bin\n" }); // the repository's venv
     const env = odibiProfile.gateEnv({
       workdir: repo,
       venv: "/venv",
       outputDir: tempDir(),
       pythonPackages: packages,
     });
-    expect(env.PYTHONPATH).toBe([repo, packages].join(path.delimiter));
-    expect(env.PATH?.split(path.delimiter)[0]).toBe(
-      path.join(packages, process.platform === "win32" ? "Scripts" : "bin"),
+    // The tree's code first; `python` and `ruff` are the repository venv's, the tool's venv behind it.
+    expect(env.PYTHONPATH).toBe(repo);
+    expect(env.VIRTUAL_ENV).toBe(packages);
+    expect(env.PATH?.split(path.delimiter).slice(0, 2)).toEqual(
+      [packages, "/venv"].map((v) => path.join(v, process.platform === "win32" ? "Scripts" : "bin")),
     );
-    // Nothing installed: the venv's tools and dependencies.
+    // Nothing installed: the tool's venv.
     const bare = odibiProfile.gateEnv({
       workdir: repo,
       venv: "/venv",
@@ -134,6 +137,7 @@ describe("the repository's ruff: pin, lint scope and formatting check", () => {
       pythonPackages: path.join(packages, "absent"),
     });
     expect(bare.PYTHONPATH).toBe(repo);
+    expect(bare.VIRTUAL_ENV).toBe("/venv");
   });
 
   it("ruff format --check: one failing check per file to reformat, parse errors with their place", () => {

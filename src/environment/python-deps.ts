@@ -1,11 +1,12 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describeEnd, runProcess } from "../exec/run-process.js";
 import { venvBin } from "../pyenv/python-env.js";
 import { readTextIf, writeFileAtomic } from "./fs-safe.js";
-import { chooseExtras, repositoryRuffSetup, testModulesOf } from "./python-project.js";
+import { chooseExtras, repositoryRuffSetup, sitePackagesOf, testModulesOf } from "./python-project.js";
 import { type DepsEnv, type DepsOutcome, installedKey, stagedInstall } from "./staged-install.js";
 
 /**
@@ -294,16 +295,22 @@ export async function ensureProjectDependencies(
   if (before?.requestKey === requestKey && installedKey(env.layout.pythonPackages) !== undefined)
     return { status: "current", dir: env.layout.pythonPackages };
   const all = projectRequirements(pyproject, plan.extras, plan.ruff?.version, core);
+  // The tests run with this venv's python: pytest must be in it, or in the tool's venv behind it.
+  if (!opts.coreInVenv && !all.some((r) => /^pytest\b(?![-_.\w])/i.test(r))) all.push("pytest");
   if (all.length === 0)
     return { status: "none", reason: "the venv has every requirement (no extras, no pinned tool)" };
   const install = (reqs: string[]) =>
-    pipTarget(
+    pipVenv(
       env,
-      opts,
+      { ...opts, fallback: Boolean(opts.coreInVenv) },
       reqs,
       keyOf(reqs),
       `Master's ${PYPROJECT} (extras: ${plan.extras.join(", ") || "none"})`,
-    );
+    ).catch((e: unknown) => ({
+      status: "failed" as const,
+      message: `the repository's venv could not be made: ${e instanceof Error ? e.message : String(e)}`,
+      hint: "Run `odibi-improve setup --odibi` (the tool's venv makes it), then run the command again.",
+    }));
   const leftOut: Record<string, string> = {};
   let r = await install(all);
   if (r.status === "failed") {
@@ -364,10 +371,20 @@ const PIP_ARGS = [
   "--quiet",
 ];
 
-/** pip install `reqs` into `<root>/python_packages` (staged, stamped with `key`). */
-function pipTarget(
+/** The file in a repository venv's site-packages that puts the tool's venv's site-packages behind its own. */
+export const FALLBACK_PTH = "_odibi_improve_fallback.pth";
+
+/**
+ * A venv of the repository's own at `<root>/python_packages` (staged, stamped with `key`): made with the tool's
+ * venv's Python (`venv --without-pip`), filled by the tool's pip (`--prefix`, `--ignore-installed`, wheels only).
+ * Its python is the gates' `python`, so a test's subprocess (`sys.executable`, whatever PYTHONPATH it sets) sees the
+ * same packages. With `fallback`, a `.pth` puts the tool's venv's site-packages behind its own (core dependencies
+ * and pytest from there). The venv is moved into place after the install: its scripts' `#!` lines name the staging
+ * folder, so the gates call `python -m …` and ruff's binary, never a script.
+ */
+function pipVenv(
   env: DepsEnv,
-  opts: { venv: string; log?: (line: string) => void; signal?: AbortSignal },
+  opts: { venv: string; log?: (line: string) => void; signal?: AbortSignal; fallback: boolean },
   reqs: string[],
   key: string,
   from: string,
@@ -381,10 +398,24 @@ function pipTarget(
       dest,
       key,
       from,
-      prepare: () => {},
+      prepare: (staging) => {
+        const site = path.join(staging, "site");
+        execFileSync(python, ["-m", "venv", "--without-pip", site], { stdio: "pipe", timeout: 120_000 });
+        const own = sitePackagesOf(site)[0];
+        if (opts.fallback && own)
+          writeFileSync(path.join(own, FALLBACK_PTH), `${sitePackagesOf(opts.venv).join("\n")}\n`);
+      },
       file: python,
-      args: (staging) => ["-m", "pip", ...PIP_ARGS, "--target", path.join(staging, "site"), ...reqs],
-      command: `pip ${PIP_ARGS.join(" ")} --target <root>/python_packages ${reqs.join(" ")}`,
+      args: (staging) => [
+        "-m",
+        "pip",
+        ...PIP_ARGS,
+        "--prefix",
+        path.join(staging, "site"),
+        "--ignore-installed",
+        ...reqs,
+      ],
+      command: `pip ${PIP_ARGS.join(" ")} --prefix <root>/python_packages ${reqs.join(" ")}`,
       built: (staging) => path.join(staging, "site"),
       missing: {
         message: `the gates' Python (${python}) could not be started: the python dependencies were not installed`,
@@ -393,7 +424,8 @@ function pipTarget(
       failureHint:
         "A package without a wheel for this Python, a version that does not exist, or no access to the package index. " +
         "Leave the extra out (python.extras in config.yaml), then run the command again.",
-      count: (dir) => readdirSync(dir).filter((n) => n.endsWith(".dist-info")).length,
+      count: (dir) =>
+        sitePackagesOf(dir).flatMap((d) => readdirSync(d).filter((n) => n.endsWith(".dist-info"))).length,
     },
     opts,
   );

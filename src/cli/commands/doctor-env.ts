@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { ImprovementEnvironment } from "../../environment/environment.js";
-import { readExtrasRecord } from "../../environment/python-deps.js";
+import { FALLBACK_PTH, readExtrasRecord } from "../../environment/python-deps.js";
 import {
   installedModules,
   sitePackagesOf,
@@ -60,10 +60,14 @@ export function environmentChecks(root: string): ToolCheck[] {
         : `run \`odibi-improve gates --master --root ${root}\` (installs ruff==${record.ruff.version})`,
     });
   }
-  const available = new Set([
-    ...installedModules(layout.pythonPackages),
-    ...sitePackagesOf(defaultVenvDir()).flatMap((d) => [...installedModules(d)]),
-  ]);
+  // What the gates' python sees: the repository's venv, and the tool's venv behind it when it falls back to it.
+  const own = sitePackagesOf(layout.pythonPackages);
+  const fallback = own.some((d) => existsSync(path.join(d, FALLBACK_PTH)));
+  const available = new Set(
+    [...own, ...(own.length === 0 || fallback ? sitePackagesOf(defaultVenvDir()) : [])].flatMap((d) => [
+      ...installedModules(d),
+    ]),
+  );
   for (const group of unrunnableTests(layout.master, available))
     out.push({
       name: `tests:${group.module}`,

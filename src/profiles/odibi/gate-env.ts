@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { folderInside } from "../../environment/fs-safe.js";
 import { buildGateEnv as buildBaseGateEnv } from "../../gates/env.js";
+import { venvBinDir } from "../../pyenv/python-env.js";
 
 /**
  * Where a tree's `odibi` package is imported from. odibi's sdist (and its git repository) uses the flat layout:
@@ -18,11 +19,11 @@ export function pythonImportRoot(workdir: string, pkg = "odibi"): string {
  * The environment every odibi gate command runs with, so that it exercises the tree under test and nothing else:
  * - What every gate gets (src/gates/env.ts): PATH with the venv's bin first, so `python`, `ruff`, `pytest`
  *   are the venv's; no colours.
- * - PYTHONPATH = the tree's import root, then `pythonPackages` (`<root>/python_packages`: the repository's own
- *   dependencies with its extras, from its pyproject). PYTHONPATH entries come before site-packages on sys.path,
- *   so `python -m odibi` imports the sandbox's `odibi/` and the repository's dependency versions, even though the
- *   venv has odibi from PyPI (whose dependencies are the fallback when nothing was installed). No per-sandbox
- *   install: nothing to rebuild after an edit. `<pythonPackages>/bin` (ruff at the repository's pin) leads PATH.
+ * - `python` = the repository's venv (`pythonPackages`, `<root>/python_packages`: its dependencies and extras from
+ *   its pyproject, ruff at its pin) when it exists, its bin first on PATH; else the tool's venv's.
+ * - PYTHONPATH = the tree's import root. PYTHONPATH entries come before site-packages on sys.path, so
+ *   `python -m odibi` imports the sandbox's `odibi/`, never an installed copy. No per-sandbox install: nothing to
+ *   rebuild after an edit.
  * - No user site-packages, no telemetry/lineage export, no `ODIBI_*` settings leaking from the caller's shell.
  * - With `outputDir`: HOME, temp and caches inside it.
  * - Bytecode: by default none is written (the base env), so no `__pycache__` appears in the sandbox; odibi's own
@@ -36,13 +37,12 @@ export function buildGateEnv(
   opts: { outputDir?: string; pycacheDir?: string; pythonPackages?: string } = {},
 ): Record<string, string> {
   const base = buildBaseGateEnv({ venv });
-  const packages =
-    opts.pythonPackages !== undefined && existsSync(opts.pythonPackages) ? opts.pythonPackages : undefined;
+  const packages = repositoryVenv(opts.pythonPackages);
   const env: Record<string, string> = {
     ...base,
-    PYTHONPATH: [pythonImportRoot(workdir), ...(packages ? [packages] : [])].join(path.delimiter),
-    // The pinned tools installed with the repository's dependencies (ruff==<pin>) before the venv's.
-    ...pinnedToolsFirst(base, packages),
+    PYTHONPATH: pythonImportRoot(workdir),
+    // The repository's venv (its dependencies, extras and pinned ruff) before the tool's venv.
+    ...repositoryVenvFirst(base, packages),
     PYTHONNOUSERSITE: "1",
     PYTHONUTF8: "1",
     PYTHONIOENCODING: "utf-8",
@@ -66,18 +66,21 @@ export function buildGateEnv(
   return env;
 }
 
-/** PATH (whatever its spelling) with `<packages>/bin` first; nothing when no packages are installed. */
-function pinnedToolsFirst(
+/** `<root>/python_packages` when it holds the repository's venv (made by `ensureProjectDependencies`). */
+export function repositoryVenv(pythonPackages: string | undefined): string | undefined {
+  return pythonPackages !== undefined && existsSync(path.join(pythonPackages, "pyvenv.cfg"))
+    ? pythonPackages
+    : undefined;
+}
+
+/** PATH (whatever its spelling) with the repository venv's bin first, and VIRTUAL_ENV naming it; nothing without. */
+function repositoryVenvFirst(
   base: Record<string, string>,
   packages: string | undefined,
 ): Record<string, string> {
   const key = Object.keys(base).find((k) => k.toUpperCase() === "PATH");
   if (packages === undefined || key === undefined) return {};
-  return {
-    [key]: [path.join(packages, process.platform === "win32" ? "Scripts" : "bin"), base[key]].join(
-      path.delimiter,
-    ),
-  };
+  return { [key]: [venvBinDir(packages), base[key]].join(path.delimiter), VIRTUAL_ENV: packages };
 }
 
 /** HOME, temp and caches inside the gate's output folder (created). */

@@ -3,7 +3,7 @@ import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { readTextIf } from "../../environment/fs-safe.js";
 import { ensurePythonEnv, ODIBI_VERSION } from "../../pyenv/python-env.js";
-import { pythonImportRoot } from "./gate-env.js";
+import { pythonImportRoot, repositoryVenv } from "./gate-env.js";
 import { type GoldenProject, type InstallGoldenOptions, installGoldenProjects } from "./golden-projects.js";
 
 /** The version a repository's pyproject.toml declares (`[project].version`), undefined when dynamic or absent. */
@@ -36,19 +36,20 @@ export async function prepareOdibiEnvironment(
   const { venv, log, ...install } = opts;
   const py = await ensurePythonEnv({ odibi: true, venv, log });
   const master = env.layout.master;
+  let scaffoldVenv = py.venv;
   if (master && existsSync(path.join(pythonImportRoot(master), "odibi", "__init__.py")) && !install.odibi) {
     const version = declaredVersion(master) ?? "unknown";
-    const packages = env.layout.pythonPackages;
-    const installed = packages !== undefined && existsSync(packages);
+    const own = repositoryVenv(env.layout.pythonPackages);
     if (version !== ODIBI_VERSION)
       log?.(
-        `the repository is odibi ${version}, the venv's odibi is ${ODIBI_VERSION}: the gates and golden projects use the repository's code${installed ? " and its dependencies" : ""}, never the venv's copy`,
+        `the repository is odibi ${version}, the venv's odibi is ${ODIBI_VERSION}: the gates and golden projects use the repository's code${own ? " and its dependencies" : ""}, never the venv's copy`,
       );
-    if (!installed)
+    if (!own)
       log?.(
         "warning: the repository's dependencies are not installed (see the install's message above): its code runs with the venv's odibi dependencies",
       );
-    install.odibi = { pythonPath: [pythonImportRoot(master), ...(installed ? [packages] : [])], version };
+    install.odibi = { pythonPath: [pythonImportRoot(master)], version };
+    scaffoldVenv = own ?? py.venv;
   }
-  return installGoldenProjects(env.layout.golden, py.venv, log, install);
+  return installGoldenProjects(env.layout.golden, scaffoldVenv, log, install);
 }
