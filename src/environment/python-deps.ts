@@ -444,8 +444,12 @@ async function cannotInstall(
   });
   if (r.exitCode === 0) return undefined;
   const lines = `${r.stderr}\n${r.stdout}`.split("\n").map((l) => l.trim());
+  // pip's most telling line: no wheel for it, or (a conflict) which dependency has none.
+  const pick = (re: RegExp) => lines.find((l) => re.test(l));
   return (
-    lines.find((l) => /^ERROR: (No matching distribution|Could not find)/.test(l)) ??
+    pick(/^ERROR: No matching distribution/) ??
+    pick(/\bdepends on\b/) ??
+    pick(/^ERROR: Could not find/) ??
     lines.filter(Boolean).at(-1) ??
     describeEnd(r)
   );
