@@ -437,11 +437,15 @@ async function cannotInstall(
   reqs: string[],
   signal?: AbortSignal,
 ): Promise<string | undefined> {
-  const r = await runProcess(python, ["-m", "pip", ...PIP_ARGS, "--dry-run", "--ignore-installed", ...reqs], {
-    cwd: path.dirname(python),
-    timeoutMs: 600_000,
-    signal,
-  });
+  const r = await runProcess(
+    python,
+    ["-m", "pip", ...PIP_ARGS.filter((a) => a !== "--quiet"), "--dry-run", "--ignore-installed", ...reqs],
+    {
+      cwd: path.dirname(python),
+      timeoutMs: 600_000,
+      signal,
+    },
+  );
   if (r.exitCode === 0) return undefined;
   const lines = `${r.stderr}\n${r.stdout}`.split("\n").map((l) => l.trim());
   // pip's most telling line: no wheel for it, or (a conflict) which dependency has none.
