@@ -311,21 +311,8 @@ export async function ensureProjectDependencies(
       message: `the repository's venv could not be made: ${e instanceof Error ? e.message : String(e)}`,
       hint: "Run `odibi-improve setup --odibi` (the tool's venv makes it), then run the command again.",
     }));
-  const leftOut: Record<string, string> = {};
-  let r = await install(all);
-  if (r.status === "failed") {
-    // Which of the extras' requirements cannot be installed here (the core ones must be): dry runs, one each.
-    const base = new Set(projectRequirements(pyproject, [], plan.ruff?.version, core));
-    for (const req of all.filter((q) => !base.has(q))) {
-      const why = await cannotInstall(python, [req], opts.signal);
-      if (why !== undefined) leftOut[req] = why;
-    }
-    if (Object.keys(leftOut).length > 0) {
-      for (const [q, why] of Object.entries(leftOut))
-        opts.log?.(`python dependencies: left out ${q}: ${why}`);
-      r = await install(all.filter((q) => !(q in leftOut)));
-    }
-  }
+  const base = new Set(projectRequirements(pyproject, [], plan.ruff?.version, core));
+  const { r, leftOut } = await installLeavingOut(all, base, install, python, opts);
   if (r.status !== "failed") {
     const record: ExtrasRecord = { ...plan.record, leftOut, requestKey };
     writeFileAtomic(
@@ -335,6 +322,30 @@ export async function ensureProjectDependencies(
     );
   }
   return r;
+}
+
+/**
+ * Install `all`; when that fails, find which requirements outside `base` (the extras') cannot be installed here
+ * (a dry run each) and install the rest. The left-out ones come back with pip's reason.
+ */
+async function installLeavingOut(
+  all: string[],
+  base: ReadonlySet<string>,
+  install: (reqs: string[]) => Promise<DepsOutcome>,
+  python: string,
+  opts: { log?: (line: string) => void; signal?: AbortSignal },
+): Promise<{ r: DepsOutcome; leftOut: Record<string, string> }> {
+  const leftOut: Record<string, string> = {};
+  let r = await install(all);
+  if (r.status !== "failed") return { r, leftOut };
+  for (const req of all.filter((q) => !base.has(q))) {
+    const why = await cannotInstall(python, [req], opts.signal);
+    if (why !== undefined) leftOut[req] = why;
+  }
+  if (Object.keys(leftOut).length === 0) return { r, leftOut };
+  for (const [q, why] of Object.entries(leftOut)) opts.log?.(`python dependencies: left out ${q}: ${why}`);
+  r = await install(all.filter((q) => !(q in leftOut)));
+  return { r, leftOut };
 }
 
 /** The extras and ruff pin to install, and what `doctor` is told about them. Throws for an unknown extra. */
