@@ -107,5 +107,6 @@ describe("end to end on the real odibi source (sdist from PyPI, as a plain folde
     expect(existsSync(path.join(root, "snapshots", "base.tar.gz"))).toBe(true);
     expect((await cli(["--root", root, "rollback", "base"])).code).toBe(0);
     expect(takeFingerprint(sacred).digest).toBe(fp);
-  });
+    // init installs the extras odibi's tests use into python_packages (about a minute from PyPI).
+  }, 300_000);
 });

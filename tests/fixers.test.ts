@@ -50,5 +50,25 @@ describe("deterministic fixers", () => {
     };
     expect(fixersFor(testFailure, ctx).map((f) => f.name)).toEqual(["fix:python -m ruff check --fix ."]);
     expect(fixersFor({ ...testFailure, kind: "discovered" }, ctx)).toEqual([]);
+
+    // The odibi profile's bare `ruff` (the repository's pin on PATH) is the one a fixer runs; a file
+    // `ruff format --check` would reformat gets `ruff format` on that file.
+    const pinned = {
+      commands: { lint: "ruff check odibi/ tests/", format_check: "ruff format --check odibi/ tests/" },
+    };
+    expect(fixersFor(f401, pinned)[0]?.commands).toEqual([
+      ["ruff", "check", "--fix", "--select", "F401", "--", "pkg/a.py"],
+    ]);
+    const unformatted = {
+      kind: "failure" as const,
+      target: "format:odibi/a.py",
+      title: "format",
+      signature: "s2",
+      gate: "lint",
+      file: "odibi/a.py",
+    };
+    expect(fixersFor(unformatted, pinned)).toEqual([
+      { kind: "fixer", name: "ruff-format", commands: [["ruff", "format", "--", "odibi/a.py"]] },
+    ]);
   });
 });

@@ -26,11 +26,35 @@ function usesRuff(ctx: Pick<GateContext, "commands">): boolean {
   return /\bruff\b/.test(ctx.commands.lint ?? "");
 }
 
+/**
+ * How the configured command runs ruff: bare `ruff` (odibi: the repository's pinned ruff, first on PATH) or through
+ * the venv's python (`python -m ruff`).
+ */
+function ruffProgram(line: string | undefined): string[] {
+  const argv = splitCommandLine(line ?? "");
+  const i = argv.findIndex((a) => /^ruff(\.exe)?$/i.test(a.split(/[\\/]/).pop() ?? ""));
+  return i >= 0 ? argv.slice(0, i + 1) : ["python", "-m", "ruff"];
+}
+
 /** The fixers that may help with a task, best first. */
 export function fixersFor(task: Task, ctx: Pick<GateContext, "commands">): FixerApproach[] {
   if (task.kind !== "failure") return []; // discovered issues and coverage gaps need judgement (an LLM)
   const out: FixerApproach[] = [];
   const rule = lintRule(task);
+  if (
+    task.gate === "lint" &&
+    task.target.startsWith("format:") &&
+    task.file &&
+    /\bruff\b/.test(ctx.commands.format_check ?? "")
+  ) {
+    // A file `ruff format --check` would reformat: `ruff format` on that file, with the same ruff.
+    out.push({
+      kind: "fixer",
+      name: "ruff-format",
+      commands: [[...ruffProgram(ctx.commands.format_check), "format", "--", task.file]],
+    });
+    return out;
+  }
   if (rule && task.file && usesRuff(ctx)) {
     // ruff said it has no safe fix for this one: no fixer will do it (an LLM may).
     if (task.autofix === false) return out;
@@ -38,7 +62,7 @@ export function fixersFor(task: Task, ctx: Pick<GateContext, "commands">): Fixer
     out.push({
       kind: "fixer",
       name: `ruff-fix:${rule}`,
-      commands: [["python", "-m", "ruff", "check", "--fix", "--select", rule, "--", task.file]],
+      commands: [[...ruffProgram(ctx.commands.lint), "check", "--fix", "--select", rule, "--", task.file]],
     });
     return out;
   }

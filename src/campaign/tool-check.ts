@@ -54,7 +54,7 @@ export async function assertToolsStart(input: ToolCheckInput): Promise<void> {
       `the gates' venv at ${input.venv} has no working python (deleted, or its interpreter is gone)`,
     );
   const c = input.commands;
-  const lines = [c.test, c.lint, c.validate, c.run, c.format, ...(c.fix ?? [])].filter(
+  const lines = [c.test, c.lint, c.format_check, c.validate, c.run, c.format, ...(c.fix ?? [])].filter(
     (l): l is string => l !== undefined,
   );
   for (const line of new Set(lines)) {

@@ -139,9 +139,26 @@ export const CommandsSection = z
     validate: command.optional().describe("`{file}` is replaced by each golden/harness config."),
     run: command.optional().describe("`{config}` is replaced by each golden project config."),
     format: command.optional().describe('The formatter, e.g. "python -m ruff format".'),
+    format_check: command
+      .optional()
+      .describe(
+        'The formatting check, run by the lint gate after `lint` (each file it would reformat is a finding), e.g. "ruff format --check odibi tests".',
+      ),
     fix: z.array(command).optional().describe("Deterministic fixers, run in order before any LLM."),
   })
   .describe("The profile's commands; each one set here overrides the profile's default.");
+
+export const PythonSection = z
+  .strictObject({
+    extras: z
+      .array(z.string().min(1, "an extra's name must not be empty"))
+      .optional()
+      .describe(
+        "The repository's extras (pyproject `[project.optional-dependencies]`) installed for the gates (odibi profile). " +
+          "Unset: those providing modules the tests use that can be installed here (`doctor` lists them).",
+      ),
+  })
+  .describe("The repository's Python dependencies as the gates install them.");
 
 export const SnapshotsSection = z
   .strictObject({
@@ -289,6 +306,7 @@ export const ConfigSchema = z
     stop_conditions: StopConditionsSection.prefault({}),
     notify: NotifySection.prefault({}),
     commands: CommandsSection.prefault({}),
+    python: PythonSection.prefault({}),
     snapshots: SnapshotsSection.prefault({}),
     llm: LlmSection.prefault({}),
     policy: PolicySection.prefault({}),

@@ -42,6 +42,51 @@ export const GIT_ENV: Record<string, string | undefined> = {
 
 export class GitError extends OdibiImproveError {}
 
+/** Known git failures, in words, with what to do (`{repo}` is the repository's path). */
+const GIT_FAILURES: Array<{ re: RegExp; what: string; todo: string }> = [
+  {
+    re: /dubious ownership|safe\.directory/i,
+    what: "the repository belongs to another user, and git refuses to read it (dubious ownership)",
+    todo: "If you trust it, run `git config --global --add safe.directory {repo}`, or run as the repository's owner.",
+  },
+  {
+    re: /shallow/i,
+    what: "the repository is a shallow clone (part of its history is missing)",
+    todo: "In the repository, run `git fetch --unshallow`, or pass a full clone as --source.",
+  },
+  {
+    re: /promisor|partial clone|lazy fetch|--filter/i,
+    what: "the repository is a partial clone (some objects were never downloaded)",
+    todo: "In the repository, run `git fetch --refetch` (git 2.36+) with network access, or pass a full clone (`git clone` without --filter) as --source.",
+  },
+  {
+    re: /unable to read [0-9a-f]{7,}|missing (?:blob|tree|commit)|bad object|repository corruption|did not receive expected object|invalid index-pack|could not read [0-9a-f]{7,}|loose object .* is corrupt/i,
+    what: "the repository is missing objects or has damaged ones (an incomplete copy, or a damaged .git): git cannot read all of its history",
+    todo: "In the repository, run `git fsck` to see what is missing, then `git fetch --refetch origin` or make a fresh clone and pass it as --source.",
+  },
+  {
+    re: /not a git repository/i,
+    what: "the folder is not (or is no longer) a git repository",
+    todo: "Check the path; a plain folder is taken as it is, but a `.git` that is not a repository is not.",
+  },
+  {
+    re: /index\.lock|\.lock': File exists/i,
+    what: "another git command is running in the repository, or one crashed and left its lock file",
+    todo: "Wait for it to finish; if none is running, remove the `.lock` file git names.",
+  },
+  {
+    re: /No space left on device/i,
+    what: "the disk is full",
+    todo: "Free some space, then run the command again.",
+  },
+];
+
+/** A git failure's output in words and what to do about it; undefined when it is not one of the known ones. */
+export function explainGitFailure(output: string, repo: string): { what: string; todo: string } | undefined {
+  const hit = GIT_FAILURES.find((f) => f.re.test(output));
+  return hit && { what: hit.what, todo: hit.todo.replaceAll("{repo}", repo) };
+}
+
 /**
  * Options on every git call (they reach git's own child processes too, through GIT_CONFIG_PARAMETERS). A candidate
  * writes the work tree and the jail's code may have planted anything in it: nothing git reads from there may make

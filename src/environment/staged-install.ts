@@ -23,6 +23,8 @@ export type DepsOutcome =
 export interface DepsEnv {
   layout: Pick<Layout, "root" | "master" | "state" | "nodeModules" | "pythonPackages">;
   guard: SacredGuard;
+  /** The environment's config, where an installer reads its settings (python: `python.extras`). */
+  config?: { python?: { extras?: string[] } };
 }
 
 const STAMP = ".odibi-improve-deps.json";

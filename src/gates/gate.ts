@@ -11,6 +11,8 @@ import type { Workspace } from "../workspace/workspace.js";
 export interface ProfileCommands {
   test?: string;
   lint?: string;
+  /** The formatting check the lint gate runs after `lint` (`ruff format --check …`). */
+  format_check?: string;
   validate?: string;
   run?: string;
   format?: string;

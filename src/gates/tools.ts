@@ -7,7 +7,7 @@ import { parseBiomeJson, parseEslintJson } from "./parsers/js-lint.js";
 import { parseJUnitXml } from "./parsers/junit.js";
 import { nodeTestDisagreements, withNodeFileOutput } from "./parsers/node-test-output.js";
 import { parsePytestCollected, parsePytestSummary, pytestDisagreements } from "./parsers/pytest-summary.js";
-import { parseRuffJson } from "./parsers/ruff.js";
+import { parseRuffFormatCheck, parseRuffJson, ruffFormatSummaryCount } from "./parsers/ruff.js";
 
 /**
  * What the gates know about each tool: how to force machine-readable output, how to run a subset, which exit
@@ -183,6 +183,30 @@ export const ruff: ToolAdapter = {
   selects: false,
 };
 
+/**
+ * `ruff format --check`: exit 0 (formatted), 1 (files to reformat), 2 (a file it could not parse: a check of its
+ * own; an exit 2 with no such check is inconsistent, never a pass).
+ */
+export const ruffFormat: ToolAdapter = {
+  tool: "ruff-format",
+  matches: (argv) => {
+    const i = toolIndex(argv, ["ruff"]);
+    return i >= 0 && argv[i + 1] === "format" && argv.includes("--check");
+  },
+  prepare: (argv) => ({ argv: [...argv] }),
+  parse: (out, ctx) => parseRuffFormatCheck(`${out.stdout}\n${out.stderr}`, ctx),
+  okExit: exitIn(0, 1, 2),
+  versionArgv: (argv) => [...argv.slice(0, toolIndex(argv, ["ruff"]) + 1), "--version"],
+  selects: false,
+  disagreements: (out, checks) => {
+    const said = ruffFormatSummaryCount(`${out.stdout}\n${out.stderr}`);
+    const found = checks.filter((c) => c.errorType === "format").length;
+    return said !== undefined && said !== found
+      ? [`ruff format said ${said} file(s) would be reformatted but listed ${found}`]
+      : [];
+  },
+};
+
 /** Top-level test names of go check ids (`example.com/m/pkg.TestA/sub`) and their packages. */
 function goSelection(only: readonly string[]): { pkgs: string[]; tests: string[] } {
   const pkgs = new Set<string>();
@@ -347,6 +371,7 @@ export const exitCodeOnly: ToolAdapter = {
 
 export const TOOL_ADAPTERS: readonly ToolAdapter[] = [
   pytest,
+  ruffFormat,
   ruff,
   goTest,
   goVet,

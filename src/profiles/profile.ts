@@ -40,7 +40,7 @@ export interface Profile extends GateProfile {
   doctor?: ToolProbe[];
   /** What `init` does after the environment exists (odibi: its venv and golden projects); a line to report. */
   prepare?(
-    env: { layout: { golden: string } },
+    env: { layout: { golden: string; master?: string; pythonPackages?: string } },
     opts: { venv?: string; log?: (line: string) => void },
   ): Promise<string | undefined>;
 }

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import { ExitCode } from "../../core/errors.js";
 import { probeIsolation } from "../../exec/jail.js";
@@ -7,17 +8,7 @@ import { profiles } from "../../profiles/index.js";
 import type { ToolProbe } from "../../profiles/profile.js";
 import { defaultVenvDir, venvBin } from "../../pyenv/python-env.js";
 import type { CommandContext } from "../context.js";
-
-interface ToolCheck {
-  name: string;
-  ok: boolean;
-  version?: string;
-  where?: string;
-  install?: string;
-  required: boolean;
-  /** The profiles that need it (none: every profile). */
-  profiles?: string[];
-}
+import { environmentChecks, type ToolCheck } from "./doctor-env.js";
 
 async function probe(
   name: string,
@@ -104,10 +95,13 @@ export async function runDoctor(): Promise<ToolCheck[]> {
 
 export function doctorCommand(ctx: CommandContext) {
   return new Command("doctor")
-    .description("check the tools odibi-improve uses and say how to install what is missing")
+    .description(
+      "check the tools odibi-improve uses and say how to install what is missing; with --root (odibi profile), also the tests that cannot run there and how to fix it",
+    )
     .action(async () => {
       const out = ctx.output();
-      const checks = await runDoctor();
+      const root = ctx.root() ?? process.env.ODIBI_IMPROVE_ROOT;
+      const checks = [...(await runDoctor()), ...(root ? environmentChecks(path.resolve(root)) : [])];
       const lines = checks.map(
         (c) =>
           `${c.ok ? "ok     " : c.required ? "MISSING" : "missing"} ${c.name.padEnd(7)} ${c.ok ? c.version : `→ ${c.install}`}`,

@@ -1,8 +1,22 @@
+import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
+import { OdibiImproveError } from "../../core/errors.js";
 import { ImprovementEnvironment } from "../../environment/environment.js";
+import { explainGitFailure, GitError } from "../../environment/git.js";
 import { detectProfile, profileOf, profiles } from "../../profiles/index.js";
 import type { CommandContext } from "../context.js";
 import { repositoryDependencies, resolveRoot } from "../context.js";
+
+/** A git failure while making Master, in words, with what to do (the raw git message kept below). */
+function explainedGitError(e: unknown, source: string): unknown {
+  if (!(e instanceof GitError)) return e;
+  const why = explainGitFailure(e.message, path.resolve(source));
+  if (!why) return e;
+  return new OdibiImproveError(
+    `could not copy your repository (${source}) into Master: ${why.what}.\ngit said: ${e.message}`,
+    { hint: `${why.todo} odibi-improve only reads your repository; nothing was changed in it.`, cause: e },
+  );
+}
 
 export function initCommand(ctx: CommandContext) {
   return new Command("init")
@@ -35,12 +49,18 @@ export function initCommand(ctx: CommandContext) {
         allowDirty: opts.allowDirty,
         force: opts.force,
         log: (l) => out.line(l),
+      }).catch((e: unknown) => {
+        throw explainedGitError(e, opts.source);
       });
-      // odibi: the pinned odibi in the venv and the golden projects (built from odibi's own templates).
+      if (Object.keys(profile.commands(env.layout.master)).length === 0)
+        out.warn(
+          `the ${profile.name} profile has no commands: the gates check nothing until you set commands.test / commands.lint in ${env.layout.config}${opts.profile === "generic" && detectProfile(opts.source).name !== "generic" ? `, or run init with --profile ${detectProfile(opts.source).name} (what this repository looks like)` : ""}.`,
+        );
+      // The repository's packages under the root, where Master and every sandbox find them (odibi: with its extras).
+      await repositoryDependencies(env, out);
+      // odibi: the golden projects, built from the repository's own templates with its dependencies.
       const prepared = await profile.prepare?.(env, { log: (l) => out.line(l) });
       if (prepared) out.line(prepared);
-      // node / python: the repository's packages under the root, where Master and every sandbox find them.
-      await repositoryDependencies(env, out);
       const head = await env.masterHead();
       out.result(
         [

@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from "node:util";
 import { z } from "zod";
 import type { Check } from "../../core/types.js";
 import { capMessage, type ParseContext, relPath } from "./common.js";
@@ -38,4 +39,53 @@ export function parseRuffJson(text: string, ctx: ParseContext): Check[] {
       autofix: d.fix?.applicability === "safe",
     } satisfies Check;
   });
+}
+
+/**
+ * `ruff format --check`: one failing check per file it would reformat (`Would reformat: <file>`), id
+ * `format:<file>`, and per file it could not parse (`error: Failed to parse <file>:<line>:<col>: …`).
+ */
+export function parseRuffFormatCheck(text: string, ctx: ParseContext): Check[] {
+  const out: Check[] = [];
+  // ruff colours the file names even when not on a terminal (it reads FORCE_COLOR=0 as "force").
+  for (const raw of stripVTControlCharacters(text).split(/\r?\n/)) {
+    const line = raw.trim();
+    const would = /^Would reformat: (.+)$/.exec(line);
+    if (would) {
+      const file = relPath(would[1]!, ctx.workdir);
+      out.push({
+        gate: ctx.gate,
+        id: `format:${file}`,
+        status: "fail",
+        errorType: "format",
+        message: `${file} is not formatted as \`ruff format\` would`,
+        file,
+        autofix: true,
+      });
+      continue;
+    }
+    const bad = /^error: Failed to parse (.+?):(\d+):(\d+): (.*)$/.exec(line);
+    if (bad) {
+      const file = relPath(bad[1]!, ctx.workdir);
+      out.push({
+        gate: ctx.gate,
+        id: `format-parse:${file}`,
+        status: "fail",
+        errorType: "syntax-error",
+        message: capMessage(`ruff format could not parse ${file}: ${bad[4]}`),
+        file,
+        line: Number(bad[2]),
+        column: Number(bad[3]),
+      });
+    }
+  }
+  return out;
+}
+
+/** The count in ruff format's summary (`3 files would be reformatted, …`), undefined when it printed none. */
+export function ruffFormatSummaryCount(coloured: string): number | undefined {
+  const text = stripVTControlCharacters(coloured);
+  const m = /^(\d+) files? would be reformatted\b/m.exec(text);
+  if (m) return Number(m[1]);
+  return /^\d+ files? already formatted\b/m.test(text) ? 0 : undefined;
 }

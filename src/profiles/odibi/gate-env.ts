@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { folderInside } from "../../environment/fs-safe.js";
 import { buildGateEnv as buildBaseGateEnv } from "../../gates/env.js";
+import { venvBinDir } from "../../pyenv/python-env.js";
 
 /**
  * Where a tree's `odibi` package is imported from. odibi's sdist (and its git repository) uses the flat layout:
@@ -18,9 +19,11 @@ export function pythonImportRoot(workdir: string, pkg = "odibi"): string {
  * The environment every odibi gate command runs with, so that it exercises the tree under test and nothing else:
  * - What every gate gets (src/gates/env.ts): PATH with the venv's bin first, so `python`, `ruff`, `pytest`
  *   are the venv's; no colours.
+ * - `python` = the repository's venv (`pythonPackages`, `<root>/python_packages`: its dependencies and extras from
+ *   its pyproject, ruff at its pin) when it exists, its bin first on PATH; else the tool's venv's.
  * - PYTHONPATH = the tree's import root. PYTHONPATH entries come before site-packages on sys.path, so
- *   `python -m odibi` imports the sandbox's `odibi/` even though odibi is also installed in the venv (whose
- *   dependencies it still uses). No per-sandbox install: nothing to rebuild after an edit.
+ *   `python -m odibi` imports the sandbox's `odibi/`, never an installed copy. No per-sandbox install: nothing to
+ *   rebuild after an edit.
  * - No user site-packages, no telemetry/lineage export, no `ODIBI_*` settings leaking from the caller's shell.
  * - With `outputDir`: HOME, temp and caches inside it.
  * - Bytecode: by default none is written (the base env), so no `__pycache__` appears in the sandbox; odibi's own
@@ -31,11 +34,15 @@ export function pythonImportRoot(workdir: string, pkg = "odibi"): string {
 export function buildGateEnv(
   workdir: string,
   venv: string,
-  opts: { outputDir?: string; pycacheDir?: string } = {},
+  opts: { outputDir?: string; pycacheDir?: string; pythonPackages?: string } = {},
 ): Record<string, string> {
+  const base = buildBaseGateEnv({ venv });
+  const packages = repositoryVenv(opts.pythonPackages);
   const env: Record<string, string> = {
-    ...buildBaseGateEnv({ venv }),
+    ...base,
     PYTHONPATH: pythonImportRoot(workdir),
+    // The repository's venv (its dependencies, extras and pinned ruff) before the tool's venv.
+    ...repositoryVenvFirst(base, packages),
     PYTHONNOUSERSITE: "1",
     PYTHONUTF8: "1",
     PYTHONIOENCODING: "utf-8",
@@ -57,6 +64,23 @@ export function buildGateEnv(
     env.PYTHONPYCACHEPREFIX = opts.pycacheDir;
   }
   return env;
+}
+
+/** `<root>/python_packages` when it holds the repository's venv (made by `ensureProjectDependencies`). */
+export function repositoryVenv(pythonPackages: string | undefined): string | undefined {
+  return pythonPackages !== undefined && existsSync(path.join(pythonPackages, "pyvenv.cfg"))
+    ? pythonPackages
+    : undefined;
+}
+
+/** PATH (whatever its spelling) with the repository venv's bin first, and VIRTUAL_ENV naming it; nothing without. */
+function repositoryVenvFirst(
+  base: Record<string, string>,
+  packages: string | undefined,
+): Record<string, string> {
+  const key = Object.keys(base).find((k) => k.toUpperCase() === "PATH");
+  if (packages === undefined || key === undefined) return {};
+  return { [key]: [venvBinDir(packages), base[key]].join(path.delimiter), VIRTUAL_ENV: packages };
 }
 
 /** HOME, temp and caches inside the gate's output folder (created). */

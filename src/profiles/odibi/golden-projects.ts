@@ -57,6 +57,11 @@ export interface InstallGoldenOptions {
   force?: boolean;
   run?: InstallRunner;
   timeoutMs?: number;
+  /**
+   * The odibi whose templates are used: PYTHONPATH entries (the repository's import root, then its installed
+   * dependencies) and its version. Without it, the venv's installed odibi scaffolds.
+   */
+  odibi?: { pythonPath: string[]; version: string };
 }
 
 export class GoldenInstallError extends OdibiImproveError {}
@@ -90,11 +95,13 @@ async function scaffold(
   venv: string,
   run: InstallRunner,
   timeoutMs: number,
+  pythonPath?: string[],
 ): Promise<string> {
   const out = path.join(staging, `scaffold-${template}`);
-  // The installed odibi scaffolds (the templates are data, not code under test); HOME/tmp stay in staging.
+  // The repository's odibi scaffolds when given (Master's own templates), else the venv's; HOME/tmp in staging.
   const env = buildGateEnv(staging, venv, { outputDir: path.join(staging, "env") });
-  delete env.PYTHONPATH;
+  if (pythonPath?.length) env.PYTHONPATH = pythonPath.join(path.delimiter);
+  else delete env.PYTHONPATH;
   const r = await run(
     venvBin(venv, "python"),
     ["-m", "odibi", "init-pipeline", out, "--template", template],
@@ -110,6 +117,31 @@ async function scaffold(
       { hint: "Check that odibi is installed in the venv (`odibi-improve setup --odibi`)." },
     );
   return out;
+}
+
+/** Whether an installed golden project stays: it does unless it was built from another odibi version (said). */
+function keepInstalled(
+  dest: string,
+  template: string,
+  version: string,
+  log: (line: string) => void,
+): boolean {
+  const file = path.join(dest, GOLDEN_MANIFEST);
+  if (!existsSync(file)) return false;
+  let built: string | undefined;
+  try {
+    built = (JSON.parse(readFileSync(file, "utf8")) as { odibiVersion?: string }).odibiVersion;
+  } catch {
+    built = undefined;
+  }
+  if (built === undefined || built === version) {
+    log(`golden project ${template}: already installed`);
+    return true;
+  }
+  log(
+    `golden project ${template}: built from odibi ${built}'s template, the repository is odibi ${version}: rebuilding`,
+  );
+  return false;
 }
 
 /**
@@ -130,17 +162,15 @@ export async function installGoldenProjects(
   removeRetrying(staging);
   mkdirSync(staging, { recursive: true });
   try {
+    const version = opts.odibi?.version ?? ODIBI_VERSION;
     for (const template of opts.templates ?? GOLDEN_TEMPLATES) {
       const dest = path.join(goldenDir, template);
-      if (existsSync(path.join(dest, GOLDEN_MANIFEST)) && !opts.force) {
-        log(`golden project ${template}: already installed`);
-        continue;
-      }
-      log(`golden project ${template}: scaffolding from odibi's template`);
-      const scaffolded = await scaffold(template, staging, venv, run, timeoutMs);
+      if (!opts.force && keepInstalled(dest, template, version, log)) continue;
+      log(`golden project ${template}: scaffolding from odibi ${version}'s template`);
+      const scaffolded = await scaffold(template, staging, venv, run, timeoutMs, opts.odibi?.pythonPath);
       const built = path.join(staging, template);
       mkdirSync(built, { recursive: true });
-      const header = `Golden project "${template}", built by odibi-improve from odibi ${ODIBI_VERSION}'s \`init-pipeline --template ${template}\`. Read-only: gate runs copy this config into their own output folder.`;
+      const header = `Golden project "${template}", built by odibi-improve from odibi ${version}'s \`init-pipeline --template ${template}\`. Read-only: gate runs copy this config into their own output folder.`;
       writeFileSync(
         path.join(built, "odibi.yaml"),
         hermeticGoldenConfig(readFileSync(path.join(scaffolded, "odibi.yaml"), "utf8"), header),
@@ -152,7 +182,7 @@ export async function installGoldenProjects(
         name: template,
         config: "odibi.yaml",
         template,
-        odibiVersion: ODIBI_VERSION,
+        odibiVersion: version,
         installedAt: new Date().toISOString(),
       };
       writeFileSync(path.join(built, GOLDEN_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
