@@ -4,6 +4,7 @@ import { campaignsCommand, exportCommand, reportCommand, stopCommand } from "./c
 import { demoCommand } from "./commands/demo.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { gatesCommand } from "./commands/gates.js";
+import { harnessCommand } from "./commands/harness.js";
 import { initCommand } from "./commands/init.js";
 import { runCommand } from "./commands/run.js";
 import { sandboxCommand } from "./commands/sandbox.js";
@@ -48,6 +49,7 @@ export function buildProgram() {
     doctorCommand(ctx),
     setupCommand(ctx),
     gatesCommand(ctx),
+    harnessCommand(ctx),
   ]) {
     program.addCommand(c as unknown as Command);
   }

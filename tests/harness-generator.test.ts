@@ -1,0 +1,194 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse, parseDocument } from "yaml";
+import type { Check } from "../src/core/types.js";
+import { daysInclusive, EDGE_CASES } from "../src/harness/edge-harness.js";
+import { HarnessGenerator, statesResult } from "../src/harness/generator.js";
+import { IntrospectionError, parseIntrospection } from "../src/harness/introspect.js";
+import { fillValue, paramCandidates } from "../src/harness/params.js";
+import { findingsOf, minimalConfig } from "../src/harness/run.js";
+import { harnessReadme } from "../src/harness/write.js";
+
+/**
+ * The generator on a recorded introspection of the real odibi 3.15.1 (made by `odibi-improve harness generate` on
+ * its sdist, jailed; `paramChoice` is what odibi's own validation accepted).
+ */
+const FIXTURE = path.join(import.meta.dirname, "fixtures", "odibi-3.15.1-introspection.json");
+const intro = parseIntrospection(`ODIBI_INTROSPECTION_BEGIN\n${readFileSync(FIXTURE, "utf8")}`);
+const gen = new HarnessGenerator(intro);
+const all = gen.generateAll();
+
+type NodeYaml = {
+  name: string;
+  transformer?: string;
+  params?: Record<string, unknown>;
+  pattern?: { type: string };
+};
+const nodesOf = (config: string): NodeYaml[] =>
+  (parse(config) as { pipelines: { nodes: NodeYaml[] }[] }).pipelines.flatMap((p) => p.nodes);
+
+describe("HarnessGenerator on odibi 3.15.1's introspection", () => {
+  it("covers every transformer and pattern odibi lists, and every edge case", () => {
+    expect(intro.transformers.length).toBe(59);
+    expect(intro.patterns.map((p) => p.name)).toEqual([
+      "aggregation",
+      "date_dimension",
+      "dimension",
+      "fact",
+      "merge",
+      "scd2",
+    ]);
+    for (const t of intro.transformers)
+      expect(all.filter((h) => h.kind === "transformer" && h.subject === t.name)).toHaveLength(1);
+    for (const p of intro.patterns)
+      expect(all.some((h) => h.kind === "pattern" && h.subject === p.name)).toBe(true);
+    expect(all.filter((h) => h.kind === "edge").map((h) => h.subject)).toEqual([...EDGE_CASES]);
+    expect(new Set(all.map((h) => h.name)).size).toBe(all.length);
+  });
+
+  it("a transformer's harness is a complete project running it with the parameters odibi accepted", () => {
+    const join = gen.generateTransformerTest("join");
+    const doc = parse(join.config);
+    expect(doc.connections.src).toEqual({ type: "local", base_path: "./data/in" });
+    expect(doc.story).toEqual({ connection: "out", path: "stories" });
+    expect(doc.system.async_derived_updates).toBe(false);
+    const node = nodesOf(join.config).find((n) => n.transformer === "join")!;
+    // JoinParams' validator wants `on` for a left join: the second candidate, chosen by odibi at introspection.
+    expect(intro.paramChoice.join).toBe(1);
+    expect(node.params).toMatchObject({ right_dataset: "h_other", on: ["name", "email"] });
+    // PyYAML reads a bare `on` as True: the key is quoted.
+    expect(join.config).toContain('"on":');
+    expect(join.files["base.csv"]!.split("\n")[0]).toBe(
+      "id,customer_id,name,email,category,amount,qty,event_date,updated_at,start_ts,end_ts",
+    );
+  });
+
+  it("states results from the parameters' roles, not just 'it ran'", () => {
+    const filter = gen.generateTransformerTest("filter_rows");
+    expect(filter.expectations[0]).toMatchObject({ node: "h_filter_rows", rows: 8 });
+    expect(gen.generateTransformerTest("case_when").expectations[0]!.columns).toEqual(["h_output_col"]);
+    expect(gen.generateTransformerTest("derive_columns").expectations[0]!.columns).toEqual(["h_total"]);
+    const scd2 = gen.generatePatternTest("scd2");
+    expect(scd2.expectations[0]).toMatchObject({ rows: 5, scd2: { currentRows: 4, keys: ["customer_id"] } });
+    // scd2 writes its own target (odibi's contract): no write block on its nodes.
+    expect(nodesOf(scd2.config).every((n) => !("write" in n))).toBe(true);
+    const dim = gen.generatePatternTest("dimension").expectations[0]!;
+    expect(dim).toMatchObject({
+      rows: 13,
+      unique: ["customer_sk"],
+      contains: [{ column: "customer_sk", value: 0 }],
+    });
+    const fact = gen.generatePatternTest("fact").expectations[0]!;
+    expect(fact).toMatchObject({ rows: 5, notNull: ["customer_sk"] });
+  });
+
+  it("edge cases: empty, nulls, unicode, 100+ columns, leap years", () => {
+    const empty = gen.generateEdgeCaseTest("empty_data");
+    expect(empty.files["edge.csv"]!.trim().split("\n")).toHaveLength(1);
+    expect(empty.expectations.every((e) => e.rows === 0)).toBe(true);
+    expect(empty.covers).toContain("filter_rows");
+    const unicode = gen.generateEdgeCaseTest("unicode");
+    expect(unicode.files["edge.csv"]).toContain("naïve_名前");
+    const wide = gen.generateEdgeCaseTest("wide_schema");
+    expect(wide.expectations[0]!.minColumns).toBe(131);
+    const leap = gen.generateEdgeCaseTest("date_dimension_leap_years").expectations[0]!;
+    expect(leap.rows).toBe(760);
+    expect(leap.contains).toEqual([{ column: "date_sk", value: 20240229 }]);
+    expect(daysInclusive("2024-01-01", "2024-12-31")).toBe(366);
+    expect(daysInclusive("2023-01-01", "2023-12-31")).toBe(365);
+  });
+
+  it("lists coverage gaps: a missing harness, and harnesses that state no result", () => {
+    const gaps = gen.listCoverageGaps(all.filter((h) => h.subject !== "sort"));
+    expect(gaps).toContainEqual({ kind: "transformer", subject: "sort", reason: "no harness" });
+    expect(gaps).toContainEqual({ kind: "transformer", subject: "geocode", reason: "no stated result" });
+    expect(gaps.some((g) => g.kind === "pattern")).toBe(false);
+    expect(gaps.some((g) => g.subject === "filter_rows")).toBe(false);
+    expect(statesResult({ node: "a", output: "a.parquet", why: "", minColumns: 1 })).toBe(false);
+    const readme = harnessReadme(intro, all, gaps);
+    expect(readme).toContain("| transformer_filter_rows | filter_rows |");
+    expect(readme).toContain("- transformer `sort`: no harness");
+  });
+
+  it("unknown names are errors naming odibi's version", () => {
+    expect(() => gen.generateTransformerTest("nope")).toThrow(/odibi 3\.15\.1 has no transformer nope/);
+    expect(() => gen.generatePatternTest("nope")).toThrow(/no pattern nope/);
+    expect(() => parseIntrospection("Traceback: ImportError")).toThrow(IntrospectionError);
+  });
+});
+
+describe("parameters from a schema", () => {
+  it("fills types, enums, nested models and maps by role", () => {
+    const ctx = { defs: {} };
+    expect(fillValue("unit", { enum: ["day", "month"], type: "string" }, ctx)).toBe("day");
+    expect(fillValue("n", { type: "integer" }, ctx)).toBe(3);
+    expect(fillValue("start_col", { type: "string" }, ctx)).toBe("start_ts");
+    expect(fillValue("keys", { type: "array", items: { type: "string" } }, ctx)).toEqual(["customer_id"]);
+    expect(
+      fillValue("derivations", { type: "object", additionalProperties: { type: "string" } }, ctx),
+    ).toEqual({
+      h_total: "amount * qty",
+    });
+    const cases = { type: "array", items: { $ref: "#/$defs/Case" } };
+    const defs = {
+      Case: { type: "object", properties: { condition: { type: "string" } }, required: ["condition"] },
+    };
+    expect(fillValue("cases", cases, { defs })).toEqual([{ condition: "amount > 50" }]);
+  });
+
+  it("offers the required fields first, then each open optional field", () => {
+    const c = paramCandidates({
+      type: "object",
+      properties: {
+        a: { type: "string" },
+        on: { type: "array", items: { type: "string" } },
+        x: { type: "boolean", default: true },
+      },
+      required: ["a"],
+    });
+    expect(c[0]).toEqual({ a: "name" });
+    expect(c[1]).toEqual({ a: "name", on: ["name", "email"] });
+    expect(c.at(-1)).toEqual({ a: "name", x: true });
+  });
+});
+
+describe("findings", () => {
+  const config = gen.generatePatternTest("fact").config;
+  it("the smallest config keeps the failing node and what it depends on", () => {
+    const min = parseDocument(minimalConfig(config, "h_dim_customer")).toJS();
+    expect(min.pipelines[0].nodes.map((n: { name: string }) => n.name)).toEqual(["h_dim_customer"]);
+    const fact = parseDocument(minimalConfig(config, "h_fact_orders")).toJS();
+    expect(fact.pipelines[0].nodes.map((n: { name: string }) => n.name)).toEqual([
+      "h_dim_customer",
+      "h_fact_orders",
+    ]);
+  });
+
+  it("a node's failure is the finding, not the project's and pipeline's failures it causes", () => {
+    const fail = (id: string, extra: Partial<Check> = {}): Check => ({
+      gate: "golden",
+      id,
+      status: "fail",
+      ...extra,
+    });
+    const h = { name: "pattern_fact", kind: "pattern", subject: "fact", dir: "/x", config };
+    const checks = [
+      fail("golden:pattern_fact", { errorType: "OdibiRunFailed" }),
+      fail("golden:pattern_fact/harness", { errorType: "PipelineFailed" }),
+      fail("golden:pattern_fact/harness/h_fact_orders", {
+        errorType: "KeyError",
+        message: "KeyError: 'customer_sk'",
+      }),
+      { gate: "golden", id: "harness:pattern_fact/h_dim_customer#expect", status: "pass" } as Check,
+    ];
+    const f = findingsOf(h, checks);
+    expect(f.map((x) => [x.checkId, x.node, x.errorType])).toEqual([
+      ["golden:pattern_fact/harness/h_fact_orders", "h_fact_orders", "KeyError"],
+    ]);
+    expect(f[0]!.config).toContain("h_fact_orders");
+    expect(f[0]!.signature).toMatch(/\S/);
+    // A crash before any story: the project's failure is the finding.
+    expect(findingsOf(h, [fail("golden:pattern_fact", { errorType: "OdibiRunFailed" })])).toHaveLength(1);
+  });
+});
