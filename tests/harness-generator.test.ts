@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
-import type { Check } from "../src/core/types.js";
+import { harnessOfTarget, harnessTask, listWork } from "../src/campaign/find-work.js";
+import { planCycle } from "../src/campaign/plan-cycle.js";
+import type { Check, GateResult } from "../src/core/types.js";
 import { daysInclusive, EDGE_CASES } from "../src/harness/edge-harness.js";
 import { HarnessGenerator, statesResult } from "../src/harness/generator.js";
 import { IntrospectionError, parseIntrospection } from "../src/harness/introspect.js";
@@ -190,5 +192,78 @@ describe("findings", () => {
     expect(f[0]!.signature).toMatch(/\S/);
     // A crash before any story: the project's failure is the finding.
     expect(findingsOf(h, [fail("golden:pattern_fact", { errorType: "OdibiRunFailed" })])).toHaveLength(1);
+  });
+});
+
+describe("find-work order with harness findings", () => {
+  const finding = (harness: string, node: string) => ({
+    signature: `sig-${harness}`,
+    harness,
+    kind: "pattern",
+    subject: "scd2",
+    checkId: `harness:${harness}/${node}#expect`,
+    node,
+    errorType: "WrongOutput",
+    message: `${node}: 3 rows, expected 5`,
+    config: "project: x\n",
+    dir: `/root/golden/harness/${harness}`,
+  });
+
+  it("failing checks → harness findings → discovered issues → coverage gaps", () => {
+    const baseline: GateResult = {
+      treeHash: "t",
+      startedAt: "now",
+      durationMs: 1,
+      runs: [
+        {
+          gate: "tests",
+          command: "pytest",
+          durationMs: 1,
+          checks: [{ gate: "tests", id: "t::a", status: "fail", message: "boom" }],
+        },
+      ],
+    };
+    const discovered = [
+      { file: "odibi/x.py", line: 3, title: "TODO in x", signature: "d1", context: "…", kind: "todo" },
+    ] as unknown as Parameters<typeof listWork>[1];
+    const coverage = { kind: "coverage" as const, target: "odibi/y.py", title: "cover y", signature: "c1" };
+    const work = listWork(
+      baseline,
+      discovered,
+      { shouldAvoid: (s) => s === "sig-avoided" },
+      {
+        harnessFindings: [
+          finding("pattern_scd2", "h_dim_scd2"),
+          { ...finding("x", "n"), signature: "sig-avoided" },
+        ],
+        coverageTasks: [coverage],
+      },
+    );
+    expect(work.map((t) => t.kind)).toEqual(["failure", "harness", "discovered", "coverage"]);
+    const h = work[1]!;
+    expect(h.target).toBe("harness:pattern_scd2/h_dim_scd2#expect");
+    expect(h.title).toContain("3 rows, expected 5");
+    expect(h.detail).toContain("/root/golden/harness/pattern_scd2");
+    expect(h.detail).toContain("project: x");
+    expect(harnessOfTarget(h.target)).toBe("pattern_scd2");
+    expect(harnessOfTarget("golden:edge_unicode/harness/h_sort")).toBe("edge_unicode");
+    expect(harnessOfTarget("validate:transformer_join:CODE:path")).toBe("transformer_join");
+    expect(harnessTask(finding("a", "b")).kind).toBe("harness");
+  });
+
+  it("a harness finding is work for planCycle (no NO_WORK stop while one is open)", () => {
+    const green: GateResult = { treeHash: "t", startedAt: "now", durationMs: 1, runs: [] };
+    const facts = {
+      baseline: green,
+      discovered: [],
+      memory: { shouldAvoid: () => false, failedApproaches: () => [] },
+      fixers: () => [],
+      llm: "test-llm",
+      harnessFindings: [finding("pattern_scd2", "h_dim_scd2")],
+    };
+    const plan = planCycle(facts);
+    expect(plan.foundWork).toBe(true);
+    expect(plan.pick?.task.kind).toBe("harness");
+    expect(planCycle({ ...facts, harnessFindings: [] }).foundWork).toBe(false);
   });
 });
