@@ -9,7 +9,7 @@ import { daysInclusive, EDGE_CASES } from "../src/harness/edge-harness.js";
 import { HarnessGenerator, statesResult } from "../src/harness/generator.js";
 import { IntrospectionError, parseIntrospection } from "../src/harness/introspect.js";
 import { fillValue, paramCandidates } from "../src/harness/params.js";
-import { findingsOf, minimalConfig } from "../src/harness/run.js";
+import { findingsOf, minimalConfig, transformerCoverage } from "../src/harness/run.js";
 import { harnessReadme } from "../src/harness/write.js";
 
 /**
@@ -265,5 +265,29 @@ describe("find-work order with harness findings", () => {
     expect(plan.foundWork).toBe(true);
     expect(plan.pick?.task.kind).toBe("harness");
     expect(planCycle({ ...facts, harnessFindings: [] }).foundWork).toBe(false);
+  });
+});
+
+describe("harness coverage", () => {
+  it("counts the transformers whose own harness passed, of all odibi has; null before a run", () => {
+    const h = (name: string, kind: string, passed: boolean) => ({
+      name,
+      kind,
+      subject: name,
+      covers: [name],
+      passed,
+    });
+    const report = {
+      odibiVersion: "3.15.1",
+      ranAt: "now",
+      harnesses: [
+        h("transformer_a", "transformer", true),
+        h("transformer_b", "transformer", false),
+        h("edge_x", "edge", true),
+      ],
+      findings: [],
+    };
+    expect(transformerCoverage(report, 59)).toEqual({ passed: 1, total: 59 });
+    expect(transformerCoverage(undefined, 59)).toBeNull();
   });
 });

@@ -5,6 +5,8 @@ import type { ImprovementEnvironment } from "../environment/environment.js";
 import { writeFileAtomic } from "../environment/fs-safe.js";
 import { git } from "../environment/git.js";
 import { openCampaignState } from "../events/read-model.js";
+import { readHarnessReport, transformerCoverage } from "../harness/run.js";
+import { readIntrospection } from "../harness/write.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import { profileOf } from "../profiles/index.js";
 import { failureCount, flakyChecks, parseShortStat, passCount, regressions } from "../status/metrics.js";
@@ -137,7 +139,10 @@ export class CampaignStore {
       cyclesToConvergence: stopReason === "CONVERGED" ? r.cycles.length : null,
       tests: { before: passCount(r.firstBaseline, "tests"), after: passCount(last, "tests") },
       lintErrors: { before: failureCount(r.firstBaseline, "lint"), after: failureCount(last, "lint") },
-      harnessCoverage: null,
+      harnessCoverage: transformerCoverage(
+        readHarnessReport(this.env.layout.golden),
+        readIntrospection(this.env.layout.golden)?.transformers.length ?? 0,
+      ),
       regressions: regressions(r.firstBaseline, last),
       masterDiff: shortstat
         ? parseShortStat(shortstat, stat)

@@ -9,7 +9,7 @@ import type { Expectation } from "./project.js";
  * still write wrong data). A Python script in the gates' environment reads each output with pandas and says, per
  * expectation, what differs.
  */
-export const CHECK_OUTPUT_PY = String.raw`
+export const CHECK_OUTPUT_PY = `
 import json, os, sys
 import pandas as pd
 spec = json.load(sys.stdin)

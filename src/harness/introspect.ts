@@ -145,7 +145,7 @@ export async function introspectOdibi(ctx: GateContext, cwd: string): Promise<Od
  * (the pydantic model with its validators) and, for a name that is also a pattern, the pattern's required params.
  * Reads {name: [candidates]} on stdin; prints {name: index} (-1: none accepted).
  */
-export const CHOOSE_PARAMS_PY = String.raw`
+export const CHOOSE_PARAMS_PY = `
 import json, sys
 from odibi.registry import FunctionRegistry
 from odibi.transformers import register_standard_library

@@ -180,6 +180,19 @@ export function writeHarnessReport(goldenDir: string, report: HarnessReport): st
   return file;
 }
 
+/**
+ * The harness coverage of the last run: odibi's transformers whose own harness passed (it ran and wrote what it
+ * must), of all the transformers the introspection found. Null before any run.
+ */
+export function transformerCoverage(
+  report: HarnessReport | undefined,
+  transformers: number,
+): { passed: number; total: number } | null {
+  if (!report || transformers === 0) return null;
+  const passed = report.harnesses.filter((h) => h.kind === "transformer" && h.passed).length;
+  return { passed, total: transformers };
+}
+
 /** The last run's report, if any. */
 export function readHarnessReport(goldenDir: string): HarnessReport | undefined {
   const file = path.join(harnessDir(goldenDir), FINDINGS_FILE);
