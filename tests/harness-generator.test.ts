@@ -183,6 +183,7 @@ describe("findings", () => {
         message: "KeyError: 'customer_sk'",
       }),
       { gate: "golden", id: "harness:pattern_fact/h_dim_customer#expect", status: "pass" } as Check,
+      fail("harness:pattern_fact/h_fact_orders#expect", { errorType: "WrongOutput", message: "no output" }),
     ];
     const f = findingsOf(h, checks);
     expect(f.map((x) => [x.checkId, x.node, x.errorType])).toEqual([

@@ -87,14 +87,19 @@ export function minimalConfig(configText: string, node: string | undefined): str
   return doc.toString({ lineWidth: 0 });
 }
 
-/** The failing checks that are findings: a project's or pipeline's failure is left out when a node explains it. */
+/**
+ * The failing checks that are findings: a project's or pipeline's failure is left out when a node explains it, and
+ * a node's wrong (or missing) output when the node itself failed.
+ */
 export function findingsOf(
   h: { name: string; kind: string; subject: string; dir: string; config: string },
   checks: Check[],
 ): Finding[] {
   const failing = checks.filter((c) => c.status === "fail");
   const nodeFails = failing.some((c) => nodeOf(c) !== undefined);
+  const failedNodes = new Set(failing.filter((c) => c.id.startsWith("golden:")).map(nodeOf));
   return failing
+    .filter((c) => !(c.id.endsWith("#expect") && failedNodes.has(nodeOf(c))))
     .filter((c) =>
       nodeFails ? nodeOf(c) !== undefined || c.gate === "validate" || c.id.includes("#inputs") : true,
     )
