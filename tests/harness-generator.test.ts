@@ -191,6 +191,12 @@ describe("findings", () => {
     ]);
     expect(f[0]!.config).toContain("h_fact_orders");
     expect(f[0]!.signature).toMatch(/\S/);
+    // Only wrong output: the project's exit is not explained by a node, so it stays a finding too.
+    const wrong = findingsOf(h, [
+      fail("golden:pattern_fact/x.json", { errorType: "MalformedStory" }),
+      fail("harness:pattern_fact/h_fact_orders#expect", { errorType: "WrongOutput" }),
+    ]);
+    expect(wrong.map((x) => x.errorType)).toEqual(["MalformedStory", "WrongOutput"]);
     // A crash before any story: the project's failure is the finding.
     expect(findingsOf(h, [fail("golden:pattern_fact", { errorType: "OdibiRunFailed" })])).toHaveLength(1);
   });

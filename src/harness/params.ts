@@ -59,7 +59,8 @@ function stringValue(name: string, s: JsonSchema): string {
   if (n === "delimiter" || n === "separator" || n === "sep") return "@";
   if (/tz$|timezone/.test(n)) return "UTC";
   if (/schema/.test(n)) return "a INT";
-  if (n === "value" || n === "then") return "high";
+  // A branch's value is a SQL expression: a literal is quoted.
+  if (n === "value" || n === "then") return "'high'";
   if (/col$|column$|^col_|_col_|^by$/.test(n) || /column/.test(s.description ?? "")) return columnFor(n);
   return quotedExample(s.description) ?? columnFor(n);
 }

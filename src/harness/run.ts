@@ -96,8 +96,9 @@ export function findingsOf(
   checks: Check[],
 ): Finding[] {
   const failing = checks.filter((c) => c.status === "fail");
-  const nodeFails = failing.some((c) => nodeOf(c) !== undefined);
   const failedNodes = new Set(failing.filter((c) => c.id.startsWith("golden:")).map(nodeOf));
+  failedNodes.delete(undefined);
+  const nodeFails = failedNodes.size > 0;
   return failing
     .filter((c) => !(c.id.endsWith("#expect") && failedNodes.has(nodeOf(c))))
     .filter((c) =>
