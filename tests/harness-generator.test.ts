@@ -10,6 +10,7 @@ import { HarnessGenerator, statesResult } from "../src/harness/generator.js";
 import { IntrospectionError, parseIntrospection } from "../src/harness/introspect.js";
 import { fillValue, paramCandidates } from "../src/harness/params.js";
 import { findingsOf, minimalConfig, transformerCoverage } from "../src/harness/run.js";
+import { renderHarnessSummary } from "../src/harness/summary.js";
 import { harnessReadme } from "../src/harness/write.js";
 
 /**
@@ -296,5 +297,25 @@ describe("harness coverage", () => {
     };
     expect(transformerCoverage(report, 59)).toEqual({ passed: 1, total: 59 });
     expect(transformerCoverage(undefined, 59)).toBeNull();
+    const f = findingsOf(
+      { name: "transformer_b", kind: "transformer", subject: "b", dir: "/x", config: "project: b\n" },
+      [
+        {
+          gate: "golden",
+          id: "golden:transformer_b/harness/h_b",
+          status: "fail",
+          errorType: "KeyError",
+          message: "KeyError: 'x'\nmore",
+        },
+      ],
+    );
+    const md = renderHarnessSummary({ ...report, findings: f }, intro, [
+      { kind: "transformer", subject: "b", reason: "no stated result" },
+    ]);
+    expect(md).toContain("2/3 harnesses pass, 1 finding(s)");
+    expect(md).toContain("| transformer | 2 | 1 |");
+    expect(md).toContain("Harness coverage: 1/59 transformers");
+    expect(md).toContain("| transformer_b | h_b | KeyError: KeyError: 'x' |");
+    expect(md).toContain("- transformer `b`: no stated result");
   });
 });

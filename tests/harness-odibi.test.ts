@@ -56,6 +56,9 @@ withJail(
     expect(run.code).toBe(1);
     expect(run.out).toContain("1/2 harnesses pass; 1 finding(s)");
     expect(run.out).toContain("harness:pattern_scd2/h_dim_scd2#expect: WrongOutput");
+    expect(readFileSync(path.join(harnessDir(golden), "SUMMARY.md"), "utf8")).toContain(
+      "| pattern_scd2 | h_dim_scd2 | WrongOutput:",
+    );
     const report = readHarnessReport(golden)!;
     expect(report.harnesses.map((h) => [h.name, h.passed])).toEqual([
       ["pattern_scd2", false],

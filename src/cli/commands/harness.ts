@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import { ExitCode } from "../../core/errors.js";
@@ -9,6 +10,7 @@ import type { GateContext } from "../../gates/gate.js";
 import { allParamCandidates, HarnessGenerator } from "../../harness/generator.js";
 import { chooseParams, introspectOdibi } from "../../harness/introspect.js";
 import { readHarnessReport, runHarnesses, writeHarnessReport } from "../../harness/run.js";
+import { renderHarnessSummary } from "../../harness/summary.js";
 import { harnessDir, readHarnesses, readIntrospection, writeHarnesses } from "../../harness/write.js";
 import { profileOf } from "../../profiles/index.js";
 import type { CommandContext } from "../context.js";
@@ -119,7 +121,13 @@ function runLikeCommand(ctx: CommandContext, name: "validate" | "run") {
               out.line(`  ${h}: ${checks.some((c) => c.status === "fail") ? "FAIL" : "ok"}`),
           }),
         );
-        if (name === "run") writeHarnessReport(env.layout.golden, report);
+        if (name === "run") {
+          writeHarnessReport(env.layout.golden, report);
+          const gaps = new HarnessGenerator(intro).listCoverageGaps(readHarnesses(env.layout.golden));
+          const summary = path.join(harnessDir(env.layout.golden), "SUMMARY.md");
+          writeFileSync(summary, renderHarnessSummary(report, intro, gaps));
+          out.line(`summary: ${summary}`);
+        }
         const passed = report.harnesses.filter((h) => h.passed).length;
         const lines = [
           `${passed}/${report.harnesses.length} harnesses pass; ${report.findings.length} finding(s)`,
