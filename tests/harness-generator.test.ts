@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
@@ -9,9 +9,17 @@ import { daysInclusive, EDGE_CASES } from "../src/harness/edge-harness.js";
 import { HarnessGenerator, statesResult } from "../src/harness/generator.js";
 import { IntrospectionError, parseIntrospection } from "../src/harness/introspect.js";
 import { fillValue, paramCandidates } from "../src/harness/params.js";
-import { findingsOf, minimalConfig, transformerCoverage } from "../src/harness/run.js";
+import {
+  findingsOf,
+  minimalConfig,
+  readHarnessReport,
+  resolveFinding,
+  transformerCoverage,
+  writeHarnessReport,
+} from "../src/harness/run.js";
 import { renderHarnessSummary } from "../src/harness/summary.js";
-import { harnessReadme } from "../src/harness/write.js";
+import { harnessDir, harnessReadme } from "../src/harness/write.js";
+import { tempDir } from "./helpers.js";
 
 /**
  * The generator on a recorded introspection of the real odibi 3.15.1 (made by `odibi-improve harness generate` on
@@ -273,6 +281,39 @@ describe("find-work order with harness findings", () => {
     expect(plan.foundWork).toBe(true);
     expect(plan.pick?.task.kind).toBe("harness");
     expect(planCycle({ ...facts, harnessFindings: [] }).foundWork).toBe(false);
+  });
+});
+
+describe("a promoted fix resolves its finding", () => {
+  it("takes the finding out of findings.json; its harness passes when none is left", () => {
+    const golden = tempDir();
+    mkdirSync(harnessDir(golden), { recursive: true });
+    const f = (harness: string, checkId: string) => ({
+      signature: checkId,
+      harness,
+      kind: "pattern",
+      subject: harness,
+      checkId,
+      errorType: "E",
+      message: "m",
+      config: "",
+      dir: "/x",
+    });
+    const h = (name: string) => ({ name, kind: "pattern", subject: name, covers: [name], passed: false });
+    writeHarnessReport(golden, {
+      odibiVersion: "3.15.1",
+      ranAt: "now",
+      harnesses: [h("a"), h("b")],
+      findings: [f("a", "golden:a/p/n1"), f("b", "golden:b/p/n1"), f("b", "golden:b/p/n2")],
+    });
+    resolveFinding(golden, "golden:a/p/n1");
+    resolveFinding(golden, "golden:b/p/n1");
+    const r = readHarnessReport(golden)!;
+    expect(r.findings.map((x) => x.checkId)).toEqual(["golden:b/p/n2"]);
+    expect(r.harnesses.map((x) => [x.name, x.passed])).toEqual([
+      ["a", true],
+      ["b", false],
+    ]);
   });
 });
 

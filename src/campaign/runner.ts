@@ -20,7 +20,7 @@ import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
 import { checkGates, GatesStopped } from "../gates/pipeline.js";
-import { readHarnessReport, runHarnesses } from "../harness/run.js";
+import { readHarnessReport, resolveFinding, runHarnesses } from "../harness/run.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
@@ -956,6 +956,7 @@ export class CampaignRunner {
       details: `Approach: ${approachId(a.approach)}${summary ? `\n${summary.slice(0, 1000)}` : ""}`,
     });
     this.step(cycle, "promote_done", { commit: p.commit, previous: p.previous });
+    if (a.task.kind === "harness") resolveFinding(env.layout.golden, a.task.target);
     this.remember(cycle, lesson);
     this.step(cycle, "lesson_recorded");
     report.snapshot = snap.name;

@@ -199,6 +199,19 @@ export function transformerCoverage(
   return { passed, total: transformers };
 }
 
+/**
+ * A finding fixed by a promotion: taken out of the last run's report (its harness passes when none is left), so
+ * the next cycle does not work on it again. The next `harness run` measures it anew.
+ */
+export function resolveFinding(goldenDir: string, checkId: string): void {
+  const report = readHarnessReport(goldenDir);
+  if (!report) return;
+  const findings = report.findings.filter((f) => f.checkId !== checkId);
+  const failing = new Set(findings.map((f) => f.harness));
+  const harnesses = report.harnesses.map((h) => ({ ...h, passed: !failing.has(h.name) }));
+  writeHarnessReport(goldenDir, { ...report, findings, harnesses });
+}
+
 /** The last run's report, if any. */
 export function readHarnessReport(goldenDir: string): HarnessReport | undefined {
   const file = path.join(harnessDir(goldenDir), FINDINGS_FILE);
