@@ -35,6 +35,10 @@ function quotedExample(desc: string | undefined): string | undefined {
   return desc?.match(/'([^'\s][^']*)'/)?.[1];
 }
 
+function firstWord(desc: string | undefined): string {
+  return (desc ?? "").trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+}
+
 /** A column for a parameter named `name`, by the role its name says. */
 export function columnFor(name: string): string {
   const n = name.toLowerCase();
@@ -61,6 +65,8 @@ function stringValue(name: string, s: JsonSchema): string {
   if (/schema/.test(n)) return "a INT";
   // A branch's value is a SQL expression: a literal is quoted.
   if (n === "value" || n === "then") return "'high'";
+  // A generic name (`col`, `column`) takes its role from odibi's description ("Timestamp column to convert").
+  if (/^(col|column)$/.test(n)) return columnFor(`${n} ${firstWord(s.description)}`);
   if (/col$|column$|^col_|_col_|^by$/.test(n) || /column/.test(s.description ?? "")) return columnFor(n);
   return quotedExample(s.description) ?? columnFor(n);
 }
