@@ -75,6 +75,21 @@ describe("HarnessGenerator on odibi 3.15.1's introspection", () => {
     );
   });
 
+  it("dates are dates: parsed on read, and a generic `col` of a date transformer is the date column", () => {
+    const h = gen.generateTransformerTest("date_add");
+    const doc = parse(h.config);
+    const node = doc.pipelines[0].nodes[0];
+    expect(node.params.col).toBe("event_date");
+    expect(node.read.options.parse_dates).toEqual(["event_date", "updated_at", "start_ts", "end_ts"]);
+    expect(nodesOf(gen.generateTransformerTest("convert_timezone").config)[0]!.params!.col).toBe(
+      "updated_at",
+    );
+    expect(nodesOf(gen.generateTransformerTest("split_part").config)[0]!.params!.col).toBe("name");
+    expect(nodesOf(gen.generateTransformerTest("extract_date_parts").config)[0]!.params!.source_col).toBe(
+      "event_date",
+    );
+  });
+
   it("states results from the parameters' roles, not just 'it ran'", () => {
     const filter = gen.generateTransformerTest("filter_rows");
     expect(filter.expectations[0]).toMatchObject({ node: "h_filter_rows", rows: 8 });

@@ -49,6 +49,9 @@ export const ROLE_COLUMNS = {
   end: "end_ts",
 } as const;
 
+/** The base table's date and timestamp columns. */
+export const DATE_COLUMNS = [ROLE_COLUMNS.date, ROLE_COLUMNS.timestamp, ROLE_COLUMNS.start, ROLE_COLUMNS.end];
+
 function csvCell(v: Cell): string {
   if (v === null) return "";
   const s = String(v);

@@ -1,4 +1,4 @@
-import { baseTable, ROLE_COLUMNS as C, type Row, type Table } from "./data.js";
+import { baseTable, ROLE_COLUMNS as C, DATE_COLUMNS, type Row, type Table } from "./data.js";
 import type { OdibiIntrospection } from "./introspect.js";
 import { CONDITION, OTHER_NODE } from "./params.js";
 import {
@@ -91,14 +91,16 @@ function passthroughExpectation(c: EdgeCase, t: Table): Expectation {
 
 function dataEdge(c: EdgeCase, intro: OdibiIntrospection): Scenario {
   const t = edgeTable(c);
-  const nodes: NodeSpec[] = [writing(readNode(PASS, "edge.csv"))];
+  // Text in a date column (type_mismatch) is the point of that case: its dates stay unparsed.
+  const dates = c === "type_mismatch" ? [] : DATE_COLUMNS;
+  const nodes: NodeSpec[] = [writing(readNode(PASS, "edge.csv", {}, dates))];
   const expectations = [passthroughExpectation(c, t)];
   const covers: string[] = [];
   for (const tr of intro.transformers.filter((x) => EDGE_MODULES.test(x.module))) {
     const params = transformerParams(tr, intro.paramChoice[tr.name]);
     if (JSON.stringify(params).includes(OTHER_NODE)) continue;
     const node = `h_${tr.name}`;
-    nodes.push(writing(readNode(node, "edge.csv", { transformer: tr.name, params })));
+    nodes.push(writing(readNode(node, "edge.csv", { transformer: tr.name, params }, dates)));
     covers.push(tr.name);
     const zero = c === "empty_data" || (c === "all_nulls" && params.condition === CONDITION.sql);
     expectations.push({

@@ -19,7 +19,7 @@ export interface CoverageGap {
 /** Every transformer's parameter candidates, for odibi to choose from (chooseParams). */
 export function allParamCandidates(intro: OdibiIntrospection): Record<string, Record<string, unknown>[]> {
   return Object.fromEntries(
-    intro.transformers.map((t) => [t.name, t.params ? paramCandidates(t.params) : [{}]]),
+    intro.transformers.map((t) => [t.name, t.params ? paramCandidates(t.params, t.summary) : [{}]]),
   );
 }
 

@@ -15,6 +15,8 @@ export const CONDITION = { sql: `${C.numeric} > 50`, keeps: (amount: number) => 
 
 export interface FillContext {
   defs: Record<string, JsonSchema>;
+  /** The transformer's summary: a generic `col` of a transformer "… to a date/timestamp column" is a date. */
+  hint?: string;
 }
 
 function deref(s: JsonSchema, ctx: FillContext): JsonSchema {
@@ -35,6 +37,10 @@ function quotedExample(desc: string | undefined): string | undefined {
   return desc?.match(/'([^'\s][^']*)'/)?.[1];
 }
 
+function dateHint(hint: string | undefined): string {
+  return /\bdates?\b|timestamp/i.test(hint ?? "") ? "date" : "";
+}
+
 function firstWord(desc: string | undefined): string {
   return (desc ?? "").trim().split(/\s+/)[0]?.toLowerCase() ?? "";
 }
@@ -52,7 +58,7 @@ export function columnFor(name: string): string {
   return C.text;
 }
 
-function stringValue(name: string, s: JsonSchema): string {
+function stringValue(name: string, s: JsonSchema, ctx: FillContext): string {
   const n = name.toLowerCase();
   if (/condition|^when$/.test(n)) return CONDITION.sql;
   if (/^(function|expression|expr)$/.test(n)) return `sum(${C.numeric})`;
@@ -66,8 +72,14 @@ function stringValue(name: string, s: JsonSchema): string {
   // A branch's value is a SQL expression: a literal is quoted.
   if (n === "value" || n === "then") return "'high'";
   // A generic name (`col`, `column`) takes its role from odibi's description ("Timestamp column to convert").
-  if (/^(col|column)$/.test(n)) return columnFor(`${n} ${firstWord(s.description)}`);
-  if (/col$|column$|^col_|_col_|^by$/.test(n) || /column/.test(s.description ?? "")) return columnFor(n);
+  if (/^(col|column)$/.test(n)) return columnFor(`${n} ${firstWord(s.description) || dateHint(ctx.hint)}`);
+  if (/col$|column$|^col_|_col_|^by$/.test(n) || /column/.test(s.description ?? "")) {
+    const col = columnFor(n);
+    // A column a date transformer reads ("Extracts date parts …") is a date unless its name says otherwise.
+    return col === columnFor("") && dateHint(ctx.hint) && /source|input|^col/.test(n)
+      ? columnFor("date")
+      : col;
+  }
   return quotedExample(s.description) ?? columnFor(n);
 }
 
@@ -120,7 +132,7 @@ export function fillValue(name: string, raw: JsonSchema, ctx: FillContext): unkn
     case "boolean":
       return s.default ?? false;
     default:
-      return stringValue(name, s);
+      return stringValue(name, s, ctx);
   }
 }
 
@@ -141,8 +153,8 @@ export function fillModel(model: JsonSchema, ctx?: FillContext): Record<string, 
  * validators can ask for more than its required fields (a join's `on`, "either target or connection and path"):
  * odibi picks (see chooseParams in introspect.ts), the first set its validation accepts is the harness's.
  */
-export function paramCandidates(model: JsonSchema): Record<string, unknown>[] {
-  const ctx = { defs: model.$defs ?? {} };
+export function paramCandidates(model: JsonSchema, hint?: string): Record<string, unknown>[] {
+  const ctx = { defs: model.$defs ?? {}, hint };
   const base = fillModel(model, ctx);
   const optional = Object.entries(model.properties ?? {}).filter(
     ([k]) => !(model.required ?? []).includes(k),

@@ -52,13 +52,18 @@ export type NodeSpec = Record<string, unknown> & { name: string };
 export const OUT = "out";
 export const SRC = "src";
 
-/** A node that reads an input CSV of the harness. */
-export function readNode(name: string, file: string, extra: Record<string, unknown> = {}): NodeSpec {
-  return {
-    name,
-    read: { connection: SRC, format: "csv", path: file, options: { header: true } },
-    ...extra,
-  };
+/**
+ * A node that reads an input CSV of the harness. CSV has no types: `parseDates` (pandas' `parse_dates`, which odibi
+ * passes on) makes its date and timestamp columns dates, as a typed source would give them.
+ */
+export function readNode(
+  name: string,
+  file: string,
+  extra: Record<string, unknown> = {},
+  parseDates: readonly string[] = [],
+): NodeSpec {
+  const options = { header: true, ...(parseDates.length ? { parse_dates: [...parseDates] } : {}) };
+  return { name, read: { connection: SRC, format: "csv", path: file, options }, ...extra };
 }
 
 /** Where a node writes (parquet under `data/out/`), added to its spec. */

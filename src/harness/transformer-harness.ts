@@ -1,4 +1,4 @@
-import { baseTable, ROLE_COLUMNS as C } from "./data.js";
+import { baseTable, ROLE_COLUMNS as C, DATE_COLUMNS } from "./data.js";
 import type { TransformerInfo } from "./introspect.js";
 import { CONDITION, fillModel, OTHER_NODE, paramCandidates } from "./params.js";
 import {
@@ -21,7 +21,7 @@ const OUTPUT_PARAM = /^(output|output_col|output_column|target_col|flag_col|sess
  */
 export function transformerParams(t: TransformerInfo, choice?: number): Record<string, unknown> {
   if (!t.params) return {};
-  const candidates = paramCandidates(t.params);
+  const candidates = paramCandidates(t.params, t.summary);
   return candidates[choice !== undefined && choice >= 0 ? choice : 0] ?? fillModel(t.params);
 }
 
@@ -65,16 +65,9 @@ export function transformerHarness(t: TransformerInfo, choice?: number): Harness
   const node = `h_${t.name}`;
   const nodes: NodeSpec[] = [];
   const other = mentionsOther(params);
-  if (other) nodes.push(readNode(OTHER_NODE, "base.csv"));
-  nodes.push(
-    writing(
-      readNode(node, "base.csv", {
-        ...(other ? { depends_on: [OTHER_NODE] } : {}),
-        transformer: t.name,
-        params,
-      }),
-    ),
-  );
+  if (other) nodes.push(readNode(OTHER_NODE, "base.csv", {}, DATE_COLUMNS));
+  const spec = { ...(other ? { depends_on: [OTHER_NODE] } : {}), transformer: t.name, params };
+  nodes.push(writing(readNode(node, "base.csv", spec, DATE_COLUMNS)));
   const name = `transformer_${t.name}`;
   return {
     name,
