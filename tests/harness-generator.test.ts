@@ -11,6 +11,7 @@ import { IntrospectionError, parseIntrospection } from "../src/harness/introspec
 import { fillValue, paramCandidates } from "../src/harness/params.js";
 import {
   findingsOf,
+  mergeHarnessReports,
   minimalConfig,
   readHarnessReport,
   resolveFinding,
@@ -329,6 +330,50 @@ describe("a promoted fix resolves its finding", () => {
       ["a", true],
       ["b", false],
     ]);
+  });
+});
+
+describe("a run of some harnesses", () => {
+  it("updates theirs in the last report and keeps the others", () => {
+    const h = (name: string, passed: boolean) => ({
+      name,
+      kind: "transformer",
+      subject: name,
+      covers: [name],
+      passed,
+    });
+    const f = (harness: string) => ({
+      signature: harness,
+      harness,
+      kind: "transformer",
+      subject: harness,
+      checkId: `golden:${harness}`,
+      errorType: "E",
+      message: "m",
+      config: "",
+      dir: "/x",
+    });
+    const prev = {
+      odibiVersion: "3.15.1",
+      ranAt: "t1",
+      harnesses: [h("a", false), h("b", false)],
+      findings: [f("a"), f("b")],
+    };
+    const next = {
+      odibiVersion: "3.15.1",
+      ranAt: "t2",
+      harnesses: [h("b", true), h("c", false)],
+      findings: [f("c")],
+    };
+    const m = mergeHarnessReports(prev, next);
+    expect(m.harnesses.map((x) => [x.name, x.passed])).toEqual([
+      ["a", false],
+      ["b", true],
+      ["c", false],
+    ]);
+    expect(m.findings.map((x) => x.harness)).toEqual(["a", "c"]);
+    expect(m.ranAt).toBe("t2");
+    expect(mergeHarnessReports(undefined, next)).toBe(next);
   });
 });
 

@@ -212,6 +212,22 @@ export function resolveFinding(goldenDir: string, checkId: string): void {
   writeHarnessReport(goldenDir, { ...report, findings, harnesses });
 }
 
+/**
+ * A run of some harnesses (`--only`) over the last report: theirs replaced, the others' results and findings kept
+ * (the harness list in the previous report's order, new ones after).
+ */
+export function mergeHarnessReports(prev: HarnessReport | undefined, next: HarnessReport): HarnessReport {
+  if (!prev) return next;
+  const ran = new Set(next.harnesses.map((h) => h.name));
+  const byName = new Map(next.harnesses.map((h) => [h.name, h]));
+  const harnesses = [
+    ...prev.harnesses.map((h) => byName.get(h.name) ?? h),
+    ...next.harnesses.filter((h) => !prev.harnesses.some((p) => p.name === h.name)),
+  ];
+  const findings = [...prev.findings.filter((f) => !ran.has(f.harness)), ...next.findings];
+  return { odibiVersion: next.odibiVersion, ranAt: next.ranAt, harnesses, findings };
+}
+
 /** The last run's report, if any. */
 export function readHarnessReport(goldenDir: string): HarnessReport | undefined {
   const file = path.join(harnessDir(goldenDir), FINDINGS_FILE);

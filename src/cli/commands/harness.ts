@@ -9,7 +9,12 @@ import { gateIsolation, makeGateContext } from "../../gates/context.js";
 import type { GateContext } from "../../gates/gate.js";
 import { allParamCandidates, HarnessGenerator } from "../../harness/generator.js";
 import { chooseParams, introspectOdibi } from "../../harness/introspect.js";
-import { readHarnessReport, runHarnesses, writeHarnessReport } from "../../harness/run.js";
+import {
+  mergeHarnessReports,
+  readHarnessReport,
+  runHarnesses,
+  writeHarnessReport,
+} from "../../harness/run.js";
 import { renderHarnessSummary } from "../../harness/summary.js";
 import { harnessDir, readHarnesses, readIntrospection, writeHarnesses } from "../../harness/write.js";
 import { profileOf } from "../../profiles/index.js";
@@ -122,10 +127,12 @@ function runLikeCommand(ctx: CommandContext, name: "validate" | "run") {
           }),
         );
         if (name === "run") {
-          writeHarnessReport(env.layout.golden, report);
+          // A run of some harnesses updates theirs in the last report; a full run replaces it.
+          const merged = only ? mergeHarnessReports(readHarnessReport(env.layout.golden), report) : report;
+          writeHarnessReport(env.layout.golden, merged);
           const gaps = new HarnessGenerator(intro).listCoverageGaps(readHarnesses(env.layout.golden));
           const summary = path.join(harnessDir(env.layout.golden), "SUMMARY.md");
-          writeFileSync(summary, renderHarnessSummary(report, intro, gaps));
+          writeFileSync(summary, renderHarnessSummary(merged, intro, gaps));
           out.line(`summary: ${summary}`);
         }
         const passed = report.harnesses.filter((h) => h.passed).length;
