@@ -98,6 +98,7 @@ const LAYERS: string[][] = [
   ["events"],
   ["gates"],
   ["profiles"],
+  ["harness"],
   ["policy"],
   ["brain"],
   ["campaign"],

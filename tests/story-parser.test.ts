@@ -165,3 +165,15 @@ describe("story helpers", () => {
     expect(cleanTraceback("  \n")).toBeUndefined();
   });
 });
+
+describe("Python's JSON constants", () => {
+  it("reads NaN and Infinity outside strings as null, leaves them inside strings", async () => {
+    const { pythonConstantsAsNull } = await import("../src/stories/story-parser.js");
+    const text = '{"a": NaN, "b": [Infinity, -Infinity, 1], "c": "NaN \\" Infinity"}';
+    expect(JSON.parse(pythonConstantsAsNull(text))).toEqual({
+      a: null,
+      b: [null, null, 1],
+      c: 'NaN " Infinity',
+    });
+  });
+});

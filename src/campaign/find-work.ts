@@ -1,12 +1,14 @@
 import type { Check, GateResult, Task } from "../core/types.js";
+import type { Finding } from "../harness/run.js";
 import { failureSignature } from "../memory/signature.js";
 import type { AvoidanceOracle } from "../memory/types.js";
 import type { DiscoveredIssue } from "../profiles/python/discover.js";
 
 /**
- * What there is to work on (DESIGN.md §3): (1) a failing check of the gates or golden projects, (2) an issue
- * discovered in the code that is work (not marked `notWork` by discovery), skipping every signature memory says to
- * avoid. Pure; plan-cycle.ts picks the cycle's task from it.
+ * What there is to work on (DESIGN.md §3), in this order: (1) a failing check of the gates or golden projects,
+ * (2) a harness finding (`odibi-improve harness run`: a harness that fails or writes wrong output), (3) an issue
+ * discovered in the code that is work (not marked `notWork` by discovery), (4) coverage gaps (test-adding tasks),
+ * skipping every signature memory says to avoid. Pure; plan-cycle.ts picks the cycle's task from it.
  */
 
 export interface FindWorkOptions {
@@ -20,6 +22,10 @@ export interface FindWorkOptions {
    * work for a campaign — every candidate would be rejected. (A failing test is: its fix lies in the code it calls.)
    */
   inOracle?: (file: string) => boolean;
+  /** The last harness run's findings (src/harness/run.ts). */
+  harnessFindings?: readonly Finding[];
+  /** Coverage gaps as test-adding tasks (kind `coverage`): the last tier. */
+  coverageTasks?: readonly Task[];
 }
 
 /** A failing check the environment causes, and what it needs. */
@@ -122,6 +128,31 @@ export function discoveredTask(d: DiscoveredIssue): Task {
   };
 }
 
+/** The check id a harness task targets → its harness (`golden:<h>/…`, `validate:<h>…`, `harness:<h>/…`). */
+export function harnessOfTarget(target: string): string | undefined {
+  return target.match(/^(?:golden|validate|harness):([^/:#]+)/)?.[1];
+}
+
+export function harnessTask(f: Finding): Task {
+  const msg = firstLine(f.message);
+  const detail = [
+    `${f.errorType}: ${f.message}`,
+    f.detail,
+    `The harness ${f.harness} (${f.kind} ${f.subject}) is in ${f.dir}. The smallest config that shows it:`,
+    f.config,
+  ]
+    .filter(Boolean)
+    .join("\n\n");
+  return {
+    kind: "harness",
+    target: f.checkId,
+    title: `harness finding ${f.checkId}${msg ? `: ${msg}` : ""}`,
+    signature: f.signature,
+    gate: "golden",
+    detail: detail.slice(0, MAX_DETAIL * 2),
+  };
+}
+
 function focusFirst(tasks: Task[], focus: readonly string[] | undefined): Task[] {
   const terms = (focus ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean);
   if (terms.length === 0) return tasks;
@@ -145,9 +176,11 @@ export function listWork(
   };
   return [
     ...focusFirst(failureTasks(gateResult, opts.missingDependency, opts.inOracle), opts.focus),
+    ...focusFirst((opts.harnessFindings ?? []).map(harnessTask), opts.focus),
     ...focusFirst(
       discovered.filter((d) => !d.notWork && !opts.inOracle?.(d.file)).map(discoveredTask),
       opts.focus,
     ),
+    ...focusFirst([...(opts.coverageTasks ?? [])], opts.focus),
   ].filter(keep);
 }

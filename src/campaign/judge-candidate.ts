@@ -18,6 +18,8 @@ export interface CandidateFacts {
   /** The candidate differs from Master. */
   changed: boolean;
   discoveredIssue: VerdictFacts["discoveredIssue"];
+  /** For a harness task: does the finding's check pass when the harness runs on the candidate? */
+  harnessFixed?: boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export function judgeCandidate(f: CandidateFacts): { verdict: GateVerdict; decis
       .filter((c) => c.gate !== "policy")
       .map((c) => ({ gate: c.gate, id: c.id, ...(c.message ? { message: c.message } : {}) })),
     remainingFailures: verdict.stillFailing.length,
-    targetFixed: verdict.targetFixed ?? null,
+    targetFixed: f.harnessFixed ?? verdict.targetFixed ?? null,
     missingRequiredGates: verdict.notRun.filter((n) => required.has(n)),
     mode: f.policy.mode,
     discoveredIssue: f.discoveredIssue,

@@ -1,5 +1,6 @@
 import type { FixerApproach } from "../brain/fixers.js";
 import type { Check, GateResult, Task } from "../core/types.js";
+import type { Finding } from "../harness/run.js";
 import type { AvoidanceOracle } from "../memory/types.js";
 import type { DiscoveredIssue } from "../profiles/python/discover.js";
 import { type EnvironmentFailure, environmentFailures, listWork } from "./find-work.js";
@@ -22,6 +23,8 @@ export interface CycleFacts {
   inOracle?: (file: string) => boolean;
   /** What a failing check needs installed, when the environment (not the code) makes it fail. */
   missingDependency?: (c: Check) => string | undefined;
+  /** The last harness run's findings (`odibi-improve harness run`). */
+  harnessFindings?: readonly Finding[];
 }
 
 export interface CyclePlan {
@@ -69,6 +72,7 @@ export function planCycle(f: CycleFacts): CyclePlan {
     focus: f.focus ?? [],
     ...(f.inOracle ? { inOracle: f.inOracle } : {}),
     ...(f.missingDependency ? { missingDependency: f.missingDependency } : {}),
+    ...(f.harnessFindings ? { harnessFindings: f.harnessFindings } : {}),
   };
   const open = listWork(f.baseline, f.discovered, f.memory, opts);
   const foundWork = listWork(f.baseline, f.discovered, { shouldAvoid: () => false }, opts).length > 0;

@@ -12,6 +12,8 @@ import {
   summaryPassCount,
 } from "../events/campaigns.js";
 import { openCampaignState } from "../events/read-model.js";
+import { readHarnessReport, transformerCoverage } from "../harness/run.js";
+import { readIntrospection } from "../harness/write.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import { failingChecks, flakyChecks, parseShortStat, summariseGates } from "../status/metrics.js";
 import { writeReport } from "../status/report-files.js";
@@ -74,7 +76,10 @@ export class CampaignStore {
       cyclesToConvergence: stopReason === "CONVERGED" ? r.cycles.length : null,
       tests: { before: summaryPassCount(first, "tests"), after: summaryPassCount(last, "tests") },
       lintErrors: { before: summaryFailures(first, "lint"), after: summaryFailures(last, "lint") },
-      harnessCoverage: null,
+      harnessCoverage: transformerCoverage(
+        readHarnessReport(this.env.layout.golden),
+        readIntrospection(this.env.layout.golden)?.transformers.length ?? 0,
+      ),
       regressions: masterRegressions(first, last, r.flaky),
       masterDiff: shortstat
         ? parseShortStat(shortstat, stat)

@@ -20,6 +20,7 @@ import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
 import { checkGates, GatesStopped } from "../gates/pipeline.js";
+import { readHarnessReport, resolveFinding, runHarnesses } from "../harness/run.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
@@ -40,7 +41,7 @@ import { cycleReportName, renderCycleReport } from "../status/reports.js";
 import type { CycleReportData } from "../status/types.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
-import { type EnvironmentFailure, environmentFailures } from "./find-work.js";
+import { type EnvironmentFailure, environmentFailures, harnessOfTarget } from "./find-work.js";
 import { judgeCandidate } from "./judge-candidate.js";
 import { notifyEnd } from "./notify.js";
 import {
@@ -591,6 +592,7 @@ export class CampaignRunner {
       focus: this.opts.focus ?? [],
       inOracle: (f: string) => oracleGlobOf(f, oracle) !== undefined,
       ...(missing ? { missingDependency: missing } : {}),
+      harnessFindings: readHarnessReport(env.layout.golden)?.findings ?? [],
     };
     const plan = planCycle(facts);
     this.events.append({
@@ -933,7 +935,9 @@ export class CampaignRunner {
     const { sandbox, cycle, report } = a.c;
     const { commit, files, diff } = frozen;
     const discovered = await discoveredIssueFacts(sandbox.path, sandbox.baseCommit, commit, a.task, files);
+    const harnessFixed = await this.harnessFixed(a);
     const { verdict, decision } = judgeCandidate({
+      ...(harnessFixed === undefined ? {} : { harnessFixed }),
       baseline: a.baseline,
       candidate,
       task: a.task,
@@ -970,6 +974,19 @@ export class CampaignRunner {
     return lesson;
   }
 
+  /**
+   * For a harness task: its harness run on the candidate (validate, run, expected output), and whether the finding's
+   * check is gone. Undefined for other tasks.
+   */
+  private async harnessFixed(a: Attempt): Promise<boolean | undefined> {
+    if (a.task.kind !== "harness") return undefined;
+    const harness = harnessOfTarget(a.task.target);
+    const report = readHarnessReport(this.env.layout.golden);
+    if (!harness || !report) return false;
+    const run = await runHarnesses(a.ctx, this.env.layout.golden, report.odibiVersion, { only: [harness] });
+    return run.harnesses.length > 0 && !run.findings.some((f) => f.checkId === a.task.target);
+  }
+
   /** Snapshot Master, promote the candidate, record the lesson and the promotion. */
   private async promote(a: Attempt, candidate: GateResult, lesson: Lesson): Promise<AttemptOutcome> {
     const { sandbox, cycle, report } = a.c;
@@ -986,6 +1003,7 @@ export class CampaignRunner {
       details: `Approach: ${approachId(a.approach)}${summary ? `\n${summary.slice(0, 1000)}` : ""}`,
     });
     this.step(cycle, "promote_done", { commit: p.commit, previous: p.previous });
+    if (a.task.kind === "harness") resolveFinding(env.layout.golden, a.task.target);
     this.remember(cycle, lesson);
     this.step(cycle, "lesson_recorded");
     report.snapshot = snap.name;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { STOP_REASONS } from "../campaign/stop-conditions.js";
 import { DECISIONS } from "../core/types.js";
+import { HarnessReportSchema } from "../harness/run.js";
 import { CAMPAIGN_STATES, StatusSchema } from "../status/schema.js";
 
 /**
@@ -84,6 +85,8 @@ const CampaignSummary = {
   counts: Counts,
   reportPath: z.string().nullable(),
 };
+/** A subject the harnesses leave uncovered (`harness gaps`). */
+const CoverageGap = z.looseObject({ kind: z.string(), subject: z.string(), reason: z.string() });
 const ReportPaths = z.strictObject({ campaignId: z.string(), reportPath: z.string(), htmlPath: z.string() });
 
 /** One JSON line per campaign event (`run`, `demo`), before the result. */
@@ -169,8 +172,39 @@ export const JSON_RESULTS = {
       effective_status: z.enum(CAMPAIGN_STATES),
       note: z.string().nullable(),
     }).nullable(),
+    /** The harnesses (odibi), null before `harness generate`. */
+    harness: z
+      .strictObject({
+        odibiVersion: z.string(),
+        harnesses: z.number().int(),
+        gaps: z.number().int(),
+        lastRun: z
+          .strictObject({
+            at: z.string(),
+            passed: z.number().int(),
+            total: z.number().int(),
+            findings: z.number().int(),
+            transformers: z.string(),
+          })
+          .nullable(),
+      })
+      .nullable(),
   }),
   report: result("report", code(0), { reports: z.array(ReportPaths) }),
+  "harness generate": result("harness generate", code(0), {
+    odibiVersion: z.string(),
+    dir: z.string(),
+    harnesses: z.array(z.string()),
+    gaps: z.array(CoverageGap),
+  }),
+  "harness gaps": result("harness gaps", code(0), {
+    odibiVersion: z.string(),
+    gaps: z.array(CoverageGap),
+    failing: HarnessReportSchema.shape.harnesses,
+  }),
+  /** Findings are failing checks: exit 1. */
+  "harness validate": result("harness validate", code(0, 1), HarnessReportSchema.shape),
+  "harness run": result("harness run", code(0, 1), HarnessReportSchema.shape),
   /** Printed once the dashboard listens; the command then serves until Ctrl-C. */
   ui: result("ui", code(0), { url: z.string(), port: z.number().int(), root: z.string() }),
   campaigns: result("campaigns", code(0), {

@@ -4,6 +4,7 @@ import { campaignsCommand, exportCommand, reportCommand, stopCommand } from "./c
 import { demoCommand } from "./commands/demo.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { gatesCommand } from "./commands/gates.js";
+import { harnessCommand } from "./commands/harness.js";
 import { initCommand } from "./commands/init.js";
 import { runCommand } from "./commands/run.js";
 import { sandboxCommand } from "./commands/sandbox.js";
@@ -71,6 +72,7 @@ export function buildProgram() {
     setupCommand(ctx),
     gatesCommand(ctx),
     uiCommand(ctx),
+    harnessCommand(ctx),
   ]) {
     program.addCommand(c as unknown as Command);
   }

@@ -46,7 +46,11 @@ export interface GateResult {
   durationMs: number;
 }
 
-export type TaskKind = "failure" | "discovered";
+/**
+ * What a task is: a failing check of the gates, a harness finding (an odibi harness that fails or writes wrong
+ * output, src/harness/), an issue discovery found in the code, or a coverage gap (a test-adding task).
+ */
+export type TaskKind = "failure" | "harness" | "discovered" | "coverage";
 
 /** A unit of work a cycle tries to do. */
 export interface Task {

@@ -108,7 +108,10 @@ export interface CampaignReportData {
   /** Test results on Master at the start (the first baseline) and at the end. */
   tests: { before: PassCount | null; after: PassCount | null };
   lintErrors: { before: number | null; after: number | null };
-  /** Transformers with a harness config / all transformers; null when the profile has no harness. */
+  /**
+   * odibi's transformers whose harness passed in the last `harness run` / all its transformers (src/harness/run.ts
+   * transformerCoverage); null when no harness ran.
+   */
   harnessCoverage: PassCount | null;
   /** Checks that passed at the start and fail at the end (must be none). */
   regressions: CheckRef[];

@@ -95,6 +95,31 @@ export function cleanTraceback(tb: string | null | undefined): string | undefine
   ].join("\n");
 }
 
+/**
+ * Python's `json.dump` writes `NaN`, `Infinity` and `-Infinity` (odibi 3.15.1 does, in the sample rows of a story
+ * over null or empty data), which JSON does not allow: outside strings they are read as null.
+ */
+export function pythonConstantsAsNull(text: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (inString) {
+      out += ch;
+      if (ch === "\\") out += text[++i] ?? "";
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    const word = /^(?:NaN|-?Infinity)/.exec(text.slice(i, i + 9))?.[0];
+    if (word) {
+      out += "null";
+      i += word.length - 1;
+    } else out += ch;
+  }
+  return out;
+}
+
 function toNode(n: RawStoryNode): StoryNode {
   const errorMessage = n.error_message ?? undefined;
   const failed = n.retry_history?.findLast((a) => a.error_traceback_cleaned || a.error_traceback);
@@ -162,7 +187,11 @@ export class StoryParser {
     try {
       doc = JSON.parse(text);
     } catch (e) {
-      throw new StoryError(file, `not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+      try {
+        doc = JSON.parse(pythonConstantsAsNull(text));
+      } catch {
+        throw new StoryError(file, `not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+      }
     }
     const parsed = StorySchema.safeParse(doc);
     if (!parsed.success)

@@ -1,6 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { describeHours } from "../../core/duration.js";
 import { openCampaignState } from "../../events/read-model.js";
+import { harnessSummary } from "../../harness/summary.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
 
@@ -38,7 +39,18 @@ export function statusCommand(ctx: CommandContext) {
           lastSnapshot: snapshots.at(-1)?.name ?? null,
           sandboxes: sandboxes.map((s) => s.id),
           campaign,
+          harness: harnessSummary(env.layout.golden),
         };
+        const h = data.harness;
+        const harnessLines = !h
+          ? []
+          : [
+              `Harnesses:  ${h.harnesses} for odibi ${h.odibiVersion}, ${h.gaps} coverage gap(s)${
+                h.lastRun
+                  ? `; last run ${h.lastRun.passed}/${h.lastRun.total} pass, ${h.lastRun.findings} finding(s), transformers covered ${h.lastRun.transformers}`
+                  : "; not run yet"
+              }`,
+            ];
         out.result(
           [
             `Root:       ${env.root}`,
@@ -47,6 +59,7 @@ export function statusCommand(ctx: CommandContext) {
             `Master:     ${head.slice(0, 10)}${dirty.length ? ` (${dirty.length} uncommitted change(s)!)` : " (clean)"}`,
             `Snapshots:  ${snapshots.length}${snapshots.length ? ` (last: ${snapshots.at(-1)!.name})` : ""}`,
             `Sandboxes:  ${sandboxes.length ? sandboxes.map((s) => s.id).join(", ") : "none"}`,
+            ...harnessLines,
             ...campaignLines,
           ].join("\n"),
           data,
