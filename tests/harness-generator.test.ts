@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
@@ -20,6 +20,7 @@ import {
 } from "../src/harness/run.js";
 import { renderHarnessSummary } from "../src/harness/summary.js";
 import { harnessDir, harnessReadme } from "../src/harness/write.js";
+import { odibiGateFingerprint } from "../src/profiles/odibi/golden-projects.js";
 import { tempDir } from "./helpers.js";
 
 /**
@@ -418,5 +419,21 @@ describe("harness coverage", () => {
     expect(md).toContain("Harness coverage: 1/59 transformers");
     expect(md).toContain("| transformer_b | h_b | KeyError: KeyError: 'x' |");
     expect(md).toContain("- transformer `b`: no stated result");
+  });
+});
+
+describe("the golden gates' cache key and the harnesses", () => {
+  it("a harness written or run under golden/harness/ leaves the golden projects' key as it was; a project's change does not", () => {
+    const golden = path.join(tempDir(), "golden");
+    mkdirSync(path.join(golden, "hello"), { recursive: true });
+    writeFileSync(path.join(golden, "hello", "odibi.yaml"), "project: hello\n");
+    const key = () => odibiGateFingerprint({ goldenDir: golden, env: {} }, "python -m odibi run {config}");
+    const before = key();
+    mkdirSync(path.join(golden, "harness", "t_add"), { recursive: true });
+    writeFileSync(path.join(golden, "harness", "t_add", "odibi.yaml"), "project: t_add\n");
+    writeFileSync(path.join(golden, "harness", "findings.json"), "[]\n");
+    expect(key()).toBe(before);
+    writeFileSync(path.join(golden, "hello", "odibi.yaml"), "project: hello2\n");
+    expect(key()).not.toBe(before);
   });
 });

@@ -247,7 +247,12 @@ export function odibiGateFingerprint(
   command: string,
 ): string {
   const hash = createHash("sha256").update(command);
-  hash.update(existsSync(ctx.goldenDir) ? takeFingerprint(ctx.goldenDir).digest : "no-golden");
+  // Everything under golden/ but the harnesses (`odibi-improve harness`): a harness run or a new harness must not
+  // make the golden projects' cached results stale.
+  if (!existsSync(ctx.goldenDir)) hash.update("no-golden");
+  else
+    for (const [p, e] of Object.entries(takeFingerprint(ctx.goldenDir).entries))
+      if (p !== "harness" && !p.startsWith("harness/")) hash.update(`${p}\0${JSON.stringify(e)}\0`);
   const venv = ctx.env.VIRTUAL_ENV;
   for (const f of venv ? [path.join(venv, "pyvenv.cfg"), path.join(venv, ".odibi-improve.json")] : [])
     hash.update(existsSync(f) ? readFileSync(f) : "-");
