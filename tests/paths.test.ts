@@ -5,7 +5,8 @@ import envPaths from "env-paths";
 import { describe, expect, it } from "vitest";
 import { renameRetrying } from "../src/core/fs-retry.js";
 import { isInside, type PathRules } from "../src/core/paths.js";
-import { statusLines } from "../src/environment/git.js";
+import { ImprovementEnvironment, sandboxGitConfig } from "../src/environment/environment.js";
+import { git, statusLines } from "../src/environment/git.js";
 import { SacredGuard } from "../src/environment/sacred.js";
 import { userCache } from "../src/pyenv/python-env.js";
 import { cli } from "./campaign-cli.js";
@@ -70,6 +71,29 @@ describe("a user's global git configuration is not read (Windows users often set
     expect(rolled.code, rolled.err).toBe(0);
     expect(readFileSync(path.join(master, "pkg/a.py"), "utf8")).toBe("x = 1\ny = 2\n");
     expect(await statusLines(master)).toEqual([]);
+  });
+});
+
+describe("a sandbox's git config keeps the file-system probes of Master's clone", () => {
+  it("core.symlinks and core.ignorecase as git set them (Windows, macOS) reach every sandbox, fresh or recycled", async () => {
+    const base = tempDir();
+    const sacred = await makeGitRepo(path.join(base, "repo"), { "a.py": "x = 1\n" });
+    const env = await ImprovementEnvironment.init({ source: sacred, root: path.join(base, "improve") });
+    // What git's clone probes write on a case-insensitive disk without symlinks.
+    await git(env.layout.master, ["config", "core.ignorecase", "true"]);
+    await git(env.layout.master, ["config", "core.symlinks", "false"]);
+    const reopened = ImprovementEnvironment.open(env.root);
+    const box = await reopened.createSandbox("1");
+    const get = async (dir: string, k: string) => (await git(dir, ["config", "--local", "--get", k])).trim();
+    expect(await get(box.path, "core.ignorecase")).toBe("true");
+    expect(await get(box.path, "core.symlinks")).toBe("false");
+    expect(await get(box.path, "core.autocrlf")).toBe("false");
+    // A candidate's edit to the sandbox's config does not survive recycling; the probes do.
+    await git(box.path, ["config", "core.ignorecase", "false"]);
+    await reopened.destroySandbox(box, { recycle: true });
+    const again = await reopened.createSandbox("2", { reuse: true });
+    expect(await get(again.path, "core.ignorecase")).toBe("true");
+    expect(sandboxGitConfig({})).not.toMatch(/ignorecase|symlinks/);
   });
 });
 

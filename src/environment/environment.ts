@@ -75,18 +75,30 @@ export interface PromotionResult {
 
 const SANDBOX_META = ".odibi-improve-sandbox.json";
 
-/** A sandbox's whole git config, written by us (a candidate may have edited the old one). */
-const SANDBOX_GIT_CONFIG = [
-  "[core]",
-  "\trepositoryformatversion = 0",
-  `\tfilemode = ${process.platform === "win32" ? "false" : "true"}`,
-  "\tbare = false",
-  "\tautocrlf = false",
-  "[user]",
-  "\tname = odibi-improve",
-  "\temail = odibi-improve@localhost",
-  "",
-].join("\n");
+/** The keys git sets by probing the file system when it clones (Windows: symlinks, macOS/Windows: ignorecase). */
+const PROBED_GIT_KEYS = ["symlinks", "ignorecase", "precomposeunicode"] as const;
+
+/**
+ * A sandbox's whole git config, written by us (a candidate may have edited the old one), with the file-system
+ * probes of Master's clone (`core.symlinks = false` on Windows, `core.ignorecase = true` on a case-insensitive
+ * disk) kept, so git in a sandbox sees the disk as git in Master does.
+ */
+export function sandboxGitConfig(
+  probed: Partial<Record<(typeof PROBED_GIT_KEYS)[number], boolean>> = {},
+): string {
+  return [
+    "[core]",
+    "\trepositoryformatversion = 0",
+    `\tfilemode = ${process.platform === "win32" ? "false" : "true"}`,
+    "\tbare = false",
+    "\tautocrlf = false",
+    ...PROBED_GIT_KEYS.flatMap((k) => (probed[k] === undefined ? [] : [`\t${k} = ${probed[k]}`])),
+    "[user]",
+    "\tname = odibi-improve",
+    "\temail = odibi-improve@localhost",
+    "",
+  ].join("\n");
+}
 
 function isEmptyDir(dir: string): boolean {
   return !existsSync(dir) || readdirSync(dir).length === 0;
@@ -334,7 +346,7 @@ export class ImprovementEnvironment {
           this.layout.master,
           dir,
         ]);
-        writeFileAtomic(this.guard, path.join(dir, ".git", "config"), SANDBOX_GIT_CONFIG);
+        writeFileAtomic(this.guard, path.join(dir, ".git", "config"), await this.sandboxConfig());
         await git(dir, ["checkout", "-q", "--detach", base]);
       } catch (e) {
         rmGuarded(this.guard, dir);
@@ -345,6 +357,23 @@ export class ImprovementEnvironment {
     // Kept inside .git so it is never part of the sandbox's diff.
     writeFileAtomic(this.guard, path.join(dir, ".git", SANDBOX_META), JSON.stringify(info));
     return info;
+  }
+
+  private probedGit?: Promise<string>;
+
+  /** `sandboxGitConfig` with Master's file-system probes (read once; only `true` / `false` values are taken). */
+  private sandboxConfig(): Promise<string> {
+    this.probedGit ??= (async () => {
+      const probed: Partial<Record<(typeof PROBED_GIT_KEYS)[number], boolean>> = {};
+      for (const k of PROBED_GIT_KEYS) {
+        const v = (
+          await gitRaw(this.layout.master, ["config", "--local", "--get", `core.${k}`])
+        ).stdout.trim();
+        if (v === "true" || v === "false") probed[k] = v === "true";
+      }
+      return sandboxGitConfig(probed);
+    })();
+    return this.probedGit;
   }
 
   private get warmSandbox(): string {
@@ -360,7 +389,7 @@ export class ImprovementEnvironment {
     const dotGit = path.join(dir, ".git");
     if (!lstatSync(dotGit, { throwIfNoEntry: false })?.isDirectory())
       throw new EnvironmentStateError(`${dotGit} is not a folder`); // never written through a link
-    writeFileAtomic(this.guard, path.join(dotGit, "config"), SANDBOX_GIT_CONFIG);
+    writeFileAtomic(this.guard, path.join(dotGit, "config"), await this.sandboxConfig());
     rmGuarded(this.guard, path.join(dotGit, "hooks"));
     rmGuarded(this.guard, path.join(dotGit, "info", "exclude"));
     writeFileAtomic(
