@@ -23,14 +23,22 @@ export interface LockOwner {
 export const LOCK_TOUCH_MS = 60_000;
 export const STALE_AFTER_MS = 10 * 60_000;
 
-/** A process's start time after boot (field 22 of /proc/<pid>/stat); undefined without procfs or process. */
-export function processStart(pid: number): string | undefined {
+/**
+ * The fields of `/proc/<pid>/stat` after the command name, from the state (field 3) on; undefined without procfs
+ * (Windows, macOS) or process. The name may hold spaces and parentheses, so the fields follow the last ")".
+ */
+function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
+}
+
+/** A process's start time after boot (field 22 of /proc/<pid>/stat); undefined without procfs or process. */
+export function processStart(pid: number): string | undefined {
+  return procStat(pid)?.[19];
 }
 
 /** Whether a lock's holder is gone: a dead pid on this host, a reused pid, or (without procfs) a file not touched. */
@@ -62,18 +70,9 @@ export function isPidAlive(pid: number): boolean {
   return !isZombie(pid);
 }
 
+/** A zombie: state `Z` (without procfs, signal 0 is all there is). */
 function isZombie(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return false; // no procfs (Windows, macOS): signal 0 is all there is
-  }
-  // "<pid> (<comm>) <state> …": comm may hold spaces and parentheses, so the state follows the last ")".
-  return stat
-    .slice(stat.lastIndexOf(")") + 1)
-    .trim()
-    .startsWith("Z");
+  return procStat(pid)?.[0] === "Z";
 }
 
 function readOwner(file: string): LockOwner | null {

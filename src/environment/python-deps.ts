@@ -155,10 +155,7 @@ export async function ensurePythonDependencies(
       ],
       command: `pip ${pipArgs.join(" ")} --target <root>/python_packages ${found.requirements.join(" ")}`,
       built: (staging) => path.join(staging, "site"),
-      missing: {
-        message: `the gates' Python (${python}) could not be started: the python dependencies were not installed`,
-        hint: "Run `odibi-improve setup` (it creates the venv the gates use), then run the command again.",
-      },
+      missing: pythonMissing(python),
       failureHint:
         "A package without a wheel for this Python, a version that does not exist, or no access to the package index. " +
         "Fix the requirement (or install it into the gates' venv by hand), then run the command again.",
@@ -166,6 +163,14 @@ export async function ensurePythonDependencies(
     },
     opts,
   );
+}
+
+/** What an install says when the gates' Python cannot start. */
+function pythonMissing(python: string): { message: string; hint: string } {
+  return {
+    message: `the gates' Python (${python}) could not be started: the python dependencies were not installed`,
+    hint: "Run `odibi-improve setup` (it creates the venv the gates use), then run the command again.",
+  };
 }
 
 /**
@@ -428,10 +433,7 @@ function pipVenv(
       ],
       command: `pip ${PIP_ARGS.join(" ")} --prefix <root>/python_packages ${reqs.join(" ")}`,
       built: (staging) => path.join(staging, "site"),
-      missing: {
-        message: `the gates' Python (${python}) could not be started: the python dependencies were not installed`,
-        hint: "Run `odibi-improve setup` (it creates the venv the gates use), then run the command again.",
-      },
+      missing: pythonMissing(python),
       failureHint:
         "A package without a wheel for this Python, a version that does not exist, or no access to the package index. " +
         "Leave the extra out (python.extras in config.yaml), then run the command again.",
