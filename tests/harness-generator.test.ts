@@ -20,6 +20,7 @@ import {
 } from "../src/harness/run.js";
 import { renderHarnessSummary } from "../src/harness/summary.js";
 import { harnessDir, harnessReadme } from "../src/harness/write.js";
+import { storyFailure } from "../src/profiles/odibi/golden-gate.js";
 import { odibiGateFingerprint } from "../src/profiles/odibi/golden-projects.js";
 import { tempDir } from "./helpers.js";
 
@@ -73,8 +74,23 @@ describe("HarnessGenerator on odibi 3.15.1's introspection", () => {
     // PyYAML reads a bare `on` as True: the key is quoted.
     expect(join.config).toContain('"on":');
     expect(join.files["base.csv"]!.split("\n")[0]).toBe(
-      "id,customer_id,name,email,category,amount,qty,event_date,updated_at,start_ts,end_ts",
+      "id,customer_id,name,email,category,amount,qty,event_date,updated_at,start_ts,end_ts,payload",
     );
+    expect(join.files["base.csv"]!.split("\n")[1]).toContain(`"{""a"":1,""b"":""x1""}"`);
+  });
+
+  it("fills parameters the way odibi's contract asks (each was a harness finding that was the generator's fault)", () => {
+    const params = (t: string) => nodesOf(gen.generateTransformerTest(t).config).at(-1)!.params!;
+    // "String column containing JSON": the JSON column, not a name.
+    expect(params("parse_json").column).toBe("payload");
+    // A comparison of nodes needs two of them, both in the project.
+    const cross = gen.generateTransformerTest("cross_check");
+    expect(params("cross_check").inputs).toEqual(["h_other", "h_other2"]);
+    expect(nodesOf(cross.config).map((n) => n.name)).toEqual(["h_other", "h_other2", "h_cross_check"]);
+    // An aggregated column is numeric, not the pivot column itself.
+    expect(params("pivot")).toMatchObject({ pivot_col: "name", agg_col: "amount" });
+    // An optional column parameter whose default (`ts`) the data lacks is always filled.
+    expect(params("detect_sequential_phases").timestamp_col).toBe("updated_at");
   });
 
   it("dates are dates: parsed on read, and a generic `col` of a date transformer is the date column", () => {
@@ -109,6 +125,12 @@ describe("HarnessGenerator on odibi 3.15.1's introspection", () => {
     });
     const fact = gen.generatePatternTest("fact").expectations[0]!;
     expect(fact).toMatchObject({ rows: 5, notNull: ["customer_sk"] });
+    // An aggregation with one grouping column: one row per group (3 categories in the base table).
+    expect(gen.generateTransformerTest("aggregate").expectations[0]).toMatchObject({
+      rows: 3,
+      unique: ["category"],
+    });
+    expect(gen.generateTransformerTest("rename_columns").expectations[0]!.columns).toEqual(["h_name"]);
   });
 
   it("edge cases: empty, nulls, unicode, 100+ columns, leap years", () => {
@@ -119,7 +141,7 @@ describe("HarnessGenerator on odibi 3.15.1's introspection", () => {
     const unicode = gen.generateEdgeCaseTest("unicode");
     expect(unicode.files["edge.csv"]).toContain("naïve_名前");
     const wide = gen.generateEdgeCaseTest("wide_schema");
-    expect(wide.expectations[0]!.minColumns).toBe(131);
+    expect(wide.expectations[0]!.minColumns).toBe(132);
     const leap = gen.generateEdgeCaseTest("date_dimension_leap_years").expectations[0]!;
     expect(leap.rows).toBe(760);
     expect(leap.contains).toEqual([{ column: "date_sk", value: 20240229 }]);
@@ -435,5 +457,21 @@ describe("the golden gates' cache key and the harnesses", () => {
     expect(key()).toBe(before);
     writeFileSync(path.join(golden, "hello", "odibi.yaml"), "project: hello2\n");
     expect(key()).not.toBe(before);
+  });
+});
+
+describe("a harness run that wrote no story", () => {
+  it("names odibi's own error when its story generation failed (a real odibi 3.15.1 log)", () => {
+    // odibi 3.15.1's log from the wide-schema edge case: the run passed, its story's HTML rendering raised.
+    const log = readFileSync(
+      path.join(import.meta.dirname, "fixtures", "odibi-3.15.1-story-failure.log"),
+      "utf8",
+    );
+    const why = storyFailure(log)!;
+    expect(why.errorType).toBe("AttributeError");
+    expect(why.message).toBe("AttributeError: 'int' object has no attribute 'lower'");
+    expect(why.detail).toContain("get_freshness_info");
+    expect(why.detail).toContain("col_lower = col.lower()");
+    expect(storyFailure("INFO Pipeline SUCCESS: harness\n")).toBeUndefined();
   });
 });

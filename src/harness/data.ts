@@ -12,7 +12,7 @@ export interface Table {
   rows: Row[];
 }
 
-/** The base table every transformer harness reads (12 rows, one per customer). */
+/** The base table every transformer harness reads (12 rows, one per customer; `payload` is JSON text). */
 export function baseTable(): Table {
   const categories = ["A", "B", "C"];
   const rows: Row[] = [];
@@ -30,6 +30,7 @@ export function baseTable(): Table {
       updated_at: `2024-02-${day} 10:00:00`,
       start_ts: `2024-02-${day} 08:00:00`,
       end_ts: `2024-02-${day} 17:30:00`,
+      payload: JSON.stringify({ a: i, b: `x${i}` }),
     });
   }
   return { columns: Object.keys(rows[0]!), rows };
@@ -47,6 +48,7 @@ export const ROLE_COLUMNS = {
   timestamp: "updated_at",
   start: "start_ts",
   end: "end_ts",
+  json: "payload",
 } as const;
 
 /** The base table's date and timestamp columns. */

@@ -85,7 +85,7 @@ function passthroughExpectation(c: EdgeCase, t: Table): Expectation {
       why: "unicode column names and values round-trip unchanged",
     });
   if (c === "wide_schema")
-    Object.assign(e, { minColumns: t.columns.length, why: "all 131 columns are written" });
+    Object.assign(e, { minColumns: t.columns.length, why: `all ${t.columns.length} columns are written` });
   return e;
 }
 

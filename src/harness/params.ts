@@ -1,4 +1,4 @@
-import { ROLE_COLUMNS as C } from "./data.js";
+import { baseTable, ROLE_COLUMNS as C } from "./data.js";
 import type { JsonSchema } from "./introspect.js";
 
 /**
@@ -10,6 +10,8 @@ import type { JsonSchema } from "./introspect.js";
 
 /** A second dataset in the harness's pipeline, for parameters that name another node (joins, unions, lookups). */
 export const OTHER_NODE = "h_other";
+/** A third one, for a list of nodes to compare (a comparison needs two). */
+export const OTHER_NODE_2 = "h_other2";
 /** Value of the `condition`-like parameters, and how to count the rows it keeps. */
 export const CONDITION = { sql: `${C.numeric} > 50`, keeps: (amount: number) => amount > 50 };
 
@@ -52,9 +54,11 @@ export function columnFor(name: string): string {
   if (/end/.test(n)) return C.end;
   if (/date/.test(n)) return C.date;
   if (/time|ts$|timestamp|effective/.test(n)) return C.timestamp;
+  if (/json|payload/.test(n)) return C.json;
   if (/user|key|id$/.test(n)) return C.key;
   if (/status|group|category|shift/.test(n)) return C.group;
-  if (/bulb|temp|pressure|amount|value|duration|enthalpy|quality|humid|dew/.test(n)) return C.numeric;
+  if (/bulb|temp|pressure|amount|value|duration|enthalpy|quality|humid|dew|agg|measure|metric/.test(n))
+    return C.numeric;
   return C.text;
 }
 
@@ -71,8 +75,12 @@ function stringValue(name: string, s: JsonSchema, ctx: FillContext): string {
   if (/schema/.test(n)) return "a INT";
   // A branch's value is a SQL expression: a literal is quoted.
   if (n === "value" || n === "then") return "'high'";
-  // A generic name (`col`, `column`) takes its role from odibi's description ("Timestamp column to convert").
-  if (/^(col|column)$/.test(n)) return columnFor(`${n} ${firstWord(s.description) || dateHint(ctx.hint)}`);
+  // A generic name (`col`, `column`) takes its role from odibi's description ("Timestamp column to convert",
+  // "String column containing JSON").
+  if (/^(col|column)$/.test(n))
+    return /\bJSON\b/.test(s.description ?? "")
+      ? C.json
+      : columnFor(`${n} ${firstWord(s.description) || dateHint(ctx.hint)}`);
   if (/col$|column$|^col_|_col_|^by$/.test(n) || /column/.test(s.description ?? "")) {
     const col = columnFor(n);
     // A column a date transformer reads ("Extracts date parts …") is a date unless its name says otherwise.
@@ -90,7 +98,8 @@ function arrayValue(name: string, s: JsonSchema, ctx: FillContext): unknown[] {
     const v = fillValue(name.replace(/s$/, ""), item, ctx);
     return [v];
   }
-  if (/dataset|^inputs$/.test(n)) return [OTHER_NODE];
+  if (/^inputs$/.test(n)) return [OTHER_NODE, OTHER_NODE_2];
+  if (/dataset/.test(n)) return [OTHER_NODE];
   if (/^keys$|natural|^grain$/.test(n)) return [C.key];
   if (/group|partition|^id_cols$|^by$/.test(n)) return [C.group];
   if (/value_vars|measures/.test(n)) return [C.numeric, C.numeric2];
@@ -147,18 +156,35 @@ export function fillModel(model: JsonSchema, ctx?: FillContext): Record<string, 
   return out;
 }
 
+/** An input column parameter (`timestamp_col`) whose default names a column the harness data lacks (`"ts"`). */
+function namesAbsentColumn(name: string, value: unknown): boolean {
+  return (
+    /_col$|_column$/.test(name) &&
+    !/^(output|target|flag|session)/.test(name) &&
+    typeof value === "string" &&
+    !baseTable().columns.includes(value)
+  );
+}
+
 /**
- * Parameter sets to offer odibi for a model, in order: the required fields alone, then with each optional field that
+ * Parameter sets to offer odibi for a model, in order: the required fields alone (with any column parameter whose
+ * default names a column the harness data lacks), then with each optional field that
  * has no default (or a null one) added in turn, then with all of them, then with every optional field. A model's own
  * validators can ask for more than its required fields (a join's `on`, "either target or connection and path"):
  * odibi picks (see chooseParams in introspect.ts), the first set its validation accepts is the harness's.
  */
 export function paramCandidates(model: JsonSchema, hint?: string): Record<string, unknown>[] {
   const ctx = { defs: model.$defs ?? {}, hint };
-  const base = fillModel(model, ctx);
   const optional = Object.entries(model.properties ?? {}).filter(
     ([k]) => !(model.required ?? []).includes(k),
   );
+  // A default that names a column the data lacks would fail at run time, not at validation: always fill it.
+  const base = {
+    ...fillModel(model, ctx),
+    ...Object.fromEntries(
+      optional.filter(([k, s]) => namesAbsentColumn(k, s.default)).map(([k, s]) => [k, fillValue(k, s, ctx)]),
+    ),
+  };
   const open = optional.filter(([, s]) => s.default === undefined || s.default === null);
   const out: Record<string, unknown>[] = [base];
   for (const [k, s] of open) out.push({ ...base, [k]: fillValue(k, s, ctx) });

@@ -1,6 +1,6 @@
 import { baseTable, ROLE_COLUMNS as C, DATE_COLUMNS } from "./data.js";
 import type { TransformerInfo } from "./introspect.js";
-import { CONDITION, fillModel, OTHER_NODE, paramCandidates } from "./params.js";
+import { CONDITION, fillModel, OTHER_NODE, OTHER_NODE_2, paramCandidates } from "./params.js";
 import {
   csvFiles,
   type Expectation,
@@ -11,6 +11,16 @@ import {
   readNode,
   writing,
 } from "./project.js";
+
+/** Parameter names that ask for an aggregation (with a grouping: one row per group). */
+const AGGREGATION_PARAM = /^(aggregations|agg_col|agg_func)$/;
+
+/** The one column a `group_by` parameter names, if it names one. */
+function groupedBy(params: Record<string, unknown>): string | undefined {
+  const g = params.group_by;
+  const cols = Array.isArray(g) ? g : typeof g === "string" ? [g] : [];
+  return cols.length === 1 && typeof cols[0] === "string" ? cols[0] : undefined;
+}
 
 /** Parameter names whose value is a new column the transformer adds. */
 const OUTPUT_PARAM = /^(output|output_col|output_column|target_col|flag_col|session_col)$/;
@@ -25,14 +35,15 @@ export function transformerParams(t: TransformerInfo, choice?: number): Record<s
   return candidates[choice !== undefined && choice >= 0 ? choice : 0] ?? fillModel(t.params);
 }
 
-function mentionsOther(v: unknown): boolean {
-  return JSON.stringify(v).includes(`"${OTHER_NODE}"`);
+/** The other nodes the parameters name (each reads the base table too). */
+function othersNamed(v: unknown): string[] {
+  return [OTHER_NODE, OTHER_NODE_2].filter((n) => JSON.stringify(v).includes(`"${n}"`));
 }
 
 /**
  * What the output must be, from the parameters' roles: the rows a `condition` keeps (counted on the base table),
- * `n` rows for a limit, no duplicate `keys` after deduplication, and the new columns that output parameters and
- * derivations name. Every harness also expects a readable output.
+ * `n` rows for a limit, one row per group for an aggregation with a `group_by`, and the new columns that output
+ * parameters, derivations and a column-renaming map name. Every harness also expects a readable output.
  */
 export function transformerExpectations(node: string, params: Record<string, unknown>): Expectation[] {
   const e: Expectation = {
@@ -54,6 +65,20 @@ export function transformerExpectations(node: string, params: Record<string, unk
       e.rows = 3;
       e.why = "n = 3 rows of 12";
     }
+    // A map from an input column to a new column name (`{name: h_name}`): the new name is in the output.
+    if (
+      v &&
+      typeof v === "object" &&
+      !Array.isArray(v) &&
+      (v as Record<string, unknown>)[C.text] === "h_name"
+    )
+      cols.push("h_name");
+  }
+  const groups = groupedBy(params);
+  if (groups && Object.keys(params).some((k) => AGGREGATION_PARAM.test(k))) {
+    e.rows = new Set(rows.map((r) => r[groups])).size;
+    e.unique = [groups];
+    e.why = `an aggregation by ${groups} writes one row per ${groups} (${e.rows})`;
   }
   if (cols.length) e.columns = cols;
   return [e];
@@ -64,9 +89,9 @@ export function transformerHarness(t: TransformerInfo, choice?: number): Harness
   const params = transformerParams(t, choice);
   const node = `h_${t.name}`;
   const nodes: NodeSpec[] = [];
-  const other = mentionsOther(params);
-  if (other) nodes.push(readNode(OTHER_NODE, "base.csv", {}, DATE_COLUMNS));
-  const spec = { ...(other ? { depends_on: [OTHER_NODE] } : {}), transformer: t.name, params };
+  const others = othersNamed(params);
+  for (const o of others) nodes.push(readNode(o, "base.csv", {}, DATE_COLUMNS));
+  const spec = { ...(others.length ? { depends_on: others } : {}), transformer: t.name, params };
   nodes.push(writing(readNode(node, "base.csv", spec, DATE_COLUMNS)));
   const name = `transformer_${t.name}`;
   return {

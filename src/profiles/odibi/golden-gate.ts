@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { errorMessage } from "../../core/errors.js";
 import type { Check, GateRun } from "../../core/types.js";
 import { folderInside, removeInside, restoreInside } from "../../environment/fs-safe.js";
@@ -53,22 +54,52 @@ function nodeCheck(
   };
 }
 
+/**
+ * Why odibi wrote no story, when it says so in its log: its "Story generation failed" warning, followed by the
+ * traceback (rich wraps the log's lines at the terminal's width; the traceback's lines are unwrapped here).
+ */
+export function storyFailure(
+  output: string,
+): { errorType: string; message: string; detail: string } | undefined {
+  const lines = stripVTControlCharacters(output).replace(/\r\n/g, "\n").split("\n");
+  const at = lines.findIndex((l) => /Story generation failed/.test(l));
+  if (at < 0) return undefined;
+  const block: string[] = [];
+  for (const line of lines.slice(at, at + 200)) {
+    if (block.length > 0 && /^\S|\(timestamp=/.test(line)) break;
+    block.push(line.trim());
+  }
+  const last = block.findLast((l) => /^[A-Za-z_.]*(Error|Exception)\b.*:/.test(l));
+  const [errorType, ...rest] = (last ?? "StoryGenerationFailed: see the run log").split(":");
+  return {
+    errorType: errorType!.split(".").pop()!,
+    message: `${errorType!.split(".").pop()}:${rest.join(":")}`,
+    detail: block.join("\n").slice(0, 4000),
+  };
+}
+
 function pipelineCheck(
   project: string,
   pipeline: string,
   story: ParsedStory | undefined,
   config: string,
+  output: string,
 ): Check {
   const id = `golden:${project}/${pipeline}`;
-  if (!story)
+  if (!story) {
+    const why = storyFailure(output);
     return {
       gate: GOLDEN_GATE,
       id,
       file: config,
       status: "fail",
       errorType: "MissingStory",
-      message: `pipeline ${pipeline} wrote no story (it did not run, or odibi crashed before writing it)`,
+      message: why
+        ? `pipeline ${pipeline} wrote no story: odibi's story generation failed: ${why.message}`
+        : `pipeline ${pipeline} wrote no story (it did not run, or odibi crashed before writing it)`,
+      ...(why ? { detail: why.detail } : {}),
     };
+  }
   const failed = story.nodes.filter((n) => n.status === "failed").map((n) => n.name);
   return {
     gate: GOLDEN_GATE,
@@ -159,7 +190,7 @@ export async function runGoldenProject(ctx: GateContext, project: GoldenProject)
   const pipelines = [...new Set([...plan.pipelines, ...byPipeline.keys()])];
   for (const p of pipelines) {
     const story = byPipeline.get(p);
-    checks.push(pipelineCheck(project.name, p, story, project.config));
+    checks.push(pipelineCheck(project.name, p, story, project.config, `${result.stdout}\n${result.stderr}`));
     for (const node of story?.nodes ?? []) checks.push(nodeCheck(project.name, story!, node, project.config));
   }
 
