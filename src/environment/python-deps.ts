@@ -300,8 +300,10 @@ export async function ensureProjectDependencies(
   if (before?.requestKey === requestKey && installedKey(env.layout.pythonPackages) !== undefined)
     return { status: "current", dir: env.layout.pythonPackages };
   const all = projectRequirements(pyproject, plan.extras, plan.ruff?.version, core);
-  // The tests run with this venv's python: pytest must be in it, or in the tool's venv behind it.
+  // The tests run with this venv's python: pytest (and coverage.py, which measures them) must be in it, or in the
+  // tool's venv behind it.
   if (!opts.coreInVenv && !all.some((r) => /^pytest\b(?![-_.\w])/i.test(r))) all.push("pytest");
+  if (!opts.coreInVenv && !all.some((r) => /^coverage\b(?![-_.\w])/i.test(r))) all.push("coverage>=7.10");
   if (all.length === 0)
     return { status: "none", reason: "the venv has every requirement (no extras, no pinned tool)" };
   const install = (reqs: string[]) =>
