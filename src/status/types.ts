@@ -61,6 +61,21 @@ export interface CycleReportData {
   llm?: { tokens: number; costUsd: number };
   /** Discovered issues this cycle's discovery found not to be work, by reason. */
   notWork?: NotWorkGroup[];
+  /** A test-adding task's new tests and what the assured filters measured of them. */
+  testsAdded?: TestsAdded;
+}
+
+/**
+ * A test-adding candidate (task kind `coverage`) as the assured filters measured it (src/campaign/assure-tests.ts):
+ * its new test files, the target's line coverage before and after them, the mutants of the target and whether the
+ * new tests killed each.
+ */
+export interface TestsAdded {
+  tests: string[];
+  target: string;
+  /** Lines of the target executed by Master's suite (`before`) and with the new tests (`after`), of `statements`. */
+  coverage?: { statements: number; before: number; after: number; gained: number[] };
+  mutants?: { kind: string; line: number; description: string; killed: boolean }[];
 }
 
 export interface PassCount {
@@ -84,6 +99,8 @@ export interface PromotionEntry {
   commit?: string;
   /** What the promoted cycle spent on the LLM (absent when no LLM ran in it, e.g. a fixer's promotion). */
   llm?: { tokens: number; costUsd: number };
+  /** A promoted test-adding candidate: its tests and the coverage they gained. */
+  testsAdded?: TestsAdded;
 }
 
 export interface CycleEntry {
