@@ -7,7 +7,7 @@ import { createJailedRunner, probeIsolation } from "../src/exec/jail.js";
 import { makeGateContext } from "../src/gates/context.js";
 import type { GateContext } from "../src/gates/gate.js";
 import { profileOf } from "../src/profiles/index.js";
-import { lineRanges, runCoverage } from "../src/profiles/python/coverage.js";
+import { collectCoverage, lineRanges, mergeCoverage, runCoverage } from "../src/profiles/python/coverage.js";
 import { itWhen } from "./ci-required.js";
 import { tempDir, writeFiles } from "./helpers.js";
 
@@ -69,6 +69,8 @@ withJail(
     expect(calc.executed).toEqual(expect.arrayContaining([1, 2, 3, 9]));
     expect(calc.missing).toEqual([4, 5, 6, 10, 11]);
     expect(calc.branches).toEqual({ covered: 1, total: 4 });
+    expect(calc.functions.sign!.missing).toEqual([4, 5, 6]);
+    expect(calc.functions.unused!.executed).toEqual([]);
     // Never imported, still measured (source): 0 %.
     expect(one.files["pkg/never.py"]!.percent).toBe(0);
 
@@ -82,6 +84,27 @@ withJail(
     expect(readdirSync(repo).sort()).toEqual(["pkg", "tests"]);
     expect(existsSync(path.join(repo, ".coverage"))).toBe(false);
     expect(readdirSync(out)).toEqual([]);
+  },
+  120_000,
+);
+
+withJail(
+  "measures the Python processes a run starts (harness runs), merged with a test measure",
+  async () => {
+    const { ctx, repo } = jailedContext(inject("venv"));
+    const { result, coverage } = await collectCoverage(ctx, { source: ["pkg"] }, async (env) => {
+      const code = "import pkg.calc as c; c.sign(-2); c.unused(1)";
+      return (await ctx.workspace.exec("python", ["-c", code], { cwd: repo, env })).exitCode;
+    });
+    expect(result).toBe(0);
+    const calc = coverage.files["pkg/calc.py"]!;
+    expect(calc.missing).toEqual([3, 6]);
+    const tests = await runCoverage(ctx, { tests: ["tests/test_calc.py"], source: ["pkg"] });
+    const both = mergeCoverage(tests.files, coverage.files)["pkg/calc.py"]!;
+    expect(both.missing).toEqual([6]);
+    expect(both.branches).toEqual({ covered: 3, total: 4 });
+    expect(both.functions.unused!.missing).toEqual([]);
+    expect(readdirSync(repo).sort()).toEqual(["pkg", "tests"]);
   },
   120_000,
 );
