@@ -65,9 +65,10 @@ const reject = (filter: TestFilter, why: string): Decision & { filter: TestFilte
   reason: `test filter ${filter}: ${why}`,
 });
 
-/** The last lines of a run's output, where pytest says what failed. */
-function tail(s: string, n = 600): string {
-  const t = s.trim();
+/** What pytest says failed: its short summary lines (`FAILED …`, `ERROR …`), else the end of its output. */
+function whatFailed(s: string, n = 400): string {
+  const summary = s.split("\n").filter((l) => /^(?:FAILED|ERROR) /.test(l));
+  const t = (summary.length ? summary.slice(0, 3).join("; ") : s).trim();
   return t.length > n ? `…${t.slice(t.length - n)}` : t;
 }
 
@@ -86,7 +87,7 @@ async function runOnce(i: AssureInput): Promise<string> {
   if (r.exitCode === 0) return "";
   if (r.timedOut) return "the run timed out";
   if (r.exitCode === 5) return "pytest collected no test from them";
-  return tail(`${r.stdout}\n${r.stderr}`);
+  return whatFailed(`${r.stdout}\n${r.stderr}`);
 }
 
 /**
