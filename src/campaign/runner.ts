@@ -43,6 +43,7 @@ import type { CycleReportData } from "../status/types.js";
 import { type AssuredFacts, assureNewTests, coverageProbe, describeAssured } from "./assure-tests.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
+import { COVERAGE_STORE, measureCoverageWork } from "./coverage-work.js";
 import { type EnvironmentFailure, environmentFailures, harnessOfTarget } from "./find-work.js";
 import { judgeCandidate } from "./judge-candidate.js";
 import { notifyEnd } from "./notify.js";
@@ -566,6 +567,50 @@ export class CampaignRunner {
     return { baseline, missing };
   }
 
+  /**
+   * Coverage gaps as tasks (coverage-work.ts): the tests' coverage of Master's package, measured on the cycle's
+   * sandbox before any approach ran and cached by Master's tree hash in `<state>/coverage.json` (measured again
+   * after a promotion), with the last `harness run --coverage` merged in. A measure that fails is logged: no tasks.
+   */
+  private async coverageWork(c: CycleRun): Promise<Task[]> {
+    const env = this.env;
+    const ctx = c.ctxFor("coverage");
+    const treeHash = await this.treeOf(c.sandbox);
+    try {
+      const found = await measureCoverageWork(ctx, {
+        storeFile: path.join(env.layout.state, COVERAGE_STORE),
+        treeHash,
+        goldenDir: env.layout.golden,
+      });
+      if (!found) return [];
+      const t = found.summary.totals;
+      this.events.append({
+        type: "coverage",
+        campaign: this.campaignId,
+        cycle: c.cycle,
+        coverage: {
+          at: found.summary.measuredAt,
+          tree: treeHash,
+          measured_by: found.summary.measuredBy,
+          percent: t.percent,
+          lines: { covered: t.covered, total: t.statements },
+          branches: { covered: t.coveredBranches, total: t.branches },
+          tasks: found.tasks.length,
+        },
+      });
+      this.log(
+        `coverage: ${t.percent}% of the package (${found.summary.measuredBy}); ${found.tasks.length} gap(s)`,
+      );
+      return found.tasks;
+    } catch (e) {
+      if (c.signal.aborted) throw e;
+      this.log(`coverage: not measured: ${errorMessage(e)}`);
+      return [];
+    } finally {
+      await env.cleanSandbox(c.sandbox);
+    }
+  }
+
   /** Discovery on Master's code, then the plan: the cycle's task and approaches, or why there is none. */
   private async planWork(
     c: CycleRun,
@@ -598,7 +643,12 @@ export class CampaignRunner {
       ...(missing ? { missingDependency: missing } : {}),
       harnessFindings: readHarnessReport(env.layout.golden)?.findings ?? [],
     };
-    const plan = planCycle(facts);
+    let plan = planCycle(facts);
+    // The last tier, coverage gaps (test-adding tasks for a model), is measured only when nothing else is left.
+    if (!plan.pick && this.opts.llm) {
+      facts.coverageTasks = await this.coverageWork(c);
+      if (facts.coverageTasks.length) plan = planCycle(facts);
+    }
     this.events.append({
       type: "waiting",
       campaign: this.campaignId,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { MissingTool, OdibiImproveError } from "../../core/errors.js";
@@ -348,4 +348,27 @@ export function lineRanges(lines: readonly number[]): string {
     i = j + 1;
   }
   return out.join(", ");
+}
+
+const NOT_SOURCE = /^(?:tests?|testing|docs?|examples?|benchmarks?|bench|scripts?)$/i;
+
+/**
+ * What a plain Python tree's coverage measures: its top-level packages (folders with `__init__.py` at the root or
+ * under `src/`), test, doc and example folders left out. Tree-relative; empty when it has none.
+ */
+export function coverageSource(workdir: string): string[] {
+  const out: string[] = [];
+  for (const base of ["", "src"]) {
+    const dir = path.join(workdir, base);
+    if (!existsSync(dir)) continue;
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      if (
+        e.isDirectory() &&
+        !NOT_SOURCE.test(e.name) &&
+        !e.name.startsWith(".") &&
+        existsSync(path.join(dir, e.name, "__init__.py"))
+      )
+        out.push(base ? `${base}/${e.name}` : e.name);
+  }
+  return out.sort();
 }
