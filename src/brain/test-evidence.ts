@@ -11,11 +11,14 @@ import { moduleOf } from "./python-source.js";
 const MAX_SOURCE_LINES = 400;
 const MAX_EXAMPLE_LINES = 80;
 
-/** The uncovered lines a coverage task's detail names (`… uncovered … : 3-5, 9`, `missing lines: 12`). Pure. */
+/**
+ * The uncovered lines a coverage task's detail names (campaign/coverage-work.ts: `Lines no test or harness runs:
+ * 3-5, 9.`; also `uncovered lines: …`, `missing: …`). Pure.
+ */
 export function uncoveredLines(detail: string | undefined): number[] {
   const line = (detail ?? "")
     .split("\n")
-    .find((l) => /uncovered|missing|not covered/i.test(l) && /\d/.test(l));
+    .find((l) => /^lines no test|uncovered|missing|not covered/i.test(l) && /\d/.test(l));
   if (!line) return [];
   const ranges = line.slice(line.indexOf(":") + 1);
   const out: number[] = [];
