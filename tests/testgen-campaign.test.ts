@@ -14,7 +14,8 @@ import { type RecordedRequest, requestText, type ScriptedReply, startLlmServer }
  * over HTTP writes, one cycle each: (1) a test that asserts nothing, (2) a flaky test, (3) a test that does not
  * touch its target, (4) a good test. Only (4) is promoted; each other one is rejected naming its filter (mutants,
  * reruns, coverage) in the lesson, the cycle report and the event log. Two failures avoid a target, so cycles 1–2
- * work on the least covered module and 3–4 on the other.
+ * work on the least covered module and 3–4 on the next; in cycle 5, on the third module, the model changes an
+ * existing test instead: the policy rejects it (tests-only) before any filter runs.
  */
 
 const LIMITS = `def clamp(value, low, high):
@@ -41,7 +42,19 @@ const SCALE = `def scale(values, factor):
     return out
 `;
 
+const NAMES = `def initials(name):
+    if not name:
+        return ""
+    parts = name.split()
+    letters = [p[0].upper() for p in parts]
+    joined = "".join(letters)
+    return joined
+`;
+
 const REPO: Record<string, string> = {
+  "pkg/names.py": NAMES,
+  "tests/test_names.py":
+    'from pkg.names import initials\n\n\ndef test_two_words():\n    assert initials("ada lovelace") == "AL"\n',
   "pkg/__init__.py": "",
   "pkg/limits.py": LIMITS,
   "pkg/scale.py": SCALE,
@@ -53,13 +66,13 @@ const REPO: Record<string, string> = {
   "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
 };
 
-type Kind = "idle" | "flaky" | "off" | "good";
+type Kind = "idle" | "flaky" | "off" | "good" | "modify";
 
 /** A flaky test: it keeps a run count next to itself and fails from its fourth run on. */
 const flaky = (imp: string, call: string, want: string) =>
   `import pathlib\n\n${imp}\n\nRUNS = pathlib.Path(__file__).with_name(".runs")\n\n\ndef test_flaky():\n    n = int(RUNS.read_text()) if RUNS.exists() else 0\n    RUNS.write_text(str(n + 1))\n    assert ${call} == (${want} if n < 3 else None)\n`;
 
-const TESTS: Record<string, Record<Kind, string>> = {
+const TESTS: Record<string, Partial<Record<Kind, string>>> = {
   "pkg/limits.py": {
     idle: "from pkg.limits import clamp\n\n\ndef test_calls_clamp():\n    clamp(-5, 0, 10)\n    clamp(15, 0, 10)\n",
     flaky: flaky("from pkg.limits import clamp", "clamp(15, 0, 10)", "10"),
@@ -74,7 +87,7 @@ const TESTS: Record<string, Record<Kind, string>> = {
   },
 };
 
-const ORDER: Kind[] = ["idle", "flaky", "off", "good"];
+const ORDER: Kind[] = ["idle", "flaky", "off", "good", "modify"];
 
 /** The first request of a conversation has no assistant or tool message yet. */
 const opens = (r: RecordedRequest) =>
@@ -97,7 +110,18 @@ it("of four candidate tests only the good one is promoted; each rejection names 
     if (!opens(req)) return { type: "tools", calls: [{ name: "finish", args: { summary: "added a test" } }] };
     const kind = ORDER[written.length] ?? "good";
     const target = /Target: (pkg\/\w+\.py)/.exec(requestText(req))?.[1] ?? "?";
-    const file = `tests/test_${path.posix.basename(target, ".py")}_${kind}.py`;
+    const stem = path.posix.basename(target, ".py");
+    if (kind === "modify") {
+      const file = `tests/test_${stem}.py`;
+      written.push({ kind, target, file });
+      const edit = {
+        path: file,
+        old_text: "def test_",
+        new_text: "def test_empty():\n    assert initials('') == ''\n\n\ndef test_",
+      };
+      return { type: "tools", calls: [{ name: "replace_in_file", args: edit }] };
+    }
+    const file = `tests/test_${stem}_${kind}.py`;
     written.push({ kind, target, file });
     const content = TESTS[target]?.[kind] ?? `# no script for ${target} (request ${index})\n`;
     return { type: "tools", calls: [{ name: "create_file", args: { path: file, content } }] };
@@ -108,7 +132,7 @@ it("of four candidate tests only the good one is promoted; each rejection names 
       "--max-attempts",
       "1",
       "--max-cycles",
-      "4",
+      "5",
     ]);
   } finally {
     await server.close();
@@ -124,6 +148,7 @@ it("of four candidate tests only the good one is promoted; each rejection names 
     "pkg/limits.py",
     "pkg/scale.py",
     "pkg/scale.py",
+    "pkg/names.py",
   ]);
 
   // The prompt of a test-adding task: the target with its unexecuted lines marked, an example test, add-only.
@@ -139,6 +164,7 @@ it("of four candidate tests only the good one is promoted; each rejection names 
     ["rejected", "test-filter:reruns"],
     ["rejected", "test-filter:coverage"],
     ["promoted", null],
+    ["rejected", "policy"],
   ]);
   expect(lessons[0]!.reason).toMatch(
     /^test filter mutants: tests\/test_limits_idle\.py passes on all \d+ mutants of pkg\/limits\.py .*: it asserts nothing that matters$/,
@@ -151,6 +177,10 @@ it("of four candidate tests only the good one is promoted; each rejection names 
   );
   expect(lessons[3]!.reason).toMatch(
     /^adds tests\/test_scale_good\.py: line coverage of pkg\/scale\.py \d+\/\d+ → \d+\/\d+ \(\+2\), fails on [1-9]\d* of \d+ mutants; /,
+  );
+
+  expect(lessons[4]!.reason).toContain(
+    "[tests-only] a test-adding task may only add new test files; this existing file was modified",
   );
 
   // Each cycle's report and the event log say the same.
@@ -184,7 +214,7 @@ it("of four candidate tests only the good one is promoted; each rejection names 
 
   // The campaign report: tests added and the coverage they gained.
   const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
-  expect(status).toMatchObject({ improvements_promoted: 1, improvements_rejected: 3 });
+  expect(status).toMatchObject({ improvements_promoted: 1, improvements_rejected: 4 });
   const campaign = readFileSync(
     path.join(root, "reports", `campaign_${status.campaign_id}_report.md`),
     "utf8",

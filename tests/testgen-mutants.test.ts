@@ -1,5 +1,8 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { buildTestPrompt } from "../src/brain/prompts.js";
+import { testTaskEvidence, uncoveredLines } from "../src/brain/test-evidence.js";
+import { coverageTask } from "../src/campaign/coverage-work.js";
 import { checkPolicy } from "../src/policy/index.js";
 import { generateMutants, killMutants } from "../src/profiles/python/mutants.js";
 import { LocalWorkspace } from "../src/workspace/local-workspace.js";
@@ -136,5 +139,43 @@ describe("policy rule tests-only (a test-adding task)", () => {
     expect(rules(modified("pkg/code.py"), true)).toEqual(["tests-only"]);
     expect(rules(added("tests/conftest.py"), true)).toEqual(["oracle-modified", "tests-only"]);
     expect(rules(added("pkg/helper.py"), true)).toContain("tests-only");
+  });
+});
+
+describe("the prompt of a test-adding task", () => {
+  it("reads the coverage task's unexecuted lines and marks them in the target; shows a test of the module", async () => {
+    const task = coverageTask(
+      {
+        name: "limits",
+        kind: "module",
+        file: "limits.py",
+        statements: 6,
+        covered: 4,
+        branches: 4,
+        coveredBranches: 2,
+        percent: 60,
+        missing: [4, 6],
+      },
+      "tests only",
+    );
+    expect(uncoveredLines(task.detail)).toEqual([4, 6]);
+    expect(uncoveredLines("Lines no test or harness runs: 3-5, 9.")).toEqual([3, 4, 5, 9]);
+    const repo = await makeGitRepo(path.join(tempDir(), "repo"), {
+      "limits.py": CLAMP,
+      "tests/test_other.py": "def test_other():\n    assert 1\n",
+      "tests/test_limits.py":
+        "from limits import clamp\n\n\ndef test_inside():\n    assert clamp(5, 0, 10) == 5\n",
+    });
+    const prompt = buildTestPrompt({
+      task,
+      evidence: testTaskEvidence(new LocalWorkspace(repo), task),
+      avoid: ["llm:x: test filter mutants: …"],
+      previous: [],
+    });
+    expect(prompt).toContain("The target limits.py (lines marked ! are not executed by any test)");
+    expect(prompt).toContain("!    4          return None");
+    expect(prompt).toContain("     5      if value < low:");
+    expect(prompt).toContain("An existing test (tests/test_limits.py)");
+    expect(prompt).toContain("Tests already tried for this target that were NOT kept");
   });
 });

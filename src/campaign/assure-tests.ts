@@ -1,6 +1,7 @@
 import path from "node:path";
 import { errorMessage } from "../core/errors.js";
 import type { GateContext } from "../gates/gate.js";
+import { type CoverageStore, combinedCoverage } from "../harness/coverage.js";
 import { type CoverageRun, runCoverage } from "../profiles/python/coverage.js";
 import { killMutants } from "../profiles/python/mutants.js";
 import type { TestsAdded } from "../status/types.js";
@@ -31,8 +32,8 @@ export interface TargetLines {
 export interface CoverageProbe {
   /** What Master's suite executes of the target, without the new tests (`tests`). */
   baseline(tests: readonly string[]): Promise<TargetLines>;
-  /** What the new tests alone execute of the target. */
-  withTests(tests: readonly string[]): Promise<TargetLines>;
+  /** What the new tests alone execute of the target, and whether they passed in that run. */
+  withTests(tests: readonly string[]): Promise<TargetLines & { passed: boolean }>;
 }
 
 export interface AssureInput {
@@ -91,13 +92,18 @@ async function runOnce(i: AssureInput): Promise<string> {
 }
 
 /**
- * (a) and (b): the new tests pass once, then `RERUNS` more times in a row in the same tree (state a test leaves
- * behind shows, as when a developer runs it again).
+ * (a) and (b): the new tests pass once (`first`, their run under coverage), then `RERUNS` more times in a row in
+ * the same tree (state a test leaves behind shows, as when a developer runs it again).
  */
-async function passesAndReruns(i: AssureInput): Promise<AssureOutcome["rejected"]> {
+async function passesAndReruns(
+  i: AssureInput,
+  first: { passed: boolean },
+): Promise<AssureOutcome["rejected"]> {
   const names = i.tests.join(", ");
-  const first = await runOnce(i);
-  if (first) return reject("passes", `${names} fails on Master's code: ${first}`);
+  if (!first.passed) {
+    const why = (await runOnce(i)) || "it failed under coverage, then passed once without it";
+    return reject("passes", `${names} fails on Master's code: ${why}`);
+  }
   for (let n = 1; n <= RERUNS; n++) {
     const again = await runOnce(i);
     if (again) return reject("reruns", `${names} is flaky: it failed in re-run ${n} of ${RERUNS}: ${again}`);
@@ -109,9 +115,9 @@ async function passesAndReruns(i: AssureInput): Promise<AssureOutcome["rejected"
 async function coverageGain(
   i: AssureInput,
   facts: AssuredFacts,
+  withNew: TargetLines,
 ): Promise<{ rejected?: AssureOutcome["rejected"]; executed: readonly number[] }> {
   const before = await i.coverage.baseline(i.tests);
-  const withNew = await i.coverage.withTests(i.tests);
   const statements = new Set(before.statements);
   const was = new Set(before.executed.filter((l) => statements.has(l)));
   const gained = [...new Set(withNew.executed)]
@@ -163,10 +169,11 @@ export async function assureNewTests(i: AssureInput): Promise<AssureOutcome> {
   const facts: AssuredFacts = { tests: [...i.tests], target: i.target };
   let step: TestFilter = "passes";
   try {
-    const rejected = await passesAndReruns(i);
+    const withNew = await i.coverage.withTests(i.tests);
+    const rejected = await passesAndReruns(i, withNew);
     if (rejected) return { facts, rejected };
     step = "coverage";
-    const cov = await coverageGain(i, facts);
+    const cov = await coverageGain(i, facts, withNew);
     if (cov.rejected) return { facts, rejected: cov.rejected };
     step = "mutants";
     const survived = await killsAMutant(i, facts, cov.executed);
@@ -180,19 +187,22 @@ export async function assureNewTests(i: AssureInput): Promise<AssureOutcome> {
 /**
  * The probe on a gate context (jailed like the gates, src/profiles/python/coverage.ts): the target's folder is
  * coverage's `source` (a target no test imports counts with all its lines missed), the report is the target's.
+ * `known`: Master's coverage of the target as the campaign measured it for this tree (the coverage store): the
+ * baseline, instead of running the suite again.
  */
-export function coverageProbe(ctx: GateContext, target: string): CoverageProbe {
+export function coverageProbe(ctx: GateContext, target: string, known?: TargetLines): CoverageProbe {
   const dir = path.posix.dirname(target);
   const opts = { source: [dir], include: [target] };
-  const lines = (run: CoverageRun): TargetLines => {
+  const lines = (run: CoverageRun): TargetLines & { passed: boolean } => {
     const f = run.files[target];
+    const passed = run.pytestExit === 0;
     return f
-      ? { statements: [...f.executed, ...f.missing], executed: f.executed }
-      : { statements: [], executed: [] };
+      ? { statements: [...f.executed, ...f.missing], executed: f.executed, passed }
+      : { statements: [], executed: [], passed };
   };
   return {
     baseline: async (tests) =>
-      lines(await runCoverage(ctx, { ...opts, pytestArgs: tests.map((t) => `--ignore=${t}`) })),
+      known ?? lines(await runCoverage(ctx, { ...opts, pytestArgs: tests.map((t) => `--ignore=${t}`) })),
     withTests: async (tests) => lines(await runCoverage(ctx, { ...opts, tests })),
   };
 }
@@ -206,4 +216,18 @@ export function describeAssured(f: AssuredFacts): string {
     ? `, fails on ${f.mutants.filter((m) => m.killed).length} of ${f.mutants.length} mutants`
     : "";
   return `adds ${f.tests.join(", ")}: ${cov}${killed}`;
+}
+
+/**
+ * Master's coverage of `target` from the campaign's coverage store (campaign/coverage-work.ts: tests, and harness
+ * runs when measured), when the store's test measure is of `treeHash`; undefined otherwise.
+ */
+export function storedBaseline(
+  store: CoverageStore | undefined,
+  treeHash: string,
+  target: string,
+): TargetLines | undefined {
+  if (!store?.tests || store.tests.treeHash !== treeHash) return undefined;
+  const f = combinedCoverage(store)[target];
+  return f ? { statements: [...f.executed, ...f.missing], executed: f.executed } : undefined;
 }

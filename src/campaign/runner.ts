@@ -20,6 +20,7 @@ import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
 import { checkGates, GatesStopped } from "../gates/pipeline.js";
+import { readCoverageStore } from "../harness/coverage.js";
 import { readHarnessReport, resolveFinding, runHarnesses } from "../harness/run.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
@@ -40,7 +41,13 @@ import { failingChecks, flakyChecks, summariseGates } from "../status/metrics.js
 import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
 import type { CycleReportData } from "../status/types.js";
-import { type AssuredFacts, assureNewTests, coverageProbe, describeAssured } from "./assure-tests.js";
+import {
+  type AssuredFacts,
+  assureNewTests,
+  coverageProbe,
+  describeAssured,
+  storedBaseline,
+} from "./assure-tests.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { COVERAGE_STORE, measureCoverageWork } from "./coverage-work.js";
@@ -928,7 +935,7 @@ export class CampaignRunner {
       env: a.ctx.env,
       target,
       tests: frozen.files,
-      coverage: coverageProbe(a.ctx, target),
+      coverage: coverageProbe(a.ctx, target, await this.storedBaseline(sandbox, target)),
       signal: a.c.signal,
     });
     // What the runs wrote goes; the candidate (and the target, which the mutants overwrote) is as frozen.
@@ -951,6 +958,12 @@ export class CampaignRunner {
     this.step(cycle, "lesson_recorded");
     await this.resetSandbox(sandbox);
     return { promoted: false, rejected: true, learned: true };
+  }
+
+  /** Master's coverage of `target` as this cycle's coverage tier measured it (the store), when it is for this tree. */
+  private async storedBaseline(sandbox: SandboxInfo, target: string) {
+    const store = readCoverageStore(path.join(this.env.layout.state, COVERAGE_STORE));
+    return storedBaseline(store, await this.treeOf(sandbox), target);
   }
 
   /**

@@ -196,11 +196,11 @@ function parseOutput<T>(stdout: string, stderr: string, what: string): T {
 export interface MutantOptions {
   /** The lines whose sites may be mutated; empty: every line. */
   lines?: readonly number[];
-  /** At most this many mutants (default 6). */
+  /** At most this many mutants (default 4: one of each kind when the lines have them). */
   max?: number;
 }
 
-const DEFAULT_MAX = 6;
+const DEFAULT_MAX = 4;
 
 /**
  * The mutants of `source` (nothing is run: `ast` only parses), with the interpreter `python` (the gates' venv's).
