@@ -66,10 +66,14 @@ export async function measureCoverageWork(
   o: { storeFile: string; treeHash: string; goldenDir: string },
 ): Promise<{ tasks: Task[]; summary: ReturnType<typeof coverageSummary> } | null> {
   if (!ctx.profile.usesVenv || !/\bpytest\b/.test(ctx.commands.test ?? "")) return null;
-  const odibi = ctx.profile.name === "odibi";
-  const source = odibi ? packageSource(ctx.workdir) : coverageSource(ctx.workdir);
+  const source = coverageSourceOf(ctx);
   if (source.length === 0) return null;
   const store = await testCoverage(ctx, o.storeFile, o.treeHash, source);
-  const summary = coverageSummary(store, odibi ? readIntrospection(o.goldenDir) : undefined);
+  const summary = coverageSummary(store, readIntrospection(o.goldenDir));
   return { tasks: coverageTasks(summary), summary };
+}
+
+/** What coverage measures on a tree: odibi's package for the odibi profile, else the tree's top-level packages. */
+export function coverageSourceOf(ctx: Pick<GateContext, "profile" | "workdir">): string[] {
+  return ctx.profile.name === "odibi" ? packageSource(ctx.workdir) : coverageSource(ctx.workdir);
 }
