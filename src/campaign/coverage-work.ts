@@ -39,7 +39,7 @@ export function coverageTask(r: CoverageRow, measuredBy: string): Task {
   const what = r.kind === "module" ? r.file : `${r.kind} ${r.name} (${r.file})`;
   const counts = `${r.covered}/${r.statements} lines, ${r.coveredBranches}/${r.branches} branches`;
   const detail = [
-    `Coverage of ${what}: ${r.percent}% (${counts}; measured by ${measuredBy} on Master).`,
+    `Coverage of ${what}: ${r.percent}% (${counts}; measured on Master by ${measuredBy}).`,
     ...(r.regions ? [`Its code: ${r.regions.join(", ")} in ${r.file}.`] : []),
     `Lines no test or harness runs: ${lineRanges(r.missing) || "none (branches only)"}.`,
     "Add a new test file that exercises them and asserts what the code must do (existing tests stay as they are).",
