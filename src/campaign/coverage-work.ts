@@ -39,7 +39,7 @@ export function coverageTask(r: CoverageRow, measuredBy: string): Task {
   const what = r.kind === "module" ? r.file : `${r.kind} ${r.name} (${r.file})`;
   const counts = `${r.covered}/${r.statements} lines, ${r.coveredBranches}/${r.branches} branches`;
   const detail = [
-    `Coverage of ${what}: ${r.percent}% (${counts}; measured by ${measuredBy} on Master).`,
+    `Coverage of ${what}: ${r.percent}% (${counts}; measured on Master by ${measuredBy}).`,
     ...(r.regions ? [`Its code: ${r.regions.join(", ")} in ${r.file}.`] : []),
     `Lines no test or harness runs: ${lineRanges(r.missing) || "none (branches only)"}.`,
     "Add a new test file that exercises them and asserts what the code must do (existing tests stay as they are).",
@@ -66,10 +66,14 @@ export async function measureCoverageWork(
   o: { storeFile: string; treeHash: string; goldenDir: string },
 ): Promise<{ tasks: Task[]; summary: ReturnType<typeof coverageSummary> } | null> {
   if (!ctx.profile.usesVenv || !/\bpytest\b/.test(ctx.commands.test ?? "")) return null;
-  const odibi = ctx.profile.name === "odibi";
-  const source = odibi ? packageSource(ctx.workdir) : coverageSource(ctx.workdir);
+  const source = coverageSourceOf(ctx);
   if (source.length === 0) return null;
   const store = await testCoverage(ctx, o.storeFile, o.treeHash, source);
-  const summary = coverageSummary(store, odibi ? readIntrospection(o.goldenDir) : undefined);
+  const summary = coverageSummary(store, readIntrospection(o.goldenDir));
   return { tasks: coverageTasks(summary), summary };
+}
+
+/** What coverage measures on a tree: odibi's package for the odibi profile, else the tree's top-level packages. */
+export function coverageSourceOf(ctx: Pick<GateContext, "profile" | "workdir">): string[] {
+  return ctx.profile.name === "odibi" ? packageSource(ctx.workdir) : coverageSource(ctx.workdir);
 }

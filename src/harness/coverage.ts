@@ -78,8 +78,8 @@ export function combinedCoverage(store: CoverageStore): Record<string, FileCover
 /** What the combined figure is made of, for people: "tests + harnesses", "tests only", … */
 export function measuredBy(store: CoverageStore): string {
   if (store.tests && store.harnesses) return "tests + harnesses";
-  if (store.tests) return "tests only (harnesses not measured: `harness run --coverage`)";
-  if (store.harnesses) return "harnesses only (tests not measured: `harness gaps --coverage`)";
+  if (store.tests) return "tests only; harnesses not measured";
+  if (store.harnesses) return "harnesses only; tests not measured";
   return "nothing measured";
 }
 
@@ -272,4 +272,33 @@ export function storeHarnessCoverage(
   };
   writeCoverageStore(storeFile, next);
   return next;
+}
+
+/** The store's totals for `status` and the report (no per-file rows); null when nothing was measured. */
+export function storedCoverage(storeFile: string): {
+  measuredBy: string;
+  treeHash: string;
+  measuredAt: string;
+  totals: CoverageRun["totals"];
+} | null {
+  const store = readCoverageStore(storeFile);
+  if (!store || (!store.tests && !store.harnesses)) return null;
+  const { measuredBy, treeHash, measuredAt, totals } = coverageSummary(store, undefined);
+  return { measuredBy, treeHash, measuredAt, totals };
+}
+
+/** The campaign report's "Harness coverage": the package's percent and the subjects any test or harness ran. */
+export function packageCoverage(
+  storeFile: string,
+  intro: OdibiIntrospection | undefined,
+): { percent: number; measuredBy: string; subjects: { exercised: number; total: number } | null } | null {
+  const store = readCoverageStore(storeFile);
+  if (!store || (!store.tests && !store.harnesses)) return null;
+  const s = coverageSummary(store, intro);
+  const total = intro ? intro.transformers.length + intro.patterns.length : 0;
+  return {
+    percent: s.totals.percent,
+    measuredBy: s.measuredBy,
+    subjects: intro ? { exercised: s.subjects.filter((r) => r.covered > 0).length, total } : null,
+  };
 }

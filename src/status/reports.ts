@@ -221,6 +221,22 @@ function tableSection(title: string, empty: string, header: string[], rows: stri
   return `\n## ${title}\n\n${rows.length === 0 ? empty : table(header, rows)}`;
 }
 
+/** "Harness coverage": the package's lines + branches run by its tests and harnesses, and the subjects they ran. */
+function coverageRow(c: CampaignReportData["packageCoverage"]): [string, string, string, Met][] {
+  if (!c) return [];
+  const s = c.subjects;
+  const ran = s ? `; ${s.exercised}/${s.total} transformers and patterns run` : "";
+  const met: Met = !s || s.total === 0 ? "n/a" : s.exercised === s.total ? "yes" : "no";
+  return [
+    [
+      "Harness coverage",
+      "every transformer and pattern run",
+      `${c.percent.toFixed(1)}% of lines + branches (${escapeInline(c.measuredBy)})${ran}`,
+      met,
+    ],
+  ];
+}
+
 export function renderCampaignReport(d: CampaignReportData): string {
   const out: string[] = [];
   out.push(`# Campaign ${escapeInline(d.campaignId)}`, "");
@@ -251,10 +267,11 @@ export function renderCampaignReport(d: CampaignReportData): string {
     ["Test pass rate", "100%", beforeAfter(rate(d.tests.before), rate(t)), testsMet],
     ["Lint errors", "0", beforeAfter(lint(d.lintErrors.before), lint(d.lintErrors.after)), lintMet],
     // Shown only when measured.
+    ...coverageRow(d.packageCoverage),
     ...(h
       ? [
           [
-            "Harness coverage",
+            "Harnesses passing",
             "100% of transformers",
             `${h.total ? ((100 * h.passed) / h.total).toFixed(1) : "0"}% (${h.passed}/${h.total})`,
             harnessMet,

@@ -130,6 +130,15 @@ export interface CampaignReportData {
    * transformerCoverage); null when no harness ran.
    */
   harnessCoverage: PassCount | null;
+  /**
+   * The package's line + branch coverage by its tests and the harness runs (src/harness/coverage.ts), with how many
+   * transformers and patterns any of them ran; null (row not shown) when never measured.
+   */
+  packageCoverage?: {
+    percent: number;
+    measuredBy: string;
+    subjects: { exercised: number; total: number } | null;
+  } | null;
   /** Checks that passed at the start and fail at the end (must be none). */
   regressions: CheckRef[];
   /** What the campaign changed in Master: before its first promotion → its last one. */
