@@ -193,6 +193,9 @@ it("of four candidate tests only the good one is promoted; each rejection names 
     expect(report).toContain(`**rejected** — test filter ${filter}:`);
   }
   const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
+  const cycle4 = readFileSync(path.join(root, "reports", "cycle_004_report.md"), "utf8");
+  expect(cycle4).toContain("- Target: pkg/scale.py; line coverage 7/9 (77.8%) → 9/9 (100.0%), +2 lines");
+  expect(cycle4).not.toContain("Files unrelated to the task");
   expect(cycle1).toContain("## Tests added");
   expect(cycle1).toMatch(/\| dropped-null-check \| 3 \| .* \| no \|/);
   const decided = jsonl(path.join(root, "events.jsonl")).filter(

@@ -2,6 +2,7 @@ import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { buildTestPrompt } from "../src/brain/prompts.js";
 import { testTaskEvidence, uncoveredLines } from "../src/brain/test-evidence.js";
+import { unrelatedFiles } from "../src/campaign/candidate-checks.js";
 import { coverageTask } from "../src/campaign/coverage-work.js";
 import { checkPolicy } from "../src/policy/index.js";
 import { generateMutants, killMutants } from "../src/profiles/python/mutants.js";
@@ -159,6 +160,8 @@ describe("the prompt of a test-adding task", () => {
       "tests only",
     );
     expect(uncoveredLines(task.detail)).toEqual([4, 6]);
+    // The new test file is what the task asks for: never flagged as unrelated in the report.
+    expect(unrelatedFiles(task, ["tests/test_limits_more.py", "docs/x.md"])).toEqual(["docs/x.md"]);
     expect(uncoveredLines("Lines no test or harness runs: 3-5, 9.")).toEqual([3, 4, 5, 9]);
     const repo = await makeGitRepo(path.join(tempDir(), "repo"), {
       "limits.py": CLAMP,
