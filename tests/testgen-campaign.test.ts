@@ -173,10 +173,10 @@ it("of four candidate tests only the good one is promoted; each rejection names 
     /^test filter reruns: tests\/test_limits_flaky\.py is flaky: it failed in re-run 3 of 5: FAILED /,
   );
   expect(lessons[2]!.reason).toMatch(
-    /^test filter coverage: tests\/test_scale_off\.py does not raise the line coverage of pkg\/scale\.py \(\d+\/\d+ lines with and without it; it does not execute the target at all\)$/,
+    /^test filter coverage: tests\/test_scale_off\.py does not raise the line or branch coverage of pkg\/scale\.py \(7\/9 lines, 4\/6 branches with and without it; it does not execute the target at all\)$/,
   );
   expect(lessons[3]!.reason).toMatch(
-    /^adds tests\/test_scale_good\.py: line coverage of pkg\/scale\.py \d+\/\d+ → \d+\/\d+ \(\+2\), fails on [1-9]\d* of \d+ mutants; /,
+    /^adds tests\/test_scale_good\.py: coverage of pkg\/scale\.py: lines 7\/9 → 9\/9 \(\+2\), branches 4\/6 → 6\/6 \(\+2\), fails on [1-9]\d* of \d+ mutants; /,
   );
 
   expect(lessons[4]!.reason).toContain(
@@ -194,7 +194,9 @@ it("of four candidate tests only the good one is promoted; each rejection names 
   }
   const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
   const cycle4 = readFileSync(path.join(root, "reports", "cycle_004_report.md"), "utf8");
-  expect(cycle4).toContain("- Target: pkg/scale.py; line coverage 7/9 (77.8%) → 9/9 (100.0%), +2 lines");
+  expect(cycle4).toContain(
+    "- Target: pkg/scale.py; coverage: lines 7/9 (77.8%) → 9/9 (100.0%), +2; branches 4/6 → 6/6, +2",
+  );
   expect(cycle4).not.toContain("Files unrelated to the task");
   expect(cycle1).toContain("## Tests added");
   expect(cycle1).toMatch(/\| dropped-null-check \| 3 \| .* \| no \|/);
@@ -223,6 +225,6 @@ it("of four candidate tests only the good one is promoted; each rejection names 
     "utf8",
   );
   expect(campaign).toMatch(
-    /## Tests added\n\n\| cycle \| tests \| target \| line coverage \| mutants \|\n.*\n\| \[4\]\(cycle_004_report\.md\) \| tests\/test\\_scale\\_good\.py \| pkg\/scale\.py \| \d+\/\d+ \(.*%\) → \d+\/\d+ \(100\.0%\), \+2 lines \| \d+\/\d+ killed \|/,
+    /## Tests added\n\n\| cycle \| tests \| target \| coverage \| mutants \|\n.*\n\| \[4\]\(cycle_004_report\.md\) \| tests\/test\\_scale\\_good\.py \| pkg\/scale\.py \| lines 7\/9 \(77\.8%\) → 9\/9 \(100\.0%\), \+2; branches 4\/6 → 6\/6, \+2 \| \d+\/\d+ killed \|/,
   );
 }, 600_000);

@@ -2,6 +2,7 @@ import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { buildTestPrompt } from "../src/brain/prompts.js";
 import { testTaskEvidence, uncoveredLines } from "../src/brain/test-evidence.js";
+import { branchGain } from "../src/campaign/assure-tests.js";
 import { unrelatedFiles } from "../src/campaign/candidate-checks.js";
 import { coverageTask } from "../src/campaign/coverage-work.js";
 import { checkPolicy } from "../src/policy/index.js";
@@ -180,5 +181,28 @@ describe("the prompt of a test-adding task", () => {
     expect(prompt).toContain("     5      if value < low:");
     expect(prompt).toContain("An existing test (tests/test_limits.py)");
     expect(prompt).toContain("Tests already tried for this target that were NOT kept");
+  });
+});
+
+describe("the coverage filter's branch gain", () => {
+  it("counts the branches Master's suite never takes that the new tests take", () => {
+    const before = {
+      statements: [1, 2, 3],
+      executed: [1, 2, 3],
+      executedBranches: [[2, 3]] as [number, number][],
+      missingBranches: [[2, -1]] as [number, number][],
+    };
+    // No new line, one new branch (the `if` falling through to the function's exit).
+    const withNew = {
+      statements: [1, 2, 3],
+      executed: [1, 2],
+      executedBranches: [[2, -1]] as [number, number][],
+    };
+    expect(branchGain(before, withNew)).toEqual({ gained: 1, total: 2, before: 1 });
+    expect(branchGain(before, { ...withNew, executedBranches: [[2, 3]] })).toEqual({
+      gained: 0,
+      total: 2,
+      before: 1,
+    });
   });
 });

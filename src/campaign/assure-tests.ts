@@ -2,7 +2,7 @@ import path from "node:path";
 import { errorMessage } from "../core/errors.js";
 import type { GateContext } from "../gates/gate.js";
 import { type CoverageStore, combinedCoverage } from "../harness/coverage.js";
-import { type CoverageRun, runCoverage } from "../profiles/python/coverage.js";
+import { type CoverageRun, type FileCoverage, runCoverage } from "../profiles/python/coverage.js";
 import { killMutants } from "../profiles/python/mutants.js";
 import type { TestsAdded } from "../status/types.js";
 import type { Workspace } from "../workspace/workspace.js";
@@ -22,10 +22,22 @@ export type TestFilter = (typeof TEST_FILTERS)[number];
 /** Re-runs after the first passing run (TestGen-LLM's five). */
 export const RERUNS = 5;
 
-/** The target's lines: its statements, and those a run executed (1-based). */
+/** The target's lines: its statements, and those a run executed (1-based); its branches taken and not. */
 export interface TargetLines {
   statements: readonly number[];
   executed: readonly number[];
+  executedBranches?: readonly (readonly [number, number])[];
+  missingBranches?: readonly (readonly [number, number])[];
+}
+
+const arc = ([a, b]: readonly [number, number]) => `${a}>${b}`;
+
+/** Branches Master's suite never takes that the new tests take, and the branch counts before. */
+export function branchGain(before: TargetLines, withNew: TargetLines) {
+  const missing = new Set((before.missingBranches ?? []).map(arc));
+  const gained = [...new Set((withNew.executedBranches ?? []).map(arc))].filter((k) => missing.has(k));
+  const taken = before.executedBranches?.length ?? 0;
+  return { gained: gained.length, total: taken + missing.size, before: taken };
 }
 
 /** Coverage of the target (coverage.py in the gates' venv, jailed like the gates). */
@@ -111,7 +123,10 @@ async function passesAndReruns(
   return undefined;
 }
 
-/** (c): lines of the target the new tests execute that Master's suite does not. Also returns what they execute. */
+/**
+ * (c): lines of the target the new tests execute that Master's suite does not, or branches it never takes. Also
+ * returns what they execute.
+ */
 async function coverageGain(
   i: AssureInput,
   facts: AssuredFacts,
@@ -123,13 +138,21 @@ async function coverageGain(
   const gained = [...new Set(withNew.executed)]
     .filter((l) => statements.has(l) && !was.has(l))
     .sort((a, b) => a - b);
-  facts.coverage = { statements: statements.size, before: was.size, after: was.size + gained.length, gained };
+  const b = branchGain(before, withNew);
+  facts.coverage = {
+    statements: statements.size,
+    before: was.size,
+    after: was.size + gained.length,
+    gained,
+    ...(b.total ? { branches: { total: b.total, before: b.before, after: b.before + b.gained } } : {}),
+  };
   const executed = withNew.executed;
-  if (gained.length > 0) return { executed };
+  if (gained.length > 0 || b.gained > 0) return { executed };
   const touched = executed.some((l) => statements.has(l));
+  const counts = `${was.size}/${statements.size} lines${b.total ? `, ${b.before}/${b.total} branches` : ""}`;
   const rejected = reject(
     "coverage",
-    `${i.tests.join(", ")} does not raise the line coverage of ${i.target} (${was.size}/${statements.size} lines with and without it${touched ? "" : "; it does not execute the target at all"})`,
+    `${i.tests.join(", ")} does not raise the line or branch coverage of ${i.target} (${counts} with and without it${touched ? "" : "; it does not execute the target at all"})`,
   );
   return { rejected, executed };
 }
@@ -196,9 +219,7 @@ export function coverageProbe(ctx: GateContext, target: string, known?: TargetLi
   const lines = (run: CoverageRun): TargetLines & { passed: boolean } => {
     const f = run.files[target];
     const passed = run.pytestExit === 0;
-    return f
-      ? { statements: [...f.executed, ...f.missing], executed: f.executed, passed }
-      : { statements: [], executed: [], passed };
+    return f ? { ...targetLines(f), passed } : { statements: [], executed: [], passed };
   };
   return {
     baseline: async (tests) =>
@@ -209,8 +230,12 @@ export function coverageProbe(ctx: GateContext, target: string, known?: TargetLi
 
 /** One line for a promotion's reason and the reports: what the new tests add. */
 export function describeAssured(f: AssuredFacts): string {
-  const cov = f.coverage
-    ? `line coverage of ${f.target} ${f.coverage.before}/${f.coverage.statements} → ${f.coverage.after}/${f.coverage.statements} (+${f.coverage.gained.length})`
+  const c = f.coverage;
+  const br = c?.branches
+    ? `, branches ${c.branches.before}/${c.branches.total} → ${c.branches.after}/${c.branches.total} (+${c.branches.after - c.branches.before})`
+    : "";
+  const cov = c
+    ? `coverage of ${f.target}: lines ${c.before}/${c.statements} → ${c.after}/${c.statements} (+${c.gained.length})${br}`
     : `target ${f.target}`;
   const killed = f.mutants
     ? `, fails on ${f.mutants.filter((m) => m.killed).length} of ${f.mutants.length} mutants`
@@ -229,5 +254,14 @@ export function storedBaseline(
 ): TargetLines | undefined {
   if (!store?.tests || store.tests.treeHash !== treeHash) return undefined;
   const f = combinedCoverage(store)[target];
-  return f ? { statements: [...f.executed, ...f.missing], executed: f.executed } : undefined;
+  return f ? targetLines(f) : undefined;
+}
+
+function targetLines(f: FileCoverage): TargetLines {
+  return {
+    statements: [...f.executed, ...f.missing],
+    executed: f.executed,
+    executedBranches: f.executedBranches,
+    missingBranches: f.missingBranches,
+  };
 }

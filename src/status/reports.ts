@@ -69,7 +69,11 @@ function coverageCell(t: TestsAdded): string {
   const c = t.coverage;
   if (!c) return "not measured";
   const pct = (n: number) => (c.statements ? `${((100 * n) / c.statements).toFixed(1)}%` : "—");
-  return `${c.before}/${c.statements} (${pct(c.before)}) → ${c.after}/${c.statements} (${pct(c.after)}), +${c.gained.length} lines`;
+  const b = c.branches;
+  const branches = b
+    ? `; branches ${b.before}/${b.total} → ${b.after}/${b.total}, +${b.after - b.before}`
+    : "";
+  return `lines ${c.before}/${c.statements} (${pct(c.before)}) → ${c.after}/${c.statements} (${pct(c.after)}), +${c.gained.length}${branches}`;
 }
 
 function mutantsCell(t: TestsAdded): string {
@@ -83,7 +87,7 @@ function testsAddedSection(t: TestsAdded): string[] {
     "## Tests added",
     "",
     `- Tests: ${t.tests.map((f) => escapeInline(f, 200)).join(", ")}`,
-    `- Target: ${escapeInline(t.target, 200)}; line coverage ${coverageCell(t)}`,
+    `- Target: ${escapeInline(t.target, 200)}; coverage: ${coverageCell(t)}`,
   ];
   if (t.mutants?.length)
     out.push(
@@ -398,7 +402,7 @@ function testsAddedRows(promotions: CampaignReportData["promotions"]): string[] 
     tableSection(
       "Tests added",
       "None.",
-      ["cycle", "tests", "target", "line coverage", "mutants"],
+      ["cycle", "tests", "target", "coverage", "mutants"],
       added.map((p) => {
         const t = p.testsAdded!;
         return [

@@ -74,7 +74,14 @@ export interface TestsAdded {
   tests: string[];
   target: string;
   /** Lines of the target executed by Master's suite (`before`) and with the new tests (`after`), of `statements`. */
-  coverage?: { statements: number; before: number; after: number; gained: number[] };
+  coverage?: {
+    statements: number;
+    before: number;
+    after: number;
+    gained: number[];
+    /** Branches (coverage.py's arcs between lines) taken, of `total`, before and after. */
+    branches?: { total: number; before: number; after: number };
+  };
   mutants?: { kind: string; line: number; description: string; killed: boolean }[];
 }
 
