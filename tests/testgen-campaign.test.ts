@@ -15,7 +15,8 @@ import { type RecordedRequest, requestText, type ScriptedReply, startLlmServer }
  * touch its target, (4) a good test. Only (4) is promoted; each other one is rejected naming its filter (mutants,
  * reruns, coverage) in the lesson, the cycle report and the event log. Two failures avoid a target, so cycles 1–2
  * work on the least covered module and 3–4 on the next; in cycle 5, on the third module, the model changes an
- * existing test instead: the policy rejects it (tests-only) before any filter runs.
+ * existing test instead: the policy rejects it (tests-only) before any filter runs; in cycle 6 its new test fails
+ * on Master's code (filter passes, seen by the model's own gate run already).
  */
 
 const LIMITS = `def clamp(value, low, high):
@@ -66,7 +67,7 @@ const REPO: Record<string, string> = {
   "pyproject.toml": '[project]\nname = "pkg"\nversion = "0.1.0"\n',
 };
 
-type Kind = "idle" | "flaky" | "off" | "good" | "modify";
+type Kind = "idle" | "flaky" | "off" | "good" | "modify" | "wrong";
 
 /** A flaky test: it keeps a run count next to itself and fails from its fourth run on. */
 const flaky = (imp: string, call: string, want: string) =>
@@ -85,9 +86,12 @@ const TESTS: Record<string, Partial<Record<Kind, string>>> = {
     off: "from pkg.limits import clamp\n\n\ndef test_clamp_inside():\n    assert clamp(7, 0, 10) == 7\n",
     good: "from pkg.scale import scale\n\n\ndef test_negative_and_none():\n    assert scale([-1, 3], 2) == [0, 6]\n    assert scale(None, 2) == []\n",
   },
+  "pkg/names.py": {
+    wrong: "from pkg.names import initials\n\n\ndef test_empty():\n    assert initials('') == '?'\n",
+  },
 };
 
-const ORDER: Kind[] = ["idle", "flaky", "off", "good", "modify"];
+const ORDER: Kind[] = ["idle", "flaky", "off", "good", "modify", "wrong"];
 
 /** The first request of a conversation has no assistant or tool message yet. */
 const opens = (r: RecordedRequest) =>
@@ -132,7 +136,7 @@ it("of four candidate tests only the good one is promoted; each rejection names 
       "--max-attempts",
       "1",
       "--max-cycles",
-      "5",
+      "6",
     ]);
   } finally {
     await server.close();
@@ -148,6 +152,7 @@ it("of four candidate tests only the good one is promoted; each rejection names 
     "pkg/limits.py",
     "pkg/scale.py",
     "pkg/scale.py",
+    "pkg/names.py",
     "pkg/names.py",
   ]);
 
@@ -165,6 +170,7 @@ it("of four candidate tests only the good one is promoted; each rejection names 
     ["rejected", "test-filter:coverage"],
     ["promoted", null],
     ["rejected", "policy"],
+    ["rejected", "test-filter:passes"],
   ]);
   expect(lessons[0]!.reason).toMatch(
     /^test filter mutants: tests\/test_limits_idle\.py passes on all \d+ mutants of pkg\/limits\.py .*: it asserts nothing that matters$/,
@@ -182,12 +188,17 @@ it("of four candidate tests only the good one is promoted; each rejection names 
   expect(lessons[4]!.reason).toContain(
     "[tests-only] a test-adding task may only add new test files; this existing file was modified",
   );
+  // The brain's own gate run already sees the new test fail on Master's code: the rejection names the filter.
+  expect(lessons[5]!.reason).toMatch(
+    /^test filter passes: tests\/test_names_wrong\.py fails on Master's code: the gates rejected attempt 1 \(changed tests\/test_names_wrong\.py\): tests tests\/test_names_wrong\.py::test_empty/,
+  );
 
   // Each cycle's report and the event log say the same.
   for (const [cycle, filter] of [
     [1, "mutants"],
     [2, "reruns"],
     [3, "coverage"],
+    [6, "passes"],
   ] as const) {
     const report = readFileSync(path.join(root, "reports", `cycle_00${cycle}_report.md`), "utf8");
     expect(report).toContain(`**rejected** — test filter ${filter}:`);
@@ -219,7 +230,7 @@ it("of four candidate tests only the good one is promoted; each rejection names 
 
   // The campaign report: tests added and the coverage they gained.
   const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
-  expect(status).toMatchObject({ improvements_promoted: 1, improvements_rejected: 4 });
+  expect(status).toMatchObject({ improvements_promoted: 1, improvements_rejected: 5 });
   const campaign = readFileSync(
     path.join(root, "reports", `campaign_${status.campaign_id}_report.md`),
     "utf8",

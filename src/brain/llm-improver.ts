@@ -264,6 +264,24 @@ export function whyNothingKept(r: BrainResult): {
 }
 
 /**
+ * For a test-adding task: a new test of the attempt failing in its own gate run failed on Master's code (the task
+ * changes no code), which is the campaign's first assured filter (`passes`, src/campaign/assure-tests.ts): the
+ * rejection is named so. Any other rejection is left as it is.
+ */
+export function asTestFilter(why: ReturnType<typeof whyNothingKept>): ReturnType<typeof whyNothingKept> {
+  const m = /^the gates rejected attempt \d+ \(changed (.*?)\): tests ([^\s:]+)::/.exec(
+    why.rejected?.reason ?? "",
+  );
+  if (!m || why.rejected?.gate !== "tests" || !m[1]!.split(", ").includes(m[2]!)) return why;
+  return {
+    rejected: {
+      gate: "test-filter:passes",
+      reason: `test filter passes: ${m[2]} fails on Master's code: ${why.rejected.reason}`,
+    },
+  };
+}
+
+/**
  * The brain as the campaign's LLM approach (`CampaignOptions.llm`): gates through the pipeline (targeted = the
  * target first, stopping at the first real failure; full = everything), success by the same baseline/ratchet
  * verdict promotion uses, the policy gate first (so the model hears of a weakened test, and the lesson names the rule).
@@ -387,7 +405,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         trajectories: r.attempts.map((a) => a.trajectoryFile),
         filesChanged: await stillChanged(sandbox.path, base, r.filesChanged),
         ...(oracleRestored.size ? { oracleRestored: [...oracleRestored].sort() } : {}),
-        ...whyNothingKept(r),
+        ...(task.kind === "coverage" ? asTestFilter(whyNothingKept(r)) : whyNothingKept(r)),
       };
     },
   };

@@ -11,9 +11,10 @@ import type { Decision } from "./decide.js";
 /**
  * The assured filters of a test-adding task (issue 13, after Meta's TestGen-LLM): a new test is kept only if it
  * (a) `passes` on Master's code, (b) passes `reruns` more runs in a row (a flaky test is rejected), (c) raises the
- * `coverage` of its target (lines the suite without it leaves unexecuted), and (d) fails on at least one of the
- * `mutants` the tool makes of its target (a test that asserts nothing that matters kills none). Run in this order on
- * the frozen candidate, before the usual gates; the first filter that fails rejects the candidate and names itself.
+ * `coverage` of its target (lines or branches the suite without it leaves unexecuted), and (d) fails on at least
+ * one of the `mutants` the tool makes of its target (a test that asserts nothing that matters kills none). Run in
+ * this order on the frozen candidate, before the usual gates; the first filter that fails rejects the candidate and
+ * names itself. Several new files are judged together (the prompt asks for one).
  */
 
 export const TEST_FILTERS = ["passes", "reruns", "coverage", "mutants"] as const;
