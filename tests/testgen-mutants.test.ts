@@ -1,5 +1,6 @@
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { asTestFilter } from "../src/brain/llm-improver.js";
 import { buildTestPrompt } from "../src/brain/prompts.js";
 import { testTaskEvidence, uncoveredLines } from "../src/brain/test-evidence.js";
 import { branchGain } from "../src/campaign/assure-tests.js";
@@ -204,5 +205,34 @@ describe("the coverage filter's branch gain", () => {
       total: 2,
       before: 1,
     });
+  });
+});
+
+describe("asTestFilter: a test-adding attempt the model's own gates rejected", () => {
+  const why = (reason: string, gate = "tests") => ({ rejected: { gate, reason } });
+  it("names the filter passes when the new test itself failed", () => {
+    const r = asTestFilter(
+      why(
+        "the gates rejected attempt 1 (changed tests/test_new.py): tests tests/test_new.py::test_x (tests/test_new.py:4): assert 1 == 2",
+      ),
+    );
+    expect(r.rejected).toEqual({
+      gate: "test-filter:passes",
+      reason: expect.stringMatching(
+        /^test filter passes: tests\/test_new\.py fails on Master's code: the gates rejected/,
+      ),
+    });
+  });
+  it("leaves any other rejection as it is: a policy rule, an existing test failing", () => {
+    const policy = why(
+      "the gates rejected attempt 1 (changed tests/test_a.py): policy policy:tests-only:…",
+      "policy",
+    );
+    expect(asTestFilter(policy)).toBe(policy);
+    const other = why(
+      "the gates rejected attempt 1 (changed tests/test_new.py): tests tests/test_old.py::test_y: boom",
+    );
+    expect(asTestFilter(other)).toBe(other);
+    expect(asTestFilter({})).toEqual({});
   });
 });
