@@ -330,6 +330,31 @@ describe("campaign with the LLM brain through the real CLI and a scripted model 
     expect(run.out + run.err).not.toContain(key);
   });
 
+  it("a green repository: the coverage gap is the task (measured once, jailed), status.json has the coverage", async () => {
+    const { root } = await setup("  max_retries: 0\n", {
+      "calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
+      "pkg/__init__.py": "",
+      "pkg/clamp.py":
+        "def clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n        return hi\n    return x\n",
+      "tests/test_clamp.py":
+        "from pkg.clamp import clamp\n\n\ndef test_inside():\n    assert clamp(2, 1, 3) == 2\n",
+    });
+    const run = await runCampaign(root, plantedKey(), () => ({ type: "error", status: 500, message: "no" }), [
+      "--max-cycles",
+      "1",
+    ]);
+    expect(run.out + run.err).toMatch(
+      /coverage: 60% of the package \(tests only; harnesses not measured\); 1 gap/,
+    );
+    const cycle1 = readFileSync(path.join(root, "reports", "cycle_001_report.md"), "utf8");
+    expect(cycle1).toContain("Kind: coverage; target: pkg/clamp.py; signature: coverage:module:pkg/clamp.py");
+    expect(cycle1).toContain("Lines no test or harness runs: 3, 5.");
+    const status = JSON.parse(readFileSync(path.join(root, "status.json"), "utf8"));
+    expect(status.coverage).toMatchObject({ lines: { covered: 4, total: 6 }, tasks: 1 });
+    const events = jsonl(path.join(root, "events.jsonl")).filter((e) => e.type === "coverage");
+    expect(events).toHaveLength(1);
+  });
+
   it("a stop while the model is thinking: the attempt is neither gated nor learned from, the cycle is cut", async () => {
     const { root, master } = await setup("  max_retries: 0\n");
     const running = runCampaign(

@@ -87,6 +87,21 @@ describe("--json: one shape per command, exit codes that mean one thing", () => 
     expect((await json("rollback", at("rollback", "s1"))).result.snapshot.name).toBe("s1");
   });
 
+  it("harness gaps --coverage: the tests' line and branch coverage of Master's package (status shows it)", async () => {
+    const gaps = await json("harness gaps", at("harness", "gaps", "--coverage"));
+    expect(gaps.result.odibiVersion).toBeNull(); // a python repository: no harnesses, coverage only
+    const cov = gaps.result.coverage!;
+    expect(cov.measuredBy).toMatch(/^tests only/);
+    expect(cov.modules.map((m) => [m.file, m.covered, m.statements, m.uncovered])).toEqual([
+      ["pkg/core.py", 3, 3, ""],
+    ]);
+    expect(cov.totals.percent).toBe(100);
+    // Cached by Master's tree: read back without measuring; status has the totals.
+    const again = await json("harness gaps", at("harness", "gaps"));
+    expect(again.result.coverage!.measuredAt).toBe(cov.measuredAt);
+    expect((await json("status", at("status"))).result.coverage).toMatchObject({ totals: { percent: 100 } });
+  });
+
   it("run streams events and ends with a summary: campaign id, reason, counts, report; exit = its code", async () => {
     const run = await json("run", at("run", "--no-llm", "--max-cycles", "1"));
     const { result } = run;

@@ -78,6 +78,19 @@ const ONE_OF_EACH: LogEvent[] = [
     ],
   }),
   ev(4, { type: "waiting", cycle: 1, total: 1, items: [{ title: "fix it", kind: "failure", target: "t" }] }),
+  ev(4, {
+    type: "coverage",
+    cycle: 1,
+    coverage: {
+      at: at(4),
+      tree: "abc",
+      measured_by: "tests only",
+      percent: 61.5,
+      lines: { covered: 8, total: 10 },
+      branches: { covered: 1, total: 3 },
+      tasks: 2,
+    },
+  }),
   ev(4, { type: "lesson", cycle: 1, lesson }),
   ev(4, { type: "avoided", signatures: ["sig"] }),
   ev(5, { type: "recovered", cycle: 1, data: { interruptedAt: "decided" } }),
@@ -187,6 +200,11 @@ describe("reduceStatus", () => {
         stop_reason: null,
         finished_at: null,
       },
+    },
+    {
+      name: "the last coverage measure",
+      events: [start(0), ONE_OF_EACH.find((e) => e.type === "coverage")!],
+      want: { coverage: { percent: 61.5, tree: "abc", tasks: 2, lines: { covered: 8, total: 10 } } },
     },
     {
       name: "a new campaign after another",

@@ -438,7 +438,7 @@ describe("harness coverage", () => {
     ]);
     expect(md).toContain("2/3 harnesses pass, 1 finding(s)");
     expect(md).toContain("| transformer | 2 | 1 |");
-    expect(md).toContain("Harness coverage: 1/59 transformers");
+    expect(md).toContain("Harnesses passing: 1/59 transformers");
     expect(md).toContain("| transformer_b | h_b | KeyError: KeyError: 'x' |");
     expect(md).toContain("- transformer `b`: no stated result");
   });

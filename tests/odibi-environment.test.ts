@@ -74,7 +74,7 @@ describe("odibi profile: the repository's own environment", () => {
     expect(existsSync(path.join(site[0]!, "tabulate-0.9.0.dist-info"))).toBe(true);
     expect(existsSync(path.join(site[0]!, "six-1.16.0.dist-info"))).toBe(false);
     const own = venvBin(path.join(root, "python_packages"), "python");
-    const probe = await runProcess(own, ["-c", "import tabulate, pytest, sys; print(sys.prefix)"], {
+    const probe = await runProcess(own, ["-c", "import tabulate, pytest, coverage, sys; print(sys.prefix)"], {
       cwd: base,
       env: { PYTHONPATH: "" },
     });

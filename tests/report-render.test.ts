@@ -177,6 +177,11 @@ function campaignData(over: Partial<CampaignReportData> = {}): CampaignReportDat
     tests: { before: { passed: 98, total: 100 }, after: { passed: 100, total: 100 } },
     lintErrors: { before: 12, after: 0 },
     harnessCoverage: { passed: 40, total: 52 },
+    packageCoverage: {
+      percent: 61.24,
+      measuredBy: "tests + harnesses",
+      subjects: { exercised: 63, total: 65 },
+    },
     regressions: [],
     masterDiff: parseShortStat(" 3 files changed, 10 insertions(+), 2 deletions(-)", " a.py | 4 ++--\n"),
     promotions: [
@@ -217,7 +222,12 @@ describe("campaign report", () => {
     expect(metrics(text)).toEqual([
       ["Test pass rate", "98.0% (98/100) → 100.0% (100/100)", "✅"],
       ["Lint errors", "12 → 0", "✅"],
-      ["Harness coverage", "76.9% (40/52)", "❌"],
+      [
+        "Harness coverage",
+        "61.2% of lines + branches (tests + harnesses); 63/65 transformers and patterns run",
+        "❌",
+      ],
+      ["Harnesses passing", "76.9% (40/52)", "❌"],
       ["Convergence", "6 cycles", "✅"],
       ["Master improvements", "3 promotions; 3 files, +10 −2", "✅"],
       ["Regressions", "0", "✅"],
@@ -234,7 +244,7 @@ describe("campaign report", () => {
     ]);
     // five tables, each with its own rows only: hostile titles did not add rows or tables
     expect(count(text, "table_open")).toBe(5);
-    expect(count(text, "tr_open")).toBe(7 + 2 + 3 + 2 + 2);
+    expect(count(text, "tr_open")).toBe(8 + 2 + 3 + 2 + 2);
     expect(md.render(text)).not.toMatch(/<script|<img|href="javascript/);
     expect(text).toContain("| [1](cycle_001_report.md) | ruff fix");
     expect(text).toContain("| cycle\\_001 | 0123456789ab |");
@@ -248,6 +258,7 @@ describe("campaign report", () => {
         tests: { before: null, after: { passed: 9, total: 10 } },
         lintErrors: { before: null, after: null },
         harnessCoverage: null,
+        packageCoverage: null,
         regressions: [{ gate: "golden", id: "hello/node_a", message: "row count 3 != 4" }],
         masterDiff: parseShortStat(""),
         improvementsPromoted: 0,
@@ -265,6 +276,7 @@ describe("campaign report", () => {
     expect(text).toContain("- golden: hello/node\\_a — row count 3 \\!= 4");
     expect(text).toContain("Nothing: this campaign promoted no change.");
     expect(text).not.toContain("Harness coverage"); // not measured: not shown
+    expect(text).not.toContain("Harnesses passing");
   });
 
   it("lists the open items no approach of the campaign could take (left for a model or a human)", () => {

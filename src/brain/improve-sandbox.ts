@@ -9,16 +9,19 @@ import type { Workspace } from "../workspace/workspace.js";
 import type { Budget, BudgetExhaustion } from "./budget.js";
 import { goldenEvidence } from "./golden-evidence.js";
 import {
+  buildTestPrompt,
   buildUserPrompt,
   failingChecks,
   failureLines,
   type PreviousAttempt,
   SYSTEM_PROMPT,
+  TEST_SYSTEM_PROMPT,
 } from "./prompts.js";
 import type { ExecutedLines, TestTracer } from "./python-trace.js";
 import { failureEvidence } from "./relevant-code.js";
 import type { RuleDescriber } from "./rule-docs.js";
 import type { SyntaxChecker } from "./syntax-check.js";
+import { testTaskEvidence } from "./test-evidence.js";
 import { brainToolSet, executeTool, type GateScope, type RunGates, type ToolOutcome } from "./tools.js";
 import { TrajectoryWriter } from "./trajectory.js";
 
@@ -183,6 +186,8 @@ export async function improveSandbox(o: ImproveSandboxOptions): Promise<BrainRes
 /** One call's state across its attempts. */
 interface BrainRun {
   o: ImproveSandboxOptions;
+  /** The system prompt: a test-adding task (kind `coverage`) has its own. */
+  system: string;
   isSuccess: (r: GateResult) => boolean;
   redactor: LlmClient["redactor"];
   tools: ReturnType<typeof brainToolSet>;
@@ -227,6 +232,7 @@ async function startRun(o: ImproveSandboxOptions): Promise<BrainRun> {
   const redactor = o.client.redactor;
   return {
     o,
+    system: o.task?.kind === "coverage" ? TEST_SYSTEM_PROMPT : SYSTEM_PROMPT,
     isSuccess: o.isSuccess ?? noFailures,
     redactor,
     tools: brainToolSet(),
@@ -295,19 +301,8 @@ function startAttempt(run: BrainRun, attempt: number): AttemptState {
     endpoint: o.client.endpoint,
     limits: o.limits,
   });
-  const user = buildUserPrompt({
-    task: o.task,
-    gateResult: o.gateFailures,
-    ...failureEvidence(o.workspace, failingChecks(o.gateFailures), run.ruleDocs, run.traces),
-    goldenEvidence: o.goldenDir
-      ? goldenEvidence(o.workspace, o.goldenDir, failingChecks(o.gateFailures))
-      : [],
-    avoid: o.avoid ?? [],
-    similar: o.similar ?? [],
-    goal: o.goal,
-    previous: run.previous,
-  });
-  traj.write({ type: "prompt", system: SYSTEM_PROMPT, user });
+  const user = firstPrompt(run);
+  traj.write({ type: "prompt", system: run.system, user });
   run.log(
     `brain: attempt ${attempt}/${o.limits.maxAttempts} with ${o.client.settings.provider}/${o.client.settings.model}`,
   );
@@ -325,6 +320,23 @@ function startAttempt(run: BrainRun, attempt: number): AttemptState {
     prose: [],
     callCounts: new Map(),
   };
+}
+
+/** The attempt's first user message: the failures and their evidence, or for a test-adding task its target. */
+function firstPrompt(run: BrainRun): string {
+  const o = run.o;
+  const common = { avoid: o.avoid ?? [], similar: o.similar ?? [], goal: o.goal, previous: run.previous };
+  if (o.task?.kind === "coverage")
+    return buildTestPrompt({ task: o.task, evidence: testTaskEvidence(o.workspace, o.task), ...common });
+  return buildUserPrompt({
+    task: o.task,
+    gateResult: o.gateFailures,
+    ...failureEvidence(o.workspace, failingChecks(o.gateFailures), run.ruleDocs, run.traces),
+    goldenEvidence: o.goldenDir
+      ? goldenEvidence(o.workspace, o.goldenDir, failingChecks(o.gateFailures))
+      : [],
+    ...common,
+  });
 }
 
 /** What ends the attempt before its next step: a stop, the time, step or token limit, the budget. */
@@ -381,7 +393,7 @@ type StepResult = Awaited<ReturnType<LlmClient["step"]>>;
 async function askModel(run: BrainRun, a: AttemptState): Promise<StepResult | undefined> {
   try {
     return await run.o.client.step({
-      system: SYSTEM_PROMPT,
+      system: run.system,
       messages: a.messages,
       tools: run.tools,
       signal: a.signal,

@@ -11,7 +11,13 @@ import { checkGates } from "../gates/pipeline.js";
 import { decideVerdict, matchKey } from "../gates/verdict.js";
 import type { LlmClient } from "../llm/client.js";
 import type { LlmRunLimits } from "../llm/options.js";
-import { checkPolicy, loadFileReaders, restoreOracle, violationToCheck } from "../policy/index.js";
+import {
+  checkPolicy,
+  isCollectedTestFile,
+  loadFileReaders,
+  restoreOracle,
+  violationToCheck,
+} from "../policy/index.js";
 import { unsafeGitViolations } from "../policy/violation.js";
 import type { Budget } from "./budget.js";
 import { type BrainResult, improveSandbox } from "./improve-sandbox.js";
@@ -68,6 +74,8 @@ export interface CreateLlmImproverOptions {
  * known failures would pull the model everywhere), else all of Master's failures.
  */
 export function focusOnTask(baseline: GateResult, task: Task): GateResult {
+  // A test-adding task fixes nothing: Master's failures are not its business.
+  if (task.kind === "coverage") return { ...baseline, runs: [] };
   const isTarget = (id: string) => id === task.target;
   if (!baseline.runs.some((r) => r.checks.some((c) => c.status === "fail" && isTarget(c.id))))
     return baseline;
@@ -167,8 +175,9 @@ async function dropGateOutputs(dir: string, base: string, outputs: ReadonlySet<s
  * The policy gate on what the model changed: the sandbox's diff against its base (untracked files included),
  * leaving out what earlier gate runs wrote (test data, catalogs: the campaign's candidate leaves them out too). The
  * index is put back afterwards: an intent-to-add entry for a file a reverted attempt created would look like a change.
+ * `addTestsOnly`: a test-adding task (policy rule tests-only).
  */
-async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<string>) {
+async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<string>, addTestsOnly: boolean) {
   await git(sandbox.path, ["add", "-A", "-N"]);
   try {
     const exclude = [...gateOutputs].map((f) => `:(exclude,literal)${f}`);
@@ -184,7 +193,11 @@ async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<str
       ...exclude,
     ]);
     const readers = await loadFileReaders(sandbox.path, base, diff);
-    return { diff, policy: (d: string, c: Parameters<typeof checkPolicy>[1]) => checkPolicy(d, c, readers) };
+    return {
+      diff,
+      policy: (d: string, c: Parameters<typeof checkPolicy>[1]) =>
+        checkPolicy(d, c, readers, { addTestsOnly }),
+    };
   } finally {
     await git(sandbox.path, ["reset", "-q"]);
   }
@@ -251,6 +264,24 @@ export function whyNothingKept(r: BrainResult): {
 }
 
 /**
+ * For a test-adding task: a new test of the attempt failing in its own gate run failed on Master's code (the task
+ * changes no code), which is the campaign's first assured filter (`passes`, src/campaign/assure-tests.ts): the
+ * rejection is named so. Any other rejection is left as it is.
+ */
+export function asTestFilter(why: ReturnType<typeof whyNothingKept>): ReturnType<typeof whyNothingKept> {
+  const m = /^the gates rejected attempt \d+ \(changed (.*?)\): tests ([^\s:]+)::/.exec(
+    why.rejected?.reason ?? "",
+  );
+  if (!m || why.rejected?.gate !== "tests" || !m[1]!.split(", ").includes(m[2]!)) return why;
+  return {
+    rejected: {
+      gate: "test-filter:passes",
+      reason: `test filter passes: ${m[2]} fails on Master's code: ${why.rejected.reason}`,
+    },
+  };
+}
+
+/**
  * The brain as the campaign's LLM approach (`CampaignOptions.llm`): gates through the pipeline (targeted = the
  * target first, stopping at the first real failure; full = everything), success by the same baseline/ratchet
  * verdict promotion uses, the policy gate first (so the model hears of a weakened test, and the lesson names the rule).
@@ -268,6 +299,9 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       const gateCtx = { ...ctx, env: { ...ctx.env, ...unset } as Record<string, string> };
       const base = sandbox.baseCommit || "HEAD";
       const oracle = ctx.profile.oracle;
+      // A test-adding task's new test files are its change: the restore keeps them, the policy allows only them.
+      const addTestsOnly = task.kind === "coverage";
+      const keepNew = addTestsOnly ? isCollectedTestFile : undefined;
       const oracleRestored = new Set<string>();
       // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
       const gateOutputs = new Set<string>();
@@ -302,11 +336,11 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
             };
           await dropGateOutputs(sandbox.path, base, gateOutputs);
           const before = await changedPaths(sandbox.path, base);
-          const policy = await policyOn(sandbox, base, gateOutputs);
+          const policy = await policyOn(sandbox, base, gateOutputs, addTestsOnly);
           // The model's own gate runs judge with Master's oracle too: its changes to tests and checker
           // configuration are undone here (the policy, on the diff taken above, tells it why).
           const restore = async () => {
-            for (const p of await restoreOracle(sandbox.path, base, oracle)) oracleRestored.add(p);
+            for (const p of await restoreOracle(sandbox.path, base, oracle, keepNew)) oracleRestored.add(p);
           };
           let result: GateResult;
           try {
@@ -371,7 +405,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
         trajectories: r.attempts.map((a) => a.trajectoryFile),
         filesChanged: await stillChanged(sandbox.path, base, r.filesChanged),
         ...(oracleRestored.size ? { oracleRestored: [...oracleRestored].sort() } : {}),
-        ...whyNothingKept(r),
+        ...(task.kind === "coverage" ? asTestFilter(whyNothingKept(r)) : whyNothingKept(r)),
       };
     },
   };

@@ -19,6 +19,28 @@ How to work:
 - When the gates pass, or you cannot make progress, call finish with a short summary of what you changed and why.
   After finish, all gates are run again; the change is kept only if they pass.`;
 
+/** For a test-adding task (kind `coverage`): tests are the change, nothing else is. */
+export const TEST_SYSTEM_PROMPT = `You are an autonomous senior software engineer working in a sandbox.
+
+Objective: Add tests that raise the coverage of the target module and would catch real bugs in it.
+
+Constraints:
+- Only ADD new test files (for Python: tests/test_<topic>.py, collected by pytest). Do not modify or delete any
+  existing file: the code, its tests and their configuration stay as they are (a change to them is rejected).
+- No conftest.py, no fixtures files, no configuration: one or more new test files only.
+- Each test must assert the behaviour it exercises (exact return values, raised exceptions). A test that only calls
+  code, or asserts something that cannot fail, is rejected.
+- Tests must be deterministic: no randomness, clocks, network or state left between runs.
+- Exercise the lines marked as not executed by any test.
+
+How to work:
+- Paths are relative to the sandbox root; nothing outside it can be read or written.
+- Read the target and the example test, then create_file the new test file.
+- Check it with run_gates (scope "full").
+- Then call finish with a short summary. After finish the new tests are kept only if they pass on the code as it
+  is, pass 5 more runs, raise the target's coverage, and fail on at least one small bug the tool plants in the
+  target (a flipped comparison, an off-by-one, a dropped None check, swapped arguments); then all gates run again.`;
+
 const MAX_DETAIL = 1500;
 const MAX_FAILURES = 25;
 
@@ -165,5 +187,41 @@ export function buildUserPrompt(p: UserPromptInput): string {
     );
   }
   parts.push("Make the failing checks pass with the smallest safe change, then call finish.");
+  return parts.join("\n\n");
+}
+
+export interface TestPromptInput {
+  task: Task;
+  /** The target with its uncovered lines marked, an existing test as the style to follow (test-evidence.ts). */
+  evidence: EvidenceSection[];
+  avoid: string[];
+  similar?: string[];
+  goal?: string;
+  previous: PreviousAttempt[];
+}
+
+/** The first prompt of a test-adding task: the target, its uncovered lines, an example test, what was tried. */
+export function buildTestPrompt(p: TestPromptInput): string {
+  const parts: string[] = [];
+  if (p.goal) parts.push(`Campaign goal: ${p.goal}`);
+  parts.push(
+    `Task: ${p.task.title}\nTarget: ${p.task.target}${p.task.detail ? `\nDetail: ${cap(cleanDetail(p.task.detail), MAX_DETAIL)}` : ""}`,
+  );
+  for (const e of p.evidence) parts.push(`${e.title}:\n\n${e.body}`);
+  if (p.avoid.length)
+    parts.push(
+      `Tests already tried for this target that were NOT kept (do not repeat them):\n${p.avoid.map((a) => `- ${a}`).join("\n")}`,
+    );
+  if (p.similar?.length)
+    parts.push(`Lessons from similar past tasks:\n${p.similar.map((a) => `- ${a}`).join("\n")}`);
+  for (const a of p.previous)
+    parts.push(
+      `Previous attempt ${a.attempt} in this cycle (its files were removed) ended by ${a.stopReason}.` +
+        `\nIts summary: ${a.summary ?? "(none)"}\nFiles it wrote: ${a.filesChanged.join(", ") || "(none)"}` +
+        `\nWhat failed after it:\n${a.failures.map((f) => `- ${f}`).join("\n") || "- (gates not run)"}`,
+    );
+  parts.push(
+    "Add one new test file that covers the unexecuted lines of the target with assertions on their results, then call finish.",
+  );
   return parts.join("\n\n");
 }

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Task } from "../core/types.js";
-import type { PolicyRule } from "../policy/index.js";
+import { isCollectedTestFile, type PolicyRule } from "../policy/index.js";
 import { type DiscoveredIssue, discoverInPython } from "../profiles/python/discover.js";
 import type { Decision } from "./decide.js";
 
@@ -65,10 +65,13 @@ function namedPaths(task: Task, files: readonly string[]): Set<string> {
 /**
  * Changed files unrelated to the task, for the cycle report (a flag for the reviewer, not a rejection). A file is
  * related when the task names it (its file; a path in its message or traceback) or when it lies in the folder of
- * a named file. A task without a file names nothing to compare with: no flags.
+ * a named file. A task without a file names nothing to compare with: no flags. A test-adding task's test files are
+ * never flagged.
  */
 export function unrelatedFiles(task: Task, files: readonly string[]): string[] {
   if (!task.file) return [];
+  // A test-adding task's new test files are what it asks for.
+  if (task.kind === "coverage") files = files.filter((f) => !isCollectedTestFile(f));
   const named = namedPaths(task, files);
   const folders = new Set([...named].map((f) => path.posix.dirname(f)));
   return files.filter((f) => !named.has(f) && !folders.has(path.posix.dirname(f)));

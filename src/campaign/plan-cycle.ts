@@ -25,6 +25,8 @@ export interface CycleFacts {
   missingDependency?: (c: Check) => string | undefined;
   /** The last harness run's findings (`odibi-improve harness run`). */
   harnessFindings?: readonly Finding[];
+  /** Coverage gaps as test-adding tasks (coverage-work.ts): the last tier. */
+  coverageTasks?: readonly Task[];
 }
 
 export interface CyclePlan {
@@ -73,6 +75,7 @@ export function planCycle(f: CycleFacts): CyclePlan {
     ...(f.inOracle ? { inOracle: f.inOracle } : {}),
     ...(f.missingDependency ? { missingDependency: f.missingDependency } : {}),
     ...(f.harnessFindings ? { harnessFindings: f.harnessFindings } : {}),
+    ...(f.coverageTasks ? { coverageTasks: f.coverageTasks } : {}),
   };
   const open = listWork(f.baseline, f.discovered, f.memory, opts);
   const foundWork = listWork(f.baseline, f.discovered, { shouldAvoid: () => false }, opts).length > 0;

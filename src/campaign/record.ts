@@ -12,6 +12,7 @@ import {
   summaryPassCount,
 } from "../events/campaigns.js";
 import { openCampaignState } from "../events/read-model.js";
+import { packageCoverage } from "../harness/coverage.js";
 import { readHarnessReport, transformerCoverage } from "../harness/run.js";
 import { readIntrospection } from "../harness/write.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
@@ -19,6 +20,7 @@ import { failingChecks, flakyChecks, parseShortStat, summariseGates } from "../s
 import { writeReport } from "../status/report-files.js";
 import { campaignReportName, renderCampaignReport } from "../status/reports.js";
 import type { CycleEntry, NotWorkGroup, PromotionEntry } from "../status/types.js";
+import { COVERAGE_STORE } from "./coverage-work.js";
 
 /**
  * The campaigns of a root and their reports, read from the event log (`reduceCampaigns`): `odibi-improve report`
@@ -79,6 +81,10 @@ export class CampaignStore {
       harnessCoverage: transformerCoverage(
         readHarnessReport(this.env.layout.golden),
         readIntrospection(this.env.layout.golden)?.transformers.length ?? 0,
+      ),
+      packageCoverage: packageCoverage(
+        path.join(this.env.layout.state, COVERAGE_STORE),
+        readIntrospection(this.env.layout.golden),
       ),
       regressions: masterRegressions(first, last, r.flaky),
       masterDiff: shortstat

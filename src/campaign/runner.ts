@@ -20,10 +20,12 @@ import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
 import { checkGates, GatesStopped } from "../gates/pipeline.js";
+import { readCoverageStore } from "../harness/coverage.js";
 import { readHarnessReport, resolveFinding, runHarnesses } from "../harness/run.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
+  isCollectedTestFile,
   loadFileReaders,
   oracleGlobOf,
   oracleGlobs,
@@ -39,8 +41,16 @@ import { failingChecks, flakyChecks, summariseGates } from "../status/metrics.js
 import { writeReport } from "../status/report-files.js";
 import { cycleReportName, renderCycleReport } from "../status/reports.js";
 import type { CycleReportData } from "../status/types.js";
+import {
+  type AssuredFacts,
+  assureNewTests,
+  coverageProbe,
+  describeAssured,
+  storedBaseline,
+} from "./assure-tests.js";
 import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
+import { COVERAGE_STORE, measureCoverageWork } from "./coverage-work.js";
 import { type EnvironmentFailure, environmentFailures, harnessOfTarget } from "./find-work.js";
 import { judgeCandidate } from "./judge-candidate.js";
 import { notifyEnd } from "./notify.js";
@@ -125,6 +135,8 @@ interface Attempt {
   spent: { summary?: string; tokens?: number; costUsd?: number };
   llmFiles?: string[];
   llmEnd: { error?: string; rejected?: { gate?: string; reason: string } };
+  /** A test-adding candidate's tests as the assured filters measured them. */
+  assured?: AssuredFacts;
 }
 
 type FrozenCandidate = { commit: string; files: string[]; diff: string };
@@ -562,6 +574,50 @@ export class CampaignRunner {
     return { baseline, missing };
   }
 
+  /**
+   * Coverage gaps as tasks (coverage-work.ts): the tests' coverage of Master's package, measured on the cycle's
+   * sandbox before any approach ran and cached by Master's tree hash in `<state>/coverage.json` (measured again
+   * after a promotion), with the last `harness run --coverage` merged in. A measure that fails is logged: no tasks.
+   */
+  private async coverageWork(c: CycleRun): Promise<Task[]> {
+    const env = this.env;
+    const ctx = c.ctxFor("coverage");
+    const treeHash = await this.treeOf(c.sandbox);
+    try {
+      const found = await measureCoverageWork(ctx, {
+        storeFile: path.join(env.layout.state, COVERAGE_STORE),
+        treeHash,
+        goldenDir: env.layout.golden,
+      });
+      if (!found) return [];
+      const t = found.summary.totals;
+      this.events.append({
+        type: "coverage",
+        campaign: this.campaignId,
+        cycle: c.cycle,
+        coverage: {
+          at: found.summary.measuredAt,
+          tree: treeHash,
+          measured_by: found.summary.measuredBy,
+          percent: t.percent,
+          lines: { covered: t.covered, total: t.statements },
+          branches: { covered: t.coveredBranches, total: t.branches },
+          tasks: found.tasks.length,
+        },
+      });
+      this.log(
+        `coverage: ${t.percent}% of the package (${found.summary.measuredBy}); ${found.tasks.length} gap(s)`,
+      );
+      return found.tasks;
+    } catch (e) {
+      if (c.signal.aborted) throw e;
+      this.log(`coverage: not measured: ${errorMessage(e)}`);
+      return [];
+    } finally {
+      await env.cleanSandbox(c.sandbox);
+    }
+  }
+
   /** Discovery on Master's code, then the plan: the cycle's task and approaches, or why there is none. */
   private async planWork(
     c: CycleRun,
@@ -594,7 +650,12 @@ export class CampaignRunner {
       ...(missing ? { missingDependency: missing } : {}),
       harnessFindings: readHarnessReport(env.layout.golden)?.findings ?? [],
     };
-    const plan = planCycle(facts);
+    let plan = planCycle(facts);
+    // The last tier, coverage gaps (test-adding tasks for a model), is measured only when nothing else is left.
+    if (!plan.pick && this.opts.llm) {
+      facts.coverageTasks = await this.coverageWork(c);
+      if (facts.coverageTasks.length) plan = planCycle(facts);
+    }
     this.events.append({
       type: "waiting",
       campaign: this.campaignId,
@@ -760,6 +821,8 @@ export class CampaignRunner {
     if (!("commit" in frozen)) return frozen;
     this.step(c.cycle, "attempt_done", { approach: approachId(approach), files: frozen.files });
     if (frozen.files.length === 0) return this.noChange(a);
+    const filtered = task.kind === "coverage" ? await this.assureTests(a, frozen) : undefined;
+    if (filtered) return filtered;
     let candidate: GateResult;
     try {
       candidate = await this.gateCandidate(a, frozen);
@@ -856,6 +919,54 @@ export class CampaignRunner {
   }
 
   /**
+   * A test-adding task's candidate through the assured filters (assure-tests.ts) before the gates: its new tests
+   * pass, pass 5 re-runs, raise the target's coverage and fail on a mutant of it. A candidate that changed anything
+   * but new test files is left to the policy gate (rule tests-only). Returns the rejection, or undefined.
+   */
+  private async assureTests(a: Attempt, frozen: FrozenCandidate): Promise<AttemptOutcome | undefined> {
+    const { sandbox, cycle, report } = a.c;
+    const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, frozen.diff);
+    if (checkPolicy(frozen.diff, this.env.config, readers, { addTestsOnly: true }).length > 0)
+      return undefined;
+    const target = a.task.file ?? a.task.target;
+    this.log(`test filters on ${frozen.files.join(", ")} (target ${target})`);
+    const out = await assureNewTests({
+      workspace: a.ctx.workspace,
+      env: a.ctx.env,
+      target,
+      tests: frozen.files,
+      coverage: coverageProbe(a.ctx, target, await this.storedBaseline(sandbox, target)),
+      signal: a.c.signal,
+    });
+    // What the runs wrote goes; the candidate (and the target, which the mutants overwrote) is as frozen.
+    await this.env.cleanSandbox(sandbox, frozen.commit);
+    report.testsAdded = out.facts;
+    a.assured = out.facts;
+    if (!out.rejected) return undefined;
+    const { reason, gate } = out.rejected;
+    const lesson = this.lesson(cycle, a.task, a.approach, "rejected", {
+      reason,
+      gate,
+      files: frozen.files,
+      diffHash: createHash("sha256").update(frozen.diff).digest("hex").slice(0, 16),
+      ...a.spent,
+    });
+    report.diff = frozen.diff;
+    report.decision = { action: "rejected", reason };
+    this.step(cycle, "decided", { action: "rejected", reason, lesson, tests: out.facts });
+    this.remember(cycle, lesson);
+    this.step(cycle, "lesson_recorded");
+    await this.resetSandbox(sandbox);
+    return { promoted: false, rejected: true, learned: true };
+  }
+
+  /** Master's coverage of `target` as this cycle's coverage tier measured it (the store), when it is for this tree. */
+  private async storedBaseline(sandbox: SandboxInfo, target: string) {
+    const store = readCoverageStore(path.join(this.env.layout.state, COVERAGE_STORE));
+    return storedBaseline(store, await this.treeOf(sandbox), target);
+  }
+
+  /**
    * No git command ran on a tree holding what git must not see: the candidate is rejected (policy rule
    * unsafe-git-path), the campaign goes on. Any other error is rethrown.
    */
@@ -906,11 +1017,14 @@ export class CampaignRunner {
     const { sandbox, report } = a.c;
     const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, frozen.diff);
     const restored = new Set(report.oracleRestored);
+    // A test-adding task's new test files are its change: they stay; every other oracle path is Master's.
+    const addTestsOnly = a.task.kind === "coverage";
     const restore = async () => {
       for (const p of await restoreOracle(
         sandbox.path,
         sandbox.baseCommit,
         oracleGlobs(this.env.config.profile),
+        addTestsOnly ? isCollectedTestFile : undefined,
       ))
         restored.add(p);
       report.oracleRestored = [...restored].sort();
@@ -918,7 +1032,7 @@ export class CampaignRunner {
     await restore();
     const candidate = await checkGates(a.ctx, {
       beforeRun: restore,
-      policy: (d, c) => checkPolicy(d, c, readers),
+      policy: (d, c) => checkPolicy(d, c, readers, { addTestsOnly }),
       diff: frozen.diff,
       failFast: true,
       baseline: a.baseline,
@@ -956,6 +1070,8 @@ export class CampaignRunner {
       ...(c.message ? { message: c.message } : {}),
     }));
     report.diff = diff;
+    if (decision.action === "promoted" && a.assured)
+      decision.reason = `${describeAssured(a.assured)}; ${decision.reason}`;
     report.decision = { action: decision.action, reason: decision.reason };
     const outcome = decision.action;
     const lesson = this.lesson(cycle, a.task, a.approach, outcome, {
@@ -970,6 +1086,7 @@ export class CampaignRunner {
       reason: decision.reason,
       lesson,
       oracleRestored: report.oracleRestored,
+      ...(a.assured ? { tests: a.assured } : {}),
     });
     return lesson;
   }

@@ -87,6 +87,34 @@ const CampaignSummary = {
 };
 /** A subject the harnesses leave uncovered (`harness gaps`). */
 const CoverageGap = z.looseObject({ kind: z.string(), subject: z.string(), reason: z.string() });
+const CoverageTotals = z.strictObject({
+  statements: z.number().int(),
+  covered: z.number().int(),
+  branches: z.number().int(),
+  coveredBranches: z.number().int(),
+  percent: z.number(),
+});
+const CoverageRow = z.strictObject({
+  name: z.string(),
+  kind: z.enum(["module", "transformer", "pattern"]),
+  file: z.string(),
+  /** The functions or class a transformer / pattern counts. */
+  regions: z.array(z.string()).optional(),
+  statements: z.number().int(),
+  covered: z.number().int(),
+  branches: z.number().int(),
+  coveredBranches: z.number().int(),
+  percent: z.number(),
+  /** Lines never run, as ranges ("3-5, 9"). */
+  uncovered: z.string(),
+});
+/** The package's line and branch coverage (src/harness/coverage.ts), null before it was measured. */
+const CoverageSummary = z.strictObject({
+  measuredBy: z.string(),
+  treeHash: z.string(),
+  measuredAt: z.string(),
+  totals: CoverageTotals,
+});
 const ReportPaths = z.strictObject({ campaignId: z.string(), reportPath: z.string(), htmlPath: z.string() });
 
 /** One JSON line per campaign event (`run`, `demo`), before the result. */
@@ -172,6 +200,8 @@ export const JSON_RESULTS = {
       effective_status: z.enum(CAMPAIGN_STATES),
       note: z.string().nullable(),
     }).nullable(),
+    /** The line and branch coverage of the package (`harness gaps --coverage`, a campaign's coverage tier). */
+    coverage: CoverageSummary.nullable(),
     /** The harnesses (odibi), null before `harness generate`. */
     harness: z
       .strictObject({
@@ -198,9 +228,14 @@ export const JSON_RESULTS = {
     gaps: z.array(CoverageGap),
   }),
   "harness gaps": result("harness gaps", code(0), {
-    odibiVersion: z.string(),
+    /** Null without harnesses (a python repository: coverage only). */
+    odibiVersion: z.string().nullable(),
     gaps: z.array(CoverageGap),
     failing: HarnessReportSchema.shape.harnesses,
+    coverage: CoverageSummary.extend({
+      modules: z.array(CoverageRow),
+      subjects: z.array(CoverageRow),
+    }).nullable(),
   }),
   /** Findings are failing checks: exit 1. */
   "harness validate": result("harness validate", code(0, 1), HarnessReportSchema.shape),

@@ -295,13 +295,15 @@ export async function ensureProjectDependencies(
   const keyOf = (reqs: string[]) =>
     createHash("sha256").update(JSON.stringify(reqs)).update(venvKey).digest("hex");
   const core = { core: !opts.coreInVenv };
-  const requestKey = keyOf(projectRequirements(pyproject, plan.extras, plan.ruff?.version, core));
+  const all = projectRequirements(pyproject, plan.extras, plan.ruff?.version, core);
+  // The tests run with this venv's python: pytest (and coverage.py, which measures them) must be in it, or in the
+  // tool's venv behind it. Part of the request's key: a venv made before coverage.py was added is made again.
+  if (!opts.coreInVenv && !all.some((r) => /^pytest\b(?![-_.\w])/i.test(r))) all.push("pytest");
+  if (!opts.coreInVenv && !all.some((r) => /^coverage\b(?![-_.\w])/i.test(r))) all.push("coverage>=7.10");
+  const requestKey = keyOf(all);
   const before = readExtrasRecord(env.layout.state);
   if (before?.requestKey === requestKey && installedKey(env.layout.pythonPackages) !== undefined)
     return { status: "current", dir: env.layout.pythonPackages };
-  const all = projectRequirements(pyproject, plan.extras, plan.ruff?.version, core);
-  // The tests run with this venv's python: pytest must be in it, or in the tool's venv behind it.
-  if (!opts.coreInVenv && !all.some((r) => /^pytest\b(?![-_.\w])/i.test(r))) all.push("pytest");
   if (all.length === 0)
     return { status: "none", reason: "the venv has every requirement (no extras, no pinned tool)" };
   const install = (reqs: string[]) =>

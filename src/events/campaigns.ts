@@ -6,6 +6,7 @@ import type {
   NotWorkGroup,
   PromotionEntry,
   ReportAction,
+  TestsAdded,
 } from "../status/types.js";
 import type { LogEvent } from "./schema.js";
 
@@ -51,6 +52,8 @@ interface OpenCycle {
   snapshot?: string;
   /** The `decided` step's action and reason (a candidate was judged). */
   decided?: { action: ReportAction; reason: string };
+  /** A test-adding candidate's tests, from the `decided` step. */
+  testsAdded?: TestsAdded;
   llm: { tokens: number; costUsd: number };
 }
 
@@ -87,9 +90,10 @@ function noteStep(b: Building, e: Extract<LogEvent, { type: "step" }>): void {
   const d = e.data ?? {};
   if (e.step === "work_found" && typeof d.task === "string") c.task = d.task;
   else if (e.step === "snapshot_done" && typeof d.snapshot === "string") c.snapshot = d.snapshot;
-  else if (e.step === "decided")
+  else if (e.step === "decided") {
     c.decided = { action: actionOf(d.action), reason: typeof d.reason === "string" ? d.reason : "" };
-  else if (e.step === "promote_done") notePromotion(b, e.cycle, e.at, d.commit);
+    if (d.tests && typeof d.tests === "object") c.testsAdded = d.tests as TestsAdded;
+  } else if (e.step === "promote_done") notePromotion(b, e.cycle, e.at, d.commit);
 }
 
 /** A cycle's promotion, once (a promotion a kill interrupted is completed by recovery's `recovered` event). */
@@ -103,6 +107,7 @@ function notePromotion(b: Building, cycle: number, at: string, commit: unknown):
     ...(c.snapshot ? { snapshot: c.snapshot } : {}),
     ...(typeof commit === "string" ? { commit } : {}),
     ...(c.llm.tokens > 0 ? { llm: { ...c.llm } } : {}),
+    ...(c.testsAdded ? { testsAdded: c.testsAdded } : {}),
   });
 }
 

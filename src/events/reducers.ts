@@ -83,6 +83,7 @@ function statusAfter(s: CampaignStatus | null, e: LogEvent): CampaignStatus | nu
       stop_reason: null,
       isolation_warning: e.isolation_warning ?? prev?.isolation_warning ?? null,
       llm: prev?.llm ?? { tokens: 0, cost_usd: 0 },
+      coverage: prev?.coverage ?? null,
     };
   }
   if (!s) return null;
@@ -116,6 +117,8 @@ function statusAfter(s: CampaignStatus | null, e: LogEvent): CampaignStatus | nu
       return { ...s, llm: { tokens: s.llm.tokens + e.tokens, cost_usd: s.llm.cost_usd + e.cost_usd } };
     case "avoided":
       return { ...s, issues_avoided: [...e.signatures] };
+    case "coverage":
+      return { ...s, coverage: e.coverage };
     case "campaign_end":
       return { ...s, status: e.state, stop_reason: e.reason, step: null, finished_at: e.at };
     default:

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DECISIONS, decisionWord, type Lesson } from "../core/types.js";
 import { LessonSchema } from "../memory/types.js";
-import { CAMPAIGN_STATES, StatusSchema } from "../status/schema.js";
+import { CAMPAIGN_STATES, CoverageStatusSchema, StatusSchema } from "../status/schema.js";
 
 /**
  * `<root>/events.jsonl`: what a campaign did, one JSON line per event, appended and fsynced. status.json and the
@@ -132,6 +132,13 @@ export const EventSchema = z.discriminatedUnion("type", [
     cycle,
     total: z.int().nonnegative(),
     items: z.array(z.object({ title: z.string(), kind: z.string(), target: z.string() })),
+  }),
+  /** The package's coverage, measured (or read from the cache) for the coverage tier of a cycle. */
+  z.object({
+    ...head,
+    type: z.literal("coverage"),
+    cycle,
+    coverage: CoverageStatusSchema,
   }),
   /** A lesson recorded in memory (as memory stores it). */
   z.object({

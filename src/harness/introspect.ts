@@ -33,6 +33,7 @@ for name in sorted(FunctionRegistry.list_functions()):
     out["transformers"].append({
         "name": name,
         "module": getattr(fn, "__module__", ""),
+        "function": getattr(inspect.unwrap(fn), "__qualname__", name),
         "summary": summary(fn.__doc__),
         "paramModel": model.__name__ if model else None,
         "params": schema_of(model) if model else None,
@@ -76,6 +77,8 @@ const JsonSchemaZ: z.ZodType<JsonSchema> = z.looseObject({}) as unknown as z.Zod
 export const TransformerInfoSchema = z.object({
   name: z.string().min(1),
   module: z.string(),
+  /** The implementing function's qualified name (for coverage); absent in older introspections: the name. */
+  function: z.string().optional(),
   summary: z.string(),
   paramModel: z.string().nullable(),
   params: JsonSchemaZ.nullable(),

@@ -58,7 +58,7 @@ export function renderHarnessSummary(
       return `| ${k} | ${hs.length} | ${hs.filter((h) => h.passed).length} |`;
     }),
     "",
-    `Harness coverage: ${cov ? `${cov.passed}/${cov.total}` : "n/a"} transformers have a passing harness of their own.`,
+    `Harnesses passing: ${cov ? `${cov.passed}/${cov.total}` : "n/a"} transformers have a passing harness of their own.`,
     "",
     "## Findings",
     "",

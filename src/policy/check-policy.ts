@@ -7,6 +7,7 @@ import { binaryFileRule, outsideRepoRule, sizeLimitRule } from "./rules/limits.j
 import { newFeatureRule } from "./rules/new-features.js";
 import { importPathChangedRule, oracleModifiedRule, suppressionAddedRule } from "./rules/oracle.js";
 import { protectedPathRule } from "./rules/protected-paths.js";
+import { testsOnlyRule } from "./rules/tests-only.js";
 import {
   assertWeakenedRule,
   collectionNarrowedRule,
@@ -18,6 +19,7 @@ import {
   type ChangedFile,
   type FileReaders,
   POLICY_RULES,
+  type PolicyOptions,
   type PolicyRule,
   type PolicyRuleFn,
   type PolicySettings,
@@ -40,6 +42,7 @@ export const RULES: Record<Exclude<PolicyRule, "ignored-path">, PolicyRuleFn> = 
   "oracle-modified": oracleModifiedRule,
   "suppression-added": suppressionAddedRule,
   "import-path-changed": importPathChangedRule,
+  "tests-only": testsOnlyRule,
 };
 
 function settingsOf(config: Config | PolicySettings): PolicySettings {
@@ -51,10 +54,11 @@ export function evaluatePolicy(
   diff: string | ChangedFile[],
   config: Config | PolicySettings,
   readers?: FileReaders,
+  opts: PolicyOptions = {},
 ): PolicyViolation[] {
   const files = typeof diff === "string" ? parseGitDiff(diff) : diff;
   const oracle = oracleGlobs("profile" in config ? config.profile : undefined);
-  const input = { files, settings: settingsOf(config), readers, oracle };
+  const input = { files, settings: settingsOf(config), readers, oracle, addTestsOnly: opts.addTestsOnly };
   return POLICY_RULES.flatMap((rule) => (rule === "ignored-path" ? [] : RULES[rule](input)));
 }
 
@@ -81,15 +85,16 @@ export function violationToCheck(v: PolicyViolation): Check {
  * The policy gate, first and cheapest in the cascade: the candidate's diff against Master (git `diff --binary`)
  * in, one failing check per violation out (none = the diff is acceptable). `readers` give whole files (base and
  * candidate) where a rule needs them (assert counts per test, pytest config sections, registrations); without
- * them the rules judge from the diff alone. Pure.
+ * them the rules judge from the diff alone. `opts.addTestsOnly`: a test-adding task (only new test files). Pure.
  */
 export function checkPolicy(
   diff: string | ChangedFile[],
   config: Config | PolicySettings,
   readers?: FileReaders,
+  opts: PolicyOptions = {},
 ): Check[] {
   const checks = new Map<string, Check>();
-  for (const v of evaluatePolicy(diff, config, readers)) {
+  for (const v of evaluatePolicy(diff, config, readers, opts)) {
     const c = violationToCheck(v);
     const prior = checks.get(c.id);
     if (prior) prior.detail = [prior.detail, c.detail].filter(Boolean).join("\n");

@@ -22,12 +22,14 @@ const split0 = (s: string) => s.split("\0").filter(Boolean);
  * Everything is done by git inside the sandbox, which neither follows a symlink out of the work tree nor writes
  * through one (`checkout` replaces a symlinked leading folder; `rm` and `clean` unlink, never follow). Pathspecs
  * are literal. The tree is walked first (candidate code may have run since the last walk): UnsafeGitTreeError, and
- * no git command, when it holds what git must not see. Returns the paths restored or removed, sorted.
+ * no git command, when it holds what git must not see. `keepNew`: oracle paths Master does not have that stay (a
+ * test-adding task's new test files). Returns the paths restored or removed, sorted.
  */
 export async function restoreOracle(
   sandbox: string,
   baseCommit: string,
   oracle: readonly string[],
+  keepNew?: (path: string) => boolean,
 ): Promise<string[]> {
   await assertSafeGitTree(sandbox, baseCommit);
   const isOracle = (p: string) => Boolean(oracleGlobOf(p, oracle) ?? oracleGlobOf(`${p}/`, oracle));
@@ -44,7 +46,10 @@ export async function restoreOracle(
         const prefix = parts.slice(0, i + 1).join("/");
         return base.has(prefix) && isOracle(prefix);
       });
-  const touched = [...new Set([...changed, ...untracked])].filter((p) => isOracle(p) || inTheWay(p)).sort();
+  const touched = [...new Set([...changed, ...untracked])]
+    .filter((p) => isOracle(p) || inTheWay(p))
+    .filter((p) => base.has(p) || inTheWay(p) || !keepNew?.(p))
+    .sort();
   const extra = touched.filter((p) => !base.has(p));
   const back = touched.filter((p) => base.has(p));
   // First what Master does not have (so a symlink or file standing where an oracle folder was is gone), then

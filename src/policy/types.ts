@@ -18,6 +18,8 @@ export const POLICY_RULES = [
   "oracle-modified",
   "suppression-added",
   "import-path-changed",
+  // Only for a test-adding task (kind `coverage`): nothing but new test files.
+  "tests-only",
   // Judged before a diff exists (campaign/candidate-checks.ts): git cannot stage a path it ignores.
   "ignored-path",
 ] as const;
@@ -88,6 +90,17 @@ export interface RuleInput {
   readers?: FileReaders;
   /** The oracle's globs (the profile's `oracle`, src/profiles/); default: every profile's. */
   oracle?: readonly string[];
+  /**
+   * A test-adding task (kind `coverage`): the candidate may only add new test files (`tests-only`); those new files
+   * are not oracle changes, every other oracle file stays frozen.
+   */
+  addTestsOnly?: boolean;
+}
+
+/** How a diff is judged beyond the configuration: the task's kind. */
+export interface PolicyOptions {
+  /** See RuleInput.addTestsOnly. */
+  addTestsOnly?: boolean;
 }
 
 export type PolicyRuleFn = (input: RuleInput) => PolicyViolation[];

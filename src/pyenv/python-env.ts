@@ -7,7 +7,8 @@ import { describeEnd, runProcess } from "../exec/run-process.js";
 
 /** The one place the odibi version used by tests, the demo and CI is pinned. */
 export const ODIBI_VERSION = "3.15.1";
-export const PYTHON_TOOLS = ["pytest", "ruff"] as const;
+/** The gates' tools; coverage.py (7.10+: `patch = subprocess`) measures tests and harness runs (profiles/python/coverage.ts). */
+export const PYTHON_TOOLS = ["pytest", "ruff", "coverage>=7.10"] as const;
 
 /** The folder of this package (where package.json is), from dist/ or src/. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -65,7 +66,7 @@ interface Marker {
 }
 
 /**
- * Create (once) a venv with pytest and ruff, and odibi when asked. Idempotent and cheap when done:
+ * Create (once) a venv with pytest, ruff and coverage.py, and odibi when asked. Idempotent and cheap when done:
  * a marker file records what was installed. Never touches the system site-packages.
  */
 export async function ensurePythonEnv(

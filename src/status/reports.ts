@@ -7,6 +7,7 @@ import type {
   GateSummary,
   NotWorkGroup,
   PassCount,
+  TestsAdded,
 } from "./types.js";
 
 /**
@@ -63,6 +64,47 @@ function checkList(checks: CheckRef[], max = 20): string {
 }
 
 /** The "not work" section: each reason with its count, then the items listed for it. */
+/** A test-adding candidate's coverage of its target, before → after, or "not measured". */
+function coverageCell(t: TestsAdded): string {
+  const c = t.coverage;
+  if (!c) return "not measured";
+  const pct = (n: number) => (c.statements ? `${((100 * n) / c.statements).toFixed(1)}%` : "—");
+  const b = c.branches;
+  const branches = b
+    ? `; branches ${b.before}/${b.total} → ${b.after}/${b.total}, +${b.after - b.before}`
+    : "";
+  return `lines ${c.before}/${c.statements} (${pct(c.before)}) → ${c.after}/${c.statements} (${pct(c.after)}), +${c.gained.length}${branches}`;
+}
+
+function mutantsCell(t: TestsAdded): string {
+  return t.mutants ? `${t.mutants.filter((m) => m.killed).length}/${t.mutants.length} killed` : "not run";
+}
+
+/** The cycle report's section on a test-adding candidate: its tests, the coverage gained, each mutant. */
+function testsAddedSection(t: TestsAdded): string[] {
+  const out = [
+    "",
+    "## Tests added",
+    "",
+    `- Tests: ${t.tests.map((f) => escapeInline(f, 200)).join(", ")}`,
+    `- Target: ${escapeInline(t.target, 200)}; coverage: ${coverageCell(t)}`,
+  ];
+  if (t.mutants?.length)
+    out.push(
+      "",
+      table(
+        ["mutant", "line", "change", "killed"],
+        t.mutants.map((m) => [
+          m.kind,
+          String(m.line),
+          escapeInline(m.description, 120),
+          m.killed ? "yes" : "no",
+        ]),
+      ),
+    );
+  return out;
+}
+
 function notWorkSection(groups: NotWorkGroup[]): string[] {
   const total = groups.reduce((n, g) => n + g.count, 0);
   const out = ["", "## Discovered, not work", "", `${plural(total, "discovered issue")} not worked on:`, ""];
@@ -150,6 +192,7 @@ export function renderCycleReport(d: CycleReportData): string {
         `_Diff cut: ${capped.totalLines} lines in all; the full diff is in the promoted commit or sandbox._`,
       );
   }
+  if (d.testsAdded) out.push(...testsAddedSection(d.testsAdded));
   out.push("", "## Decision", "", `**${d.decision.action}** — ${escapeInline(d.decision.reason, 1000)}`);
   if (d.snapshot) out.push("", `- Snapshot of Master before promotion: ${escapeInline(d.snapshot)}`);
   if (d.commit) out.push(`- Master commit: ${escapeInline(d.commit)}`);
@@ -182,6 +225,22 @@ function tableSection(title: string, empty: string, header: string[], rows: stri
   return `\n## ${title}\n\n${rows.length === 0 ? empty : table(header, rows)}`;
 }
 
+/** "Harness coverage": the package's lines + branches run by its tests and harnesses, and the subjects they ran. */
+function coverageRow(c: CampaignReportData["packageCoverage"]): [string, string, string, Met][] {
+  if (!c) return [];
+  const s = c.subjects;
+  const ran = s ? `; ${s.exercised}/${s.total} transformers and patterns run` : "";
+  const met: Met = !s || s.total === 0 ? "n/a" : s.exercised === s.total ? "yes" : "no";
+  return [
+    [
+      "Harness coverage",
+      "every transformer and pattern run",
+      `${c.percent.toFixed(1)}% of lines + branches (${escapeInline(c.measuredBy)})${ran}`,
+      met,
+    ],
+  ];
+}
+
 export function renderCampaignReport(d: CampaignReportData): string {
   const out: string[] = [];
   out.push(`# Campaign ${escapeInline(d.campaignId)}`, "");
@@ -212,10 +271,11 @@ export function renderCampaignReport(d: CampaignReportData): string {
     ["Test pass rate", "100%", beforeAfter(rate(d.tests.before), rate(t)), testsMet],
     ["Lint errors", "0", beforeAfter(lint(d.lintErrors.before), lint(d.lintErrors.after)), lintMet],
     // Shown only when measured.
+    ...coverageRow(d.packageCoverage),
     ...(h
       ? [
           [
-            "Harness coverage",
+            "Harnesses passing",
             "100% of transformers",
             `${h.total ? ((100 * h.passed) / h.total).toFixed(1) : "0"}% (${h.passed}/${h.total})`,
             harnessMet,
@@ -281,6 +341,7 @@ export function renderCampaignReport(d: CampaignReportData): string {
         ...(d.llm ? [p.llm ? `${p.llm.tokens} tokens, $${p.llm.costUsd.toFixed(4)}` : "none"] : []),
       ]),
     ),
+    ...testsAddedRows(d.promotions),
     tableSection(
       "Cycles",
       "None.",
@@ -331,6 +392,29 @@ export function renderCampaignReport(d: CampaignReportData): string {
   if (d.warnings?.length)
     out.push("", "## Warnings", "", ...d.warnings.map((w) => `- ${escapeInline(w, 500)}`));
   return `${out.join("\n")}\n`;
+}
+
+/** The campaign report's "Tests added" section: one row per promoted test-adding candidate (none: no section). */
+function testsAddedRows(promotions: CampaignReportData["promotions"]): string[] {
+  const added = promotions.filter((p) => p.testsAdded);
+  if (added.length === 0) return [];
+  return [
+    tableSection(
+      "Tests added",
+      "None.",
+      ["cycle", "tests", "target", "coverage", "mutants"],
+      added.map((p) => {
+        const t = p.testsAdded!;
+        return [
+          link(String(p.cycle), cycleReportName(p.cycle)),
+          t.tests.map((f) => escapeInline(f, 200)).join(", "),
+          escapeInline(t.target, 200),
+          coverageCell(t),
+          mutantsCell(t),
+        ];
+      }),
+    ),
+  ];
 }
 
 function plural(n: number, word: string): string {

@@ -17,6 +17,21 @@ export const CurrentStepSchema = z.object({
 });
 export type CurrentStep = z.infer<typeof CurrentStepSchema>;
 
+/** A coverage measure, as status.json and the `coverage` event hold it. */
+export const CoverageStatusSchema = z.object({
+  at: z.string(),
+  /** Master's tree hash it was measured on. */
+  tree: z.string(),
+  /** "tests + harnesses", "tests only (…)". */
+  measured_by: z.string(),
+  percent: z.number(),
+  lines: z.object({ covered: z.int().nonnegative(), total: z.int().nonnegative() }),
+  branches: z.object({ covered: z.int().nonnegative(), total: z.int().nonnegative() }),
+  /** The coverage tasks it gave (the least covered parts). */
+  tasks: z.int().nonnegative(),
+});
+export type CoverageStatus = z.infer<typeof CoverageStatusSchema>;
+
 export const StatusSchema = z.looseObject({
   campaign_id: z.string().min(1),
   status: z.enum(CAMPAIGN_STATES),
@@ -41,5 +56,7 @@ export const StatusSchema = z.looseObject({
   stop_reason: z.string().nullable(),
   isolation_warning: z.string().nullable(),
   llm: z.object({ tokens: z.number().nonnegative(), cost_usd: z.number().nonnegative() }),
+  /** The package's line + branch coverage when the campaign last measured it (its coverage tier), else null. */
+  coverage: CoverageStatusSchema.nullable().default(null),
 });
 export type CampaignStatus = z.infer<typeof StatusSchema>;

@@ -61,6 +61,28 @@ export interface CycleReportData {
   llm?: { tokens: number; costUsd: number };
   /** Discovered issues this cycle's discovery found not to be work, by reason. */
   notWork?: NotWorkGroup[];
+  /** A test-adding task's new tests and what the assured filters measured of them. */
+  testsAdded?: TestsAdded;
+}
+
+/**
+ * A test-adding candidate (task kind `coverage`) as the assured filters measured it (src/campaign/assure-tests.ts):
+ * its new test files, the target's line coverage before and after them, the mutants of the target and whether the
+ * new tests killed each.
+ */
+export interface TestsAdded {
+  tests: string[];
+  target: string;
+  /** Lines of the target executed by Master's suite (`before`) and with the new tests (`after`), of `statements`. */
+  coverage?: {
+    statements: number;
+    before: number;
+    after: number;
+    gained: number[];
+    /** Branches (coverage.py's arcs between lines) taken, of `total`, before and after. */
+    branches?: { total: number; before: number; after: number };
+  };
+  mutants?: { kind: string; line: number; description: string; killed: boolean }[];
 }
 
 export interface PassCount {
@@ -84,6 +106,8 @@ export interface PromotionEntry {
   commit?: string;
   /** What the promoted cycle spent on the LLM (absent when no LLM ran in it, e.g. a fixer's promotion). */
   llm?: { tokens: number; costUsd: number };
+  /** A promoted test-adding candidate: its tests and the coverage they gained. */
+  testsAdded?: TestsAdded;
 }
 
 export interface CycleEntry {
@@ -113,6 +137,15 @@ export interface CampaignReportData {
    * transformerCoverage); null when no harness ran.
    */
   harnessCoverage: PassCount | null;
+  /**
+   * The package's line + branch coverage by its tests and the harness runs (src/harness/coverage.ts), with how many
+   * transformers and patterns any of them ran; null (row not shown) when never measured.
+   */
+  packageCoverage?: {
+    percent: number;
+    measuredBy: string;
+    subjects: { exercised: number; total: number } | null;
+  } | null;
   /** Checks that passed at the start and fail at the end (must be none). */
   regressions: CheckRef[];
   /** What the campaign changed in Master: before its first promotion → its last one. */

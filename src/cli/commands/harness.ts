@@ -1,12 +1,23 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
+import { COVERAGE_STORE, coverageSourceOf } from "../../campaign/coverage-work.js";
 import { ExitCode } from "../../core/errors.js";
+import type { Check } from "../../core/types.js";
 import type { ImprovementEnvironment } from "../../environment/environment.js";
 import { mkdirGuarded, removeInside } from "../../environment/fs-safe.js";
+import { git } from "../../environment/git.js";
 import { describeIsolation, resolveIsolation } from "../../exec/jail.js";
 import { gateIsolation, makeGateContext } from "../../gates/context.js";
 import type { GateContext } from "../../gates/gate.js";
+import {
+  type CoverageRow,
+  coverageSummary,
+  leastCoveredFirst,
+  readCoverageStore,
+  storeHarnessCoverage,
+  testCoverage,
+} from "../../harness/coverage.js";
 import { allParamCandidates, HarnessGenerator } from "../../harness/generator.js";
 import { chooseParams, introspectOdibi } from "../../harness/introspect.js";
 import {
@@ -18,6 +29,7 @@ import {
 import { renderHarnessSummary } from "../../harness/summary.js";
 import { harnessDir, readHarnesses, readIntrospection, writeHarnesses } from "../../harness/write.js";
 import { profileOf } from "../../profiles/index.js";
+import { collectCoverage, lineRanges } from "../../profiles/python/coverage.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
 import type { Output } from "../output.js";
@@ -77,26 +89,78 @@ function generateCommand(ctx: CommandContext) {
     });
 }
 
+/** Rows for people and for `--json`: the uncovered lines as ranges rather than every line. */
+function rowsOut(rows: readonly CoverageRow[]) {
+  return rows.map(({ missing, ...r }) => ({ ...r, uncovered: lineRanges(missing) }));
+}
+
+function coverageLines(c: ReturnType<typeof coverageSummary>, limit: number): string[] {
+  const t = c.totals;
+  const row = (r: CoverageRow) =>
+    `  ${r.percent.toFixed(1).padStart(5)}%  ${r.kind === "module" ? r.file : `${r.kind} ${r.name} (${r.file})`}  ${r.covered}/${r.statements} lines, ${r.coveredBranches}/${r.branches} branches`;
+  const least = (rows: CoverageRow[]) => leastCoveredFirst(rows).slice(0, limit).map(row);
+  return [
+    `coverage (${c.measuredBy}; Master tree ${c.treeHash.slice(0, 10)}, ${c.measuredAt}): ${t.percent}% — ${t.covered}/${t.statements} lines, ${t.coveredBranches}/${t.branches} branches`,
+    `least covered modules (${c.modules.length}):`,
+    ...least(c.modules),
+    ...(c.subjects.length
+      ? [`least covered transformers and patterns (${c.subjects.length}):`, ...least(c.subjects)]
+      : []),
+  ];
+}
+
 function gapsCommand(ctx: CommandContext) {
   return new Command("gaps")
-    .description("what the harnesses leave uncovered, and the subjects whose harness failed in the last run")
-    .action(async () => {
+    .description(
+      "what the harnesses leave uncovered, the subjects whose harness failed in the last run, and the line and branch coverage of Master's package by its tests and the harnesses",
+    )
+    .option(
+      "--coverage",
+      "measure the test suite's coverage of Master's package now (cached by Master's tree)",
+    )
+    .option("--top <n>", "rows of each coverage table shown (all are in --json)", "15")
+    .action(async (opts) => {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
         const intro = readIntrospection(env.layout.golden);
-        if (!intro) throw ctx.usage("no harnesses yet", "Run `odibi-improve harness generate` first.");
-        const gaps = new HarnessGenerator(intro).listCoverageGaps(readHarnesses(env.layout.golden));
+        const storeFile = path.join(env.layout.state, COVERAGE_STORE);
+        if (!intro && !opts.coverage && !readCoverageStore(storeFile))
+          throw ctx.usage(
+            "no harnesses yet, and no coverage measured",
+            "Run `odibi-improve harness generate` (odibi), or `harness gaps --coverage`.",
+          );
+        if (opts.coverage) {
+          const tree = (await git(env.layout.master, ["rev-parse", "HEAD^{tree}"])).trim();
+          await withMaster(env, out, (gctx) => testCoverage(gctx, storeFile, tree, coverageSourceOf(gctx)));
+        }
+        const gaps = intro
+          ? new HarnessGenerator(intro).listCoverageGaps(readHarnesses(env.layout.golden))
+          : [];
         const report = readHarnessReport(env.layout.golden);
         const failing = report?.harnesses.filter((h) => !h.passed) ?? [];
+        const store = readCoverageStore(storeFile);
+        const cov = store ? coverageSummary(store, intro) : null;
         const lines = [
-          `odibi ${intro.odibiVersion}: ${gaps.length} coverage gap(s)`,
+          ...(intro ? [`odibi ${intro.odibiVersion}: ${gaps.length} coverage gap(s)`] : []),
           ...gaps.map((g) => `  ${g.kind} ${g.subject}: ${g.reason}`),
-          report
-            ? `last run (${report.ranAt}): ${report.harnesses.length - failing.length}/${report.harnesses.length} harnesses pass`
-            : "not run yet (`odibi-improve harness run`)",
+          ...(!intro
+            ? []
+            : report
+              ? [
+                  `last run (${report.ranAt}): ${report.harnesses.length - failing.length}/${report.harnesses.length} harnesses pass`,
+                ]
+              : ["not run yet (`odibi-improve harness run`)"]),
           ...failing.map((h) => `  failing: ${h.name} (${h.covers.join(", ")})`),
+          ...(cov
+            ? coverageLines(cov, Number(opts.top) || 15)
+            : [
+                "line and branch coverage: not measured (`harness gaps --coverage`, `harness run --coverage`)",
+              ]),
         ];
-        out.result(lines.join("\n"), { odibiVersion: intro.odibiVersion, gaps, failing });
+        const coverage = cov
+          ? { ...cov, modules: rowsOut(cov.modules), subjects: rowsOut(cov.subjects) }
+          : null;
+        out.result(lines.join("\n"), { odibiVersion: intro?.odibiVersion ?? null, gaps, failing, coverage });
       });
     });
 }
@@ -109,6 +173,7 @@ function runLikeCommand(ctx: CommandContext, name: "validate" | "run") {
         : "validate and run every harness through the golden gate, check its expected output, list the findings",
     )
     .option("--only <names>", "comma-separated harness names")
+    .option("--coverage", "measure the line and branch coverage of odibi by the harness runs (run only)")
     .action(async (opts) => {
       const out = ctx.output();
       await withEnvironment(ctx.root(), out, async (env) => {
@@ -118,14 +183,29 @@ function runLikeCommand(ctx: CommandContext, name: "validate" | "run") {
           ?.split(",")
           .map((s) => s.trim())
           .filter(Boolean);
-        const report = await withMaster(env, out, (gctx) =>
-          runHarnesses(gctx, env.layout.golden, intro.odibiVersion, {
-            ...(only ? { only } : {}),
-            validateOnly: name === "validate",
-            onHarness: (h, checks) =>
-              out.line(`  ${h}: ${checks.some((c) => c.status === "fail") ? "FAIL" : "ok"}`),
-          }),
-        );
+        const runOpts = {
+          ...(only ? { only } : {}),
+          validateOnly: name === "validate",
+          onHarness: (h: string, checks: Check[]) =>
+            out.line(`  ${h}: ${checks.some((c) => c.status === "fail") ? "FAIL" : "ok"}`),
+        };
+        const measure = name === "run" && opts.coverage === true;
+        const report = await withMaster(env, out, async (gctx) => {
+          if (!measure) return runHarnesses(gctx, env.layout.golden, intro.odibiVersion, runOpts);
+          const started = performance.now();
+          const source = coverageSourceOf(gctx);
+          const { result, coverage } = await collectCoverage(gctx, { source }, (covEnv) =>
+            runHarnesses({ ...gctx, env: covEnv }, env.layout.golden, intro.odibiVersion, runOpts),
+          );
+          const tree = (await git(env.layout.master, ["rev-parse", "HEAD^{tree}"])).trim();
+          const stored = storeHarnessCoverage(path.join(env.layout.state, COVERAGE_STORE), tree, source, {
+            files: coverage.files,
+            durationMs: Math.round(performance.now() - started),
+            harnesses: result.harnesses.length,
+          });
+          out.line(coverageLines(coverageSummary(stored, intro), 0)[0]!);
+          return result;
+        });
         if (name === "run") {
           // A run of some harnesses updates theirs in the last report; a full run replaces it.
           const merged = only ? mergeHarnessReports(readHarnessReport(env.layout.golden), report) : report;

@@ -1,6 +1,9 @@
+import path from "node:path";
 import { Command } from "@commander-js/extra-typings";
+import { COVERAGE_STORE } from "../../campaign/coverage-work.js";
 import { describeHours } from "../../core/duration.js";
 import { openCampaignState } from "../../events/read-model.js";
+import { storedCoverage } from "../../harness/coverage.js";
 import { harnessSummary } from "../../harness/summary.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
@@ -39,8 +42,15 @@ export function statusCommand(ctx: CommandContext) {
           lastSnapshot: snapshots.at(-1)?.name ?? null,
           sandboxes: sandboxes.map((s) => s.id),
           campaign,
+          coverage: storedCoverage(path.join(env.layout.state, COVERAGE_STORE)),
           harness: harnessSummary(env.layout.golden),
         };
+        const cov = data.coverage;
+        const coverageLines = !cov
+          ? []
+          : [
+              `Coverage:   ${cov.totals.percent}% of lines + branches (${cov.measuredBy}; ${cov.totals.covered}/${cov.totals.statements} lines, ${cov.totals.coveredBranches}/${cov.totals.branches} branches; ${cov.measuredAt})`,
+            ];
         const h = data.harness;
         const harnessLines = !h
           ? []
@@ -60,6 +70,7 @@ export function statusCommand(ctx: CommandContext) {
             `Snapshots:  ${snapshots.length}${snapshots.length ? ` (last: ${snapshots.at(-1)!.name})` : ""}`,
             `Sandboxes:  ${sandboxes.length ? sandboxes.map((s) => s.id).join(", ") : "none"}`,
             ...harnessLines,
+            ...coverageLines,
             ...campaignLines,
           ].join("\n"),
           data,

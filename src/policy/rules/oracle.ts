@@ -3,6 +3,7 @@ import { isCodeOrConfig, isPythonFile, matchesAnyGlob } from "../paths.js";
 import type { ChangedFile, DiffLine, PolicyViolation, RuleInput } from "../types.js";
 import { isCommentLine, minus, plus, violation } from "../violation.js";
 import { DEFAULT_PROTECTED_PATHS } from "./protected-paths.js";
+import { isNewTestFile } from "./tests-only.js";
 
 /**
  * The frozen oracle's rules: a fix task changes the code under test, never what judges it (`oracle-modified`),
@@ -41,7 +42,7 @@ function rustTestLines(f: ChangedFile, input: RuleInput): DiffLine[] {
  * A diff touching the oracle: an oracle path (added, changed, deleted or renamed, either name), the oracle parts of
  * a mixed file (pyproject `[tool.pytest…]`/`[tool.ruff…]`…, setup.cfg checker sections, Cargo `[lints]`/`[[test]]`…,
  * package.json `scripts.test`/`jest`/`vitest`…), or a Rust test item inside a source file. Paths the protected-path
- * rule already names (CI, lock files, golden) are left to it.
+ * rule already names (CI, lock files, golden) are left to it, and so is a test-adding task's new test file.
  */
 export function oracleModifiedRule(input: RuleInput): PolicyViolation[] {
   const globs = input.oracle ?? oracleGlobs();
@@ -50,6 +51,8 @@ export function oracleModifiedRule(input: RuleInput): PolicyViolation[] {
   for (const f of input.files) {
     const names = [...new Set([f.oldPath, f.path])];
     if (names.some((p) => matchesAnyGlob(p, protectedGlobs))) continue;
+    // A test-adding task's new test file is its change, not a change to the oracle (tests-only judges it).
+    if (input.addTestsOnly && isNewTestFile(f)) continue;
     const hit = names.map((p) => ({ p, glob: oracleGlobOf(p, globs) })).find((h) => h.glob);
     if (hit) {
       out.push(

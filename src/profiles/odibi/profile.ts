@@ -24,8 +24,8 @@ export const odibiProfile: Profile = {
   name: "odibi",
   description: "odibi (Python): ruff, pytest, odibi validate, golden projects run with odibi run",
   doctor: venvToolProbes(
-    ["pytest", "ruff", "odibi"],
-    "run `odibi-improve setup --odibi` (creates the venv with pytest, ruff and odibi)",
+    ["pytest", "ruff", "coverage", "odibi"],
+    "run `odibi-improve setup --odibi` (creates the venv with pytest, ruff, coverage.py and odibi)",
   ),
   detect: (repo) => /^\s*name\s*=\s*["']odibi["']/m.test(readTextIf(path.join(repo, "pyproject.toml")) ?? ""),
   commands: (repo) => {

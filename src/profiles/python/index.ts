@@ -24,8 +24,8 @@ export const pythonProfile: Profile = {
   name: "python",
   description: "Python: ruff and pytest",
   doctor: venvToolProbes(
-    ["pytest", "ruff"],
-    "run `odibi-improve setup` (creates the venv with pytest, ruff)",
+    ["pytest", "ruff", "coverage"],
+    "run `odibi-improve setup` (creates the venv with pytest, ruff and coverage.py)",
   ),
   detect: (repo) =>
     Boolean(readTextIf(path.join(repo, "pyproject.toml"))) ||
