@@ -1,3 +1,4 @@
+import type { UsageAnalysis } from "../analysis/usage-types.js";
 import type { FixerApproach } from "../brain/fixers.js";
 import type { Check, GateResult, Task } from "../core/types.js";
 import type { Finding } from "../harness/run.js";
@@ -25,6 +26,10 @@ export interface CycleFacts {
   missingDependency?: (c: Check) => string | undefined;
   /** The last harness run's findings (`odibi-improve harness run`). */
   harnessFindings?: readonly Finding[];
+  /** The last usage analysis (`odibi-improve analyze`). */
+  usage?: UsageAnalysis;
+  /** `policy.allow_new_features`: suggested transformers are work. */
+  allowNewFeatures?: boolean;
 }
 
 export interface CyclePlan {
@@ -73,6 +78,8 @@ export function planCycle(f: CycleFacts): CyclePlan {
     ...(f.inOracle ? { inOracle: f.inOracle } : {}),
     ...(f.missingDependency ? { missingDependency: f.missingDependency } : {}),
     ...(f.harnessFindings ? { harnessFindings: f.harnessFindings } : {}),
+    ...(f.usage ? { usage: f.usage } : {}),
+    allowNewFeatures: f.allowNewFeatures ?? false,
   };
   const open = listWork(f.baseline, f.discovered, f.memory, opts);
   const foundWork = listWork(f.baseline, f.discovered, { shouldAvoid: () => false }, opts).length > 0;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { resolveUsageItem } from "../analysis/report.js";
 import { fixersFor, runFixer } from "../brain/fixers.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
@@ -24,6 +25,7 @@ import { readHarnessReport, resolveFinding, runHarnesses } from "../harness/run.
 import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
+  isTestFileName,
   loadFileReaders,
   oracleGlobOf,
   oracleGlobs,
@@ -57,6 +59,7 @@ import { CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
 import { assertToolsStart } from "./tool-check.js";
+import { usageFacts } from "./usage-work.js";
 
 export interface CampaignOptions {
   maxCycles?: number;
@@ -593,6 +596,7 @@ export class CampaignRunner {
       inOracle: (f: string) => oracleGlobOf(f, oracle) !== undefined,
       ...(missing ? { missingDependency: missing } : {}),
       harnessFindings: readHarnessReport(env.layout.golden)?.findings ?? [],
+      ...usageFacts(env.layout.reports, env.config.policy.allow_new_features),
     };
     const plan = planCycle(facts);
     this.events.append({
@@ -906,19 +910,26 @@ export class CampaignRunner {
     const { sandbox, report } = a.c;
     const readers = await loadFileReaders(sandbox.path, sandbox.baseCommit, frozen.diff);
     const restored = new Set(report.oracleRestored);
+    // A new-feature task brings its own new tests: the policy allows them and the oracle's restore keeps them.
+    const feature = a.task.kind === "feature";
     const restore = async () => {
       for (const p of await restoreOracle(
         sandbox.path,
         sandbox.baseCommit,
         oracleGlobs(this.env.config.profile),
+        feature ? { keepNew: isTestFileName } : {},
       ))
         restored.add(p);
       report.oracleRestored = [...restored].sort();
     };
     await restore();
+    const config = this.env.config;
+    const policyConfig = feature
+      ? { ...config, policy: { ...config.policy, new_tests_allowed: true } }
+      : config;
     const candidate = await checkGates(a.ctx, {
       beforeRun: restore,
-      policy: (d, c) => checkPolicy(d, c, readers),
+      policy: (d) => checkPolicy(d, policyConfig, readers),
       diff: frozen.diff,
       failFast: true,
       baseline: a.baseline,
@@ -945,6 +956,7 @@ export class CampaignRunner {
       gates: a.ctx.profile.gates,
       changed: files.length > 0,
       discoveredIssue: discovered,
+      newFeature: a.task.kind === "feature" ? { testsAdded: files.some(isTestFileName) } : null,
     });
     const unrelated = unrelatedFiles(a.task, files);
     if (unrelated.length) report.unrelatedFiles = unrelated;
@@ -1004,6 +1016,8 @@ export class CampaignRunner {
     });
     this.step(cycle, "promote_done", { commit: p.commit, previous: p.previous });
     if (a.task.kind === "harness") resolveFinding(env.layout.golden, a.task.target);
+    if (a.task.kind === "usage" || a.task.kind === "feature")
+      resolveUsageItem(env.layout.reports, a.task.signature);
     this.remember(cycle, lesson);
     this.step(cycle, "lesson_recorded");
     report.snapshot = snap.name;

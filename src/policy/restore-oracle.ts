@@ -17,6 +17,7 @@ const split0 = (s: string) => s.split("\0").filter(Boolean);
  * not in `baseCommit` (a new conftest.py, pytest.toml, ruff.toml, a test file; also ignored or untracked ones, and
  * a symlink standing where an oracle folder was) is removed. The gates then see Master's tests and checker
  * configuration whatever form a candidate's change took; the policy (`oracle-modified`) rejects the change itself.
+ * `keepNew` keeps oracle paths Master does not have (a new-feature task's new test files).
  * Mixed files (pyproject.toml…) are left as they are: their oracle parts are the policy's to compare.
  *
  * Everything is done by git inside the sandbox, which neither follows a symlink out of the work tree nor writes
@@ -28,6 +29,7 @@ export async function restoreOracle(
   sandbox: string,
   baseCommit: string,
   oracle: readonly string[],
+  opts: { keepNew?: (path: string) => boolean } = {},
 ): Promise<string[]> {
   await assertSafeGitTree(sandbox, baseCommit);
   const isOracle = (p: string) => Boolean(oracleGlobOf(p, oracle) ?? oracleGlobOf(`${p}/`, oracle));
@@ -44,7 +46,10 @@ export async function restoreOracle(
         const prefix = parts.slice(0, i + 1).join("/");
         return base.has(prefix) && isOracle(prefix);
       });
-  const touched = [...new Set([...changed, ...untracked])].filter((p) => isOracle(p) || inTheWay(p)).sort();
+  const touched = [...new Set([...changed, ...untracked])]
+    .filter((p) => isOracle(p) || inTheWay(p))
+    .filter((p) => base.has(p) || inTheWay(p) || !opts.keepNew?.(p))
+    .sort();
   const extra = touched.filter((p) => !base.has(p));
   const back = touched.filter((p) => base.has(p));
   // First what Master does not have (so a symlink or file standing where an oracle folder was is gone), then

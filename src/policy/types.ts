@@ -80,6 +80,11 @@ export interface PolicySettings {
   allow_new_features: boolean;
   max_files_changed: number;
   max_lines_changed: number;
+  /**
+   * Not a config key: set for a new-feature task (`allow_new_features`, src/campaign/usage-work.ts), whose candidate
+   * brings its own tests. New test files (`isNewTestFile`) are then allowed; existing ones stay Master's.
+   */
+  new_tests_allowed?: boolean;
 }
 
 export interface RuleInput {

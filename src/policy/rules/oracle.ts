@@ -18,6 +18,12 @@ function sides(f: ChangedFile, input: RuleInput): { base?: string; current?: str
   return { base, current, loaded };
 }
 
+/** A test file by its name (Python, JS/TS, Go): what a new-feature candidate may add beside the code. */
+export function isTestFileName(p: string): boolean {
+  const base = p.split("/").at(-1) ?? "";
+  return /^test_.+\.py$|^.+_test\.(?:py|go)$|^.+\.(?:test|spec)\.[cm]?[jt]sx?$/.test(base);
+}
+
 const changedLines = (f: ChangedFile) => [...f.removed.map(minus), ...f.added.map(plus)];
 
 /** Without both sides, a mixed file's change is judged by the words on its changed lines. */
@@ -50,6 +56,7 @@ export function oracleModifiedRule(input: RuleInput): PolicyViolation[] {
   for (const f of input.files) {
     const names = [...new Set([f.oldPath, f.path])];
     if (names.some((p) => matchesAnyGlob(p, protectedGlobs))) continue;
+    if (input.settings.new_tests_allowed && f.status === "added" && isTestFileName(f.path)) continue;
     const hit = names.map((p) => ({ p, glob: oracleGlobOf(p, globs) })).find((h) => h.glob);
     if (hit) {
       out.push(
