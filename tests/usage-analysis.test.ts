@@ -8,9 +8,12 @@ import { transformerForSql } from "../src/analysis/sql-equivalents.js";
 import { decide, type VerdictFacts } from "../src/campaign/decide.js";
 import { listWork } from "../src/campaign/find-work.js";
 import { JSON_RESULTS } from "../src/cli/json-schemas.js";
+import { createDashboard } from "../src/dashboard/server.js";
+import { usageBody } from "../src/dashboard/views.js";
+import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { checkPolicy } from "../src/policy/check-policy.js";
 import { cli } from "./campaign-cli.js";
-import { tempDir } from "./helpers.js";
+import { makeGitRepo, tempDir } from "./helpers.js";
 
 /**
  * Issue 17: the usage analysis over real odibi 3.15.1 stories (tests/fixtures/stories/README.md says how they were
@@ -21,6 +24,7 @@ const FIX = path.resolve(import.meta.dirname, "fixtures", "stories");
 const CORPUS = path.join(FIX, "usage-corpus");
 const HARNESS = path.join(FIX, "harness-output");
 
+// biome-ignore lint/suspicious/noExplicitAny: odibi story JSON as written
 type Raw = Record<string, any>;
 
 function rawStories(dir: string): Array<{ file: string; doc: Raw }> {
@@ -298,10 +302,12 @@ describe("gap detection feeds the campaign", () => {
   });
 });
 
-describe("odibi-improve analyze", () => {
+describe("odibi-improve analyze and the dashboard", () => {
   it("reads the environment's golden and harness stories, and --stories without a root", async () => {
-    const root = tempDir();
-    writeFileSync(path.join(root, "config.yaml"), "source: { path: /nowhere }\n");
+    const base = tempDir();
+    const sacred = await makeGitRepo(path.join(base, "repo"), { "README.md": "x\n" });
+    const root = path.join(base, "improve");
+    expect((await cli(["init", "--source", sacred, "--root", root, "--profile", "generic"])).code).toBe(0);
     cpSync(HARNESS, path.join(root, ".odibi-improve", "harness-output"), { recursive: true });
     const golden = path.join(root, "stories", "cycle_001", "golden", "usage", "data", "out", "stories");
     mkdirSync(path.dirname(golden), { recursive: true });
@@ -314,10 +320,14 @@ describe("odibi-improve analyze", () => {
     expect(result.report).toBe(path.join(root, "reports", "usage_analysis.md"));
     expect(readFileSync(result.report, "utf8")).toContain("ImportError: CoolProp is required");
 
+    const app = createDashboard({ env: ImprovementEnvironment.open(root), loopback: true, pollMs: 20 });
+    const usage = await (await app.request("/usage")).text();
+    expect(usage).toContain("Binder Error: Referenced column &lt;name&gt; not found in FROM clause!");
+    expect(usage).toContain("trim_whitespace → filter_rows → deduplicate");
+    expect((await app.request("/file/reports/usage_analysis.md")).status).toBe(200);
+
     const out = tempDir();
-    const own = await cli(["--json", "analyze", "--stories", HARNESS, "--out", out], {
-      ODIBI_IMPROVE_ROOT: undefined,
-    });
+    const own = await cli(["--json", "analyze", "--stories", HARNESS, "--out", out]);
     const ownResult = JSON_RESULTS.analyze.parse(JSON.parse(own.out.trim().split("\n").at(-1)!));
     expect(ownResult.analysis.stories).toBe(7);
     expect(existsSync(path.join(out, "usage_analysis.json"))).toBe(true);
@@ -325,5 +335,9 @@ describe("odibi-improve analyze", () => {
     const bad = await cli(["analyze", "--stories", path.join(out, "none"), "--out", out]);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("no such folder");
+  });
+
+  it("a root without an analysis: the page says how to make one", async () => {
+    expect(usageBody(undefined).value).toContain("odibi-improve analyze");
   });
 });
