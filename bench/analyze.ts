@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from "node:os";
 import path from "node:path";
 import { analyzeStories } from "../src/analysis/analyze.js";
+import { pythonConstantsAsNull } from "../src/stories/story-parser.js";
 
 const STORIES = Number(process.env.BENCH_STORIES ?? 10_000);
 const FIXTURES = path.resolve(import.meta.dirname, "..", "tests", "fixtures", "stories");
@@ -17,7 +18,7 @@ type Raw = Record<string, unknown> & { nodes: Array<Record<string, unknown>> };
 function realStories(): Raw[] {
   return readdirSync(FIXTURES, { recursive: true, encoding: "utf8" })
     .filter((f) => f.endsWith(".json"))
-    .map((f) => JSON.parse(readFileSync(path.join(FIXTURES, f), "utf8")) as Raw)
+    .map((f) => JSON.parse(pythonConstantsAsNull(readFileSync(path.join(FIXTURES, f), "utf8"))) as Raw)
     .filter((d) => "pipeline_name" in d);
 }
 

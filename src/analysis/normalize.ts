@@ -38,13 +38,15 @@ export function failedIn(traceback: string | undefined): string | undefined {
 
 /**
  * A failure message with its variable parts masked, so that one bug seen with different data is one cluster:
- * paths → `<path>`, quoted text → `<name>`, numbers and hex ids → `<n>`; only the first line counts.
+ * paths → `<path>`, quoted text (nested quotes too) → `<name>`, numbers and hex ids → `<n>`; only the first line counts.
  */
 export function normalizeMessage(message: string): string {
   const first = message.trim().split("\n")[0] ?? "";
   return first
     .replace(/(?:[A-Za-z]:)?(?:[\\/][\w.@~+-]+){2,}[\\/]?/g, "<path>")
     .replace(/"[^"]*"|'[^']*'|`[^`]*`/g, "<name>")
+    // Quotes inside quotes (`"+("NULL", INTERVAL)"`) leave `<name>NULL<name>`: one name.
+    .replace(/<name>(?:[^\s<]*<name>)+/g, "<name>")
     .replace(/\b0x[0-9a-f]+\b/gi, "<n>")
     .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<n>")
     .replace(/\b\w*\d[\w]*\b/g, (w) => (/^\d+(?:\.\d+)?$/.test(w) ? "<n>" : w.replace(/\d+/g, "<n>")))
