@@ -42,17 +42,19 @@ export function failedIn(traceback: string | undefined): string | undefined {
  */
 export function normalizeMessage(message: string): string {
   const first = message.trim().split("\n")[0] ?? "";
-  return first
-    .replace(/(?:[A-Za-z]:)?(?:[\\/][\w.@~+-]+){2,}[\\/]?/g, "<path>")
-    .replace(/"[^"]*"|'[^']*'|`[^`]*`/g, "<name>")
-    // Quotes inside quotes (`"+("NULL", INTERVAL)"`) leave `<name>NULL<name>`: one name.
-    .replace(/<name>(?:[^\s<]*<name>)+/g, "<name>")
-    .replace(/\b0x[0-9a-f]+\b/gi, "<n>")
-    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<n>")
-    .replace(/\b\w*\d[\w]*\b/g, (w) => (/^\d+(?:\.\d+)?$/.test(w) ? "<n>" : w.replace(/\d+/g, "<n>")))
-    .replace(/\s+/g, " ")
-    .trim()
-    .slice(0, 300);
+  return (
+    first
+      .replace(/(?:[A-Za-z]:)?(?:[\\/][\w.@~+-]+){2,}[\\/]?/g, "<path>")
+      .replace(/"[^"]*"|'[^']*'|`[^`]*`/g, "<name>")
+      // Quotes inside quotes (`"+("NULL", INTERVAL)"`) leave `<name>NULL<name>`: one name.
+      .replace(/<name>(?:[^\s<]*<name>)+/g, "<name>")
+      .replace(/\b0x[0-9a-f]+\b/gi, "<n>")
+      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<n>")
+      .replace(/\b\w*\d[\w]*\b/g, (w) => (/^\d+(?:\.\d+)?$/.test(w) ? "<n>" : w.replace(/\d+/g, "<n>")))
+      .replace(/\s+/g, " ")
+      .trim()
+      .slice(0, 300)
+  );
 }
 
 /** A short stable id for a text (a cluster's or a suggestion's signature). */
