@@ -13,7 +13,7 @@ import { usageBody } from "../src/dashboard/views.js";
 import { ImprovementEnvironment } from "../src/environment/environment.js";
 import { checkPolicy } from "../src/policy/check-policy.js";
 import { pythonConstantsAsNull } from "../src/stories/story-parser.js";
-import { cli } from "./campaign-cli.js";
+import { cli, jsonl } from "./campaign-cli.js";
 import { makeGitRepo, tempDir } from "./helpers.js";
 
 /**
@@ -348,6 +348,19 @@ describe("odibi-improve analyze and the dashboard", () => {
     expect(usage).toContain("Binder Error: Referenced column &lt;name&gt; not found in FROM clause!");
     expect(usage).toContain("trim_whitespace → filter_rows → deduplicate");
     expect((await app.request("/file/reports/usage_analysis.md")).status).toBe(200);
+
+    // The campaign picks the clusters up as work (no LLM here: they wait for one), and the chain with
+    // allow_new_features.
+    writeFileSync(
+      path.join(root, "config.yaml"),
+      `${readFileSync(path.join(root, "config.yaml"), "utf8")}\npolicy:\n  allow_new_features: true\n`,
+    );
+    expect((await cli(["--root", root, "run", "--no-llm", "--max-cycles", "1"])).code).toBe(3);
+    const waiting = jsonl(path.join(root, "events.jsonl")).find((e) => e.type === "waiting")!;
+    expect(waiting.items.map((i: { kind: string; target: string }) => [i.kind, i.target])).toEqual([
+      ...result.analysis.failures.slice(0, 2).map((f) => ["usage", f.signature]),
+      ["feature", result.analysis.suggestions.find((s) => s.kind === "chain")!.signature],
+    ]);
 
     const out = tempDir();
     const own = await cli(["--json", "analyze", "--stories", HARNESS, "--out", out]);
