@@ -253,6 +253,11 @@ describe("gap detection feeds the campaign", () => {
       ["usage", a.failures[1]!.signature],
     ]);
     expect(work[0]!.detail).toContain("Traceback:");
+    // The task points at the transformer's code the traceback went through.
+    const referenced = work.find(
+      (t) => t.signature === a.failures.find((f) => f.message.includes("Referenced column"))!.signature,
+    )!;
+    expect([referenced.file, referenced.line]).toEqual(["odibi/transformers/sql_core.py", 62]);
   });
 
   it("with allow_new_features a recurring chain becomes a new-feature task, last; without it only reported", () => {

@@ -25,7 +25,22 @@ export function needsInstall(c: Pick<FailureCluster, "errorType">): boolean {
   return c.errorType === "ImportError" || c.errorType === "ModuleNotFoundError";
 }
 
+/**
+ * Where in odibi a cluster's traceback failed: the innermost frame in `odibi/transformers/` or `odibi/patterns/`,
+ * else the innermost frame in `odibi/`, as a repository path (`odibi/transformers/sql_core.py`) and line.
+ */
+export function odibiFrame(traceback: string | undefined): { file: string; line: number } | undefined {
+  const frames = [...(traceback ?? "").matchAll(/File "[^"]*?[/\\](odibi[/\\][^"]+\.py)", line (\d+)/g)].map(
+    (m) => ({
+      file: m[1]!.replace(/\\/g, "/"),
+      line: Number(m[2]),
+    }),
+  );
+  return frames.findLast((f) => /^odibi\/(?:transformers|patterns)\//.test(f.file)) ?? frames.at(-1);
+}
+
 export function usageFailureTask(c: FailureCluster): Task {
+  const at = odibiFrame(c.traceback);
   const detail = [
     `${c.count} node(s) in ${c.stories} odibi run(s) failed with ${c.errorType}: ${c.message}`,
     `(paths, quoted names and numbers masked; first seen ${c.firstSeen ?? "?"}, last seen ${c.lastSeen ?? "?"})`,
@@ -42,6 +57,7 @@ export function usageFailureTask(c: FailureCluster): Task {
     target: c.signature,
     title: `usage failure (${c.count}× in ${c.stories} run(s)) ${c.errorType}: ${c.message.slice(0, 120)}`,
     signature: c.signature,
+    ...(at ? { file: at.file, line: at.line } : {}),
     detail: detail.slice(0, MAX_DETAIL),
   };
 }
