@@ -136,6 +136,9 @@ describe("UsageAnalyzer on real odibi 3.15.1 stories", () => {
     expect(readFileSync(md, "utf8")).toContain(
       "### 1. BinderException: Binder Error: Referenced column <name>",
     );
+    // The root cause's traceback (DuckDB's), not odibi's wrapper with its suggestions.
+    expect(readFileSync(md, "utf8")).toMatch(/```text\n[^`]*duckdb\.BinderException[^`]*```/);
+    expect(readFileSync(md, "utf8")).not.toContain("1. Verify column name spelling");
     resolveUsageItem(reports, a.failures[0]!.signature);
     expect(readUsageAnalysis(reports)?.failures).toEqual([]);
   });

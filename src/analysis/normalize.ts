@@ -57,6 +57,11 @@ export function normalizeMessage(message: string): string {
   );
 }
 
+/** A cluster of failures an install fixes, not a code change (a missing optional package): reported, never work. */
+export function needsInstall(c: { errorType: string }): boolean {
+  return c.errorType === "ImportError" || c.errorType === "ModuleNotFoundError";
+}
+
 /** A short stable id for a text (a cluster's or a suggestion's signature). */
 export function shortHash(text: string): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 12);

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { needsInstall } from "./normalize.js";
 import { type UsageAnalysis, UsageAnalysisSchema } from "./usage-types.js";
 
 /** `reports/usage_analysis.md` (for people) and `reports/usage_analysis.json` (the campaign and the dashboard). */
@@ -50,6 +51,13 @@ const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const list = (xs: string[], max = 5) =>
   xs.length > max ? `${xs.slice(0, max).join(", ")} (+${xs.length - max})` : xs.join(", ");
 
+/** The first traceback of a chain (the root cause), without the ones raised while handling it (odibi's wrapper). */
+export function rootCause(traceback: string): string {
+  return traceback
+    .split(/\n\s*\n(?:During handling of the above exception|The above exception was the direct cause)/)[0]!
+    .trimEnd();
+}
+
 function failuresSection(a: UsageAnalysis): string[] {
   if (a.failures.length === 0) return ["No node failed."];
   const out: string[] = [];
@@ -60,11 +68,12 @@ function failuresSection(a: UsageAnalysis): string[] {
     );
     out.push(`- nodes: ${list(f.nodes)}`);
     if (f.transformers.length) out.push(`- transformers: ${list(f.transformers)}`);
+    if (needsInstall(f)) out.push("- needs a package installed, not a code change: not campaign work");
     out.push(
       `- e.g. \`${f.example.pipeline}/${f.example.node}\` in ${f.example.file}`,
       `- signature: \`${f.signature}\``,
     );
-    if (f.traceback) out.push("", "```text", f.traceback.split("\n").slice(-15).join("\n"), "```");
+    if (f.traceback) out.push("", "```text", rootCause(f.traceback).split("\n").slice(-15).join("\n"), "```");
     out.push("");
   }
   return out;

@@ -1,3 +1,4 @@
+import { needsInstall } from "../analysis/normalize.js";
 import { readUsageAnalysis } from "../analysis/report.js";
 import type { FailureCluster, TransformerSuggestion, UsageAnalysis } from "../analysis/usage-types.js";
 import type { Task } from "../core/types.js";
@@ -19,11 +20,6 @@ export function usageFacts(
 }
 
 const MAX_DETAIL = 8000;
-
-/** A cluster of failures an install fixes, not a code change (a missing optional package): reported, never work. */
-export function needsInstall(c: Pick<FailureCluster, "errorType">): boolean {
-  return c.errorType === "ImportError" || c.errorType === "ModuleNotFoundError";
-}
 
 /**
  * Where in odibi a cluster's traceback failed: the innermost frame in `odibi/transformers/` or `odibi/patterns/`,
