@@ -94,7 +94,7 @@ const LAYERS: string[][] = [
   ["exec", "llm"],
   ["pyenv", "stories", "config"],
   ["environment"],
-  ["workspace", "memory", "status"],
+  ["workspace", "memory", "status", "analysis"],
   ["events"],
   ["gates"],
   ["profiles"],

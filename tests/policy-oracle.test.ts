@@ -14,6 +14,7 @@ import { PolicySection } from "../src/config/schema.js";
 import { git } from "../src/environment/git.js";
 import {
   checkPolicy,
+  isTestFileName,
   loadFileReaders,
   oracleGlobOf,
   oracleGlobs,
@@ -369,6 +370,18 @@ describe("restoreOracle", () => {
     expect(readFileSync(path.join(dir, "calc.py"), "utf8")).toContain("a + b");
     // Nothing left to restore the second time.
     expect(await restoreOracle(dir, base, oracleGlobs("python"))).toEqual([]);
+  });
+
+  it("a new-feature candidate keeps its new test files (keepNew); changed tests and new config still go", async () => {
+    const dir = await makeGitRepo(path.join(tempDir(), "sandbox"), FILES);
+    const base = (await git(dir, ["rev-parse", "HEAD"])).trim();
+    writeFileSync(path.join(dir, "tests/test_chain.py"), "def test_chain():\n    assert True\n");
+    writeFileSync(path.join(dir, "tests/test_calc.py"), TEST_CALC.replace("== 5", "== -1"));
+    writeFileSync(path.join(dir, "pytest.toml"), "[pytest]\n");
+    const restored = await restoreOracle(dir, base, oracleGlobs("python"), isTestFileName);
+    expect(restored).toEqual(["pytest.toml", "tests/test_calc.py"]);
+    expect(existsSync(path.join(dir, "tests/test_chain.py"))).toBe(true);
+    expect(readFileSync(path.join(dir, "tests/test_calc.py"), "utf8")).toBe(TEST_CALC);
   });
 
   it("replaces a symlink planted where the tests folder was, and never writes through it", async () => {

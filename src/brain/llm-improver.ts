@@ -177,7 +177,13 @@ async function dropGateOutputs(dir: string, base: string, outputs: ReadonlySet<s
  * index is put back afterwards: an intent-to-add entry for a file a reverted attempt created would look like a change.
  * `addTestsOnly`: a test-adding task (policy rule tests-only).
  */
-async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<string>, addTestsOnly: boolean) {
+async function policyOn(
+  sandbox: SandboxInfo,
+  base: string,
+  gateOutputs: Set<string>,
+  addTestsOnly: boolean,
+  newTestsAllowed: boolean,
+) {
   await git(sandbox.path, ["add", "-A", "-N"]);
   try {
     const exclude = [...gateOutputs].map((f) => `:(exclude,literal)${f}`);
@@ -196,7 +202,7 @@ async function policyOn(sandbox: SandboxInfo, base: string, gateOutputs: Set<str
     return {
       diff,
       policy: (d: string, c: Parameters<typeof checkPolicy>[1]) =>
-        checkPolicy(d, c, readers, { addTestsOnly }),
+        checkPolicy(d, c, readers, { addTestsOnly, newTestsAllowed }),
     };
   } finally {
     await git(sandbox.path, ["reset", "-q"]);
@@ -301,7 +307,8 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
       const oracle = ctx.profile.oracle;
       // A test-adding task's new test files are its change: the restore keeps them, the policy allows only them.
       const addTestsOnly = task.kind === "coverage";
-      const keepNew = addTestsOnly ? isCollectedTestFile : undefined;
+      const newTestsAllowed = task.kind === "feature";
+      const keepNew = addTestsOnly || newTestsAllowed ? isCollectedTestFile : undefined;
       const oracleRestored = new Set<string>();
       // Files the gates wrote during this call: not the model's change, kept out of the policy's diff.
       const gateOutputs = new Set<string>();
@@ -336,7 +343,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
             };
           await dropGateOutputs(sandbox.path, base, gateOutputs);
           const before = await changedPaths(sandbox.path, base);
-          const policy = await policyOn(sandbox, base, gateOutputs, addTestsOnly);
+          const policy = await policyOn(sandbox, base, gateOutputs, addTestsOnly, newTestsAllowed);
           // The model's own gate runs judge with Master's oracle too: its changes to tests and checker
           // configuration are undone here (the policy, on the diff taken above, tells it why).
           const restore = async () => {

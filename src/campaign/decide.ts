@@ -29,6 +29,11 @@ export interface VerdictFacts {
    * issue is gone on the candidate (candidate-checks.ts). "No new failure" alone never promotes such a task.
    */
   discoveredIssue: { file: string; touched: boolean; gone: boolean } | null;
+  /**
+   * For a new-feature task (`policy.allow_new_features`, null otherwise): whether the candidate adds tests. Such a
+   * candidate is promoted only with its tests and with every gate passing, whatever the mode.
+   */
+  newFeature?: { testsAdded: boolean } | null;
 }
 
 export interface Decision {
@@ -92,6 +97,15 @@ export function decide(f: VerdictFacts): Decision {
   if (issue && !issue.gone) {
     return { action: "rejected", reason: `the discovered issue is still in ${issue.file} on the candidate` };
   }
+  if (f.newFeature && !f.newFeature.testsAdded) {
+    return { action: "rejected", reason: "a new feature comes with its tests: the candidate adds none" };
+  }
+  if (f.newFeature && f.remainingFailures > 0) {
+    return {
+      action: "rejected",
+      reason: `a new feature is promoted only when every gate passes: ${f.remainingFailures} check(s) still fail`,
+    };
+  }
   if (f.mode === "strict" && f.remainingFailures > 0) {
     return { action: "rejected", reason: `strict mode: ${f.remainingFailures} check(s) still fail` };
   }
@@ -100,6 +114,8 @@ export function decide(f: VerdictFacts): Decision {
       ? "fixes its target and introduces no new failure"
       : issue
         ? `removes the discovered issue in ${issue.file} and introduces no new failure`
-        : "introduces no new failure";
+        : f.newFeature
+          ? "adds a new feature with its tests; every gate passes"
+          : "introduces no new failure";
   return { action: "promoted", reason: `${why}; all required gates ran` };
 }

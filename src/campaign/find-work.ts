@@ -1,14 +1,20 @@
+import type { UsageAnalysis } from "../analysis/usage-types.js";
 import type { Check, GateResult, Task } from "../core/types.js";
 import type { Finding } from "../harness/run.js";
 import { failureSignature } from "../memory/signature.js";
 import type { AvoidanceOracle } from "../memory/types.js";
 import type { DiscoveredIssue } from "../profiles/python/discover.js";
+import { usageTasks } from "./usage-work.js";
 
 /**
  * What there is to work on (DESIGN.md §3), in this order: (1) a failing check of the gates or golden projects,
- * (2) a harness finding (`odibi-improve harness run`: a harness that fails or writes wrong output), (3) an issue
- * discovered in the code that is work (not marked `notWork` by discovery), (4) coverage gaps (test-adding tasks),
- * skipping every signature memory says to avoid. Pure; plan-cycle.ts picks the cycle's task from it.
+ * (2) a harness finding (`odibi-improve harness run`: a harness that fails or writes wrong output), (3) a failure
+ * cluster of the usage analysis (`odibi-improve analyze`: odibi runs that failed the same way, most frequent first),
+ * (4) an issue discovered in the code that is work (not marked `notWork` by discovery), (5) coverage gaps
+ * (test-adding tasks), (6) with `policy.allow_new_features`, a new transformer the usage analysis suggests,
+ * skipping every signature memory says to avoid. Checks and findings come first because a check proves their fix;
+ * a usage cluster is seen failing in real runs, so it goes before what was only read in the code; new features come
+ * last, when nothing is broken. Pure; plan-cycle.ts picks the cycle's task from it.
  */
 
 export interface FindWorkOptions {
@@ -24,8 +30,12 @@ export interface FindWorkOptions {
   inOracle?: (file: string) => boolean;
   /** The last harness run's findings (src/harness/run.ts). */
   harnessFindings?: readonly Finding[];
-  /** Coverage gaps as test-adding tasks (kind `coverage`): the last tier. */
+  /** Coverage gaps as test-adding tasks (kind `coverage`). */
   coverageTasks?: readonly Task[];
+  /** The last usage analysis (reports/usage_analysis.json): its failure clusters and suggestions. */
+  usage?: UsageAnalysis;
+  /** `policy.allow_new_features`: a suggested transformer becomes a `feature` task (the last tier). */
+  allowNewFeatures?: boolean;
 }
 
 /** A failing check the environment causes, and what it needs. */
@@ -174,13 +184,16 @@ export function listWork(
     seen.add(t.signature);
     return true;
   };
+  const usage = usageTasks(opts.usage, opts.allowNewFeatures ?? false);
   return [
     ...focusFirst(failureTasks(gateResult, opts.missingDependency, opts.inOracle), opts.focus),
     ...focusFirst((opts.harnessFindings ?? []).map(harnessTask), opts.focus),
+    ...focusFirst(usage.fixes, opts.focus),
     ...focusFirst(
       discovered.filter((d) => !d.notWork && !opts.inOracle?.(d.file)).map(discoveredTask),
       opts.focus,
     ),
     ...focusFirst([...(opts.coverageTasks ?? [])], opts.focus),
+    ...focusFirst(usage.features, opts.focus),
   ].filter(keep);
 }

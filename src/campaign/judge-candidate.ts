@@ -20,6 +20,8 @@ export interface CandidateFacts {
   discoveredIssue: VerdictFacts["discoveredIssue"];
   /** For a harness task: does the finding's check pass when the harness runs on the candidate? */
   harnessFixed?: boolean;
+  /** For a new-feature task (kind `feature`): does the candidate add test files? null for other tasks. */
+  newFeature?: VerdictFacts["newFeature"];
 }
 
 /**
@@ -46,6 +48,7 @@ export function judgeCandidate(f: CandidateFacts): { verdict: GateVerdict; decis
     missingRequiredGates: verdict.notRun.filter((n) => required.has(n)),
     mode: f.policy.mode,
     discoveredIssue: f.discoveredIssue,
+    newFeature: f.newFeature ?? null,
   };
   return { verdict, decision: decide(facts) };
 }

@@ -1,3 +1,4 @@
+import type { UsageAnalysis } from "../analysis/usage-types.js";
 import type { FixerApproach } from "../brain/fixers.js";
 import type { Check, GateResult, Task } from "../core/types.js";
 import type { Finding } from "../harness/run.js";
@@ -27,6 +28,10 @@ export interface CycleFacts {
   harnessFindings?: readonly Finding[];
   /** Coverage gaps as test-adding tasks (coverage-work.ts): the last tier. */
   coverageTasks?: readonly Task[];
+  /** The last usage analysis (`odibi-improve analyze`). */
+  usage?: UsageAnalysis;
+  /** `policy.allow_new_features`: suggested transformers are work. */
+  allowNewFeatures?: boolean;
 }
 
 export interface CyclePlan {
@@ -76,6 +81,8 @@ export function planCycle(f: CycleFacts): CyclePlan {
     ...(f.missingDependency ? { missingDependency: f.missingDependency } : {}),
     ...(f.harnessFindings ? { harnessFindings: f.harnessFindings } : {}),
     ...(f.coverageTasks ? { coverageTasks: f.coverageTasks } : {}),
+    ...(f.usage ? { usage: f.usage } : {}),
+    allowNewFeatures: f.allowNewFeatures ?? false,
   };
   const open = listWork(f.baseline, f.discovered, f.memory, opts);
   const foundWork = listWork(f.baseline, f.discovered, { shouldAvoid: () => false }, opts).length > 0;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { resolveUsageItem } from "../analysis/report.js";
 import { fixersFor, runFixer } from "../brain/fixers.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
 import { type ExitCode, errorMessage } from "../core/errors.js";
@@ -26,6 +27,7 @@ import { CampaignMemory } from "../memory/campaign-memory.js";
 import {
   checkPolicy,
   isCollectedTestFile,
+  isTestFileName,
   loadFileReaders,
   oracleGlobOf,
   oracleGlobs,
@@ -67,6 +69,7 @@ import { CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
 import { assertToolsStart } from "./tool-check.js";
+import { usageFacts } from "./usage-work.js";
 
 export interface CampaignOptions {
   maxCycles?: number;
@@ -649,6 +652,7 @@ export class CampaignRunner {
       inOracle: (f: string) => oracleGlobOf(f, oracle) !== undefined,
       ...(missing ? { missingDependency: missing } : {}),
       harnessFindings: readHarnessReport(env.layout.golden)?.findings ?? [],
+      ...usageFacts(env.layout.reports, env.config.policy.allow_new_features),
     };
     let plan = planCycle(facts);
     // The last tier, coverage gaps (test-adding tasks for a model), is measured only when nothing else is left.
@@ -1019,12 +1023,14 @@ export class CampaignRunner {
     const restored = new Set(report.oracleRestored);
     // A test-adding task's new test files are its change: they stay; every other oracle path is Master's.
     const addTestsOnly = a.task.kind === "coverage";
+    // A new-feature task brings its own new tests: the policy allows them and the oracle's restore keeps them.
+    const feature = a.task.kind === "feature";
     const restore = async () => {
       for (const p of await restoreOracle(
         sandbox.path,
         sandbox.baseCommit,
         oracleGlobs(this.env.config.profile),
-        addTestsOnly ? isCollectedTestFile : undefined,
+        addTestsOnly || feature ? isCollectedTestFile : undefined,
       ))
         restored.add(p);
       report.oracleRestored = [...restored].sort();
@@ -1032,7 +1038,7 @@ export class CampaignRunner {
     await restore();
     const candidate = await checkGates(a.ctx, {
       beforeRun: restore,
-      policy: (d, c) => checkPolicy(d, c, readers, { addTestsOnly }),
+      policy: (d, c) => checkPolicy(d, c, readers, { addTestsOnly, newTestsAllowed: feature }),
       diff: frozen.diff,
       failFast: true,
       baseline: a.baseline,
@@ -1059,6 +1065,7 @@ export class CampaignRunner {
       gates: a.ctx.profile.gates,
       changed: files.length > 0,
       discoveredIssue: discovered,
+      newFeature: a.task.kind === "feature" ? { testsAdded: files.some(isTestFileName) } : null,
     });
     const unrelated = unrelatedFiles(a.task, files);
     if (unrelated.length) report.unrelatedFiles = unrelated;
@@ -1121,6 +1128,8 @@ export class CampaignRunner {
     });
     this.step(cycle, "promote_done", { commit: p.commit, previous: p.previous });
     if (a.task.kind === "harness") resolveFinding(env.layout.golden, a.task.target);
+    if (a.task.kind === "usage" || a.task.kind === "feature")
+      resolveUsageItem(env.layout.reports, a.task.signature);
     this.remember(cycle, lesson);
     this.step(cycle, "lesson_recorded");
     report.snapshot = snap.name;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { UsageAnalysisSchema } from "../analysis/usage-types.js";
 import { STOP_REASONS } from "../campaign/stop-conditions.js";
 import { DECISIONS } from "../core/types.js";
 import { HarnessReportSchema } from "../harness/run.js";
@@ -240,6 +241,12 @@ export const JSON_RESULTS = {
   /** Findings are failing checks: exit 1. */
   "harness validate": result("harness validate", code(0, 1), HarnessReportSchema.shape),
   "harness run": result("harness run", code(0, 1), HarnessReportSchema.shape),
+  /** The usage analysis (reports/usage_analysis.json's content) and where its reports are. */
+  analyze: result("analyze", code(0), {
+    report: z.string(),
+    json: z.string(),
+    analysis: UsageAnalysisSchema,
+  }),
   /** Printed once the dashboard listens; the command then serves until Ctrl-C. */
   ui: result("ui", code(0), { url: z.string(), port: z.number().int(), root: z.string() }),
   campaigns: result("campaigns", code(0), {

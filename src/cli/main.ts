@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { ExitCode, UsageError } from "../core/errors.js";
+import { analyzeCommand } from "./commands/analyze.js";
 import { campaignsCommand, exportCommand, reportCommand, stopCommand } from "./commands/campaign-files.js";
 import { demoCommand } from "./commands/demo.js";
 import { doctorCommand } from "./commands/doctor.js";
@@ -73,6 +74,7 @@ export function buildProgram() {
     gatesCommand(ctx),
     uiCommand(ctx),
     harnessCommand(ctx),
+    analyzeCommand(ctx),
   ]) {
     program.addCommand(c as unknown as Command);
   }

@@ -50,7 +50,7 @@ export interface GateResult {
  * What a task is: a failing check of the gates, a harness finding (an odibi harness that fails or writes wrong
  * output, src/harness/), an issue discovery found in the code, or a coverage gap (a test-adding task).
  */
-export type TaskKind = "failure" | "harness" | "discovered" | "coverage";
+export type TaskKind = "failure" | "harness" | "discovered" | "coverage" | "usage" | "feature";
 
 /** A unit of work a cycle tries to do. */
 export interface Task {

@@ -7,6 +7,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import MarkdownIt from "markdown-it";
+import { readUsageAnalysis } from "../analysis/report.js";
 import { CampaignStore } from "../campaign/record.js";
 import { errorMessage, OdibiImproveError } from "../core/errors.js";
 import type { ImprovementEnvironment } from "../environment/environment.js";
@@ -31,6 +32,7 @@ import {
   messageBody,
   page,
   statusPartial,
+  usageBody,
 } from "./views.js";
 
 export interface DashboardOptions {
@@ -253,6 +255,7 @@ function routesPages(app: Hono, env: ImprovementEnvironment): void {
   app.get("/history", (c) =>
     c.html(page("History", historyBody(campaignsOf(state().events), reportNames(env)), env.root)),
   );
+  app.get("/usage", (c) => c.html(page("Usage", usageBody(readUsageAnalysis(env.layout.reports)), env.root)));
   app.get("/memory", (c) => {
     const query = (c.req.query("q") ?? "").slice(0, 200);
     const mem = new CampaignMemory(env.layout.memory, { guard: env.guard, readOnly: true });

@@ -1,3 +1,4 @@
+import type { UsageAnalysis } from "../analysis/usage-types.js";
 import type { Lesson } from "../core/types.js";
 import type { LockOwner } from "../environment/lock.js";
 import type { AvoidedIssue } from "../memory/types.js";
@@ -15,7 +16,7 @@ export function page(title: string, body: Html, root: string): string {
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/htmx.min.js"></script>
 </head><body>
-<header><strong><a href="/">odibi-improve</a></strong><a href="/">Dashboard</a><a href="/history">History</a><a href="/memory">Memory</a>
+<header><strong><a href="/">odibi-improve</a></strong><a href="/">Dashboard</a><a href="/history">History</a><a href="/memory">Memory</a><a href="/usage">Usage</a>
 <span class="small" style="margin-left:auto;opacity:.8">${root}</span></header>
 <main>${body}</main>
 <script src="/static/app.js"></script>
@@ -180,6 +181,39 @@ export function diffBody(title: string, diff: string, note?: string): Html {
             ? "hunk"
             : "";
   return html`<h2>${title}</h2>${note ? html`<p class="note">${note}</p>` : ""}<pre class="diff" id="diff">${diff.split("\n").map((l) => html`<span class="${cls(l)}">${l}</span>\n`)}</pre>`;
+}
+
+/** The last usage analysis (`odibi-improve analyze`): failure clusters, patterns, suggestions, skipped stories. */
+export function usageBody(a: UsageAnalysis | undefined): Html {
+  if (!a)
+    return html`<h2>Usage analysis</h2><p class="muted">No analysis yet: run <code>odibi-improve analyze</code> (add <code>--stories DIR</code> for your own stories).</p>`;
+  const list = (xs: string[]) => xs.slice(0, 5).join(", ") + (xs.length > 5 ? ` (+${xs.length - 5})` : "");
+  return html`<h2>Usage analysis</h2>
+<p class="small">${a.stories} stories (${a.nodes} nodes, ${a.failedNodes} failed), ${a.generatedAt}; ${a.skipped.length} malformed skipped. <a href="/file/reports/usage_analysis.md">usage_analysis.md</a></p>
+<h2>Failure clusters</h2>${
+    a.failures.length
+      ? html`<table id="usage-failures"><thead><tr><th>count</th><th>runs</th><th>error</th><th>nodes</th><th>transformers</th><th>first / last seen</th></tr></thead><tbody>${a.failures.map(
+          (f) =>
+            html`<tr><td>${f.count}</td><td>${f.stories}</td><td><strong>${f.errorType}</strong>: ${f.message}${f.traceback ? html`<details><summary>traceback</summary><pre>${f.traceback}</pre></details>` : ""}</td><td class="small">${list(f.nodes)}</td><td>${f.transformers.join(", ")}</td><td class="small">${f.firstSeen ?? "?"}<br>${f.lastSeen ?? "?"}</td></tr>`,
+        )}</tbody></table>`
+      : html`<p class="muted">No node failed.</p>`
+  }
+<h2>Common patterns</h2>${
+    a.patterns.length
+      ? html`<table id="usage-patterns"><thead><tr><th>sequence</th><th>runs</th><th>pipelines</th></tr></thead><tbody>${a.patterns
+          .slice(0, 30)
+          .map(
+            (p) =>
+              html`<tr><td>${p.sequence.join(" → ")}</td><td>${p.count}</td><td class="small">${list(p.pipelines)}</td></tr>`,
+          )}</tbody></table>`
+      : html`<p class="muted">No operation sequence recurs.</p>`
+  }
+<h2>Suggestions</h2>${
+    a.suggestions.length
+      ? html`<ul id="usage-suggestions">${a.suggestions.map((s) => html`<li><strong>${s.title}</strong> <span class="muted small">(${s.kind})</span><ul>${s.evidence.map((e) => html`<li class="small">${e}</li>`)}</ul></li>`)}</ul>`
+      : html`<p class="muted">None.</p>`
+  }
+${a.skipped.length ? html`<h2>Skipped stories</h2><ul>${a.skipped.map((s) => html`<li class="small">${s.file}: ${s.problem.split("\n")[0]}</li>`)}</ul>` : ""}`;
 }
 
 export function messageBody(title: string, text: string): Html {

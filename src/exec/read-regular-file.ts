@@ -57,8 +57,11 @@ export function readRegularFile(file: string, maxBytes = MAX_REPORT_BYTES): Regu
       return { kind: "refused", why: "replaced while it was being opened" };
     const chunks: Buffer[] = [];
     let total = 0;
+    // The first read asks for the whole file (one byte more, to see its end); a file still growing reads on by MiB.
+    let ask = Math.min(st.size + 1, 1024 * 1024 * 16);
     for (;;) {
-      const buf = Buffer.alloc(Math.min(1024 * 1024, maxBytes + 1 - total));
+      const buf = Buffer.allocUnsafe(Math.min(ask, maxBytes + 1 - total));
+      ask = 1024 * 1024;
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
       chunks.push(buf.subarray(0, n));

@@ -10,7 +10,7 @@ export const LessonSchema = z.looseObject({
   campaignId: z.string(),
   cycleId: z.string(),
   task: z.looseObject({
-    kind: z.enum(["failure", "harness", "discovered", "coverage"]),
+    kind: z.enum(["failure", "harness", "discovered", "coverage", "usage", "feature"]),
     target: z.string(),
     signature: z.string(),
     title: z.string(),

@@ -58,7 +58,7 @@ export function evaluatePolicy(
 ): PolicyViolation[] {
   const files = typeof diff === "string" ? parseGitDiff(diff) : diff;
   const oracle = oracleGlobs("profile" in config ? config.profile : undefined);
-  const input = { files, settings: settingsOf(config), readers, oracle, addTestsOnly: opts.addTestsOnly };
+  const input = { files, settings: settingsOf(config), readers, oracle, ...opts };
   return POLICY_RULES.flatMap((rule) => (rule === "ignored-path" ? [] : RULES[rule](input)));
 }
 

@@ -5,6 +5,7 @@ export * from "./paths.js";
 export * from "./readers.js";
 export * from "./restore-oracle.js";
 export { forbiddenPatterns } from "./rules/forbidden-connections.js";
+export { isTestFileName } from "./rules/oracle.js";
 export { DEFAULT_PROTECTED_PATHS } from "./rules/protected-paths.js";
 export * from "./test-functions.js";
 export * from "./types.js";

@@ -17,6 +17,7 @@ const split0 = (s: string) => s.split("\0").filter(Boolean);
  * not in `baseCommit` (a new conftest.py, pytest.toml, ruff.toml, a test file; also ignored or untracked ones, and
  * a symlink standing where an oracle folder was) is removed. The gates then see Master's tests and checker
  * configuration whatever form a candidate's change took; the policy (`oracle-modified`) rejects the change itself.
+ * `keepNew` keeps oracle paths Master does not have (a new-feature task's new test files).
  * Mixed files (pyproject.toml…) are left as they are: their oracle parts are the policy's to compare.
  *
  * Everything is done by git inside the sandbox, which neither follows a symlink out of the work tree nor writes

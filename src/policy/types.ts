@@ -95,12 +95,19 @@ export interface RuleInput {
    * are not oracle changes, every other oracle file stays frozen.
    */
   addTestsOnly?: boolean;
+  /**
+   * A new-feature task (`allow_new_features`, src/campaign/usage-work.ts), whose candidate brings its own tests: new
+   * test files are allowed; existing ones stay Master's.
+   */
+  newTestsAllowed?: boolean;
 }
 
 /** How a diff is judged beyond the configuration: the task's kind. */
 export interface PolicyOptions {
   /** See RuleInput.addTestsOnly. */
   addTestsOnly?: boolean;
+  /** See RuleInput.newTestsAllowed. */
+  newTestsAllowed?: boolean;
 }
 
 export type PolicyRuleFn = (input: RuleInput) => PolicyViolation[];

@@ -39,6 +39,19 @@ export interface StoryNode {
    */
   traceback?: string;
   executionSteps: string[];
+  /** The node's `transformer:` (a transformer or a pattern), from its config, else from its execution steps. */
+  transformer?: string;
+  /** The node's `transform.steps`, in order (empty when it has none or odibi did not record them). */
+  steps: TransformStepInfo[];
+}
+
+/** One step of a node's `transform.steps`: a registered function, a built-in operation, or SQL (inline or a file). */
+export interface TransformStepInfo {
+  kind: "function" | "operation" | "sql" | "sql_file";
+  /** The function's or operation's name, the SQL file's path. */
+  name?: string;
+  /** The SQL text of an inline SQL step. */
+  sql?: string;
 }
 
 export interface ParsedStory {
@@ -120,6 +133,48 @@ export function pythonConstantsAsNull(text: string): string {
   return out;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const text = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+function stepOf(step: unknown): TransformStepInfo | undefined {
+  if (typeof step === "string") return { kind: "sql", sql: step };
+  if (!isRecord(step)) return undefined;
+  if (text(step.function)) return { kind: "function", name: text(step.function) };
+  if (text(step.operation)) return { kind: "operation", name: text(step.operation) };
+  if (text(step.sql)) return { kind: "sql", sql: text(step.sql) };
+  if (text(step.sql_file)) return { kind: "sql_file", name: text(step.sql_file) };
+  return undefined;
+}
+
+/**
+ * A node's transform steps: from its config snapshot (odibi 3.x writes the steps with their SQL), else from its
+ * transformation stack (function names, null for SQL) with the executed SQL beside it when they line up.
+ */
+function stepsOf(n: RawStoryNode): TransformStepInfo[] {
+  const snap = isRecord(n.config_snapshot) ? n.config_snapshot : undefined;
+  const configured = isRecord(snap?.transform) ? snap.transform.steps : undefined;
+  if (Array.isArray(configured)) return configured.flatMap((s) => stepOf(s) ?? []);
+  const stack = n.transformation_stack ?? [];
+  const sql = n.executed_sql ?? [];
+  return stack.map((name, i) =>
+    name
+      ? { kind: "function", name }
+      : { kind: "sql", ...(stack.length === sql.length ? { sql: sql[i] } : {}) },
+  );
+}
+
+/** `transformer:` from the config snapshot, else odibi's "Applied transformer 'x'" / "Applied pattern 'x'" step. */
+function transformerOf(n: RawStoryNode): string | undefined {
+  const snap = n.config_snapshot;
+  if (isRecord(snap) && text(snap.transformer)) return text(snap.transformer);
+  for (const step of n.execution_steps ?? []) {
+    const m = /^Applied (?:transformer|pattern) '([^']+)'/.exec(step);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
 function toNode(n: RawStoryNode): StoryNode {
   const errorMessage = n.error_message ?? undefined;
   const failed = n.retry_history?.findLast((a) => a.error_traceback_cleaned || a.error_traceback);
@@ -141,6 +196,8 @@ function toNode(n: RawStoryNode): StoryNode {
         failed?.error_traceback,
     ),
     executionSteps: n.execution_steps ?? [],
+    transformer: transformerOf(n),
+    steps: stepsOf(n),
   };
 }
 
@@ -193,6 +250,11 @@ export class StoryParser {
         throw new StoryError(file, `not valid JSON (${e instanceof Error ? e.message : String(e)})`);
       }
     }
+    return this.parseDocument(doc, file);
+  }
+
+  /** A story from its parsed JSON document; a StoryError naming the file when it is not shaped like one. */
+  parseDocument(doc: unknown, file = "<story>"): ParsedStory {
     const parsed = StorySchema.safeParse(doc);
     if (!parsed.success)
       throw new StoryError(

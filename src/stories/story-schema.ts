@@ -25,6 +25,15 @@ export const StoryNodeSchema = z.looseObject({
   error_traceback: optText,
   error_traceback_cleaned: optText,
   execution_steps: z.array(z.string()).nullish(),
+  /** The registered functions a node's `transform.steps` ran, in order; null for a SQL step (odibi 3.x). */
+  transformation_stack: z.array(z.string().nullable()).nullish(),
+  /** The SQL of each step, the SQL transformers generate included. */
+  executed_sql: z.array(z.string()).nullish(),
+  /**
+   * The node's config as odibi saw it (`transformer`, `params`, `transform.steps`); null for a node that failed
+   * before it was recorded. Older odibi versions wrote it as a Python repr string: read as absent then.
+   */
+  config_snapshot: z.unknown().optional(),
   /**
    * One entry per attempt (odibi's node.py). odibi 3.15 leaves the node's own `error_traceback` empty and keeps the
    * traceback here, on the attempt that failed.

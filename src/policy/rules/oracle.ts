@@ -19,6 +19,12 @@ function sides(f: ChangedFile, input: RuleInput): { base?: string; current?: str
   return { base, current, loaded };
 }
 
+/** A test file by its name (Python, JS/TS, Go): what a new-feature candidate may add beside the code. */
+export function isTestFileName(p: string): boolean {
+  const base = p.split("/").at(-1) ?? "";
+  return /^test_.+\.py$|^.+_test\.(?:py|go)$|^.+\.(?:test|spec)\.[cm]?[jt]sx?$/.test(base);
+}
+
 const changedLines = (f: ChangedFile) => [...f.removed.map(minus), ...f.added.map(plus)];
 
 /** Without both sides, a mixed file's change is judged by the words on its changed lines. */
@@ -53,6 +59,7 @@ export function oracleModifiedRule(input: RuleInput): PolicyViolation[] {
     if (names.some((p) => matchesAnyGlob(p, protectedGlobs))) continue;
     // A test-adding task's new test file is its change, not a change to the oracle (tests-only judges it).
     if (input.addTestsOnly && isNewTestFile(f)) continue;
+    if (input.newTestsAllowed && f.status === "added" && isTestFileName(f.path)) continue;
     const hit = names.map((p) => ({ p, glob: oracleGlobOf(p, globs) })).find((h) => h.glob);
     if (hit) {
       out.push(
