@@ -12,6 +12,8 @@ import { adapterFor, type ToolAdapter } from "./tools.js";
 export interface ToolRunOptions {
   only?: string[];
   files?: string[];
+  /** pytest-xdist's `-n` (tools that cannot run in parallel ignore it). */
+  workers?: string;
 }
 
 function tail(text: string, lines = 30): string {
@@ -42,6 +44,7 @@ export async function runToolCommand(
     outputDir: ctx.outputDir,
     runId: `${gate}-${adapter.tool}-${randomUUID()}`,
     ...selection,
+    ...(opts.workers ? { workers: opts.workers } : {}),
   });
   const [file, ...args] = prepared.argv;
   // The user's command and what it was narrowed to (the report/format flags the adapter adds are noise here).
@@ -49,7 +52,7 @@ export async function runToolCommand(
   const narrowed = picked?.length
     ? ` [only ${picked.slice(0, 2).join(" ")}${picked.length > 2 ? ` +${picked.length - 2}` : ""}]`
     : "";
-  ctx.log?.(`[${gate}] ${commandLine}${narrowed}`);
+  ctx.log?.(`[${gate}] ${commandLine}${narrowed}${opts.workers ? ` [-n ${opts.workers}]` : ""}`);
   const r = await ctx.workspace.exec(file!, args, {
     cwd: ctx.workdir,
     env: ctx.env,
