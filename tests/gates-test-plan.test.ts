@@ -70,14 +70,16 @@ function context(workdir: string, overrides: Record<string, unknown> = {}): Gate
 const store = () => ({ dir: tempDir("oi plans "), guard: new SacredGuard("/nonexistent-sacred") });
 
 describe("parallel tests (pytest-xdist)", () => {
-  it("runs a suite in parallel when every test has the same outcome, and remembers it", async () => {
+  it("finds a suite whose tests all have the same outcome in parallel, and remembers it", async () => {
     const repo = await makeGitRepo(path.join(tempDir("oi plan repo "), "r"), SAFE);
     const s = { ...store(), setting: "auto" as const };
     const v = await decideParallelTests(context(repo), s);
-    expect(v).toMatchObject({ parallel: true, tests: 3 });
+    // (whether parallel is also faster depends on the machine's load: `parallel` follows `agree` only then)
+    expect(v).toMatchObject({ agree: true, tests: 3 });
+    expect(v!.parallel).toBe(v!.parallelMs! < v!.serialMs!);
     expect(v!.reason).toMatch(/agree on 3 test/);
     expect(await decideParallelTests(context(repo), { ...s, knownOnly: true })).toMatchObject({
-      parallel: true,
+      agree: true,
       cached: true,
     });
     // A full run of the gate with the verdict applied goes through xdist and reads the same three tests.
@@ -91,7 +93,7 @@ describe("parallel tests (pytest-xdist)", () => {
   it("stays serial, saying which tests differ, for a suite whose tests share a process's state", async () => {
     const repo = await makeGitRepo(path.join(tempDir("oi plan repo "), "r"), UNSAFE);
     const v = await decideParallelTests(context(repo), { ...store(), setting: "auto" });
-    expect(v?.parallel).toBe(false);
+    expect(v).toMatchObject({ parallel: false, agree: false });
     expect(v!.reason).toMatch(
       /test\(s\) differ in parallel \(tests\/test_shared\.py::test_\d_reads: pass → fail/,
     );

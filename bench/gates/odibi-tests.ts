@@ -103,8 +103,9 @@ async function fullRuns(ctx: GateContext, ownArgs: string[]): Promise<void> {
 
 /** Up to `n` one-line edits in different source files: a line in the middle of the map's test counts. */
 function pickEdits(map: CoverageMap, n: number): Array<{ file: string; line: number }> {
+  const tested = (f: string) => map.files[f]!.sets.some((set) => set.length > 0);
   const files = Object.keys(map.files)
-    .filter((f) => f.startsWith("odibi/") && !isTestFile(f))
+    .filter((f) => f.startsWith("odibi/") && !isTestFile(f) && tested(f))
     .sort();
   const out: Array<{ file: string; line: number }> = [];
   const step = Math.max(1, Math.floor(files.length / n));

@@ -17,6 +17,8 @@ export type ParallelSetting = "auto" | "on" | "off";
 export interface ParallelVerdict {
   parallel: boolean;
   reason: string;
+  /** Whether every test had the same outcome in both runs (when both completed). */
+  agree?: boolean;
   /** Tests compared, and each run's time, when the suite was checked. */
   tests?: number;
   serialMs?: number;
@@ -72,7 +74,7 @@ async function xdistMissing(ctx: GateContext): Promise<string | undefined> {
 
 /**
  * Run Master's suite with `-n auto` (and serially, unless `serial` is the serial full run Master's baseline just
- * made); parallel only when every test has the same outcome.
+ * made); parallel only when every test has the same outcome and the parallel run is faster.
  */
 async function checkSuite(ctx: GateContext, given?: GateRun): Promise<Omit<ParallelVerdict, "decidedAt">> {
   const command = ctx.commands.test!;
@@ -89,12 +91,23 @@ async function checkSuite(ctx: GateContext, given?: GateRun): Promise<Omit<Paral
   if (diff.length > 0)
     return {
       parallel: false,
+      agree: false,
       reason: `${diff.length} test(s) differ in parallel (${diff.slice(0, 3).join("; ")}${diff.length > 3 ? "; …" : ""}); ${secs}`,
+      tests,
+      ...times,
+    };
+  // Worker start-up (each worker imports the suite) can cost more than it saves on a small suite or a busy machine.
+  if (parallel.durationMs >= serial.durationMs)
+    return {
+      parallel: false,
+      agree: true,
+      reason: `serial and parallel runs agree on ${tests} test(s), but parallel is not faster; ${secs}`,
       tests,
       ...times,
     };
   return {
     parallel: true,
+    agree: true,
     reason: `serial and parallel runs agree on ${tests} test(s); ${secs}`,
     tests,
     ...times,
