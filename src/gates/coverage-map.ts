@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parsePatch } from "diff";
 import { errorMessage } from "../core/errors.js";
@@ -86,6 +86,8 @@ export async function buildCoverageMap(ctx: GateContext, treeHash: string): Prom
   const d = await ctx.workspace.exec(argv[0]!, ["-c", DUMP, dataFile, ctx.workdir, out], opts);
   if (d.exitCode !== 0) return `coverage data could not be read (${describeEnd(d)}): ${d.stderr.trim()}`;
   const read = readRegularFile(out, 512 * 1024 * 1024);
+  // The coverage data of a large suite is large: only the map is kept.
+  rmSync(work, { recursive: true, force: true });
   if (read.kind !== "text") return `the coverage map was not written (${read.kind})`;
   try {
     const raw = JSON.parse(read.text) as Pick<CoverageMap, "tests" | "files">;
@@ -116,6 +118,10 @@ export async function coverageMapFor(
   const built = await buildCoverageMap(ctx, opts.treeHash);
   if (typeof built === "string") return { missing: built };
   writeFileAtomic(opts.guard, file, JSON.stringify(built));
+  // Only the newest Master's map is of use: older ones go.
+  for (const f of readdirSync(opts.dir))
+    if (/^coverage-.*\.json$/.test(f) && f !== path.basename(file))
+      rmSync(path.join(opts.dir, f), { force: true });
   ctx.log?.(
     `[tests] coverage map: ${built.tests.length} tests over ${Object.keys(built.files).length} files in ${(built.builtMs / 1000).toFixed(1)}s`,
   );
