@@ -114,7 +114,7 @@ export async function coverageMapFor(
       // A damaged map is rebuilt.
     }
   }
-  ctx.log?.(`[tests] building the per-test coverage map of Master (tree ${opts.treeHash.slice(0, 10)})`);
+  ctx.log?.(`[test plan] building the per-test coverage map of Master (tree ${opts.treeHash.slice(0, 10)})`);
   const built = await buildCoverageMap(ctx, opts.treeHash);
   if (typeof built === "string") return { missing: built };
   writeFileAtomic(opts.guard, file, JSON.stringify(built));
@@ -123,7 +123,7 @@ export async function coverageMapFor(
     if (/^coverage-.*\.json$/.test(f) && f !== path.basename(file))
       rmSync(path.join(opts.dir, f), { force: true });
   ctx.log?.(
-    `[tests] coverage map: ${built.tests.length} tests over ${Object.keys(built.files).length} files in ${(built.builtMs / 1000).toFixed(1)}s`,
+    `[test plan] coverage map: ${built.tests.length} tests over ${Object.keys(built.files).length} files in ${(built.builtMs / 1000).toFixed(1)}s`,
   );
   return built;
 }

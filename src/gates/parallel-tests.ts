@@ -151,7 +151,7 @@ export async function decideParallelTests(
     }
   }
   if (opts.knownOnly) return undefined;
-  ctx.log?.("[tests] checking whether Master's suite gives the same results in parallel (pytest-xdist)");
+  ctx.log?.("[test plan] checking whether Master's suite gives the same results in parallel (pytest-xdist)");
   const verdict: ParallelVerdict = { ...(await checkSuite(ctx, opts.serial)), decidedAt };
   // A serial run that did not complete (a timeout, a stop) may be transient: decided again next time.
   if (!ctx.signal?.aborted && !verdict.reason.startsWith("the serial run"))

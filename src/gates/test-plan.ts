@@ -33,7 +33,7 @@ export async function planParallel(
   });
   if (!parallel) return undefined;
   ctx.log?.(
-    `[tests] ${parallel.parallel ? `parallel (-n ${XDIST_WORKERS})` : "serial"}: ${parallel.reason}${parallel.cached ? " (decided before)" : ""}`,
+    `[test plan] ${parallel.parallel ? `parallel (-n ${XDIST_WORKERS})` : "serial"}: ${parallel.reason}${parallel.cached ? " (decided before)" : ""}`,
   );
   return { parallel, ...(parallel.parallel ? { workers: XDIST_WORKERS } : {}) };
 }
@@ -55,7 +55,7 @@ export async function planSelection(
     ctx.config.gates.test_selection === "files"
       ? { missing: "gates.test_selection is files" }
       : await coverageMapFor(ctx, store);
-  if ("missing" in map) ctx.log?.(`[tests] no coverage map: ${map.missing}`);
+  if ("missing" in map) ctx.log?.(`[test plan] no coverage map: ${map.missing}`);
   return map;
 }
 

@@ -25,7 +25,7 @@ function selectForChanges(
     // (no map asked for: the caller did not set one up; say nothing)
     const why =
       map && "missing" in map ? map.missing : map && opts.diff === undefined ? "no diff" : undefined;
-    if (why && tool === "pytest") ctx.log?.(`[tests] targeted tests by file names and imports: ${why}`);
+    if (why && tool === "pytest") ctx.log?.(`[test plan] targeted tests by file names and imports: ${why}`);
     return { ids: [], files: selectTestsForChanges(ctx.workdir, changed, tool) };
   }
   const sel = selectByCoverage(map, opts.diff, isTestFile);
@@ -34,7 +34,7 @@ function selectForChanges(
   const files = [...new Set([...touchedTests, ...heuristic])];
   const ids = sel.tests.filter((t) => !files.includes(t.split("::")[0]!));
   ctx.log?.(
-    `[tests] targeted tests by Master's coverage map: ${ids.length} test(s) ran the changed lines` +
+    `[test plan] targeted tests by Master's coverage map: ${ids.length} test(s) ran the changed lines` +
       (sel.unmapped.length ? `; by imports for ${sel.unmapped.join(", ")}` : ""),
   );
   if (ids.length <= MAX_SELECTED_IDS) return { ids, files };
