@@ -5,7 +5,9 @@
  * of cycle time spent outside the gate commands (tree hashing, copying the candidate, parsing, deciding).
  *
  * Targets: each is one entry in TARGETS (a Master repository, a config, the candidate edits of a few cycles and,
- * optionally, the gates): the python fixture, and odibi itself with its golden projects.
+ * optionally, the gates): the python fixture, and odibi itself with its golden projects. `odibi-tests`
+ * (bench/gates/odibi-tests.ts) is odibi's own pytest suite: the tests gate serial and with xdist against the
+ * repository's own command, and the targeted step's selection by coverage map against the touched test files.
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -25,6 +27,7 @@ import { profileOf } from "../src/profiles/index.js";
 import { goldenGate, installGoldenProjects, validateGate } from "../src/profiles/odibi/index.js";
 import { ensureOdibiSource, ensurePythonEnv, ODIBI_VERSION } from "../src/pyenv/python-env.js";
 import { PYTHON_FIXTURE } from "../tests/fixtures-python.js";
+import { benchOdibiTests } from "./gates/odibi-tests.js";
 
 interface Cycle {
   name: string;
@@ -203,11 +206,17 @@ async function runCycles(t: TargetSetup, work: string, smart: boolean): Promise<
 }
 
 export async function run(): Promise<void> {
-  const wanted = process.env.BENCH_GATES_TARGETS?.split(",") ?? Object.keys(TARGETS);
+  const wanted = process.env.BENCH_GATES_TARGETS?.split(",") ?? [...Object.keys(TARGETS), "odibi-tests"];
   for (const name of wanted) {
+    if (name === "odibi-tests") {
+      await benchOdibiTests();
+      continue;
+    }
     const target = TARGETS[name];
     if (!target)
-      throw new Error(`no gates bench target "${name}"; known: ${Object.keys(TARGETS).join(", ")}`);
+      throw new Error(
+        `no gates bench target "${name}"; known: ${[...Object.keys(TARGETS), "odibi-tests"].join(", ")}`,
+      );
     const dir = mkdtempSync(path.join(os.tmpdir(), "oi-bench-gates-"));
     try {
       const t = await target.setup(dir);

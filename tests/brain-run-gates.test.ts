@@ -87,7 +87,7 @@ const toolResult = (n: number): string => {
 };
 
 describe("run_gates: targeted, environment failures apart, one full run per tree", () => {
-  it("targeted runs the target and the tests touching the change; the spark failure is not the change's; finish reuses the model's full run", async () => {
+  it("targeted runs the tests that ran the changed lines; the spark failure is not the change's; finish reuses the model's full run", async () => {
     const { root, master } = await setup();
     const run = await runCampaign(root, [
       call("view_file", { path: "calc.py" }),
@@ -102,19 +102,21 @@ describe("run_gates: targeted, environment failures apart, one full run per tree
     expect(run.out).toMatch(/→ promoted:/);
     expect(readFileSync(path.join(master, "calc.py"), "utf8")).toContain("return a + b");
 
-    // Targeted: the target and the test files importing calc (test_calc.py's two tests, test_spark.py), not
-    // test_other.py, not lint, not the full suite.
+    // Targeted: the test that ran the changed line on Master (its per-test coverage map), which is the target;
+    // not test_spark.py (it fails at import, so it never ran `add`), not test_other.py, not lint, not the full suite.
     const targeted = toolResult(3);
-    expect(targeted).toContain("gates (targeted): PASS — ran policy (1 checks), tests targeted (3 checks)");
+    expect(targeted).toContain("gates (targeted): PASS — ran policy (1 checks), tests targeted (1 checks)");
     expect(targeted).not.toContain("lint");
-    // The spark test fails for want of pyspark (on Master too): listed apart, not a failure of the change.
-    expect(targeted).toMatch(
-      /not caused by your change \(1; leave them\):\n- \[tests\] tests\/test_spark\.py: needs module pyspark/,
+    expect(run.out).toMatch(
+      /\[test plan\] targeted tests by Master's coverage map: 1 test\(s\) ran the changed lines/,
     );
 
+    // The spark test fails for want of pyspark (on Master too): listed apart, not a failure of the change.
     const full = toolResult(4);
     expect(full).toContain("gates (full): PASS — ran policy (1 checks), lint (1 checks), tests (4 checks)");
-    expect(full).toMatch(/not caused by your change \(1; leave them\):\n- \[tests\] tests\/test_spark\.py/);
+    expect(full).toMatch(
+      /not caused by your change \(1; leave them\):\n- \[tests\] tests\/test_spark\.py: needs module pyspark/,
+    );
 
     // In the whole fix cycle, one run of ruff and one of the full suite: the model's. The brain's check after
     // finish and the campaign's verdict are served from it (the target verified alone included).

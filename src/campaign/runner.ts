@@ -20,7 +20,14 @@ import { describeIsolation, type IsolationDecision, resolveIsolation } from "../
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import type { GateContext } from "../gates/gate.js";
-import { checkGates, GatesStopped } from "../gates/pipeline.js";
+import { applicableGates, checkGates, GatesStopped } from "../gates/pipeline.js";
+import {
+  applyTestPlan,
+  planParallel,
+  planSelection,
+  serialTestsRun,
+  type TestPlan,
+} from "../gates/test-plan.js";
 import { readCoverageStore } from "../harness/coverage.js";
 import { readHarnessReport, resolveFinding, runHarnesses } from "../harness/run.js";
 import { CampaignMemory } from "../memory/campaign-memory.js";
@@ -160,6 +167,8 @@ export class CampaignRunner {
   private isolation!: IsolationDecision;
   private readonly abort = new AbortController();
   private stopWatcher?: NodeJS.Timeout;
+  /** How the tests gate runs on the current Master (planTests). */
+  private testPlan?: TestPlan;
   private campaignId = "";
   /** Sacred as this run last saw it: a change to its working tree or HEAD stops the campaign (watchSacred). */
   private sacredSeen!: Fingerprint;
@@ -482,8 +491,30 @@ export class CampaignRunner {
     if (r.status === "failed") this.log(`warning: ${r.message}\n  ${r.hint}`);
   }
 
+  /**
+   * How the tests gate runs on this Master (xdist or serial), decided on its fresh sandbox before the baseline;
+   * every later gate context of the campaign gets it (`gateContext`), with the coverage map once it is built.
+   */
+  private async planTests(
+    before: GateContext,
+    sandbox: SandboxInfo,
+    baseline?: GateResult,
+  ): Promise<TestPlan | undefined> {
+    if (!applicableGates(before).some((g) => g.name === "tests")) return undefined;
+    const store = { dir: this.env.layout.testPlans, guard: this.env.guard };
+    const serial = baseline && serialTestsRun(baseline);
+    const plan = await planParallel(before, store, serial ? { serial } : { knownOnly: true });
+    if (serial) await this.env.cleanSandbox(sandbox); // the check ran the suite: its leftovers are not Master's
+    if (plan) this.testPlan = applyTestPlan(before, plan) && plan;
+    return plan;
+  }
+
   /** A gate context on a tree; commands that run the tree's code go through the jail when isolation is on. */
   private gateContext(workdir: string, outputDir: string, signal?: AbortSignal): GateContext {
+    return applyTestPlan(this.makeContext(workdir, outputDir, signal), this.testPlan);
+  }
+
+  private makeContext(workdir: string, outputDir: string, signal?: AbortSignal): GateContext {
     const env = this.env;
     return makeGateContext({
       workdir,
@@ -563,13 +594,28 @@ export class CampaignRunner {
     this.events.append({ type: "phase", campaign: this.campaignId, cycle, name: "gates_before" });
     const before = c.ctxFor("before");
     await this.toolsStart(before);
-    const baseline = await checkGates(before, { cache: c.cache, treeHash: await this.treeOf(sandbox) });
+    const treeHash = await this.treeOf(sandbox);
+    // xdist or serial: known for this suite, or checked against the serial baseline just run.
+    let plan = await this.planTests(before, sandbox);
+    const baseline = await checkGates(before, { cache: c.cache, treeHash });
     report.gatesBefore = summariseGates(baseline);
     await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
+    plan ??= await this.planTests(before, sandbox, baseline);
+    if (plan) {
+      plan.map = await planSelection(before, { dir: env.layout.testPlans, guard: env.guard, treeHash });
+      await env.cleanSandbox(sandbox);
+    }
     const missing = before.profile.missingDependencies?.(sandbox.path);
     const envFailures = this.masterRun(cycle, "before", baseline, missing);
     this.step(cycle, "gates_before", {
       failing: baseline.runs.flatMap((r) => r.checks).filter((c) => c.status === "fail").length,
+      ...(plan
+        ? {
+            tests: plan.workers ? `parallel (-n ${plan.workers})` : "serial",
+            tests_reason: plan.parallel.reason,
+            ...(plan.map && "missing" in plan.map ? { selection: `by files: ${plan.map.missing}` } : {}),
+          }
+        : {}),
       ...(envFailures.length
         ? { environment: envFailures.length, needs: [...new Set(envFailures.map((f) => f.needs))] }
         : {}),

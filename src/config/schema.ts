@@ -102,6 +102,21 @@ export const GatesSection = z
       .default(true)
       .describe("Reuse gate results for an unchanged tree (tree hash + command + tools)."),
     timeout_seconds: seconds().default(1800).describe("Time limit of one gate command."),
+    parallel_tests: z
+      .enum(["auto", "on", "off"])
+      .default("auto")
+      .describe(
+        "pytest-xdist (`-n auto`) for full test runs. auto: when Master's suite gives the same per-test results " +
+          "in parallel as serially (checked once per change of its tests or configuration). on/off: forced.",
+      ),
+    test_selection: z
+      .enum(["coverage", "files"])
+      .default("coverage")
+      .describe(
+        "How the targeted step picks tests: coverage (the tests whose lines the candidate changed, from a " +
+          "per-test coverage map of Master built once per Master tree) or files (changed test files and tests " +
+          "importing changed modules). The full suite decides every promotion either way.",
+      ),
   })
   .describe("What a candidate must pass to reach Master.");
 

@@ -24,6 +24,8 @@ export interface Layout {
   sacredFingerprint: string;
   stopRequest: string;
   gateCache: string;
+  /** The tests gate's plans for Master: the parallel verdict and the per-test coverage maps (src/gates). */
+  testPlans: string;
   /** Held by the one campaign running on this root (and by `rollback`): pid + host. */
   runLock: string;
   /** A node repository's dependencies, above Master and the sandboxes (node finds them by walking up). */
@@ -54,6 +56,7 @@ export function layoutOf(root: string): Layout {
     sacredFingerprint: path.join(state, "sacred-fingerprint.json"),
     stopRequest: path.join(r, "STOP"),
     gateCache: path.join(state, "gate-cache"),
+    testPlans: path.join(state, "test-plans"),
     runLock: path.join(state, "run.lock"),
     nodeModules: path.join(r, "node_modules"),
     pythonPackages: path.join(r, "python_packages"),

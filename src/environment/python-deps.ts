@@ -4,7 +4,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describeEnd, runProcess } from "../exec/run-process.js";
-import { venvBin } from "../pyenv/python-env.js";
+import { GATE_PLUGINS, venvBin } from "../pyenv/python-env.js";
 import { readTextIf, writeFileAtomic } from "./fs-safe.js";
 import { chooseExtras, repositoryRuffSetup, sitePackagesOf, testModulesOf } from "./python-project.js";
 import { type DepsEnv, type DepsOutcome, installedKey, stagedInstall } from "./staged-install.js";
@@ -296,10 +296,11 @@ export async function ensureProjectDependencies(
     createHash("sha256").update(JSON.stringify(reqs)).update(venvKey).digest("hex");
   const core = { core: !opts.coreInVenv };
   const all = projectRequirements(pyproject, plan.extras, plan.ruff?.version, core);
-  // The tests run with this venv's python: pytest (and coverage.py, which measures them) must be in it, or in the
-  // tool's venv behind it. Part of the request's key: a venv made before coverage.py was added is made again.
-  if (!opts.coreInVenv && !all.some((r) => /^pytest\b(?![-_.\w])/i.test(r))) all.push("pytest");
-  if (!opts.coreInVenv && !all.some((r) => /^coverage\b(?![-_.\w])/i.test(r))) all.push("coverage>=7.10");
+  const has = (name: string) => all.some((r) => new RegExp(`^${name}\\b(?![-_.\\w])`, "i").test(r));
+  // The tests run with this venv's python: pytest must be in it, or in the tool's venv behind it. A pytest of
+  // its own gets the gates' plugins next to it (xdist for parallel runs, coverage.py for the coverage map).
+  if (!opts.coreInVenv && !has("pytest")) all.push("pytest");
+  if (has("pytest")) for (const tool of GATE_PLUGINS) if (!has(tool.split(/[<>=]/)[0]!)) all.push(tool);
   const requestKey = keyOf(all);
   const before = readExtrasRecord(env.layout.state);
   if (before?.requestKey === requestKey && installedKey(env.layout.pythonPackages) !== undefined)

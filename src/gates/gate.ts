@@ -80,6 +80,13 @@ export interface GateContext {
   dependencies?: string;
   /** How the commands are isolated (`isolationFingerprint`): part of every cache key, like `dependencies`. */
   isolation?: string;
+  /**
+   * pytest-xdist's `-n` for the tests gate's full runs: set when Master's suite gave the same per-test results in
+   * parallel as serially (src/gates/parallel-tests.ts). Part of the tests gate's cache key.
+   */
+  testWorkers?: string;
+  /** Master's per-test coverage map for the targeted step (src/gates/coverage-map.ts), or why there is none. */
+  testMap?: CoverageMap | { missing: string };
 }
 
 export interface GateRunOptions {
@@ -87,6 +94,8 @@ export interface GateRunOptions {
   only?: string[];
   /** Changed files of the candidate, for selecting tests that touch them. */
   changedFiles?: string[];
+  /** The candidate's unified diff against Master: its changed lines select tests by the coverage map. */
+  diff?: string;
 }
 
 /**
@@ -125,4 +134,16 @@ export interface Gate extends GateTraits {
    * (golden configs). Part of the cache key; a gate without it is never cached.
    */
   fingerprint?(ctx: GateContext): Promise<string>;
+}
+
+/** Master's per-test coverage map (built by src/gates/coverage-map.ts). */
+export interface CoverageMap {
+  /** Master's tree hash (`hashWorkTree`) the map was built on. */
+  treeHash: string;
+  command: string;
+  builtMs: number;
+  /** pytest node ids; `files[...].sets` hold indices into this. */
+  tests: string[];
+  /** Tree-relative `/` path → distinct test sets and, per line number, the index of its set. */
+  files: Record<string, { sets: number[][]; lines: Record<string, number> }>;
 }

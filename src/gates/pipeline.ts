@@ -240,7 +240,13 @@ export async function checkGates(ctx: GateContext, opts: CheckGatesOptions = {})
     const changed = gate.selectsByChangedFiles ? (opts.changedFiles ?? []) : [];
     const cheapStep = async (): Promise<boolean> => {
       const cheap: GateRunOptions =
-        changed.length > 0 ? { only: targetIds, changedFiles: changed } : { only: targetIds };
+        changed.length > 0
+          ? {
+              only: targetIds,
+              changedFiles: changed,
+              ...(opts.diff === undefined ? {} : { diff: opts.diff }),
+            }
+          : { only: targetIds };
       const targeted = await runWithFlakeReruns(gate, ctx, cheap, reruns, knownFailure);
       return targeted.checks.length > 0 && record({ ...targeted, scope: "targeted" });
     };

@@ -12,6 +12,8 @@ import { adapterFor, type ToolAdapter } from "./tools.js";
 export interface ToolRunOptions {
   only?: string[];
   files?: string[];
+  /** pytest-xdist's `-n` (tools that cannot run in parallel ignore it). */
+  workers?: string;
 }
 
 function tail(text: string, lines = 30): string {
@@ -42,6 +44,7 @@ export async function runToolCommand(
     outputDir: ctx.outputDir,
     runId: `${gate}-${adapter.tool}-${randomUUID()}`,
     ...selection,
+    ...(opts.workers ? { workers: opts.workers } : {}),
   });
   const [file, ...args] = prepared.argv;
   // The user's command and what it was narrowed to (the report/format flags the adapter adds are noise here).
@@ -49,13 +52,7 @@ export async function runToolCommand(
   const narrowed = picked?.length
     ? ` [only ${picked.slice(0, 2).join(" ")}${picked.length > 2 ? ` +${picked.length - 2}` : ""}]`
     : "";
-  ctx.log?.(`[${gate}] ${commandLine}${narrowed}`);
-  const r = await ctx.workspace.exec(file!, args, {
-    cwd: ctx.workdir,
-    env: ctx.env,
-    timeoutMs: ctx.timeoutMs,
-    signal: ctx.signal,
-  });
+  ctx.log?.(`[${gate}] ${commandLine}${narrowed}${opts.workers ? ` [-n ${opts.workers}]` : ""}`);
   /** The separate counting run's output (undefined when it gave none), or "stopped". */
   const collect = async (argv: string[]): Promise<string | undefined | "stopped"> => {
     const c = await ctx.workspace.exec(argv[0]!, argv.slice(1), {
@@ -67,6 +64,18 @@ export async function runToolCommand(
     if (c.aborted) return "stopped";
     return c.spawnError || c.timedOut ? undefined : c.stdout;
   };
+  // The separate count runs alongside the run (a fresh process either way): its time is not added to the run's.
+  const counted =
+    adapter.disagreements && adapter.collectArgv
+      ? collect(adapter.collectArgv(configured, { ...selection, outputDir: ctx.outputDir, runId: "" }))
+      : undefined;
+  const r = await ctx.workspace.exec(file!, args, {
+    cwd: ctx.workdir,
+    env: ctx.env,
+    timeoutMs: ctx.timeoutMs,
+    signal: ctx.signal,
+  });
+  const collected = await counted;
   const pctx = { gate, workdir: ctx.workdir };
   const checks: Check[] = [];
   let error: string | undefined;
@@ -115,11 +124,6 @@ export async function runToolCommand(
       if (r.exitCode === 0 && failing && prepared.reportFile)
         disagreements.push(`${adapter.tool} exited 0 but its report has failing checks`);
       if (adapter.disagreements) {
-        const collected = adapter.collectArgv
-          ? await collect(
-              adapter.collectArgv(configured, { ...selection, outputDir: ctx.outputDir, runId: "" }),
-            )
-          : undefined;
         if (collected === "stopped") crash(`${commandLine}: stopped`);
         else disagreements.push(...adapter.disagreements(toolOutput, checks, collected));
       }

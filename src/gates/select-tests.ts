@@ -21,7 +21,7 @@ const SKIP_DIRS = new Set([
 const MAX_FILES = 5000;
 const MAX_TEST_FILE_BYTES = 4 * 1024 * 1024;
 
-function isTestFile(rel: string): boolean {
+export function isTestFile(rel: string): boolean {
   const b = path.posix.basename(rel);
   return (
     /^test_.*\.py$/.test(b) ||
@@ -31,7 +31,7 @@ function isTestFile(rel: string): boolean {
   );
 }
 
-function listTestFiles(root: string): string[] {
+export function listTestFiles(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, rel: string) => {
     if (out.length >= MAX_FILES) return;

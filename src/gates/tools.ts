@@ -31,6 +31,8 @@ export interface PrepareInput {
   only?: string[];
   /** Test files / packages to run. Only for tools with `selects`. */
   files?: string[];
+  /** pytest-xdist's worker count (`-n`), for a suite found to give the same results in parallel. */
+  workers?: string;
 }
 
 export interface PreparedCommand {
@@ -142,6 +144,7 @@ export const pytest: ToolAdapter = {
       // Keep the tree unchanged (the cache is keyed by its hash).
       "-p",
       "no:cacheprovider",
+      ...(p.workers ? ["-n", p.workers] : []),
     );
     args.push(...(p.files ?? []), ...(p.only ?? []));
     return { argv: args, reportFile };

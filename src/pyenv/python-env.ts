@@ -7,8 +7,9 @@ import { describeEnd, runProcess } from "../exec/run-process.js";
 
 /** The one place the odibi version used by tests, the demo and CI is pinned. */
 export const ODIBI_VERSION = "3.15.1";
-/** The gates' tools; coverage.py (7.10+: `patch = subprocess`) measures tests and harness runs (profiles/python/coverage.ts). */
-export const PYTHON_TOOLS = ["pytest", "ruff", "coverage>=7.10"] as const;
+/** What the gates add to pytest: xdist for parallel full runs, coverage.py (7.10+: `patch = subprocess`) for the per-test coverage map and coverage gaps. */
+export const GATE_PLUGINS = ["pytest-xdist", "coverage>=7.10"] as const;
+export const PYTHON_TOOLS = ["pytest", "ruff", ...GATE_PLUGINS] as const;
 
 /** The folder of this package (where package.json is), from dist/ or src/. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");

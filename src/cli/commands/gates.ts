@@ -11,6 +11,13 @@ import { GateCache } from "../../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../../gates/context.js";
 import { checkGates } from "../../gates/pipeline.js";
 import { renderGateTable } from "../../gates/render.js";
+import {
+  applyTestPlan,
+  planParallel,
+  planSelection,
+  serialTestsRun,
+  type TestPlan,
+} from "../../gates/test-plan.js";
 import { decideVerdict, summarize } from "../../gates/verdict.js";
 import { checkPolicy } from "../../policy/check-policy.js";
 import { profileOf } from "../../profiles/index.js";
@@ -93,6 +100,7 @@ export function gatesCommand(ctx: CommandContext) {
           );
         const clone = await env.createSandbox(`gates-master-${process.pid}`);
         let master: Awaited<ReturnType<typeof checkGates>>;
+        let plan: TestPlan | undefined;
         try {
           const treeHash = (await git(clone.path, ["rev-parse", `${clone.baseCommit}^{tree}`])).trim();
           const ctxMaster = contextFor(clone.path, "master");
@@ -103,7 +111,18 @@ export function gatesCommand(ctx: CommandContext) {
             ...(ctxMaster.profile.usesVenv ? { venv: defaultVenvDir() } : {}),
             neutralDir: ctxMaster.outputDir,
           });
+          // xdist or serial (known for this suite, else checked against the serial run just made), and for a
+          // sandbox's targeted step Master's coverage map.
+          const store = { dir: env.layout.testPlans, guard: env.guard };
+          plan = await planParallel(ctxMaster, store, { knownOnly: true });
+          applyTestPlan(ctxMaster, plan);
           master = await checkGates(ctxMaster, { cache, treeHash, onRun: progress });
+          const serial = plan ? undefined : serialTestsRun(master);
+          if (serial) plan = await planParallel(ctxMaster, store, { serial });
+          if (plan && opts.sandbox) {
+            await env.cleanSandbox(clone);
+            plan.map = await planSelection(ctxMaster, { ...store, treeHash });
+          }
         } finally {
           await env.destroySandbox(clone);
         }
@@ -120,15 +139,18 @@ export function gatesCommand(ctx: CommandContext) {
         const [changedFiles, diff] = [await env.sandboxChanges(sandbox), await env.sandboxDiff(sandbox)];
         out.line(`Sandbox ${sandbox.id} (${changedFiles.length} changed file(s)):`);
         target = "sandbox";
-        const candidate = await checkGates(contextFor(sandbox.path, `sandbox-${sandbox.id}`), {
-          cache,
-          baseline: master,
-          failFast: true,
-          changedFiles,
-          diff,
-          policy: (d, config) => checkPolicy(d, config),
-          onRun: progress,
-        });
+        const candidate = await checkGates(
+          applyTestPlan(contextFor(sandbox.path, `sandbox-${sandbox.id}`), plan),
+          {
+            cache,
+            baseline: master,
+            failFast: true,
+            changedFiles,
+            diff,
+            policy: (d, config) => checkPolicy(d, config),
+            onRun: progress,
+          },
+        );
         const verdict = decideVerdict(master, candidate, {
           gates: profileOf(env.config.profile).gates,
           mode: env.config.gates.mode,
