@@ -20,6 +20,11 @@ export interface CandidateFacts {
   discoveredIssue: VerdictFacts["discoveredIssue"];
   /** For a harness task: does the finding's check pass when the harness runs on the candidate? */
   harnessFixed?: boolean;
+  /**
+   * Only the targeted step ran (batch verification: the promotion queue's full run judges it again): gates that
+   * did not run fully are not held against it.
+   */
+  targetedOnly?: boolean;
 }
 
 /**
@@ -43,7 +48,7 @@ export function judgeCandidate(f: CandidateFacts): { verdict: GateVerdict; decis
       .map((c) => ({ gate: c.gate, id: c.id, ...(c.message ? { message: c.message } : {}) })),
     remainingFailures: verdict.stillFailing.length,
     targetFixed: f.harnessFixed ?? verdict.targetFixed ?? null,
-    missingRequiredGates: verdict.notRun.filter((n) => required.has(n)),
+    missingRequiredGates: f.targetedOnly ? [] : verdict.notRun.filter((n) => required.has(n)),
     mode: f.policy.mode,
     discoveredIssue: f.discoveredIssue,
   };
