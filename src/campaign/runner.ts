@@ -1198,7 +1198,9 @@ export class CampaignRunner {
    */
   private async enqueue(q: QueuedCandidate): Promise<AttemptOutcome> {
     const { c } = q.a;
-    this.events.append({ type: "phase", campaign: this.campaignId, cycle: c.cycle, name: "queued" });
+    // One worker verifying per candidate never waits: its candidate is promoted at once.
+    if (this.workers > 1 || this.verification === "batch")
+      this.events.append({ type: "phase", campaign: this.campaignId, cycle: c.cycle, name: "queued" });
     c.release();
     const settled = await this.queue.submit(q);
     if (settled.promoted) return { promoted: true, rejected: false, learned: true };
