@@ -152,7 +152,8 @@ export async function startLlmServer(script: Script): Promise<ScriptedLlmServer>
         typeof script === "function" ? script(recorded, index) : script[index];
       while (reply?.type === "slow") {
         await new Promise((r) => setTimeout(r, (reply as { ms: number }).ms));
-        if (res.destroyed || req.destroyed) return;
+        // (The request itself is destroyed once read: only a closed response means the client went away.)
+        if (res.destroyed) return;
         reply = reply.reply;
       }
       if (!reply) {

@@ -109,6 +109,11 @@ export interface ImproveSandboxOptions {
   traceTest?: TestTracer;
   /** Whether a full gate result is good enough (the campaign's baseline/ratchet verdict). Default: nothing fails. */
   isSuccess?: (r: GateResult) => boolean;
+  /**
+   * The gate run that judges an attempt at its end: full (default), or targeted when the campaign verifies the
+   * full suite later, in batches (its promotion queue).
+   */
+  finalScope?: GateScope;
   /** Stop request from outside. */
   signal?: AbortSignal;
   log?: (line: string) => void;
@@ -525,7 +530,7 @@ async function judgeAttempt(run: BrainRun, a: AttemptState): Promise<AttemptRepo
   let failures = failureLines(run.finalGateResult);
   if (changed.length > 0 && !o.signal?.aborted) {
     try {
-      const full = await gatesOn(run, "full", o.signal);
+      const full = await gatesOn(run, o.finalScope ?? "full", o.signal);
       run.finalGateResult = full;
       gatesPassed = run.isSuccess(full);
       failures = failureLines(full);
@@ -533,7 +538,7 @@ async function judgeAttempt(run: BrainRun, a: AttemptState): Promise<AttemptRepo
       gatesPassed = false;
       failures = [`the gates could not run: ${errorMessage(err)}`];
     }
-    a.traj.write({ type: "gates", scope: "full", passed: gatesPassed, failures });
+    a.traj.write({ type: "gates", scope: o.finalScope ?? "full", passed: gatesPassed, failures });
   }
   if (gatesPassed) {
     run.kept = changed;

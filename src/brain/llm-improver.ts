@@ -43,6 +43,8 @@ export interface LlmImprover {
     signal: AbortSignal;
     /** The campaign's gate cache: the model's full runs go into it, and the verdict after `finish` reuses them. */
     cache?: GateCache;
+    /** The gate run that ends an attempt (`improveSandbox`'s `finalScope`; targeted under batch verification). */
+    finalScope?: "targeted" | "full";
   }): Promise<{
     summary: string;
     tokens: number;
@@ -297,7 +299,7 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
   return {
     name: `${o.client.settings.provider}/${o.client.settings.model}`,
     budget: o.budget,
-    async improve({ sandbox, task, baseline, ctx, avoid, similar, goal, cycle, signal, cache }) {
+    async improve({ sandbox, task, baseline, ctx, avoid, similar, goal, cycle, signal, cache, finalScope }) {
       const mode = ctx.config.gates.mode;
       const target = task.kind === "failure" ? task : undefined;
       // Gates run code the model wrote: they must not see the API key (undefined unsets it in the child).
@@ -399,8 +401,15 @@ export function createLlmImprover(o: CreateLlmImproverOptions): LlmImprover {
             await dropGateOutputs(sandbox.path, base, new Set(wrote));
           }
         },
-        isSuccess: (candidate) =>
-          decideVerdict(baseline, candidate, { gates: ctx.profile.gates, target, mode }).promotable,
+        isSuccess: (candidate) => {
+          const v = decideVerdict(baseline, candidate, { gates: ctx.profile.gates, target, mode });
+          // Targeted only: the gates that did not run are the promotion queue's to run.
+          if (finalScope !== "targeted") return v.promotable;
+          return (
+            v.newFailures.length === 0 && v.targetFixed !== false && candidate.runs.every((r) => !r.error)
+          );
+        },
+        ...(finalScope ? { finalScope } : {}),
         trajectoryDir: path.join(o.trajectoriesDir, sandboxName(cycle)),
         signal,
         log: o.log,

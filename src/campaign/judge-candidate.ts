@@ -22,6 +22,11 @@ export interface CandidateFacts {
   harnessFixed?: boolean;
   /** For a new-feature task (kind `feature`): does the candidate add test files? null for other tasks. */
   newFeature?: VerdictFacts["newFeature"];
+  /**
+   * Only the targeted step ran (batch verification: the promotion queue's full run judges it again): gates that
+   * did not run fully are not held against it.
+   */
+  targetedOnly?: boolean;
 }
 
 /**
@@ -45,7 +50,7 @@ export function judgeCandidate(f: CandidateFacts): { verdict: GateVerdict; decis
       .map((c) => ({ gate: c.gate, id: c.id, ...(c.message ? { message: c.message } : {}) })),
     remainingFailures: verdict.stillFailing.length,
     targetFixed: f.harnessFixed ?? verdict.targetFixed ?? null,
-    missingRequiredGates: verdict.notRun.filter((n) => required.has(n)),
+    missingRequiredGates: f.targetedOnly ? [] : verdict.notRun.filter((n) => required.has(n)),
     mode: f.policy.mode,
     discoveredIssue: f.discoveredIssue,
     newFeature: f.newFeature ?? null,

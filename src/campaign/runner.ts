@@ -5,7 +5,7 @@ import path from "node:path";
 import { resolveUsageItem } from "../analysis/report.js";
 import { fixersFor, runFixer } from "../brain/fixers.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
-import { type ExitCode, errorMessage } from "../core/errors.js";
+import { EnvironmentStateError, type ExitCode, errorMessage } from "../core/errors.js";
 import type { DecisionWord, GateResult, Lesson, Task } from "../core/types.js";
 import type { ImprovementEnvironment, SandboxInfo } from "../environment/environment.js";
 import { git } from "../environment/git.js";
@@ -61,7 +61,7 @@ import { rejectIgnoredPaths, unrelatedFiles } from "./candidate-checks.js";
 import { discoveredIssueFacts, ignoredByGit } from "./candidate-facts.js";
 import { COVERAGE_STORE, measureCoverageWork } from "./coverage-work.js";
 import { type EnvironmentFailure, environmentFailures, harnessOfTarget } from "./find-work.js";
-import { judgeCandidate } from "./judge-candidate.js";
+import { type CandidateFacts, judgeCandidate } from "./judge-candidate.js";
 import { notifyEnd } from "./notify.js";
 import {
   type Approach,
@@ -71,7 +71,14 @@ import {
   type CyclePlan,
   planCycle,
 } from "./plan-cycle.js";
-import { planRecovery } from "./plan-recovery.js";
+import { planRecoveries } from "./plan-recovery.js";
+import {
+  type Judgement,
+  PromotionQueue,
+  type Queued,
+  type Settled,
+  type Verification,
+} from "./promotion-queue.js";
 import { CampaignStore } from "./record.js";
 import { similarLessons } from "./similar-lessons.js";
 import { checkStop, exitCodeForStop, type StopReason, statusForStop, timeLeftMs } from "./stop-conditions.js";
@@ -91,11 +98,15 @@ export interface CampaignOptions {
   onEvent?: (e: CampaignEvent) => void;
   /** External stop (SIGINT/SIGTERM); the STOP file is polled too. */
   signal?: AbortSignal;
+  /** Tasks worked on at once (default `campaign.workers`). */
+  workers?: number;
+  /** How the promotion queue verifies candidates (default `campaign.verification`). */
+  verification?: Verification;
 }
 
 export type CampaignEvent =
   | { type: "log"; message: string }
-  | { type: "cycle"; cycle: number; index: number; of: number }
+  | { type: "cycle"; cycle: number; index: number; of: number; worker?: number }
   | { type: "step"; cycle: number; step: string; data?: Record<string, unknown> }
   | { type: "decision"; cycle: number; task: string; action: DecisionWord; reason: string }
   | { type: "end"; reason: StopReason; exitCode: number };
@@ -120,6 +131,10 @@ interface CampaignLimits {
 /** One cycle's sandbox and what every step of it uses. */
 interface CycleRun {
   cycle: number;
+  /** The worker slot running it (1 when the campaign has one worker). */
+  worker: number;
+  /** Gives the worker's slot to the next task while this cycle's candidate waits in the promotion queue. */
+  release: () => void;
   deadline: number;
   sandbox: SandboxInfo;
   signal: AbortSignal;
@@ -151,6 +166,31 @@ interface Attempt {
 
 type FrozenCandidate = { commit: string; files: string[]; diff: string };
 
+/** A candidate the judge passed, waiting in the promotion queue with what its re-judging needs. */
+interface QueuedCandidate extends Queued {
+  a: Attempt;
+  frozen: FrozenCandidate;
+  /** Its latest gate result: the cycle's (full, or the targeted step in batch verification), then the queue's. */
+  candidate: GateResult;
+  lesson: Lesson;
+  facts: Pick<CandidateFacts, "discoveredIssue" | "harnessFixed">;
+}
+
+/** The cycles `parallelCycles` keeps going, its free worker slots and what the ended cycles said. */
+interface WorkerPool {
+  running: Map<number, Promise<void>>;
+  free: Set<number>;
+  started: number;
+  /** Cycles that waited (their work was held by other cycles). */
+  waited: number;
+  /** A cycle waited: no new one starts until another ends. */
+  blocked: boolean;
+  lastFoundWork?: boolean;
+  stop?: StopReason;
+  failure?: { error: unknown };
+  wake: () => void;
+}
+
 type MissingDependency = ReturnType<NonNullable<GateContext["profile"]["missingDependencies"]>> | undefined;
 
 type ResumeFrom = NonNullable<ReturnType<typeof readStatus>>["status"];
@@ -172,6 +212,17 @@ export class CampaignRunner {
   private campaignId = "";
   /** Sacred as this run last saw it: a change to its working tree or HEAD stops the campaign (watchSacred). */
   private sacredSeen!: Fingerprint;
+  private queue!: PromotionQueue<QueuedCandidate>;
+  /** Master's full gate result at one commit (a cycle's baseline, a verified candidate): the queue's baseline. */
+  private masterGates?: { head: string; result: GateResult };
+  /** What the queue verified last, and the candidate whose promotion makes that tree Master's. */
+  private verified?: { last: QueuedCandidate; result: GateResult };
+  /** The task signatures running cycles work on (signature → cycle): no other cycle picks them. */
+  private readonly claimed = new Map<string, number>();
+  /** The task signatures this run promoted: a cycle planning on an older Master does not pick them again. */
+  private readonly promotedSignatures = new Set<string>();
+  /** The promotion queue's sandbox, where candidates are re-applied on Master and gated. */
+  private queueSandbox?: SandboxInfo;
 
   constructor(
     private readonly env: ImprovementEnvironment,
@@ -194,6 +245,14 @@ export class CampaignRunner {
 
   private get venv(): string {
     return this.opts.venv ?? defaultVenvDir();
+  }
+
+  private get workers(): number {
+    return this.opts.workers ?? this.env.config.campaign.workers;
+  }
+
+  private get verification(): Verification {
+    return this.opts.verification ?? this.env.config.campaign.verification;
   }
 
   /** A stop was requested: the signal, or the STOP file (seen here first, it aborts what is running at once). */
@@ -234,6 +293,14 @@ export class CampaignRunner {
     // The time budget counts running time only: on --resume, the earlier runs' (not the time between them).
     const campaignStart = started - this.events.status!.elapsed_hours * 3_600_000;
     this.sacredSeen = takeFingerprint(this.env.sacred);
+    this.queue = new PromotionQueue<QueuedCandidate>(
+      {
+        head: () => this.env.masterHead(),
+        verify: (items) => this.verifyQueued(items),
+        promote: (q) => this.promoteQueued(q),
+      },
+      this.verification,
+    );
     let reason: StopReason;
     try {
       reason = await this.cycles(limits, campaignStart, resumeFrom !== undefined);
@@ -244,6 +311,7 @@ export class CampaignRunner {
       unwatch();
       this.events.stopHeartbeat();
       this.memory.close();
+      if (this.queueSandbox) await this.env.destroySandbox(this.queueSandbox, { recycle: true });
     }
     return this.endCampaign(reason);
   }
@@ -309,6 +377,7 @@ export class CampaignRunner {
 
   /** Cycles until a stop condition holds; returns it. */
   private async cycles(limits: CampaignLimits, campaignStart: number, resumed: boolean): Promise<StopReason> {
+    if (this.workers > 1) return this.parallelCycles(limits, campaignStart, resumed);
     let cyclesThisRun = 0;
     let lastFoundWork: boolean | undefined;
     for (;;) {
@@ -325,12 +394,90 @@ export class CampaignRunner {
       const deadline =
         Date.now() + timeLeftMs({ elapsedMs: Date.now() - campaignStart, maxHours: limits.maxHours });
       try {
-        const r = await this.runCycle(cycle, deadline);
+        const r = await this.runCycle(cycle, deadline, { worker: 1, release: () => {} });
         lastFoundWork = r.foundWork;
       } catch (err) {
         return this.interruptedCycle(cycle, deadline, err);
       }
     }
+  }
+
+  /**
+   * `workers` cycles at once, each in its own sandbox: a worker's slot starts the next cycle when its cycle ends or
+   * its candidate waits in the promotion queue. A cycle that found only work other cycles hold ("waited") lets no
+   * new cycle start until another one ends. A failed cycle lets the others end, then its error goes on.
+   */
+  private async parallelCycles(
+    limits: CampaignLimits,
+    campaignStart: number,
+    resumed: boolean,
+  ): Promise<StopReason> {
+    const pool: WorkerPool = {
+      running: new Map(),
+      free: new Set(Array.from({ length: this.workers }, (_, i) => i + 1)),
+      started: 0,
+      waited: 0,
+      blocked: false,
+      wake: () => {},
+    };
+    for (;;) {
+      if (!pool.stop && !pool.failure && pool.free.size > 0 && !pool.blocked) {
+        // A cycle that waited did no work: it does not count towards --max-cycles.
+        const counted =
+          (resumed ? this.events.status!.cycles_completed + pool.running.size : pool.started) - pool.waited;
+        pool.stop = this.stopCondition(limits, campaignStart, counted, pool.lastFoundWork) ?? undefined;
+        if (!pool.stop) {
+          this.startPooledCycle(pool, limits, campaignStart);
+          continue;
+        }
+      }
+      if (pool.running.size === 0) break;
+      await new Promise<void>((r) => {
+        pool.wake = r;
+      });
+    }
+    if (pool.failure) throw pool.failure.error;
+    return pool.stop ?? "STOPPED";
+  }
+
+  /** The next cycle on the lowest free worker slot; what it ends with goes into the pool. */
+  private startPooledCycle(pool: WorkerPool, limits: CampaignLimits, campaignStart: number): void {
+    const cycle = Math.max(this.nextCycleNumber(), ...[...pool.running.keys()].map((k) => k + 1));
+    const worker = Math.min(...pool.free);
+    pool.free.delete(worker);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      pool.free.add(worker);
+      pool.wake();
+    };
+    this.emit({ type: "cycle", cycle, index: ++pool.started, of: limits.maxCycles, worker });
+    const deadline =
+      Date.now() + timeLeftMs({ elapsedMs: Date.now() - campaignStart, maxHours: limits.maxHours });
+    let waited = false;
+    const p = this.runCycle(cycle, deadline, { worker, release })
+      .then(
+        (r) => {
+          pool.lastFoundWork = r.foundWork;
+          waited = r.waited;
+          if (waited) pool.waited++;
+        },
+        (err) => {
+          try {
+            pool.stop ??= this.interruptedCycle(cycle, deadline, err);
+          } catch (e) {
+            pool.failure ??= { error: e };
+          }
+        },
+      )
+      .finally(() => {
+        pool.running.delete(cycle);
+        pool.blocked = waited && pool.running.size > 0;
+        release();
+        pool.wake();
+      });
+    pool.running.set(cycle, p);
   }
 
   /** The stop condition that holds before the next cycle, if any (Sacred is watched here too). */
@@ -540,30 +687,49 @@ export class CampaignRunner {
     this.emit({ type: "step", cycle, step, ...(data ? { data } : {}) });
   }
 
-  /** One cycle. Always destroys its sandbox. */
-  private async runCycle(cycle: number, deadline: number): Promise<{ foundWork: boolean }> {
-    const c = await this.beginCycle(cycle, deadline);
+  /**
+   * One cycle. Always destroys its sandbox and gives up its task. `waited`: the only work it found is held by other
+   * cycles (parallel workers).
+   */
+  private async runCycle(
+    cycle: number,
+    deadline: number,
+    slot: Pick<CycleRun, "worker" | "release">,
+  ): Promise<{ foundWork: boolean; waited: boolean }> {
+    const c = await this.beginCycle(cycle, deadline, slot);
     let outcome: AttemptOutcome = { promoted: false, rejected: false, learned: false };
     let foundWork = false;
+    let waited = false;
     try {
       const { baseline, missing } = await this.baselineGates(c);
       const { plan, facts } = await this.planWork(c, baseline, missing);
       foundWork = plan.foundWork;
+      waited = !plan.pick && this.claimedByOthers(cycle).length > 0;
       if (plan.pick) outcome = await this.workOn(c, baseline, plan.pick, facts);
       this.writeCycleReport(c);
     } finally {
+      for (const [sig, owner] of this.claimed) if (owner === cycle) this.claimed.delete(sig);
       await this.env.destroySandbox(c.sandbox, { recycle: true });
     }
-    await this.endCycle(c, outcome);
-    return { foundWork };
+    await this.endCycle(c, outcome, waited);
+    return { foundWork, waited };
+  }
+
+  /** The cycles other than `cycle` holding a task now. */
+  private claimedByOthers(cycle: number): number[] {
+    return [...new Set([...this.claimed.values()].filter((o) => o !== cycle))];
   }
 
   /** The cycle's sandbox, its gate contexts (one output folder per label) and its report. */
-  private async beginCycle(cycle: number, deadline: number): Promise<CycleRun> {
+  private async beginCycle(
+    cycle: number,
+    deadline: number,
+    slot: Pick<CycleRun, "worker" | "release">,
+  ): Promise<CycleRun> {
     const env = this.env;
     const cycleName = `cycle_${String(cycle).padStart(3, "0")}`;
     const startedAt = new Date().toISOString();
-    this.step(cycle, "cycle_start");
+    this.step(cycle, "cycle_start", this.workers > 1 ? { worker: slot.worker } : undefined);
     const sandbox = await env.createSandbox(cycle, { reuse: true });
     this.step(cycle, "sandbox_created", { sandbox: sandbox.path, base: sandbox.baseCommit });
     const outRoot = path.join(env.layout.stories, cycleName);
@@ -583,7 +749,7 @@ export class CampaignRunner {
       gatesAfter: null,
       decision: { action: "no_change", reason: "" },
     };
-    return { cycle, deadline, sandbox, signal, cache, ctxFor, report };
+    return { cycle, ...slot, deadline, sandbox, signal, cache, ctxFor, report };
   }
 
   /** Master's gates on the fresh sandbox: the baseline, and which failures want a dependency rather than code. */
@@ -599,6 +765,8 @@ export class CampaignRunner {
     let plan = await this.planTests(before, sandbox);
     const baseline = await checkGates(before, { cache: c.cache, treeHash });
     report.gatesBefore = summariseGates(baseline);
+    if (sandbox.baseCommit === (await env.masterHead()))
+      this.masterGates = { head: sandbox.baseCommit, result: baseline };
     await env.cleanSandbox(sandbox); // drop what the gates wrote (test data, catalogs): it is not a candidate
     plan ??= await this.planTests(before, sandbox, baseline);
     if (plan) {
@@ -691,7 +859,7 @@ export class CampaignRunner {
     const facts: CycleFacts = {
       baseline,
       discovered,
-      memory: this.approachMemory(),
+      memory: this.approachMemory(cycle, c.sandbox.baseCommit !== (await env.masterHead())),
       fixers: (t) => fixersFor(t, ctx0),
       ...(this.opts.llm ? { llm: this.opts.llm.name } : {}),
       focus: this.opts.focus ?? [],
@@ -714,10 +882,15 @@ export class CampaignRunner {
       items: plan.waiting.slice(0, 50).map((t) => ({ title: t.title, kind: t.kind, target: t.target })),
     });
     if (!plan.pick) {
-      report.decision = { action: "no_change", reason: plan.reason! };
+      const others = plan.foundWork ? this.claimedByOthers(cycle) : [];
+      const reason = others.length
+        ? `the open items are being worked on by other workers (cycle ${others.join(", ")})`
+        : plan.reason!;
+      report.decision = { action: "no_change", reason };
       this.step(cycle, "work_found", { task: null, open: plan.open });
     } else {
       const { task, approaches } = plan.pick;
+      this.claimed.set(task.signature, cycle);
       report.task = task;
       this.step(cycle, "work_found", {
         task: task.title,
@@ -774,9 +947,19 @@ export class CampaignRunner {
     this.step(cycle, "report_written");
   }
 
-  private async endCycle(c: CycleRun, { promoted, rejected, learned }: AttemptOutcome): Promise<void> {
+  private async endCycle(
+    c: CycleRun,
+    { promoted, rejected, learned }: AttemptOutcome,
+    waited: boolean,
+  ): Promise<void> {
     const { cycle, report } = c;
-    this.step(cycle, "cycle_end", { promoted, learned, rejected, masterChanges: await this.masterChanges() });
+    this.step(cycle, "cycle_end", {
+      promoted,
+      learned,
+      rejected,
+      masterChanges: await this.masterChanges(),
+      ...(waited ? { waited } : {}),
+    });
     this.events.append({ type: "phase", campaign: this.campaignId, name: "idle" });
     this.events.append({
       type: "decision",
@@ -838,10 +1021,16 @@ export class CampaignRunner {
     this.events.append({ type: "avoided", campaign: this.campaignId, signatures });
   }
 
-  /** Memory as planning reads it: avoided signatures, and the approaches that failed on one (`kind:name`). */
-  private approachMemory(): CycleFacts["memory"] {
+  /**
+   * Memory as planning reads it: avoided signatures (and those other running cycles hold, and, for a cycle whose
+   * sandbox is older than Master, those promoted since), and the approaches that failed on one (`kind:name`).
+   */
+  private approachMemory(cycle: number, staleBase: boolean): CycleFacts["memory"] {
     return {
-      shouldAvoid: (sig) => this.memory.shouldAvoid(sig),
+      shouldAvoid: (sig) =>
+        (this.claimed.has(sig) && this.claimed.get(sig) !== cycle) ||
+        (staleBase && this.promotedSignatures.has(sig)) ||
+        this.memory.shouldAvoid(sig),
       failedApproaches: (sig) => this.memory.getFailedApproaches(sig).map((l) => approachId(l.approach)),
     };
   }
@@ -880,8 +1069,11 @@ export class CampaignRunner {
       return this.rejectUnsafe(a, e);
     }
     await this.toolsStart(ctx);
-    const lesson = await this.judge(a, frozen, candidate);
-    if (lesson.outcome === "promoted") return this.promote(a, candidate, lesson);
+    const { lesson, facts } = await this.judge(a, frozen, candidate);
+    if (lesson.outcome === "promoted") {
+      const gatedOn = this.verification === "candidate" ? { gatedOn: c.sandbox.baseCommit } : {};
+      return this.enqueue({ a, frozen, candidate, lesson, facts, ...gatedOn });
+    }
     this.remember(c.cycle, lesson);
     this.step(c.cycle, "lesson_recorded");
     await this.resetSandbox(c.sandbox);
@@ -919,6 +1111,7 @@ export class CampaignRunner {
       cycle: c.cycle,
       signal: ctx.signal ?? this.abort.signal,
       cache: c.cache,
+      ...(this.verification === "batch" ? { finalScope: "targeted" as const } : {}),
     });
     a.spent = { summary: r.summary, tokens: r.tokens, costUsd: r.costUsd };
     report.trajectories = r.trajectories.map((t) =>
@@ -1091,13 +1284,22 @@ export class CampaignRunner {
       target: a.task.kind === "failure" ? a.task : undefined,
       changedFiles: frozen.files,
       cache: a.c.cache,
+      // Batch verification: the targeted step here, the full suite once per batch in the promotion queue.
+      ...(this.verification === "batch" ? { targetedOnly: true } : {}),
     });
     await assertSafeGitTree(sandbox.path, sandbox.baseCommit);
     return candidate;
   }
 
-  /** Promote or reject (judgeCandidate), written into the report and the journal; the lesson to record. */
-  private async judge(a: Attempt, frozen: FrozenCandidate, candidate: GateResult): Promise<Lesson> {
+  /**
+   * Promote or reject (judgeCandidate), written into the report and the journal; the lesson to record, and the
+   * facts the promotion queue judges the candidate with again.
+   */
+  private async judge(
+    a: Attempt,
+    frozen: FrozenCandidate,
+    candidate: GateResult,
+  ): Promise<{ lesson: Lesson; facts: QueuedCandidate["facts"] }> {
     const { sandbox, cycle, report } = a.c;
     const { commit, files, diff } = frozen;
     const discovered = await discoveredIssueFacts(sandbox.path, sandbox.baseCommit, commit, a.task, files);
@@ -1112,6 +1314,7 @@ export class CampaignRunner {
       changed: files.length > 0,
       discoveredIssue: discovered,
       newFeature: a.task.kind === "feature" ? { testsAdded: files.some(isTestFileName) } : null,
+      targetedOnly: this.verification === "batch",
     });
     const unrelated = unrelatedFiles(a.task, files);
     if (unrelated.length) report.unrelatedFiles = unrelated;
@@ -1140,8 +1343,10 @@ export class CampaignRunner {
       lesson,
       oracleRestored: report.oracleRestored,
       ...(a.assured ? { tests: a.assured } : {}),
+      ...(decision.action === "promoted" ? { queued: true } : {}),
     });
-    return lesson;
+    const facts = { discoveredIssue: discovered, ...(harnessFixed === undefined ? {} : { harnessFixed }) };
+    return { lesson, facts };
   }
 
   /**
@@ -1155,6 +1360,155 @@ export class CampaignRunner {
     if (!harness || !report) return false;
     const run = await runHarnesses(a.ctx, this.env.layout.golden, report.odibiVersion, { only: [harness] });
     return run.harnesses.length > 0 && !run.findings.some((f) => f.checkId === a.task.target);
+  }
+
+  /**
+   * The candidate waits in the promotion queue (the worker's slot goes to the next task meanwhile); the queue
+   * promotes it (promoteQueued) or rejects it after gating it on the current Master (verifyQueued).
+   */
+  private async enqueue(q: QueuedCandidate): Promise<AttemptOutcome> {
+    const { c } = q.a;
+    // One worker verifying per candidate never waits: its candidate is promoted at once.
+    if (this.workers > 1 || this.verification === "batch")
+      this.events.append({ type: "phase", campaign: this.campaignId, cycle: c.cycle, name: "queued" });
+    c.release();
+    const settled = await this.queue.submit(q);
+    if (settled.promoted) return { promoted: true, rejected: false, learned: true };
+    return this.rejectQueued(q, settled);
+  }
+
+  /** The queue rejected a candidate the cycle's gates passed: the lesson says why. */
+  private async rejectQueued(
+    q: QueuedCandidate,
+    settled: Extract<Settled, { promoted: false }>,
+  ): Promise<AttemptOutcome> {
+    const { c } = q.a;
+    const { gate: _gate, ...rest } = q.lesson;
+    const lesson: Lesson = {
+      ...rest,
+      outcome: "rejected",
+      reason: settled.reason,
+      ...(settled.gate ? { gate: settled.gate } : {}),
+      at: new Date().toISOString(),
+    };
+    c.report.decision = { action: "rejected", reason: settled.reason };
+    this.step(c.cycle, "decided", { action: "rejected", reason: settled.reason, lesson });
+    this.remember(c.cycle, lesson);
+    this.step(c.cycle, "lesson_recorded");
+    await this.resetSandbox(c.sandbox);
+    return { promoted: false, rejected: true, learned: true };
+  }
+
+  /** A candidate the queue passed: re-applied on Master's HEAD when Master moved since, promoted as its own commit. */
+  private async promoteQueued(q: QueuedCandidate): Promise<void> {
+    const { sandbox, cycle } = q.a.c;
+    const head = await this.env.masterHead();
+    if (sandbox.baseCommit !== head) {
+      const r = await this.env.rebaseSandbox(sandbox, [{ from: sandbox, commit: q.frozen.commit }], {
+        onto: head,
+      });
+      if ("conflict" in r)
+        throw new EnvironmentStateError(`the candidate of cycle ${cycle} no longer applies on Master`);
+      q.frozen = { ...q.frozen, commit: r.commit };
+    }
+    await this.promote(q.a, q.candidate, q.lesson);
+    this.promotedSignatures.add(q.a.task.signature);
+    const now = await this.env.masterHead();
+    if (this.verified?.last === q) this.masterGates = { head: now, result: this.verified.result };
+    else if (q.gatedOn === head) this.masterGates = { head: now, result: q.candidate };
+  }
+
+  /** The queue's sandbox (made at its first use; the campaign's end destroys it). */
+  private async queueBox(): Promise<SandboxInfo> {
+    this.queueSandbox ??= await this.env.createSandbox("queue", { reuse: true });
+    return this.queueSandbox;
+  }
+
+  /**
+   * The candidates applied in order on Master's HEAD in the queue's sandbox, the full gates run once on the result,
+   * and each candidate judged against Master's result (`masterBaseline`).
+   */
+  private async verifyQueued(items: QueuedCandidate[]): Promise<Judgement[]> {
+    const head = await this.env.masterHead();
+    const baseline = await this.masterBaseline(head);
+    const box = await this.queueBox();
+    const picks = items.map((q) => ({ from: q.a.c.sandbox, commit: q.frozen.commit }));
+    const r = await this.env.rebaseSandbox(box, picks, { onto: head });
+    const cycles = items.map((q) => q.a.c.cycle).join(", ");
+    if ("conflict" in r) {
+      this.log(`queue: cycle(s) ${cycles} do not apply together on Master ${head.slice(0, 10)}`);
+      return items.map((q) => ({
+        ok: false,
+        reason:
+          q.frozen.commit === r.conflict
+            ? r.empty
+              ? `its change is already on Master (${head.slice(0, 10)})`
+              : `no longer applies on Master (${head.slice(0, 10)}): a promotion since changed the same lines`
+            : "in a batch that did not apply on Master",
+      }));
+    }
+    const result = await this.gateQueued(box, head, items, baseline);
+    this.verified = { last: items.at(-1)!, result };
+    const judged = items.map((q): Judgement => {
+      const { decision } = judgeCandidate({
+        baseline,
+        candidate: result,
+        task: q.a.task,
+        policy: this.env.config.gates,
+        gates: profileOf(this.env.config.profile).gates,
+        changed: true,
+        ...q.facts,
+      });
+      if (decision.action !== "promoted")
+        return {
+          ok: false,
+          reason: `on Master ${head.slice(0, 10)}: ${decision.reason}`,
+          gate: decision.gate,
+        };
+      q.candidate = result;
+      q.lesson = { ...q.lesson, reason: decision.reason };
+      q.a.c.report.gatesAfter = summariseGates(result);
+      return { ok: true };
+    });
+    const passed = judged.every((j) => j.ok);
+    this.log(`queue: cycle(s) ${cycles} on Master ${head.slice(0, 10)}: ${passed ? "pass" : "fail"}`);
+    return judged;
+  }
+
+  /** The full gates on the queue's sandbox (Master's oracle put back before every run), stopping at a new failure. */
+  private async gateQueued(
+    box: SandboxInfo,
+    head: string,
+    items: QueuedCandidate[],
+    baseline: GateResult,
+  ): Promise<GateResult> {
+    const out = path.join(this.env.layout.stories, `queue_${items.map((q) => q.a.c.cycle).join("-")}`);
+    mkdirSync(out, { recursive: true });
+    const ctx = this.gateContext(box.path, out, this.abort.signal);
+    const restore = () => restoreOracle(box.path, head, oracleGlobs(this.env.config.profile));
+    await restore();
+    const cache = this.env.config.gates.cache
+      ? new GateCache(this.env.layout.gateCache, this.env.guard)
+      : undefined;
+    return checkGates(ctx, { beforeRun: restore, failFast: true, baseline, cache });
+  }
+
+  /** Master's full gate result at `head`: the last one seen, else the gates on the queue's sandbox at `head`. */
+  private async masterBaseline(head: string): Promise<GateResult> {
+    if (this.masterGates?.head === head) return this.masterGates.result;
+    const box = await this.queueBox();
+    await this.env.rebaseSandbox(box, [], { onto: head });
+    const out = path.join(this.env.layout.stories, "queue_master");
+    mkdirSync(out, { recursive: true });
+    const cache = this.env.config.gates.cache
+      ? new GateCache(this.env.layout.gateCache, this.env.guard)
+      : undefined;
+    const result = await checkGates(this.gateContext(box.path, out, this.abort.signal), {
+      cache,
+      treeHash: await this.treeOf(box),
+    });
+    this.masterGates = { head, result };
+    return result;
   }
 
   /** Snapshot Master, promote the candidate, record the lesson and the promotion. */
@@ -1260,8 +1614,15 @@ export class CampaignRunner {
     const orphans = await this.env.cleanupOrphans();
     if (orphans.length) this.log(`recovery: removed orphan sandbox(es) ${orphans.join(", ")}`);
     const entries = reduceJournal(this.events.all);
-    const plan = planRecovery({ entries, masterHead: await this.env.masterHead() });
-    if (plan.action === "none") return;
+    const masterHead = await this.env.masterHead();
+    for (const plan of planRecoveries({ entries, masterHead })) await this.closeInterrupted(plan, masterHead);
+  }
+
+  /** One interrupted cycle closed: the lesson the journal holds recorded, a `recovered` event. */
+  private async closeInterrupted(
+    plan: ReturnType<typeof planRecoveries>[number],
+    masterHead: string,
+  ): Promise<void> {
     if (plan.lesson) {
       const mem = new CampaignMemory(this.env.layout.memory, { guard: this.env.guard });
       try {
@@ -1280,7 +1641,7 @@ export class CampaignRunner {
         interruptedAt,
         promoted,
         lessonRecovered: plan.lesson !== undefined,
-        ...(promoted ? { commit: await this.env.masterHead() } : {}),
+        ...(promoted ? { commit: plan.commit ?? masterHead } : {}),
       },
     });
     this.log(

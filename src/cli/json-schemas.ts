@@ -127,6 +127,8 @@ export const CampaignEventJson = z.discriminatedUnion("type", [
     cycle: z.number(),
     index: z.number(),
     of: z.number(),
+    /** The worker slot running the cycle (`run --workers N`, N > 1). */
+    worker: z.number().optional(),
   }),
   z.object({
     type: z.literal("step"),

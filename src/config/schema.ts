@@ -16,12 +16,15 @@ const DAY_SECONDS = 86_400;
 const WEEK_HOURS = 168;
 const MAX_CYCLES = 100_000;
 const MAX_ATTEMPTS = 100;
+/** The most candidates a campaign works on at once (`run --workers`). */
+export const MAX_WORKERS = 64;
 /** The largest sensible value of each campaign limit (command-line flags are held to the same bounds). */
 export const CAMPAIGN_LIMITS = {
   maxCycles: MAX_CYCLES,
   maxHours: WEEK_HOURS,
   convergence: MAX_CYCLES,
   maxAttempts: MAX_ATTEMPTS,
+  workers: MAX_WORKERS,
 } as const;
 /** Seconds, more than 0 and at most a day. */
 const seconds = () => z.number().positive().max(DAY_SECONDS, `at most ${DAY_SECONDS} (one day, in seconds)`);
@@ -257,8 +260,23 @@ export const PolicySection = z
   })
   .describe("Rules every candidate's diff is checked against before anything runs.");
 
+/** How the promotion queue verifies candidates (src/campaign/promotion-queue.ts). */
+export const VERIFICATIONS = ["candidate", "batch"] as const;
+
 export const CampaignSection = z
   .strictObject({
+    workers: z
+      .int()
+      .min(1)
+      .max(MAX_WORKERS)
+      .default(1)
+      .describe("Tasks worked on at once, each in its own sandbox (`run --workers`); one promotion queue."),
+    verification: z
+      .enum(VERIFICATIONS)
+      .default("candidate")
+      .describe(
+        "candidate: each candidate gated fully before it queues; batch: the targeted step, then one full run per batch of queued candidates (bisected on failure).",
+      ),
     goal: z.string().optional().describe("What the campaign should aim for (given to the LLM)."),
     focus_transformers: z.array(z.string()).default([]).describe("Transformers whose work comes first."),
     focus_patterns: z.array(z.string()).default([]).describe("Patterns whose work comes first."),

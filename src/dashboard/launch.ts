@@ -115,6 +115,8 @@ export interface RunOptions {
   llmModel?: string;
   maxAttempts?: number;
   llmBaseUrl?: string;
+  workers?: number;
+  verification?: string;
 }
 
 /** `run`'s command line for `opts` (each given option as its flag). */
@@ -136,5 +138,7 @@ export function runArgs(opts: RunOptions): string[] {
   flag("--llm-model", opts.llmModel);
   flag("--max-attempts", opts.maxAttempts);
   flag("--llm-base-url", opts.llmBaseUrl);
+  flag("--workers", opts.workers);
+  flag("--verification", opts.verification);
   return out;
 }

@@ -591,6 +591,37 @@ export class ImprovementEnvironment {
   }
 
   /**
+   * Re-apply candidate commits (each the child of the base it was made on, in `from`'s repository) onto `sandbox`,
+   * first moved to `onto` (default Master's HEAD) when given: the sandbox's base becomes `onto`, and each commit is
+   * cherry-picked in order. Returns the new candidate commit, or the commit that did not apply (the sandbox is then
+   * left at `onto` plus the commits that did: the caller resets it), and whether it failed for being already there.
+   */
+  async rebaseSandbox(
+    sandbox: SandboxInfo,
+    picks: Array<{ from: SandboxInfo; commit: string }>,
+    opts: { onto?: string } = {},
+  ): Promise<{ commit: string } | { conflict: string; empty: boolean }> {
+    const onto = opts.onto ?? (await this.masterHead());
+    await removeUnsafeGitPaths(sandbox.path, sandbox.baseCommit);
+    await git(sandbox.path, ["checkout", "-q", "-f", "--detach", onto]);
+    await git(sandbox.path, ["clean", "-q", "-ffdx"]);
+    sandbox.baseCommit = onto;
+    writeFileAtomic(this.guard, path.join(sandbox.path, ".git", SANDBOX_META), JSON.stringify(sandbox));
+    for (const { from, commit } of picks) {
+      if (from.path !== sandbox.path)
+        await git(sandbox.path, ["fetch", "-q", "--no-tags", "--", from.path, commit]);
+      const r = await gitRaw(sandbox.path, ["cherry-pick", commit]);
+      if (r.exitCode !== 0) {
+        // Nothing left to commit: the change is already there (git stops an empty cherry-pick too).
+        const empty = (await statusLines(sandbox.path)).length === 0;
+        await gitRaw(sandbox.path, ["cherry-pick", "--abort"]);
+        return { conflict: commit, empty };
+      }
+    }
+    return { commit: await headCommit(sandbox.path) };
+  }
+
+  /**
    * Reset a sandbox's tree to `rev` (default its base) and remove every untracked and ignored file. What git must
    * not see (a nested repository, submodule or driver configuration) is removed first, without following links.
    */

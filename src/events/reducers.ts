@@ -109,7 +109,9 @@ function statusAfter(s: CampaignStatus | null, e: LogEvent): CampaignStatus | nu
         master_changes:
           typeof d.masterChanges === "number" ? d.masterChanges : s.master_changes + (promoted ? 1 : 0),
         last_promotion: promoted ? e.at : s.last_promotion,
-        convergence_counter: d.learned === true ? 0 : s.convergence_counter + 1,
+        // A cycle that waited (its work was held by another worker's cycle) says nothing about convergence.
+        convergence_counter:
+          d.learned === true ? 0 : d.waited === true ? s.convergence_counter : s.convergence_counter + 1,
         step,
       };
     }

@@ -1,6 +1,6 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { type CampaignEvent, type CampaignOutcome, CampaignRunner } from "../../campaign/runner.js";
-import { CAMPAIGN_LIMITS } from "../../config/index.js";
+import { CAMPAIGN_LIMITS, VERIFICATIONS } from "../../config/index.js";
 import { openCampaignState } from "../../events/read-model.js";
 import { RunLog } from "../../events/run-log.js";
 import { LLM_PROVIDERS } from "../../llm/providers/index.js";
@@ -63,6 +63,7 @@ export function progressPrinter(
   let activity = "";
   let activitySince = Date.now();
   let frame = 0;
+  let parallel = false;
   let timer: NodeJS.Timeout | undefined;
   const clearLive = () => {
     if (live) stream.write("\r\x1b[2K");
@@ -94,15 +95,18 @@ export function progressPrinter(
       clearLive();
       stream.write(`${l}\n`);
     };
+    // With several workers, cycles interleave: each of their lines names its cycle.
+    if (e.type === "cycle" && e.worker !== undefined) parallel = true;
+    const of = (c: number) => (parallel ? `[cycle ${c}] ` : "");
     if (e.type === "cycle") {
       cycle = `cycle ${e.index}/${e.of}`;
-      line(`cycle ${e.cycle} (${e.index}/${e.of})`);
+      line(`cycle ${e.cycle} (${e.index}/${e.of})${e.worker !== undefined ? ` on worker ${e.worker}` : ""}`);
     } else if (e.type === "step") {
       setActivity(e.step.replace(/_/g, " "));
       const d = describeStep(e.step, e.data);
-      if (d) line(`  ${d}`);
+      if (d) line(`  ${of(e.cycle)}${d}`);
     } else if (e.type === "decision") {
-      line(`  → ${e.action}: ${e.task}`);
+      line(`  ${of(e.cycle)}→ ${e.action}: ${e.task}`);
       line(`    ${e.reason}`);
     } else if (e.type === "log") {
       if (e.message.startsWith("[")) setActivity(e.message);
@@ -145,6 +149,17 @@ export function runCommand(ctx: CommandContext) {
     .option("--llm-model <model>", "model name (default: llm.model, gpt-4o-mini)")
     .option("--max-attempts <n>", "LLM attempts per cycle", Number)
     .option("--llm-base-url <url>", "the provider's base URL (Ollama, a proxy, an OpenAI-compatible server)")
+    .option(
+      "--workers <n>",
+      "tasks worked on at once, each in its own sandbox (default campaign.workers)",
+      Number,
+    )
+    .addOption(
+      new Option(
+        "--verification <how>",
+        "candidate: each gated fully; batch: one full run per batch of queued candidates (default campaign.verification)",
+      ).choices(VERIFICATIONS),
+    )
     .option("--detach", "start the campaign in the background and print where its log is")
     .action(async (opts) => {
       const out = ctx.output();
@@ -155,6 +170,7 @@ export function runCommand(ctx: CommandContext) {
           ["--max-hours", opts.maxHours, CAMPAIGN_LIMITS.maxHours],
           ["--convergence", opts.convergence, CAMPAIGN_LIMITS.convergence],
           ["--max-attempts", opts.maxAttempts, CAMPAIGN_LIMITS.maxAttempts],
+          ["--workers", opts.workers, CAMPAIGN_LIMITS.workers],
         ] as const)
           if (v !== undefined && (!Number.isFinite(v) || v <= 0 || v > max))
             throw ctx.usage(`${k} takes a positive number, at most ${max}`);
@@ -187,6 +203,8 @@ export function runCommand(ctx: CommandContext) {
               ...(opts.focusPatterns ?? env.config.campaign.focus_patterns),
             ],
             resume: opts.resume,
+            workers: opts.workers,
+            verification: opts.verification,
             llm,
             signal: abort.signal,
             onEvent: progressPrinter(
