@@ -464,7 +464,7 @@ describe("a harness run that wrote no story", () => {
   it("names odibi's own error when its story generation failed (a real odibi 3.15.1 log)", () => {
     // odibi 3.15.1's log from the wide-schema edge case: the run passed, its story's HTML rendering raised.
     const log = readFileSync(
-      path.join(import.meta.dirname, "fixtures", "odibi-3.15.1-story-failure.log"),
+      path.join(import.meta.dirname, "fixtures", "odibi-3.15.1-story-failure.txt"),
       "utf8",
     );
     const why = storyFailure(log)!;
