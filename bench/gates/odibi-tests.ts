@@ -2,7 +2,7 @@
  * `npm run bench -- gates` (target `odibi-tests`): odibi's own pytest suite through the tests gate, in one run:
  * - the repository's own command (`python -m pytest -q`), the gate serial, the gate with pytest-xdist (`-n auto`),
  *   whether both gate runs give every test the same outcome, and where the gate's time over the own command goes
- *   (the separate `--collect-only` count, now run alongside; reading the JUnit report);
+ *   (the separate `--collect-only` count, run after the tests; reading the JUnit report);
  * - the targeted step for a few one-line edits of odibi's code: the tests Master's per-test coverage map selects
  *   against the test files the file-name/import heuristic selects (count and time), and the map's build time.
  *
@@ -123,7 +123,7 @@ async function fullRuns(ctx: GateContext, ownArgs: string[]): Promise<void> {
   if (report) parseJUnitXml(report, "pytest", { gate: "tests", workdir: ctx.workdir });
   const parseMs = performance.now() - t;
   console.log(
-    `  parts: the separate --collect-only count ${secs(collect.durationMs)} (run alongside the tests, not after); JUnit report parsed in ${secs(parseMs)}`,
+    `  parts: the separate --collect-only count ${secs(collect.durationMs)} (the gate runs it after the tests); JUnit report parsed in ${secs(parseMs)}`,
   );
 }
 

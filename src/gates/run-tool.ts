@@ -64,18 +64,12 @@ export async function runToolCommand(
     if (c.aborted) return "stopped";
     return c.spawnError || c.timedOut ? undefined : c.stdout;
   };
-  // The separate count runs alongside the run (a fresh process either way): its time is not added to the run's.
-  const counted =
-    adapter.disagreements && adapter.collectArgv
-      ? collect(adapter.collectArgv(configured, { ...selection, outputDir: ctx.outputDir, runId: "" }))
-      : undefined;
   const r = await ctx.workspace.exec(file!, args, {
     cwd: ctx.workdir,
     env: ctx.env,
     timeoutMs: ctx.timeoutMs,
     signal: ctx.signal,
   });
-  const collected = await counted;
   const pctx = { gate, workdir: ctx.workdir };
   const checks: Check[] = [];
   let error: string | undefined;
@@ -124,6 +118,14 @@ export async function runToolCommand(
       if (r.exitCode === 0 && failing && prepared.reportFile)
         disagreements.push(`${adapter.tool} exited 0 but its report has failing checks`);
       if (adapter.disagreements) {
+        // The separate count runs after the run, never alongside it: two processes of the candidate's code on one
+        // tree at once could race each other (one plants, the other reads), and the hostile suites see a different
+        // first run.
+        const collected = adapter.collectArgv
+          ? await collect(
+              adapter.collectArgv(configured, { ...selection, outputDir: ctx.outputDir, runId: "" }),
+            )
+          : undefined;
         if (collected === "stopped") crash(`${commandLine}: stopped`);
         else disagreements.push(...adapter.disagreements(toolOutput, checks, collected));
       }
