@@ -1,10 +1,12 @@
 /**
  * bench/campaign (issue 16): promotions per hour of a whole campaign through the real CLI, by number of workers and
- * verification mode, measured in one run. The fixture (tests/campaign-scale.ts): `K` independent defects, a slow
+ * verification mode (and two workers over a real Redis: `run --queue`), measured in one run. The fixture (tests/campaign-scale.ts): `K` independent defects, a slow
  * suite (`SLOW` tests of `SLOW_S` seconds that no candidate touches, so only full runs pay them), a scripted model
  * over HTTP answering each request after `DELAY_MS` (three requests per fix). Every mode must end with the same
  * Master content (its tree hash): the bench fails otherwise.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,6 +15,7 @@ import { runProcess } from "../src/exec/run-process.js";
 import { ensurePythonEnv } from "../src/pyenv/python-env.js";
 import { scaleFiles, scaleScript } from "../tests/campaign-scale.js";
 import { startLlmServer } from "../tests/llm-server.js";
+import { startRedis, workerCommand } from "../tests/redis-server.js";
 
 const CLI = path.resolve(import.meta.dirname, "..", "bin", "odibi-improve.js");
 const K = Number(process.env.BENCH_DEFECTS ?? 4);
@@ -23,6 +26,8 @@ const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 2000);
 interface Mode {
   label: string;
   flags: string[];
+  /** Model attempts on two `odibi-improve worker` processes through a real Redis (`run --queue`). */
+  redis?: boolean;
 }
 
 const MODES: Mode[] = [
@@ -30,7 +35,33 @@ const MODES: Mode[] = [
   { label: "2 workers, per-candidate", flags: ["--workers", "2", "--verification", "candidate"] },
   { label: "1 worker, batched", flags: ["--workers", "1", "--verification", "batch"] },
   { label: "2 workers, batched", flags: ["--workers", "2", "--verification", "batch"] },
+  {
+    label: "2 workers over Redis",
+    flags: ["--workers", "2", "--verification", "candidate"],
+    redis: true,
+  },
 ];
+
+/** Two worker processes on `url` using the scripted model at `origin`; stop() ends them (SIGTERM) and waits. */
+function startWorkers(url: string, origin: string, venv: string, work: string) {
+  const children = [1, 2].map((i) =>
+    spawn(process.execPath, workerCommand(url, origin, path.join(work, `worker-${i}-${Date.now()}`)), {
+      env: {
+        ...process.env,
+        ODIBI_IMPROVE_ROOT: "",
+        ODIBI_IMPROVE_VENV: venv,
+        OPENAI_COMPATIBLE_API_KEY: "sk-bench",
+      },
+      stdio: "ignore",
+    }),
+  );
+  return {
+    async stop() {
+      for (const c of children) c.kill("SIGTERM");
+      await Promise.all(children.map((c) => (c.exitCode === null ? once(c, "exit") : undefined)));
+    },
+  };
+}
 
 async function cli(args: string[], venv: string, env: Record<string, string> = {}) {
   return runProcess(process.execPath, [CLI, ...args], {
@@ -70,6 +101,8 @@ async function runMode(mode: Mode, sacred: string, work: string, venv: string) {
     `${readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n")}llm:\n  max_retries: 0\n`,
   );
   const server = await startLlmServer(scaleScript(DELAY_MS));
+  const redis = mode.redis ? await startRedis() : undefined;
+  const remote = redis ? startWorkers(redis.url, server.origin, venv, work) : undefined;
   const started = performance.now();
   const r = await cli(
     [
@@ -87,11 +120,14 @@ async function runMode(mode: Mode, sacred: string, work: string, venv: string) {
       "--max-cycles",
       String(4 * K),
       ...mode.flags,
+      ...(redis ? ["--queue", redis.url] : []),
     ],
     venv,
     { OPENAI_COMPATIBLE_API_KEY: "sk-bench" },
   );
   const seconds = (performance.now() - started) / 1000;
+  await remote?.stop();
+  await redis?.close();
   await server.close();
   const master = path.join(root, "master");
   const promoted = Number((await git(master, ["rev-list", "--count", "sacred..HEAD"])).trim());
@@ -123,7 +159,6 @@ export async function run(): Promise<void> {
     console.log(
       `| ${mode.label} | ${r.promoted} | ${r.seconds.toFixed(1)} | ${r.perHour.toFixed(0)} | ${(r.perHour / base).toFixed(2)}× |`,
     );
-  console.log("| 2 workers over Redis | not measured: workers over Redis are not implemented yet | | | |");
   const trees = new Set(rows.map((x) => x.r.tree));
   if (trees.size !== 1 || rows.some((x) => x.r.promoted !== K))
     throw new Error(

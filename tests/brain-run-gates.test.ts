@@ -1,9 +1,7 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { takeFingerprint } from "../src/environment/sacred.js";
-import { cli, runWithLlm } from "./campaign-cli.js";
-import { makeGitRepo, tempDir } from "./helpers.js";
+import { initPythonRoot, runWithLlm } from "./campaign-cli.js";
 import { CALC_FILES } from "./llm-fixtures.js";
 import { type Script, type ScriptedLlmServer, type ScriptedReply, startLlmServer } from "./llm-server.js";
 
@@ -39,19 +37,7 @@ const EXTRA_FILES: Record<string, string> = {
     "import pyspark  # noqa: F401\n\nfrom calc import add\n\n\ndef test_add_on_spark():\n    assert add(1, 1) == 2\n",
 };
 
-async function setup() {
-  const base = tempDir();
-  const sacred = await makeGitRepo(path.join(base, "calc"), { ...CALC_FILES, ...EXTRA_FILES });
-  const root = path.join(base, "improve");
-  const init = await cli(["init", "--source", sacred, "--root", root, "--profile", "python"]);
-  expect(init.code, init.err).toBe(0);
-  const cfg = path.join(root, "config.yaml");
-  writeFileSync(
-    cfg,
-    `${readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n")}llm:\n  max_retries: 0\n`,
-  );
-  return { sacred, root, master: path.join(root, "master"), fp: takeFingerprint(sacred).digest };
-}
+const setup = () => initPythonRoot({ ...CALC_FILES, ...EXTRA_FILES }, { name: "calc" });
 
 async function runCampaign(root: string, script: Script) {
   server = await startLlmServer(script);

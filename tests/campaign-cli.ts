@@ -34,6 +34,27 @@ export async function initDemoTarget(
 }
 
 /** The key variable of the openai-compatible provider (the key itself is only ever in the child's environment). */
+/**
+ * Sacred = a git repository of `files` (in `<base>/<name>`) and an initialised root with the python profile, no
+ * flake reruns (the fixtures are deterministic) and an `llm:` section of `llmConfig`.
+ */
+export async function initPythonRoot(
+  files: Record<string, string>,
+  o: { name?: string; llmConfig?: string } = {},
+) {
+  const base = tempDir();
+  const sacred = await makeGitRepo(path.join(base, o.name ?? "repo"), files);
+  const root = path.join(base, "improve");
+  const init = await cli(["init", "--source", sacred, "--root", root, "--profile", "python"]);
+  expect(init.code, init.err).toBe(0);
+  const cfg = path.join(root, "config.yaml");
+  writeFileSync(
+    cfg,
+    `${readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n")}llm:\n${o.llmConfig ?? "  max_retries: 0\n"}`,
+  );
+  return { base, sacred, root, master: path.join(root, "master"), fp: takeFingerprint(sacred).digest };
+}
+
 export const LLM_KEY_ENV = "OPENAI_COMPATIBLE_API_KEY";
 
 /** `odibi-improve --root <root> run` against a scripted model server (`origin` without path), plus `extra` flags. */

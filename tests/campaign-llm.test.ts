@@ -13,8 +13,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { git } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import { runProcess } from "../src/exec/run-process.js";
-import { cli, jsonl, runWithLlm } from "./campaign-cli.js";
-import { makeGitRepo, tempDir } from "./helpers.js";
+import { cli, initPythonRoot, jsonl, runWithLlm } from "./campaign-cli.js";
+import { tempDir } from "./helpers.js";
 import { CALC_FILES } from "./llm-fixtures.js";
 import {
   requestText,
@@ -39,20 +39,9 @@ afterEach(async () => {
 });
 
 /** Sacred = the calc fixture (`add` subtracts, test_add fails); an environment with the python profile. */
-async function setup(llmConfig: string, files: Record<string, string> = {}) {
-  const base = tempDir();
-  const sacred = await makeGitRepo(path.join(base, "calc"), { ...CALC_FILES, ...files });
-  const root = path.join(base, "improve");
-  const init = await cli(["init", "--source", sacred, "--root", root, "--profile", "python"]);
-  expect(init.code, init.err).toBe(0);
-  const cfg = path.join(root, "config.yaml");
-  // No flake reruns: the fixture is deterministic. The `llm:` section sets what the flags do not.
-  writeFileSync(
-    cfg,
-    `${readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n")}llm:\n${llmConfig}`,
-  );
-  return { base, sacred, root, master: path.join(root, "master"), fp: takeFingerprint(sacred).digest };
-}
+// No flake reruns: the fixture is deterministic. The `llm:` section sets what the flags do not.
+const setup = (llmConfig: string, files: Record<string, string> = {}) =>
+  initPythonRoot({ ...CALC_FILES, ...files }, { name: "calc", llmConfig });
 
 async function runCampaign(root: string, key: string, script: Script, extra: string[]) {
   server = await startLlmServer(script);

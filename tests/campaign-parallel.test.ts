@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { planRecoveries } from "../src/campaign/plan-recovery.js";
@@ -6,9 +6,8 @@ import { type Judgement, PromotionQueue, type Queued } from "../src/campaign/pro
 import { git, statusLines } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
 import type { JournalEntry } from "../src/events/schema.js";
-import { cli, jsonl, runWithLlm } from "./campaign-cli.js";
+import { initPythonRoot, jsonl, runWithLlm } from "./campaign-cli.js";
 import { type ScaleLog, scaleFiles, scaleScript } from "./campaign-scale.js";
-import { makeGitRepo, tempDir } from "./helpers.js";
 import { type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
 
 /**
@@ -152,19 +151,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function setup(files: Record<string, string>) {
-  const base = tempDir();
-  const sacred = await makeGitRepo(path.join(base, "repo"), files);
-  const root = path.join(base, "improve");
-  const init = await cli(["init", "--source", sacred, "--root", root, "--profile", "python"]);
-  expect(init.code, init.err).toBe(0);
-  const cfg = path.join(root, "config.yaml");
-  writeFileSync(
-    cfg,
-    `${readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n")}llm:\n  max_retries: 0\n`,
-  );
-  return { sacred, root, master: path.join(root, "master"), fp: takeFingerprint(sacred).digest };
-}
+const setup = (files: Record<string, string>) => initPythonRoot(files);
 
 async function campaign(root: string, log: ScaleLog, flags: string[], env: Record<string, string> = {}) {
   server ??= await startLlmServer(scaleScript(1000, log));

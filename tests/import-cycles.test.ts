@@ -101,7 +101,7 @@ const LAYERS: string[][] = [
   ["harness"],
   ["policy"],
   ["brain"],
-  ["campaign"],
+  ["campaign", "remote"],
   ["dashboard"],
   ["cli"],
 ];

@@ -251,6 +251,8 @@ export const JSON_RESULTS = {
   }),
   /** Printed once the dashboard listens; the command then serves until Ctrl-C. */
   ui: result("ui", code(0), { url: z.string(), port: z.number().int(), root: z.string() }),
+  /** Ends when stopped (SIGINT/SIGTERM) or when no coordinator published by --wait-seconds; refused: exit 2. */
+  worker: result("worker", code(0), { jobs: z.number().int() }),
   campaigns: result("campaigns", code(0), {
     campaigns: z.array(
       z.strictObject({

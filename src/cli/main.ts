@@ -15,6 +15,7 @@ import { rollbackCommand, snapshotCommand, snapshotsCommand } from "./commands/s
 import { statusCommand } from "./commands/status.js";
 import { applyCommand, resyncCommand } from "./commands/sync.js";
 import { uiCommand } from "./commands/ui.js";
+import { workerCommand } from "./commands/worker.js";
 import type { CommandContext } from "./context.js";
 import { makeOutput, reportError, writeErrorJson } from "./output.js";
 
@@ -75,6 +76,7 @@ export function buildProgram() {
     uiCommand(ctx),
     harnessCommand(ctx),
     analyzeCommand(ctx),
+    workerCommand(ctx),
   ]) {
     program.addCommand(c as unknown as Command);
   }

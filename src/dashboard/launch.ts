@@ -117,6 +117,7 @@ export interface RunOptions {
   llmBaseUrl?: string;
   workers?: number;
   verification?: string;
+  queue?: string;
 }
 
 /** `run`'s command line for `opts` (each given option as its flag). */
@@ -140,5 +141,6 @@ export function runArgs(opts: RunOptions): string[] {
   flag("--llm-base-url", opts.llmBaseUrl);
   flag("--workers", opts.workers);
   flag("--verification", opts.verification);
+  flag("--queue", opts.queue);
   return out;
 }

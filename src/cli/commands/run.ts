@@ -5,6 +5,8 @@ import { openCampaignState } from "../../events/read-model.js";
 import { RunLog } from "../../events/run-log.js";
 import { LLM_PROVIDERS } from "../../llm/providers/index.js";
 import { processRedactor } from "../../llm/redact.js";
+import { defaultVenvDir } from "../../pyenv/python-env.js";
+import { connectRemoteAttempts } from "../../remote/coordinator.js";
 import type { CommandContext } from "../context.js";
 import { withEnvironment } from "../context.js";
 import { detachedRun } from "./detach.js";
@@ -160,10 +162,16 @@ export function runCommand(ctx: CommandContext) {
         "candidate: each gated fully; batch: one full run per batch of queued candidates (default campaign.verification)",
       ).choices(VERIFICATIONS),
     )
+    .option(
+      "--queue <redis-url>",
+      "model attempts go to workers on other machines (`odibi-improve worker --queue <redis-url>`) through BullMQ on this Redis",
+    )
     .option("--detach", "start the campaign in the background and print where its log is")
     .action(async (opts) => {
       const out = ctx.output();
       if (opts.detach) return detachedRun(ctx, opts);
+      if (opts.queue !== undefined && opts.llm === false)
+        throw ctx.usage("--queue sends model attempts to workers: it cannot go with --no-llm");
       await withEnvironment(ctx.root(), out, async (env) => {
         for (const [k, v, max] of [
           ["--max-cycles", opts.maxCycles, CAMPAIGN_LIMITS.maxCycles],
@@ -174,7 +182,18 @@ export function runCommand(ctx: CommandContext) {
         ] as const)
           if (v !== undefined && (!Number.isFinite(v) || v <= 0 || v > max))
             throw ctx.usage(`${k} takes a positive number, at most ${max}`);
-        const llm = opts.llm === false ? undefined : makeLlmImprover(env, opts, (l) => out.line(l));
+        const remote =
+          opts.queue === undefined
+            ? undefined
+            : await connectRemoteAttempts(env, {
+                url: opts.queue,
+                venv: defaultVenvDir(),
+                llm: opts,
+                log: (l) => out.line(l),
+              });
+        const llm =
+          remote?.improver ??
+          (opts.llm === false ? undefined : makeLlmImprover(env, opts, (l) => out.line(l)));
         const maxHours = opts.maxHours ?? env.config.stop_conditions.max_hours;
         const abort = new AbortController();
         const onSig = () => {
@@ -223,6 +242,7 @@ export function runCommand(ctx: CommandContext) {
           out.result(summary, campaignSummary(r), r.exitCode);
         } finally {
           for (const s of signals) process.off(s, onSig);
+          await remote?.close();
         }
       });
     });
