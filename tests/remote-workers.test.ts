@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, inject, it } from "vitest";
@@ -100,6 +100,9 @@ describe("workers across machines on BullMQ (real Redis, two worker processes, r
       expect(REDIS_SERVER, "redis-server is not installed (apt-get install redis-server)").toBeDefined();
       redis = await startRedis();
       const { sacred, root, master, fp } = await setup(2);
+      // The coordinator's config turns the jail off; whoever writes jobs does not decide a worker's jail.
+      const cfg = path.join(root, "config.yaml");
+      writeFileSync(cfg, `${readFileSync(cfg, "utf8")}isolation: none\n`);
       const log: ScaleLog = [];
       server = await startLlmServer(scaleScript(1000, log));
       const w1 = startWorker(redis.url, server.origin);
@@ -113,6 +116,7 @@ describe("workers across machines on BullMQ (real Redis, two worker processes, r
       const pids = by.map((b) => Number(b.split(":").pop())).sort();
       expect(pids, run.out + w1.output() + w2.output()).toEqual([w1.child.pid!, w2.child.pid!].sort());
       expect(w1.output()).toMatch(/serving .* \(environment [0-9a-f]{16}/);
+      for (const w of [w1, w2]) expect(w.output()).toContain("isolation: bwrap");
       // Only the coordinator's Master moved: two promotions, its own gates and snapshots.
       expect(await commitsSinceSacred(master)).toHaveLength(2);
       expect((await statusLines(master)).length).toBe(0);

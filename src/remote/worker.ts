@@ -13,7 +13,12 @@ import type { GateResult, Task } from "../core/types.js";
 import { ImprovementEnvironment } from "../environment/environment.js";
 import { git, gitRaw } from "../environment/git.js";
 import { installedDependencies } from "../environment/staged-install.js";
-import { describeIsolation, type IsolationDecision, resolveIsolation } from "../exec/jail.js";
+import {
+  describeIsolation,
+  type IsolationDecision,
+  type IsolationSetting,
+  resolveIsolation,
+} from "../exec/jail.js";
 import { GateCache } from "../gates/cache.js";
 import { gateIsolation, makeGateContext } from "../gates/context.js";
 import { createLlmClient } from "../llm/client.js";
@@ -44,6 +49,8 @@ export interface WorkerOptions {
   root: string;
   venv: string;
   llm: LlmFlags;
+  /** This machine's jail setting: the job's config.yaml never decides it (whoever writes to Redis writes jobs). */
+  isolation: IsolationSetting;
   concurrency: number;
   /** BullMQ's lock: a job whose worker stopped renewing it for this long goes to another worker. */
   lockMs: number;
@@ -178,13 +185,17 @@ class Mirrors {
     return file;
   }
 
-  /** The mirror of the job's project: made from the bundle the first time; its config.yaml is the job's. */
+  /**
+   * The mirror of the job's project: made from the bundle the first time; its config.yaml is the job's, except
+   * where Sacred is (the mirror's origin) and how code is jailed (this worker's `--isolation`).
+   */
   private environment(d: AttemptJob, bundle: string): Promise<ImprovementEnvironment> {
     const dir = path.join(this.o.root, "projects", d.project);
     const origin = path.join(dir, "origin");
     const envRoot = path.join(dir, "env");
     const doc = YAML.parseDocument(d.config);
     doc.setIn(["source", "sacred_repo"], origin);
+    doc.setIn(["isolation"], this.o.isolation);
     const text = doc.toString();
     const config = parseConfig(text, "the coordinator's config.yaml");
     let ready = this.ready.get(d.project);

@@ -21,6 +21,14 @@ export function workerCommand(ctx: CommandContext) {
       "a job held by a worker that stopped answering goes to another after this long (default 30)",
       Number,
     )
+    .addOption(
+      new Option(
+        "--isolation <mode>",
+        "how this machine jails the attempts' code (the coordinator's config never decides it)",
+      )
+        .choices(["auto", "bwrap", "none"] as const)
+        .default("auto" as const),
+    )
     .option("--wait-seconds <s>", "give up when no coordinator published its manifest by then", Number)
     .addOption(new Option("--llm-provider <name>", "LLM provider").choices(LLM_PROVIDERS))
     .option("--llm-model <model>", "model name (default: the coordinator's llm.model)")
@@ -49,6 +57,7 @@ export function workerCommand(ctx: CommandContext) {
           root: path.resolve(opts.dir ?? userCache(".worker", "worker")),
           venv: defaultVenvDir(),
           llm: opts,
+          isolation: opts.isolation,
           concurrency: opts.concurrency ?? 1,
           lockMs: (opts.lockSeconds ?? 30) * 1000,
           ...(opts.waitSeconds !== undefined ? { waitMs: opts.waitSeconds * 1000 } : {}),
