@@ -8,7 +8,7 @@ export const REDIS_SERVER =
   spawnSync("redis-server", ["--version"]).status === 0 ? "redis-server" : undefined;
 
 /** A free loopback port (taken by the OS, then released for the server). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const srv = net.createServer();
   srv.listen(0, "127.0.0.1");
   await once(srv, "listening");

@@ -4,14 +4,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { UsageError } from "../src/core/errors.js";
 import { git, statusLines } from "../src/environment/git.js";
 import { takeFingerprint } from "../src/environment/sacred.js";
-import { MANIFEST_KEY, type PublishedManifest } from "../src/remote/protocol.js";
+import { connectRedis, MANIFEST_KEY, type PublishedManifest } from "../src/remote/protocol.js";
 import { initPythonRoot, jsonl, LLM_KEY_ENV, runWithLlm } from "./campaign-cli.js";
 import { type ScaleLog, scaleFiles, scaleScript } from "./campaign-scale.js";
 import { tempDir } from "./helpers.js";
 import { type ScriptedLlmServer, startLlmServer } from "./llm-server.js";
-import { REDIS_SERVER, startRedis, workerCommand } from "./redis-server.js";
+import { freePort, REDIS_SERVER, startRedis, workerCommand } from "./redis-server.js";
 
 /**
  * Issue 16 item 5: workers on other machines through BullMQ on a real Redis (a random loopback port). The
@@ -200,4 +201,15 @@ describe("workers across machines on BullMQ (real Redis, two worker processes, r
     },
     120_000,
   );
+
+  it("a --queue that is not a Redis URL, or a Redis that does not answer, is a usage error naming why", async () => {
+    await expect(connectRedis("notaurl", "hint")).rejects.toThrow(/--queue takes a Redis URL .*"notaurl"/);
+    const closed = await freePort();
+    const e = await connectRedis(`redis://127.0.0.1:${closed}`, "start it").catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as UsageError).message).toContain(
+      `cannot reach Redis at redis://127.0.0.1:${closed}: connect ECONNREFUSED`,
+    );
+    expect((e as UsageError).exitCode).toBe(2);
+  });
 });

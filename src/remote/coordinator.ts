@@ -3,10 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Queue, QueueEvents } from "bullmq";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { Budget } from "../brain/budget.js";
 import type { LlmImprover } from "../brain/llm-improver.js";
-import { UsageError } from "../core/errors.js";
 import type { ImprovementEnvironment } from "../environment/environment.js";
 import { writeFileAtomic } from "../environment/fs-safe.js";
 import { git, gitRaw } from "../environment/git.js";
@@ -16,6 +15,7 @@ import {
   attemptResult,
   BUNDLE_TTL_S,
   bundleKey,
+  connectRedis,
   environmentManifest,
   MANIFEST_KEY,
   manifestHash,
@@ -40,14 +40,10 @@ export async function connectRemoteAttempts(
   env: ImprovementEnvironment,
   o: { url: string; venv: string; llm: LlmFlags; log: (line: string) => void },
 ): Promise<RemoteAttempts> {
-  const redis = new Redis(o.url, { maxRetriesPerRequest: null, lazyConnect: true });
-  redis.on("error", () => {});
-  await redis.connect().catch((e: Error) => {
-    throw new UsageError(
-      `cannot reach Redis at ${o.url}: ${e.message}`,
-      "Start redis-server there (`apt-get install redis-server`), or pass the right --queue redis://host:port.",
-    );
-  });
+  const redis = await connectRedis(
+    o.url,
+    "Start redis-server there (`apt-get install redis-server`), or pass the right --queue redis://host:port.",
+  );
   const environment = await environmentManifest(o.venv);
   const hash = manifestHash(environment);
   const project = createHash("sha256").update(`${os.hostname()}\0${env.root}`).digest("hex").slice(0, 16);

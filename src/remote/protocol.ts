@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Redis } from "ioredis";
 import { z } from "zod";
+import { UsageError } from "../core/errors.js";
 import { runProcess } from "../exec/run-process.js";
 import { PACKAGE_ROOT, PYTHON_TOOLS, venvBin } from "../pyenv/python-env.js";
 
@@ -140,3 +142,27 @@ export const attemptResult = z.object({
     .max(100),
 });
 export type AttemptResult = z.infer<typeof attemptResult>;
+
+/**
+ * A connection to the queue's Redis, or a UsageError naming why not (a URL that is not redis:// or rediss://, a
+ * server that does not answer). Once connected it reconnects by itself: a lost server shows as jobs that wait.
+ */
+export async function connectRedis(url: string, hint: string): Promise<Redis> {
+  if (!/^rediss?:\/\/[^\s]+$/.test(url))
+    throw new UsageError(
+      `--queue takes a Redis URL (redis://host:port or rediss://…), not ${JSON.stringify(url)}`,
+    );
+  let last: Error | undefined;
+  const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+  redis.on("error", (e: Error) => {
+    last = e;
+  });
+  try {
+    await redis.connect();
+  } catch (e) {
+    redis.disconnect();
+    const why = (last ?? (e as Error)).message;
+    throw new UsageError(`cannot reach Redis at ${url}: ${why}`, hint);
+  }
+  return redis;
+}

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import os from "node:os";
 import path from "node:path";
 import { type Job, UnrecoverableError, Worker } from "bullmq";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import YAML from "yaml";
 import { Budget } from "../brain/budget.js";
 import { createLlmImprover } from "../brain/llm-improver.js";
@@ -28,6 +28,7 @@ import {
   type AttemptJob,
   type AttemptResult,
   bundleKey,
+  connectRedis,
   environmentManifest,
   MANIFEST_KEY,
   manifestDifferences,
@@ -66,14 +67,10 @@ export async function runWorker(o: WorkerOptions): Promise<{ jobs: number }> {
   const name = `${os.hostname()}:${process.pid}`;
   const mine = await environmentManifest(o.venv);
   const hash = manifestHash(mine);
-  const redis = new Redis(o.url, { maxRetriesPerRequest: null, lazyConnect: true });
-  redis.on("error", () => {}); // reconnects; a lost server shows as a job that does not come back
-  await redis.connect().catch((e: Error) => {
-    throw new UsageError(
-      `cannot reach Redis at ${o.url}: ${e.message}`,
-      "Start redis-server there, or pass the right --queue redis://host:port.",
-    );
-  });
+  const redis = await connectRedis(
+    o.url,
+    "Start redis-server there, or pass the right --queue redis://host:port.",
+  );
   try {
     const published = await waitForManifest(redis, o);
     if (!published) return { jobs: 0 };
