@@ -202,7 +202,7 @@ describe("workers across machines on BullMQ (real Redis, two worker processes, r
     120_000,
   );
 
-  it("a --queue that is not a Redis URL, or a Redis that does not answer, is a usage error naming why", async () => {
+  it("a --queue that is not a Redis URL, or a Redis that does not answer, is a usage error naming why (no password shown)", async () => {
     await expect(connectRedis("notaurl", "hint")).rejects.toThrow(/--queue takes a Redis URL .*"notaurl"/);
     const closed = await freePort();
     const e = await connectRedis(`redis://127.0.0.1:${closed}`, "start it").catch((x: unknown) => x);
@@ -211,5 +211,11 @@ describe("workers across machines on BullMQ (real Redis, two worker processes, r
       `cannot reach Redis at redis://127.0.0.1:${closed}: connect ECONNREFUSED`,
     );
     expect((e as UsageError).exitCode).toBe(2);
+    // A password in the URL never reaches a message (logs, events, the dashboard).
+    const masked = await connectRedis(`redis://:s3cret@127.0.0.1:${closed}/1`, "").catch(
+      (x: Error) => x.message,
+    );
+    expect(masked).toContain(`redis://:***@127.0.0.1:${closed}/1`);
+    expect(masked).not.toContain("s3cret");
   });
 });

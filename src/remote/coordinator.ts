@@ -22,6 +22,7 @@ import {
   PROTOCOL,
   type PublishedManifest,
   queueName,
+  shownUrl,
 } from "./protocol.js";
 
 /**
@@ -58,7 +59,7 @@ export async function connectRemoteAttempts(
   const queue = new Queue<AttemptJob>(queueName(hash), { connection });
   const events = new QueueEvents(queueName(hash), { connection });
   await events.waitUntilReady();
-  o.log(`queue: attempts go to ${o.url} (${queueName(hash)}); workers need environment ${hash}`);
+  o.log(`queue: attempts go to ${shownUrl(o.url)} (${queueName(hash)}); workers need environment ${hash}`);
   const { settings, limits } = llmOptionsFromFlags(o.llm, env.config);
   const budget = new Budget({ maxTokens: limits.maxTokens, maxCostUsd: limits.maxCostUsd });
   let published = 0;
@@ -96,7 +97,15 @@ export async function connectRemoteAttempts(
         removeOnFail: { age: 24 * 3600 },
       });
       published++;
-      o.log(`queue: cycle ${args.cycle}: attempt published as job ${job.id}`);
+      // CLIENT LIST may be refused by a managed Redis: then the count is unknown, not zero.
+      const workers = await queue.getWorkersCount().catch(() => undefined);
+      o.log(
+        `queue: cycle ${args.cycle}: attempt published as job ${job.id}${
+          workers === 0
+            ? ` (no worker is connected: start \`odibi-improve worker --queue ${shownUrl(o.url)}\` on a machine)`
+            : ""
+        }`,
+      );
       let raw: unknown;
       try {
         raw = await untilFinishedOrAborted(job.waitUntilFinished(events), args.signal);

@@ -143,6 +143,17 @@ export const attemptResult = z.object({
 });
 export type AttemptResult = z.infer<typeof attemptResult>;
 
+/** `url` for a log line: a password in it is masked (logs and events are read by people and by the dashboard). */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, "//***@");
+  }
+}
+
 /**
  * A connection to the queue's Redis, or a UsageError naming why not (a URL that is not redis:// or rediss://, a
  * server that does not answer). Once connected it reconnects by itself: a lost server shows as jobs that wait.
@@ -162,7 +173,7 @@ export async function connectRedis(url: string, hint: string): Promise<Redis> {
   } catch (e) {
     redis.disconnect();
     const why = (last ?? (e as Error)).message;
-    throw new UsageError(`cannot reach Redis at ${url}: ${why}`, hint);
+    throw new UsageError(`cannot reach Redis at ${shownUrl(url)}: ${why}`, hint);
   }
   return redis;
 }

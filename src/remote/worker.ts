@@ -36,6 +36,7 @@ import {
   PROTOCOL,
   type PublishedManifest,
   queueName,
+  shownUrl,
 } from "./protocol.js";
 
 /**
@@ -120,7 +121,7 @@ async function waitForManifest(redis: Redis, o: WorkerOptions): Promise<Publishe
   for (;;) {
     const text = await redis.get(MANIFEST_KEY);
     if (text) return JSON.parse(text) as PublishedManifest;
-    if (!said) o.log(`worker: waiting for a coordinator (\`odibi-improve run --queue ${o.url}\`)`);
+    if (!said) o.log(`worker: waiting for a coordinator (\`odibi-improve run --queue ${shownUrl(o.url)}\`)`);
     said = true;
     if (o.signal.aborted || Date.now() > until) return undefined;
     await new Promise((r) => setTimeout(r, 1000));
