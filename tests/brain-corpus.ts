@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,6 +8,7 @@ import { readEvents } from "../src/events/log.js";
 import { reduceJournal } from "../src/events/reducers.js";
 import { runProcess } from "../src/exec/run-process.js";
 import { type RecordedRequest, type ScriptedReply, startLlmServer } from "./llm-server.js";
+import { workerCommand } from "./redis-server.js";
 
 /**
  * The acceptance corpus of issue 12: real one-location defects injected into odibi 3.15.1 (its sdist), each replayed
@@ -296,6 +299,8 @@ export interface CorpusRunOptions {
   /** Where to make the Sacred copy and the root (a fresh folder per defect); default a temp folder. */
   workDir?: string;
   maxCycles?: number;
+  /** The model attempt runs on an `odibi-improve worker` process through this Redis (`run --queue`). */
+  queue?: string;
   log?: (line: string) => void;
 }
 
@@ -345,6 +350,13 @@ export async function runCorpusDefect(d: Defect, opts: CorpusRunOptions): Promis
   writeFileSync(cfg, readFileSync(cfg, "utf8").replace("gates:\n", "gates:\n  flake_reruns: 0\n"));
 
   const server = await startLlmServer((req) => corpusModelReply(d, req));
+  const worker = opts.queue
+    ? spawn(process.execPath, workerCommand(opts.queue, server.origin, path.join(work, "worker")), {
+        cwd: work,
+        env: { ...process.env, ...env, ODIBI_IMPROVE_ROOT: "" },
+        stdio: "ignore",
+      })
+    : undefined;
   try {
     const run = await cli([
       "--root",
@@ -360,6 +372,7 @@ export async function runCorpusDefect(d: Defect, opts: CorpusRunOptions): Promis
       String(opts.maxCycles ?? 1),
       "--focus-transformers",
       d.focus,
+      ...(opts.queue ? ["--queue", opts.queue] : []),
     ]);
     opts.log?.(run.stdout.trimEnd());
     if (run.stderr.trim()) opts.log?.(run.stderr.trimEnd());
@@ -387,6 +400,10 @@ export async function runCorpusDefect(d: Defect, opts: CorpusRunOptions): Promis
       stopReason: String(status.stop_reason ?? ""),
     };
   } finally {
+    if (worker && worker.exitCode === null) {
+      worker.kill("SIGTERM");
+      await once(worker, "exit");
+    }
     await server.close();
   }
 }

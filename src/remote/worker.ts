@@ -199,7 +199,8 @@ class Mirrors {
     let ready = this.ready.get(d.project);
     if (!ready) {
       ready = (async () => {
-        if (!existsSync(path.join(envRoot, "config.yaml"))) {
+        const fresh = !existsSync(path.join(envRoot, "config.yaml"));
+        if (fresh) {
           rmSync(dir, { recursive: true, force: true });
           mkdirSync(dir, { recursive: true });
           await git(dir, ["clone", "-q", "--", bundle, origin]);
@@ -215,6 +216,11 @@ class Mirrors {
         if (install) {
           const r = await install(env, { venv: this.o.venv, log: this.o.log, signal: this.o.signal });
           if (r.status === "failed") this.o.log(`warning: ${r.message}`);
+        }
+        // odibi: the golden projects, as `init` builds them on the coordinator (the model's gate runs use them).
+        if (fresh) {
+          const prepared = await profileOf(env.config.profile).prepare?.(env, { log: this.o.log });
+          if (prepared) this.o.log(prepared);
         }
         return env;
       })();
