@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { ExitCode, UsageError } from "../core/errors.js";
+import { toolVersion } from "../pyenv/python-env.js";
 import { analyzeCommand } from "./commands/analyze.js";
 import { campaignsCommand, exportCommand, reportCommand, stopCommand } from "./commands/campaign-files.js";
 import { demoCommand } from "./commands/demo.js";
@@ -43,7 +44,7 @@ export function buildProgram() {
   let running = "";
   const program = new Command("odibi-improve")
     .description("Autonomous improvement campaigns: Sacred → Master → Sandboxes, gates, memory, reports.")
-    .version("0.1.0")
+    .version(toolVersion())
     .option("--root <path>", "the environment folder (default: $ODIBI_IMPROVE_ROOT)")
     .option("--json", "machine-readable output")
     .showHelpAfterError()

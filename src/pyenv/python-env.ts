@@ -14,6 +14,12 @@ export const PYTHON_TOOLS = ["pytest", "ruff", ...GATE_PLUGINS] as const;
 /** The folder of this package (where package.json is), from dist/ or src/. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/** This tool's version, from its package.json (`--version`, the workers' environment manifest). */
+export function toolVersion(): string {
+  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string })
+    .version;
+}
+
 /**
  * Where the tool keeps what it downloads and builds (the venv, odibi's source): the per-user cache folder
  * (`%LOCALAPPDATA%\odibi-improve\Cache` on Windows, `~/.cache/odibi-improve` on Linux, `~/Library/Caches/odibi-improve`

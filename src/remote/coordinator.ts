@@ -32,8 +32,6 @@ import {
  */
 export interface RemoteAttempts {
   improver: LlmImprover;
-  /** Jobs published (for the run's summary). */
-  published(): number;
   close(): Promise<void>;
 }
 
@@ -41,10 +39,7 @@ export async function connectRemoteAttempts(
   env: ImprovementEnvironment,
   o: { url: string; venv: string; llm: LlmFlags; log: (line: string) => void },
 ): Promise<RemoteAttempts> {
-  const redis = await connectRedis(
-    o.url,
-    "Start redis-server there (`apt-get install redis-server`), or pass the right --queue redis://host:port.",
-  );
+  const redis = await connectRedis(o.url);
   const environment = await environmentManifest(o.venv);
   const hash = manifestHash(environment);
   const project = createHash("sha256").update(`${os.hostname()}\0${env.root}`).digest("hex").slice(0, 16);
@@ -62,7 +57,6 @@ export async function connectRemoteAttempts(
   o.log(`queue: attempts go to ${shownUrl(o.url)} (${queueName(hash)}); workers need environment ${hash}`);
   const { settings, limits } = llmOptionsFromFlags(o.llm, env.config);
   const budget = new Budget({ maxTokens: limits.maxTokens, maxCostUsd: limits.maxCostUsd });
-  let published = 0;
 
   const improver: LlmImprover = {
     name: `${settings.provider}/${settings.model}`,
@@ -96,7 +90,6 @@ export async function connectRemoteAttempts(
         removeOnComplete: { age: 3600 },
         removeOnFail: { age: 24 * 3600 },
       });
-      published++;
       // CLIENT LIST may be refused by a managed Redis: then the count is unknown, not zero.
       const workers = await queue.getWorkersCount().catch(() => undefined);
       o.log(
@@ -160,7 +153,6 @@ export async function connectRemoteAttempts(
   };
   return {
     improver,
-    published: () => published,
     async close() {
       await events.close();
       await queue.close();

@@ -1,12 +1,10 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
 import { Redis } from "ioredis";
 import { z } from "zod";
 import { UsageError } from "../core/errors.js";
 import { runProcess } from "../exec/run-process.js";
-import { PACKAGE_ROOT, PYTHON_TOOLS, venvBin } from "../pyenv/python-env.js";
+import { PYTHON_TOOLS, toolVersion, venvBin } from "../pyenv/python-env.js";
 
 /**
  * What crosses the wire between a coordinator (`run --queue`) and its workers (`worker --queue`), over BullMQ on
@@ -26,11 +24,6 @@ export const BUNDLE_TTL_S = 24 * 3600;
 
 /** Jobs go to a queue named by the environment's hash: a worker with another tool or environment never sees them. */
 export const queueName = (hash: string) => `odibi-improve-attempts-${hash}`;
-
-export function toolVersion(): string {
-  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string })
-    .version;
-}
 
 /** What must be equal on the coordinator and a worker: this tool, the protocol, the gates' Python and its tools. */
 export interface EnvironmentManifest {
@@ -158,7 +151,7 @@ export function shownUrl(url: string): string {
  * A connection to the queue's Redis, or a UsageError naming why not (a URL that is not redis:// or rediss://, a
  * server that does not answer). Once connected it reconnects by itself: a lost server shows as jobs that wait.
  */
-export async function connectRedis(url: string, hint: string): Promise<Redis> {
+export async function connectRedis(url: string): Promise<Redis> {
   if (!/^rediss?:\/\/[^\s]+$/.test(url))
     throw new UsageError(
       `--queue takes a Redis URL (redis://host:port or rediss://…), not ${JSON.stringify(url)}`,
@@ -173,7 +166,10 @@ export async function connectRedis(url: string, hint: string): Promise<Redis> {
   } catch (e) {
     redis.disconnect();
     const why = (last ?? (e as Error)).message;
-    throw new UsageError(`cannot reach Redis at ${shownUrl(url)}: ${why}`, hint);
+    throw new UsageError(
+      `cannot reach Redis at ${shownUrl(url)}: ${why}`,
+      "Start redis-server there (Debian: apt-get install redis-server), or pass the right --queue redis://host:port.",
+    );
   }
   return redis;
 }

@@ -62,22 +62,17 @@ export interface WorkerOptions {
   log: (line: string) => void;
 }
 
-export class WorkerRefused extends UsageError {}
-
 export async function runWorker(o: WorkerOptions): Promise<{ jobs: number }> {
   const name = `${os.hostname()}:${process.pid}`;
   const mine = await environmentManifest(o.venv);
   const hash = manifestHash(mine);
-  const redis = await connectRedis(
-    o.url,
-    "Start redis-server there, or pass the right --queue redis://host:port.",
-  );
+  const redis = await connectRedis(o.url);
   try {
     const published = await waitForManifest(redis, o);
     if (!published) return { jobs: 0 };
     const diff = manifestDifferences(mine, published.environment);
     if (published.hash !== hash || diff.length)
-      throw new WorkerRefused(
+      throw new UsageError(
         `refused: this worker's environment differs from the coordinator's (${published.coordinator}): ${diff.join("; ") || "hash differs"}`,
         "Install the same odibi-improve and run `odibi-improve setup` (same Python and gate tools) on this machine.",
       );
